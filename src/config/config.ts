@@ -1,0 +1,133 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SETTINGS, type SettingKey, type SettingSpec } from './settings.js';
+
+export interface Config {
+  host: string;
+  port: number;
+  publicUrl: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  databasePoolSize: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  rateLimitPerMinute: number;
+  bodyLimitBytes: number;
+  importMaxBytes: number;
+  worker: boolean;
+  jobConcurrency: number;
+  jobPollIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ConfigSources {
+  /** Environment variables (process.env in production; a plain object in tests). */
+  env: Record<string, string | undefined>;
+  /** Path of an optional JSON config file; HERALD_CONFIG in env is used when absent. */
+  file?: string | undefined;
+  /** Values that win over everything else, e.g. from command-line flags. */
+  overrides?: Partial<Record<SettingKey, string | number | boolean | undefined>>;
+}
+
+/**
+ * Reads settings from (lowest to highest precedence) defaults, a JSON config
+ * file, environment variables and explicit overrides. Every problem is
+ * collected and reported at once, each naming the setting and what it expects.
+ */
+export function loadConfig(sources: ConfigSources): Config {
+  const problems: string[] = [];
+  const filePath = sources.file ?? sources.env.HERALD_CONFIG;
+  const fileValues = filePath ? readConfigFile(filePath, problems) : {};
+
+  const values: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(SETTINGS) as [SettingKey, SettingSpec][]) {
+    const override = sources.overrides?.[key];
+    const envValue = sources.env[spec.env];
+    let raw: unknown;
+    let origin: string;
+    if (override !== undefined) {
+      raw = override;
+      origin = `--${key}`;
+    } else if (envValue !== undefined && envValue !== '') {
+      raw = envValue;
+      origin = spec.env;
+    } else if (fileValues[key] !== undefined) {
+      raw = fileValues[key];
+      origin = `"${key}" in ${filePath}`;
+    } else {
+      values[key] = spec.default;
+      continue;
+    }
+    const parsed = parseSetting(spec, raw);
+    if (parsed.ok) values[key] = parsed.value;
+    else problems.push(`${origin}: ${parsed.problem} (got ${JSON.stringify(raw)})`);
+  }
+  for (const key of Object.keys(fileValues)) {
+    if (!(key in SETTINGS)) problems.push(`"${key}" in ${filePath} is not a Herald setting`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  values.publicUrl = String(values.publicUrl ?? `http://localhost:${values.port}`).replace(/\/+$/, '');
+  values.dataDir = resolve(String(values.dataDir));
+  return values as unknown as Config;
+}
+
+function readConfigFile(path: string, problems: string[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`config file ${path} cannot be read: ${(error as Error).message}`);
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      problems.push(`config file ${path} must hold a JSON object`);
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  } catch (error) {
+    problems.push(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+    return {};
+  }
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false; problem: string };
+
+function parseSetting(spec: SettingSpec, raw: unknown): Parsed {
+  const text = String(raw).trim();
+  switch (spec.type) {
+    case 'string':
+      return text === '' ? { ok: false, problem: 'expected a non-empty string' } : { ok: true, value: text };
+    case 'integer': {
+      if (!/^-?\d+$/.test(text)) return { ok: false, problem: 'expected a whole number' };
+      const value = Number(text);
+      if (spec.min !== undefined && value < spec.min)
+        return { ok: false, problem: `expected at least ${spec.min}` };
+      if (spec.max !== undefined && value > spec.max)
+        return { ok: false, problem: `expected at most ${spec.max}` };
+      return { ok: true, value };
+    }
+    case 'boolean':
+      if (['true', '1', 'yes', 'on'].includes(text.toLowerCase())) return { ok: true, value: true };
+      if (['false', '0', 'no', 'off'].includes(text.toLowerCase())) return { ok: true, value: false };
+      return { ok: false, problem: 'expected true or false' };
+    case 'url':
+      try {
+        new URL(text);
+        return { ok: true, value: text };
+      } catch {
+        return { ok: false, problem: 'expected an absolute URL' };
+      }
+    case 'enum':
+      return spec.values?.includes(text)
+        ? { ok: true, value: text }
+        : { ok: false, problem: `expected one of ${spec.values?.join(', ')}` };
+  }
+}

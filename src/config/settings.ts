@@ -1,0 +1,101 @@
+/**
+ * Every setting Herald reads, in one table: its config-file key, its
+ * environment variable, its type, default and meaning. The loader, the README
+ * table and `herald --help` are all derived from this list.
+ */
+export interface SettingSpec {
+  env: string;
+  type: 'string' | 'integer' | 'boolean' | 'url' | 'enum';
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  default?: string | number | boolean;
+  description: string;
+}
+
+export const SETTINGS = {
+  host: {
+    env: 'HERALD_HOST',
+    type: 'string',
+    default: '127.0.0.1',
+    description: 'Address the HTTP server listens on.',
+  },
+  port: { env: 'HERALD_PORT', type: 'integer', min: 0, max: 65535, default: 3000, description: 'HTTP port.' },
+  publicUrl: {
+    env: 'HERALD_PUBLIC_URL',
+    type: 'url',
+    description: 'Base URL users reach Herald at (used in links). Default: http://localhost:<port>.',
+  },
+  databaseUrl: {
+    env: 'DATABASE_URL',
+    type: 'url',
+    description:
+      'PostgreSQL connection URL. When unset, Herald uses the embedded database in <dataDir>/pglite.',
+  },
+  dataDir: {
+    env: 'HERALD_DATA_DIR',
+    type: 'string',
+    default: './data',
+    description: 'Folder for the embedded database and its lock file.',
+  },
+  databasePoolSize: {
+    env: 'HERALD_DATABASE_POOL_SIZE',
+    type: 'integer',
+    min: 1,
+    max: 200,
+    default: 10,
+    description: 'PostgreSQL connections per process (the embedded database always uses one).',
+  },
+  logLevel: {
+    env: 'HERALD_LOG_LEVEL',
+    type: 'enum',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    default: 'info',
+    description: 'Log level.',
+  },
+  rateLimitPerMinute: {
+    env: 'HERALD_RATE_LIMIT_PER_MINUTE',
+    type: 'integer',
+    min: 1,
+    default: 1200,
+    description: 'API requests per minute per API key (per IP for unauthenticated requests).',
+  },
+  bodyLimitBytes: {
+    env: 'HERALD_BODY_LIMIT_BYTES',
+    type: 'integer',
+    min: 1024,
+    default: 1048576,
+    description: 'Largest JSON request body accepted.',
+  },
+  importMaxBytes: {
+    env: 'HERALD_IMPORT_MAX_BYTES',
+    type: 'integer',
+    min: 1024,
+    default: 1073741824,
+    description: 'Largest CSV file accepted by POST /v1/imports.',
+  },
+  worker: {
+    env: 'HERALD_WORKER',
+    type: 'boolean',
+    default: true,
+    description:
+      'Run background jobs in the serving process. Set false when separate `herald worker` processes run them.',
+  },
+  jobConcurrency: {
+    env: 'HERALD_JOB_CONCURRENCY',
+    type: 'integer',
+    min: 1,
+    max: 64,
+    default: 2,
+    description: 'Jobs one process runs at the same time.',
+  },
+  jobPollIntervalMs: {
+    env: 'HERALD_JOB_POLL_INTERVAL_MS',
+    type: 'integer',
+    min: 10,
+    default: 1000,
+    description: 'How often an idle worker looks for due jobs.',
+  },
+} as const satisfies Record<string, SettingSpec>;
+
+export type SettingKey = keyof typeof SETTINGS;

@@ -1,0 +1,176 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** Row types of every table, matching migrations/. Kept by hand next to the SQL that defines them. */
+export interface Database {
+  workspaces: WorkspaceTable;
+  api_keys: ApiKeyTable;
+  attribute_definitions: AttributeDefinitionTable;
+  contacts: ContactTable;
+  lists: ListTable;
+  list_memberships: ListMembershipTable;
+  consent_records: ConsentRecordTable;
+  jobs: JobTable;
+  imports: ImportTable;
+  import_chunks: ImportChunkTable;
+  import_errors: ImportErrorTable;
+  schema_migrations: SchemaMigrationTable;
+}
+
+type Timestamp = ColumnType<Date, Date, Date>;
+type Json = unknown;
+type JsonColumn<T = Json> = ColumnType<T, string, string>;
+
+export interface SchemaMigrationTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: Timestamp;
+}
+
+export interface WorkspaceTable {
+  id: string;
+  name: string;
+  created_at: Timestamp;
+}
+
+export interface ApiKeyTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  prefix: string;
+  secret_hash: string;
+  scopes: string[];
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+export type AttributeType = 'string' | 'number' | 'boolean' | 'date' | 'json';
+
+export interface AttributeDefinitionTable {
+  workspace_id: string;
+  name: string;
+  type: AttributeType;
+  description: string | null;
+  created_at: Timestamp;
+}
+
+export type ContactStatus = 'active' | 'unsubscribed' | 'bounced' | 'complained' | 'blocked';
+
+export interface ContactTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  email_key: ColumnType<string, never, never>;
+  external_id: string | null;
+  status: ColumnType<ContactStatus, ContactStatus | undefined, ContactStatus>;
+  attributes: JsonColumn<Record<string, unknown>>;
+  tags: ColumnType<string[], string[] | undefined, string[]>;
+  timezone: string | null;
+  locale: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ListTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  opt_in: 'single' | 'double';
+  visibility: 'public' | 'private';
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type MembershipStatus = 'unconfirmed' | 'confirmed' | 'unsubscribed';
+
+export interface ListMembershipTable {
+  workspace_id: string;
+  list_id: string;
+  contact_id: string;
+  status: MembershipStatus;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  confirmed_at: Timestamp | null;
+  unsubscribed_at: Timestamp | null;
+}
+
+export type ConsentAction = 'subscribe' | 'confirm' | 'unsubscribe' | 'status_change';
+export type ConsentSource = 'api' | 'import' | 'form' | 'cli' | 'system';
+
+export interface ConsentRecordTable {
+  id: string;
+  workspace_id: string;
+  contact_id: string;
+  list_id: string | null;
+  purpose: string | null;
+  action: ConsentAction;
+  source: ConsentSource;
+  source_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  detail: JsonColumn<Record<string, unknown> | null> | null;
+  created_at: Timestamp;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface JobTable {
+  id: Generated<string>;
+  workspace_id: string | null;
+  task: string;
+  payload: JsonColumn;
+  status: ColumnType<JobStatus, JobStatus | undefined, JobStatus>;
+  idempotency_key: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  max_attempts: ColumnType<number, number | undefined, number>;
+  run_at: Timestamp;
+  locked_until: Timestamp | null;
+  locked_by: string | null;
+  last_error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+export type ImportMode = 'upsert' | 'add' | 'unsubscribe' | 'block';
+export type ImportStatus = 'receiving' | 'queued' | 'running' | 'completed' | 'failed';
+
+export interface ImportTable {
+  id: string;
+  workspace_id: string;
+  status: ImportStatus;
+  mode: ImportMode;
+  list_id: string | null;
+  mapping: JsonColumn<Record<string, string | null> | null> | null;
+  filename: string | null;
+  source: 'api' | 'cli';
+  source_id: string | null;
+  size_bytes: ColumnType<string, number | undefined, number>;
+  rows_total: ColumnType<number, number | undefined, number>;
+  created_count: ColumnType<number, number | undefined, number>;
+  updated_count: ColumnType<number, number | undefined, number>;
+  skipped_count: ColumnType<number, number | undefined, number>;
+  failed_count: ColumnType<number, number | undefined, number>;
+  error: string | null;
+  created_at: Timestamp;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+export interface ImportChunkTable {
+  import_id: string;
+  seq: number;
+  data: Buffer;
+}
+
+export interface ImportErrorTable {
+  import_id: string;
+  line: number;
+  reason: string;
+}
+
+export type Row<T extends keyof Database> = Selectable<Database[T]>;
+export type NewRow<T extends keyof Database> = Insertable<Database[T]>;
+export type RowUpdate<T extends keyof Database> = Updateable<Database[T]>;

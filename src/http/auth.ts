@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { type ApiKeyService, grants, type Principal, SCOPES, type Scope } from '../modules/auth/index.js';
+import { problem, sendProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The scope an API key needs for this route. Every route has one unless it is public. */
+    scope?: Scope;
+    /** Reachable without an API key (health, docs, signed-token endpoints). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    principal: Principal | undefined;
+  }
+}
+
+/** The principal of an authenticated route; only call from routes that declare a scope. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('principalOf called on a public route');
+  return request.principal;
+}
+
+/**
+ * Authenticates every request by its route's declared scope. Routes must say
+ * either `config.scope` or `config.public`: a route that says neither fails at
+ * start-up, so no endpoint is left open by omission.
+ */
+export const authPlugin = fp<{ apiKeys: ApiKeyService }>(async (app: FastifyInstance, { apiKeys }) => {
+  app.decorateRequest('principal', undefined);
+
+  app.addHook('onRoute', (route) => {
+    const config = route.config as { scope?: Scope; public?: boolean } | undefined;
+    if (!config?.public && !config?.scope) {
+      throw new Error(`Route ${route.method} ${route.url} declares neither config.scope nor config.public`);
+    }
+    if (config.scope && !(config.scope in SCOPES)) {
+      throw new Error(`Route ${route.method} ${route.url} declares unknown scope ${config.scope}`);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    const config = request.routeOptions.config;
+    if (config.public || !request.routeOptions.url) return;
+    const header = request.headers.authorization;
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match?.[1]) {
+      return sendProblem(
+        reply,
+        problem(request, 'UNAUTHENTICATED', 'Send an API key in the header "Authorization: Bearer <key>".'),
+      );
+    }
+    const principal = await apiKeys.authenticate(match[1]);
+    if (!principal) {
+      return sendProblem(
+        reply,
+        problem(request, 'UNAUTHENTICATED', 'The API key is unknown or has been revoked.'),
+      );
+    }
+    request.principal = principal;
+    const needed = config.scope;
+    if (needed && !grants(principal.scopes, needed)) {
+      return sendProblem(
+        reply,
+        problem(
+          request,
+          'FORBIDDEN',
+          `This API key lacks the scope "${needed}" that this endpoint requires.`,
+        ),
+      );
+    }
+  });
+});

@@ -1,0 +1,156 @@
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { uuidv7 } from '../lib/ids.js';
+import { authPlugin } from './auth.js';
+import { metricsPlugin } from './metrics.js';
+import { problem, sendProblem, toProblem } from './problem.js';
+import { type RouteDeps, registerRoutes } from './routes.js';
+import { Problem } from './schemas.js';
+
+export interface AppOptions {
+  config: Pick<Config, 'bodyLimitBytes' | 'rateLimitPerMinute' | 'publicUrl' | 'importMaxBytes'>;
+  logger: Logger;
+  deps: RouteDeps;
+}
+
+export interface RouteInfo {
+  method: string;
+  url: string;
+  scope: string | undefined;
+  public: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its declared scope: the route table. */
+    routeTable: RouteInfo[];
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
+/** Builds the HTTP app without listening, so tests can `inject` and main can `listen`. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config, logger, deps } = options;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    // Fastify's own request lines include the URL, which may carry email addresses; see onResponse below.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: false,
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7();
+    },
+    ajv: {
+      customOptions: {
+        // Unknown fields are an error, not silently dropped: a typo must not lose data.
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        allErrors: true,
+      },
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const routeTable: RouteInfo[] = [];
+  app.decorate('routeTable', routeTable);
+  app.addHook('onRoute', (route) => {
+    // The browsable docs served by @fastify/swagger-ui describe the API and hold no data.
+    if (route.url === '/docs' || route.url.startsWith('/docs/'))
+      route.config = { ...route.config, public: true };
+    const cfg = (route.config ?? {}) as { scope?: string; public?: boolean };
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD') continue;
+      routeTable.push({ method, url: route.url, scope: cfg.scope, public: Boolean(cfg.public) });
+    }
+    if (!cfg.public && route.schema && !route.schema.hide) {
+      route.schema.security = [{ apiKey: [] }];
+      const note = cfg.scope ? `Requires scope \`${cfg.scope}\`.` : '';
+      route.schema.description = [route.schema.description, note].filter(Boolean).join('\n\n');
+    }
+  });
+
+  app.addSchema(Problem);
+
+  app.setErrorHandler((error, request, reply) => {
+    const body = toProblem(request, error as Error);
+    if (body.status >= 500) request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, body);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      problem(request, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+    ),
+  );
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // Route pattern only: URLs and bodies may carry email addresses.
+    request.log.info(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+        api_key_id: request.principal?.apiKeyId,
+      },
+      'request',
+    );
+  });
+
+  await app.register(helmet, {
+    // The docs page needs inline styles and scripts; everything else is JSON.
+    contentSecurityPolicy: false,
+  });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald API',
+        version: '1',
+        description:
+          'Self-hosted email marketing backend. Authenticate with an API key: `Authorization: Bearer <key>`. ' +
+          'Errors are application/problem+json with a stable `code`. List endpoints are paginated with ' +
+          '`limit` and `cursor` (pass `next_cursor` from the previous page).',
+      },
+      servers: [{ url: config.publicUrl }],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'http', scheme: 'bearer', description: 'A Herald API key (hk_...).' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+
+  await app.register(authPlugin, { apiKeys: deps.apiKeys });
+  await app.register(rateLimit, {
+    global: true,
+    // After authentication, so the limit applies per API key rather than per address.
+    hook: 'preHandler',
+    max: config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (request) => request.principal?.apiKeyId ?? request.ip,
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s.`,
+    }),
+  });
+  await app.register(metricsPlugin, { queueStats: deps.jobs.stats, now: () => deps.clock.now() });
+
+  await registerRoutes(app, deps, { importMaxBytes: config.importMaxBytes });
+  return app;
+}

@@ -1,0 +1,25 @@
+import type { FastifyInstance } from 'fastify';
+import type { JobQueue } from '../jobs/index.js';
+import type { Clock } from '../lib/clock.js';
+import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
+import type { WorkspaceService } from '../modules/workspaces/index.js';
+import { systemRoutes } from './system.routes.js';
+
+/** Everything the routes need, built by src/main/container.ts. */
+export interface RouteDeps {
+  clock: Clock;
+  jobs: JobQueue;
+  checkReady: () => Promise<void>;
+  apiKeys: ApiKeyService;
+  workspaces: WorkspaceService;
+}
+
+/** The route table: one line per module. Each route states its scope next to its handler. */
+export async function registerRoutes(
+  app: FastifyInstance,
+  deps: RouteDeps,
+  _limits: { importMaxBytes: number },
+): Promise<void> {
+  await app.register(systemRoutes({ checkReady: deps.checkReady }));
+  await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
+}

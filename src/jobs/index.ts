@@ -1,0 +1,9 @@
+export { createJobQueue, type EnqueueOptions, type JobQueue } from './job-queue.js';
+export {
+  createJobRunner,
+  type JobContext,
+  type JobRunner,
+  type TaskHandler,
+  type TaskRegistry,
+} from './job-runner.js';
+export type { JobRow, QueueStat } from './jobs.repository.js';

@@ -1,0 +1,60 @@
+/**
+ * Every error a user can cause, with its stable code and HTTP status, in one
+ * place. Services throw DomainError; only the HTTP layer turns it into a
+ * response, so core logic never knows about HTTP.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: 400,
+  INVALID_CURSOR: 400,
+  INVALID_EMAIL: 400,
+  INVALID_ATTRIBUTE: 400,
+  INVALID_MAPPING: 400,
+  INVALID_CSV: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONTACT_NOT_FOUND: 404,
+  LIST_NOT_FOUND: 404,
+  API_KEY_NOT_FOUND: 404,
+  IMPORT_NOT_FOUND: 404,
+  ATTRIBUTE_NOT_FOUND: 404,
+  WORKSPACE_NOT_FOUND: 404,
+  CONTACT_EXISTS: 409,
+  LIST_EXISTS: 409,
+  ATTRIBUTE_EXISTS: 409,
+  ATTRIBUTE_IN_USE: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  NOT_READY: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface ErrorDetail {
+  /** JSON pointer-ish path to the offending field, e.g. `/attributes/age`. */
+  path?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[] | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: ErrorDetail[]) {
+    super(message);
+    this.name = 'DomainError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code];
+  }
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}

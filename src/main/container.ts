@@ -1,0 +1,74 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
+import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.js';
+import type { Clock } from '../lib/clock.js';
+import { createApiKeyService } from '../modules/auth/index.js';
+import { createConsentLedger } from '../modules/consent/index.js';
+import { createWorkspaceService } from '../modules/workspaces/index.js';
+
+/** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
+export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
+  if (config.databaseUrl) return openPostgres({ url: config.databaseUrl, poolSize: config.databasePoolSize });
+  return openPglite({ dataDir: config.dataDir });
+}
+
+export interface ContainerOptions {
+  config: Config;
+  database: DatabaseHandle;
+  logger: Logger;
+  clock: Clock;
+}
+
+/**
+ * The only place that builds objects and hands them their dependencies. Every
+ * process (API, worker, CLI, tests) gets its services from here.
+ */
+export function createContainer(options: ContainerOptions) {
+  const { config, database, logger, clock } = options;
+  const db = database.db;
+  let runner: JobRunner | undefined;
+
+  const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
+  const apiKeys = createApiKeyService({ db, clock });
+  const workspaces = createWorkspaceService({ db, clock });
+  const consent = createConsentLedger({ db, clock });
+
+  const tasks = {};
+  runner = createJobRunner({
+    db,
+    clock,
+    logger: logger.child({ component: 'jobs' }),
+    tasks,
+    concurrency: config.jobConcurrency,
+    pollIntervalMs: config.jobPollIntervalMs,
+  });
+
+  const expectedMigrations = readMigrations().length;
+  async function checkReady(): Promise<void> {
+    const result = await sql<{ n: string }>`SELECT count(*) AS n FROM schema_migrations`.execute(db);
+    if (Number(result.rows[0]?.n) < expectedMigrations) throw new Error('database is not fully migrated');
+  }
+
+  return {
+    config,
+    database,
+    db,
+    logger,
+    clock,
+    jobs,
+    runner,
+    apiKeys,
+    workspaces,
+    consent,
+    routeDeps: { clock, jobs, checkReady, apiKeys, workspaces },
+    migrate: () => migrate(db),
+    async close(): Promise<void> {
+      await runner?.stop();
+      await database.close();
+    },
+  };
+}
+
+export type Container = ReturnType<typeof createContainer>;

@@ -1,0 +1,25 @@
+/**
+ * API key scopes. `admin` grants everything, including managing keys and the
+ * attribute schema. Each route declares the one scope it needs.
+ */
+export const SCOPES = {
+  admin: 'Everything, including API keys and workspace settings.',
+  'contacts:read': 'Read contacts, their consent records and attribute definitions.',
+  'contacts:write': 'Create, change and delete contacts; run imports.',
+  'contacts:export': 'Export contacts as CSV or NDJSON.',
+  'lists:read': 'Read lists and their members.',
+  'lists:write': 'Create, change and delete lists; add and remove members.',
+  'metrics:read': 'Read Prometheus metrics at /metrics.',
+} as const;
+
+export type Scope = keyof typeof SCOPES;
+
+export const ALL_SCOPES = Object.keys(SCOPES) as Scope[];
+
+export function isScope(value: string): value is Scope {
+  return value in SCOPES;
+}
+
+export function grants(held: readonly string[], needed: Scope): boolean {
+  return held.includes('admin') || held.includes(needed);
+}

@@ -1,0 +1,1 @@
+export { createWorkspaceService, type Workspace, type WorkspaceService } from './workspaces.service.js';

@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { type Config, loadConfig } from '../../src/config/index.js';
+import { createManualClock } from '../../src/lib/clock.js';
+import { buildHttpApp } from '../../src/main/api.js';
+import { type Container, createContainer } from '../../src/main/container.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  container: Container;
+  database: TestDatabase;
+  clock: ReturnType<typeof createManualClock>;
+  config: Config;
+  workspaceId: string;
+  /** Secret of an admin key in the default workspace. */
+  adminKey: string;
+  /** Creates another workspace with an admin key, for tenant-isolation tests. */
+  createWorkspace(name?: string): Promise<{ workspaceId: string; adminKey: string }>;
+  createKey(scopes: string[], workspaceId?: string): Promise<string>;
+  /** Authorization header for a key. */
+  auth(key?: string): { authorization: string };
+  close(): Promise<void>;
+}
+
+export async function createTestApp(overrides: Partial<Record<string, string>> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const config = loadConfig({
+    env: {
+      HERALD_LOG_LEVEL: 'silent',
+      HERALD_WORKER: 'false',
+      HERALD_JOB_POLL_INTERVAL_MS: '10',
+      ...overrides,
+    },
+  });
+  const clock = createManualClock(new Date());
+  const logger = pino({ level: config.logLevel });
+  const container = createContainer({ config, database, logger, clock });
+  const boot = await container.workspaces.bootstrap();
+  if (!boot) throw new Error('test database was not empty');
+  const app = await buildHttpApp(container);
+  await app.ready();
+
+  const createKey = async (scopes: string[], workspaceId = boot.workspace.id) =>
+    (await container.apiKeys.create({ workspaceId, name: 'test', scopes })).secret;
+
+  return {
+    app,
+    container,
+    database,
+    clock,
+    config,
+    workspaceId: boot.workspace.id,
+    adminKey: boot.adminKey.secret,
+    async createWorkspace(name = 'Other') {
+      const workspace = await container.workspaces.create(name);
+      return { workspaceId: workspace.id, adminKey: await createKey(['admin'], workspace.id) };
+    },
+    createKey,
+    auth: (key = boot.adminKey.secret) => ({ authorization: `Bearer ${key}` }),
+    async close() {
+      await app.close();
+      await container.close();
+    },
+  };
+}
