@@ -71,3 +71,18 @@ export const authPlugin = fp<{ apiKeys: ApiKeyService }>(async (app: FastifyInst
     }
   });
 });
+
+/** Who made an API change, for the consent ledger: the key, and the caller's address and user agent. */
+export function apiOrigin(request: FastifyRequest): {
+  source: 'api';
+  sourceId: string;
+  ip: string;
+  userAgent: string | null;
+} {
+  return {
+    source: 'api',
+    sourceId: principalOf(request).apiKeyId,
+    ip: request.ip,
+    userAgent: request.headers['user-agent']?.slice(0, 500) ?? null,
+  };
+}

@@ -1,7 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
+import type { ConsentLedger } from '../modules/consent/index.js';
+import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -12,6 +15,9 @@ export interface RouteDeps {
   checkReady: () => Promise<void>;
   apiKeys: ApiKeyService;
   workspaces: WorkspaceService;
+  attributes: AttributeService;
+  contacts: ContactService;
+  consent: ConsentLedger;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -22,4 +28,6 @@ export async function registerRoutes(
 ): Promise<void> {
   await app.register(systemRoutes({ checkReady: deps.checkReady }));
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
+  await app.register(attributesRoutes({ attributes: deps.attributes }));
+  await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
 }

@@ -4,8 +4,10 @@ import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
 import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
+import { createContactService } from '../modules/contacts/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -34,6 +36,8 @@ export function createContainer(options: ContainerOptions) {
   const apiKeys = createApiKeyService({ db, clock });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
+  const attributes = createAttributeService({ db, clock });
+  const contacts = createContactService({ db, clock, attributes, consent });
 
   const tasks = {};
   runner = createJobRunner({
@@ -62,7 +66,9 @@ export function createContainer(options: ContainerOptions) {
     apiKeys,
     workspaces,
     consent,
-    routeDeps: { clock, jobs, checkReady, apiKeys, workspaces },
+    attributes,
+    contacts,
+    routeDeps: { clock, jobs, checkReady, apiKeys, workspaces, attributes, contacts, consent },
     migrate: () => migrate(db),
     async close(): Promise<void> {
       await runner?.stop();

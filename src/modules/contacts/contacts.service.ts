@@ -1,0 +1,361 @@
+import type { ContactStatus, Db, MembershipStatus } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError, type ErrorDetail } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { type AttributeService, checkAttributes } from '../attributes/index.js';
+import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
+import { checkEmail, checkLocale, checkTags, checkTimezone, requireEmail } from './contact-fields.js';
+import * as repo from './contacts.repository.js';
+
+export interface Contact {
+  id: string;
+  email: string;
+  external_id: string | null;
+  status: ContactStatus;
+  attributes: Record<string, unknown>;
+  tags: string[];
+  timezone: string | null;
+  locale: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ContactWithLists extends Contact {
+  lists: repo.MembershipSummary[];
+}
+
+export interface ContactInput {
+  email: string;
+  external_id?: string | null | undefined;
+  status?: ContactStatus | undefined;
+  attributes?: Record<string, unknown> | undefined;
+  tags?: string[] | undefined;
+  timezone?: string | null | undefined;
+  locale?: string | null | undefined;
+}
+
+export interface ContactPatch {
+  email?: string | undefined;
+  external_id?: string | null | undefined;
+  status?: ContactStatus | undefined;
+  /** Merged into the stored attributes; a null value removes that key. */
+  attributes?: Record<string, unknown> | undefined;
+  /** Replaces all tags. */
+  tags?: string[] | undefined;
+  add_tags?: string[] | undefined;
+  remove_tags?: string[] | undefined;
+  timezone?: string | null | undefined;
+  locale?: string | null | undefined;
+}
+
+export type ContactFilter = repo.ContactFilter;
+
+export interface ContactServiceDeps {
+  db: Db;
+  clock: Clock;
+  attributes: AttributeService;
+  consent: ConsentLedger;
+}
+
+export function createContactService(deps: ContactServiceDeps) {
+  const { db, clock, attributes, consent } = deps;
+
+  /** Validates everything in one pass, so the caller hears of every problem at once. */
+  async function checkFields(workspaceId: string, input: ContactPatch, trx: Db) {
+    const errors: ErrorDetail[] = [];
+    let email: string | undefined;
+    if (input.email !== undefined) {
+      const checked = checkEmail(input.email);
+      if ('error' in checked) errors.push(checked.error);
+      else email = checked.email;
+    }
+    let timezone = input.timezone;
+    if (typeof input.timezone === 'string') {
+      timezone = checkTimezone(input.timezone);
+      if (!timezone)
+        errors.push({
+          path: '/timezone',
+          message: `"${input.timezone}" is not an IANA time zone such as Europe/Berlin`,
+        });
+    }
+    let locale = input.locale;
+    if (typeof input.locale === 'string') {
+      locale = checkLocale(input.locale);
+      if (!locale)
+        errors.push({ path: '/locale', message: `"${input.locale}" is not a BCP 47 locale such as en-US` });
+    }
+    const tags = input.tags ? checkTags(input.tags) : undefined;
+    const addTags = input.add_tags ? checkTags(input.add_tags, '/add_tags') : undefined;
+    const removeTags = input.remove_tags ? checkTags(input.remove_tags, '/remove_tags') : undefined;
+    for (const t of [tags, addTags, removeTags]) if (t) errors.push(...t.errors);
+    const attrs = input.attributes
+      ? checkAttributes(input.attributes, await attributes.definitions(workspaceId, trx))
+      : undefined;
+    if (attrs) errors.push(...attrs.errors);
+    if (errors.length > 0) {
+      const code = errors.some((e) => e.path === '/email') ? 'INVALID_EMAIL' : 'VALIDATION_FAILED';
+      throw new DomainError(code, errors.map((e) => e.message).join('; '), errors);
+    }
+    return {
+      email,
+      timezone,
+      locale,
+      tags: tags?.tags,
+      addTags: addTags?.tags,
+      removeTags: removeTags?.tags,
+      attrs,
+    };
+  }
+
+  async function insert(
+    workspaceId: string,
+    input: ContactInput,
+    origin: ConsentOrigin,
+    trx: Db,
+  ): Promise<Contact> {
+    const fields = await checkFields(workspaceId, input, trx);
+    const now = clock.now();
+    const row = await repo.insertContact(trx, {
+      id: uuidv7(now.getTime()),
+      workspace_id: workspaceId,
+      email: fields.email as string,
+      external_id: input.external_id ?? null,
+      status: input.status ?? 'active',
+      attributes: JSON.stringify(fields.attrs?.set ?? {}),
+      tags: fields.tags ?? [],
+      timezone: fields.timezone ?? null,
+      locale: fields.locale ?? null,
+      created_at: now,
+      updated_at: now,
+    });
+    if (!row) throw await conflictError(trx, workspaceId, fields.email as string, input.external_id ?? null);
+    if (row.status !== 'active') {
+      await consent.append(
+        workspaceId,
+        origin,
+        [{ contactId: row.id, action: 'status_change', detail: { from: null, to: row.status } }],
+        trx,
+      );
+    }
+    return toContact(row);
+  }
+
+  async function conflictError(trx: Db, workspaceId: string, email: string, externalId: string | null) {
+    const byEmail = await repo.findContactByEmail(trx, workspaceId, email);
+    if (byEmail) {
+      return new DomainError(
+        'CONTACT_EXISTS',
+        `a contact with email ${email} already exists (id ${byEmail.id}); use PUT /v1/contacts to upsert`,
+        [{ path: '/email', message: 'already used by another contact', contact_id: byEmail.id }],
+      );
+    }
+    return new DomainError('CONTACT_EXISTS', `a contact with external_id "${externalId}" already exists`, [
+      { path: '/external_id', message: 'already used by another contact' },
+    ]);
+  }
+
+  async function applyPatch(
+    workspaceId: string,
+    current: repo.ContactRow,
+    patch: ContactPatch,
+    origin: ConsentOrigin,
+    trx: Db,
+  ): Promise<Contact> {
+    const fields = await checkFields(workspaceId, patch, trx);
+    if (fields.email && fields.email.toLowerCase() !== current.email_key) {
+      const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
+      if (other && other.id !== current.id) throw await conflictError(trx, workspaceId, fields.email, null);
+    }
+    if (patch.external_id && patch.external_id !== current.external_id) {
+      const other = await repo.findContactByExternalId(trx, workspaceId, patch.external_id);
+      if (other && other.id !== current.id)
+        throw await conflictError(trx, workspaceId, '', patch.external_id);
+    }
+    const changes: repo.ContactChanges = {};
+    if (fields.email !== undefined) changes.email = fields.email;
+    if (patch.external_id !== undefined) changes.external_id = patch.external_id;
+    if (patch.status !== undefined) changes.status = patch.status;
+    if (fields.timezone !== undefined) changes.timezone = fields.timezone;
+    if (fields.locale !== undefined) changes.locale = fields.locale;
+    if (fields.tags !== undefined) changes.tags = fields.tags;
+    if (fields.addTags) changes.addTags = fields.addTags;
+    if (fields.removeTags) changes.removeTags = fields.removeTags;
+    if (fields.attrs) {
+      changes.setAttributes = fields.attrs.set;
+      changes.removeAttributes = fields.attrs.remove;
+    }
+    const updated = await repo.updateContact(trx, workspaceId, current.id, changes, clock.now());
+    if (!updated) throw notFound(current.id);
+    if (patch.status !== undefined && patch.status !== current.status) {
+      await consent.append(
+        workspaceId,
+        origin,
+        [
+          {
+            contactId: current.id,
+            action: 'status_change',
+            detail: { from: current.status, to: patch.status },
+          },
+        ],
+        trx,
+      );
+    }
+    return toContact(updated);
+  }
+
+  return {
+    async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<Contact> {
+      return db.transaction().execute((trx) => insert(workspaceId, input, origin, trx));
+    },
+
+    /**
+     * Creates or updates the contact matching `external_id` (when given and
+     * known) or else `email`. Attributes merge into the stored ones.
+     */
+    async upsert(
+      workspaceId: string,
+      input: ContactInput,
+      origin: ConsentOrigin,
+    ): Promise<{ contact: Contact; created: boolean }> {
+      const email = requireEmail(input.email);
+      return db.transaction().execute(async (trx) => {
+        const byExternal = input.external_id
+          ? await repo.findContactByExternalId(trx, workspaceId, input.external_id)
+          : undefined;
+        const match = byExternal ?? (await repo.findContactByEmail(trx, workspaceId, email));
+        if (!match) return { contact: await insert(workspaceId, input, origin, trx), created: true };
+        const locked = await repo.lockContact(trx, workspaceId, match.id);
+        if (!locked) throw notFound(match.id);
+        return { contact: await applyPatch(workspaceId, locked, input, origin, trx), created: false };
+      });
+    },
+
+    async get(workspaceId: string, id: string): Promise<ContactWithLists> {
+      const row = await repo.findContact(db, workspaceId, id);
+      if (!row) throw notFound(id);
+      return { ...toContact(row), lists: await repo.membershipsOf(db, workspaceId, id) };
+    },
+
+    async update(
+      workspaceId: string,
+      id: string,
+      patch: ContactPatch,
+      origin: ConsentOrigin,
+    ): Promise<Contact> {
+      return db.transaction().execute(async (trx) => {
+        const current = await repo.lockContact(trx, workspaceId, id);
+        if (!current) throw notFound(id);
+        return applyPatch(workspaceId, current, patch, origin, trx);
+      });
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteContact(db, workspaceId, id))) throw notFound(id);
+    },
+
+    async list(
+      workspaceId: string,
+      filter: ContactFilter,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<Contact>> {
+      const rows = await repo.listContacts(db, workspaceId, await typedFilter(workspaceId, filter), {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      return toPage(rows.map(toContact), page.limit);
+    },
+
+    /** Streams every matching contact in id order, in pages, for export. */
+    async *iterate(workspaceId: string, filter: ContactFilter, pageSize = 2000): AsyncGenerator<Contact[]> {
+      const typed = await typedFilter(workspaceId, filter);
+      let after: string | undefined;
+      for (;;) {
+        const rows = await repo.listContacts(db, workspaceId, typed, { after, limit: pageSize - 1 });
+        if (rows.length === 0) return;
+        yield rows.map(toContact);
+        if (rows.length < pageSize) return;
+        after = rows[rows.length - 1]?.id;
+      }
+    },
+
+    /**
+     * Finds contacts by email and creates the missing ones (status active), in
+     * the caller's transaction. Invalid addresses are returned with their reason.
+     */
+    async findOrCreateByEmails(
+      workspaceId: string,
+      emails: string[],
+      trx: Db = db,
+    ): Promise<{ contacts: Contact[]; invalid: { email: string; reason: string }[] }> {
+      const invalid: { email: string; reason: string }[] = [];
+      const normalized = new Map<string, string>();
+      for (const raw of emails) {
+        const checked = checkEmail(raw);
+        if ('error' in checked) invalid.push({ email: raw, reason: checked.error.message });
+        else normalized.set(checked.email.toLowerCase(), checked.email);
+      }
+      const existing = await repo.findByEmails(trx, workspaceId, [...normalized.values()]);
+      const found = new Map(existing.map((row) => [row.email_key, toContact(row)]));
+      for (const [key, email] of normalized) {
+        if (found.has(key)) continue;
+        const now = clock.now();
+        const row = await repo.insertContact(trx, {
+          id: uuidv7(now.getTime()),
+          workspace_id: workspaceId,
+          email,
+          attributes: '{}',
+          created_at: now,
+          updated_at: now,
+        });
+        // A concurrent insert of the same address won the race: use that contact.
+        const contact = row ?? (await repo.findContactByEmail(trx, workspaceId, email));
+        if (contact) found.set(key, toContact(contact));
+      }
+      return { contacts: [...found.values()], invalid };
+    },
+
+    /** The subset of `ids` that are contacts of this workspace. */
+    async findByIds(workspaceId: string, ids: string[], trx: Db = db): Promise<Contact[]> {
+      return (await repo.findByIds(trx, workspaceId, ids)).map(toContact);
+    },
+  };
+
+  /** Attribute filter values arrive as text; compare them as the defined type so the GIN index applies. */
+  async function typedFilter(workspaceId: string, filter: ContactFilter): Promise<ContactFilter> {
+    if (!filter.attributes) return filter;
+    const definitions = await attributes.definitions(workspaceId);
+    const typed: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(filter.attributes)) {
+      const type = definitions.get(name);
+      if (typeof value !== 'string') typed[name] = value;
+      else if (type === 'number' && value.trim() !== '' && Number.isFinite(Number(value)))
+        typed[name] = Number(value);
+      else if (type === 'boolean' && (value === 'true' || value === 'false')) typed[name] = value === 'true';
+      else typed[name] = value;
+    }
+    return { ...filter, attributes: typed };
+  }
+}
+
+export type ContactService = ReturnType<typeof createContactService>;
+export type { MembershipStatus };
+
+function notFound(id: string): DomainError {
+  return new DomainError('CONTACT_NOT_FOUND', `contact ${id} does not exist in this workspace`);
+}
+
+export function toContact(row: repo.ContactRow): Contact {
+  return {
+    id: row.id,
+    email: row.email,
+    external_id: row.external_id,
+    status: row.status,
+    attributes: row.attributes,
+    tags: row.tags,
+    timezone: row.timezone,
+    locale: row.locale,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
