@@ -97,7 +97,9 @@ CREATE TABLE consent_records (
   id            uuid PRIMARY KEY,
   workspace_id  uuid NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
   contact_id    uuid NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
-  list_id       uuid REFERENCES lists (id) ON DELETE SET NULL,
+  -- No foreign key: the proof must name the list even after the list is
+  -- deleted, and a SET NULL would be an update the trigger below refuses.
+  list_id       uuid,
   purpose       text,
   action        text NOT NULL CHECK (action IN ('subscribe', 'confirm', 'unsubscribe', 'status_change')),
   source        text NOT NULL CHECK (source IN ('api', 'import', 'form', 'cli', 'system')),

@@ -58,7 +58,7 @@ export function loadConfig(sources: ConfigSources): Config {
       origin = spec.env;
     } else if (fileValues[key] !== undefined) {
       raw = fileValues[key];
-      origin = `"${key}" in ${filePath}`;
+      origin = `"${key}" in ${filePath} (or ${spec.env})`;
     } else {
       values[key] = spec.default;
       continue;

@@ -24,13 +24,13 @@ export const SETTINGS = {
   publicUrl: {
     env: 'HERALD_PUBLIC_URL',
     type: 'url',
-    description: 'Base URL users reach Herald at (used in links). Default: http://localhost:<port>.',
+    description: 'Base URL users reach Herald at (used in links). Default: http://localhost:PORT.',
   },
   databaseUrl: {
     env: 'DATABASE_URL',
     type: 'url',
     description:
-      'PostgreSQL connection URL. When unset, Herald uses the embedded database in <dataDir>/pglite.',
+      'PostgreSQL connection URL. When unset, Herald uses the embedded database in the data folder.',
   },
   dataDir: {
     env: 'HERALD_DATA_DIR',

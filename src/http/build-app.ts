@@ -12,6 +12,7 @@ import { metricsPlugin } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { type RouteDeps, registerRoutes } from './routes.js';
 import { Problem } from './schemas.js';
+import { createValidatorCompiler } from './validation.js';
 
 export interface AppOptions {
   config: Pick<Config, 'bodyLimitBytes' | 'rateLimitPerMinute' | 'publicUrl' | 'importMaxBytes'>;
@@ -24,6 +25,10 @@ export interface RouteInfo {
   url: string;
   scope: string | undefined;
   public: boolean;
+  /** Takes a JSON body (has a body schema). */
+  jsonBody: boolean;
+  /** Takes limit/cursor pagination. */
+  paginated: boolean;
 }
 
 declare module 'fastify' {
@@ -49,16 +54,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv7();
     },
-    ajv: {
-      customOptions: {
-        // Unknown fields are an error, not silently dropped: a typo must not lose data.
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        allErrors: true,
-      },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(createValidatorCompiler());
 
   const routeTable: RouteInfo[] = [];
   app.decorate('routeTable', routeTable);
@@ -70,7 +67,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
-      routeTable.push({ method, url: route.url, scope: cfg.scope, public: Boolean(cfg.public) });
+      const query = route.schema?.querystring as { properties?: Record<string, unknown> } | undefined;
+      routeTable.push({
+        method,
+        url: route.url,
+        scope: cfg.scope,
+        public: Boolean(cfg.public),
+        jsonBody: Boolean(route.schema?.body),
+        paginated: Boolean(query?.properties && 'cursor' in query.properties),
+      });
     }
     if (!cfg.public && route.schema && !route.schema.hide) {
       route.schema.security = [{ apiKey: [] }];

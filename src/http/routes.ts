@@ -5,6 +5,8 @@ import { type AttributeService, attributesRoutes } from '../modules/attributes/i
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
+import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
+import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -18,6 +20,8 @@ export interface RouteDeps {
   attributes: AttributeService;
   contacts: ContactService;
   consent: ConsentLedger;
+  exports: ExportService;
+  lists: ListService;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -30,4 +34,6 @@ export async function registerRoutes(
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
   await app.register(attributesRoutes({ attributes: deps.attributes }));
   await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
+  await app.register(exportsRoutes({ exports: deps.exports }));
+  await app.register(listsRoutes({ lists: deps.lists }));
 }

@@ -1,19 +1,39 @@
 import { randomBytes } from 'node:crypto';
 
+let lastMs = -1;
+let counter = 0;
+
 /**
- * UUIDv7 (RFC 9562): 48-bit millisecond timestamp then random bits. Ids sort by
- * creation time, which keeps B-tree inserts local and lets cursor pagination
- * order by id alone.
+ * UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then a 12-bit counter,
+ * then random bits. Ids sort by creation time, which keeps B-tree inserts
+ * local and lets cursor pagination order by id alone. Within one process ids
+ * are strictly increasing even inside one millisecond (RFC 9562 section 6.2,
+ * method 1), so records written in one call keep their order (a subscribe
+ * before its confirm).
  */
 export function uuidv7(now: number = Date.now()): string {
+  let ms = Math.max(now, lastMs);
+  if (ms === lastMs) {
+    counter++;
+    if (counter > 0xfff) {
+      // 4096 ids in one millisecond: borrow the next millisecond.
+      ms++;
+      counter = 0;
+    }
+  } else {
+    // A random start in the lower half leaves room to count up.
+    counter = randomBytes(2).readUInt16BE(0) & 0x7ff;
+  }
+  lastMs = ms;
   const bytes = randomBytes(16);
-  bytes[0] = (now / 2 ** 40) & 0xff;
-  bytes[1] = (now / 2 ** 32) & 0xff;
-  bytes[2] = (now >>> 24) & 0xff;
-  bytes[3] = (now >>> 16) & 0xff;
-  bytes[4] = (now >>> 8) & 0xff;
-  bytes[5] = now & 0xff;
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+  bytes[0] = (ms / 2 ** 40) & 0xff;
+  bytes[1] = (ms / 2 ** 32) & 0xff;
+  bytes[2] = (ms >>> 24) & 0xff;
+  bytes[3] = (ms >>> 16) & 0xff;
+  bytes[4] = (ms >>> 8) & 0xff;
+  bytes[5] = ms & 0xff;
+  bytes[6] = 0x70 | (counter >>> 8);
+  bytes[7] = counter & 0xff;
   bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SETTINGS } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
 import { serve } from './api.js';
+import { exportCommand } from './commands/export.js';
 import { keysCommand } from './commands/keys.js';
 import { readConfig, reportFatal, withContainer } from './commands/shared.js';
 import { createContainer, openDatabase } from './container.js';
@@ -70,6 +71,7 @@ export function buildCli(): Command {
     });
 
   program.addCommand(keysCommand());
+  program.addCommand(exportCommand());
   return program;
 }
 

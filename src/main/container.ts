@@ -8,6 +8,8 @@ import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
+import { createExportService } from '../modules/exports/index.js';
+import { createListService } from '../modules/lists/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -38,6 +40,8 @@ export function createContainer(options: ContainerOptions) {
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
   const contacts = createContactService({ db, clock, attributes, consent });
+  const lists = createListService({ db, clock, contacts, consent });
+  const exports = createExportService({ contacts, clock });
 
   const tasks = {};
   runner = createJobRunner({
@@ -68,7 +72,20 @@ export function createContainer(options: ContainerOptions) {
     consent,
     attributes,
     contacts,
-    routeDeps: { clock, jobs, checkReady, apiKeys, workspaces, attributes, contacts, consent },
+    lists,
+    exports,
+    routeDeps: {
+      clock,
+      jobs,
+      checkReady,
+      apiKeys,
+      workspaces,
+      attributes,
+      contacts,
+      consent,
+      exports,
+      lists,
+    },
     migrate: () => migrate(db),
     async close(): Promise<void> {
       await runner?.stop();

@@ -161,6 +161,16 @@ export function filteredContacts(db: Db, workspaceId: string, filter: ContactFil
   return query;
 }
 
+/** Every attribute key held by at least one matching contact, so an export knows its columns up front. */
+export async function attributeKeys(db: Db, workspaceId: string, filter: ContactFilter): Promise<string[]> {
+  const rows = await filteredContacts(db, workspaceId, filter)
+    .clearSelect()
+    .select(sql<string>`jsonb_object_keys(contacts.attributes)`.as('key'))
+    .distinct()
+    .execute();
+  return rows.map((row) => row.key);
+}
+
 export async function listContacts(
   db: Db,
   workspaceId: string,

@@ -279,6 +279,12 @@ export function createContactService(deps: ContactServiceDeps) {
       }
     },
 
+    /** Attribute keys present among the contacts matching `filter`, sorted by code point. */
+    async attributeKeys(workspaceId: string, filter: ContactFilter): Promise<string[]> {
+      const keys = await repo.attributeKeys(db, workspaceId, await typedFilter(workspaceId, filter));
+      return keys.sort();
+    },
+
     /**
      * Finds contacts by email and creates the missing ones (status active), in
      * the caller's transaction. Invalid addresses are returned with their reason.

@@ -1,0 +1,498 @@
+import type { Db, MembershipStatus } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import type { ConsentEntry, ConsentLedger, ConsentOrigin } from '../consent/index.js';
+import { type ContactService, checkEmail } from '../contacts/index.js';
+import * as repo from './lists.repository.js';
+
+export type OptIn = repo.OptIn;
+export type Visibility = repo.Visibility;
+
+export interface List {
+  id: string;
+  name: string;
+  description: string | null;
+  opt_in: OptIn;
+  visibility: Visibility;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface ListWithCounts extends List {
+  member_counts: Record<MembershipStatus, number>;
+}
+
+export interface ListInput {
+  name: string;
+  description?: string | null | undefined;
+  opt_in?: OptIn | undefined;
+  visibility?: Visibility | undefined;
+}
+
+export interface ListPatch {
+  name?: string | undefined;
+  description?: string | null | undefined;
+  opt_in?: OptIn | undefined;
+  visibility?: Visibility | undefined;
+}
+
+export type Member = repo.MemberRow;
+
+/** Contacts named by id and/or by email; together at most MAX_MEMBER_ENTRIES. */
+export interface MemberTargets {
+  contact_ids?: string[] | undefined;
+  emails?: string[] | undefined;
+}
+
+export interface InvalidEmail {
+  email: string;
+  reason: string;
+}
+
+export interface SubscribeCounts {
+  added: number;
+  already_members: number;
+  resubscribed: number;
+  /** Part of already_members: unsubscribed members left unsubscribed because no status was given. */
+  kept_unsubscribed: number;
+}
+
+export interface AddMembersResult extends SubscribeCounts {
+  not_found: string[];
+  invalid: InvalidEmail[];
+}
+
+interface TargetReport {
+  /** Entries (ids or emails) that name no member of the list. */
+  not_members: number;
+  /** contact_ids that name no contact of this workspace. */
+  not_found: string[];
+  invalid: InvalidEmail[];
+}
+
+export interface UnsubscribeResult extends TargetReport {
+  unsubscribed: number;
+  already_unsubscribed: number;
+}
+
+export interface ConfirmResult extends TargetReport {
+  confirmed: number;
+  already_confirmed: number;
+  /** Unsubscribed members are not confirmed; re-add them with a status to re-subscribe them. */
+  skipped_unsubscribed: number;
+}
+
+export interface RemoveResult extends TargetReport {
+  removed: number;
+}
+
+export const MAX_MEMBER_ENTRIES = 1000;
+
+export interface ListServiceDeps {
+  db: Db;
+  clock: Clock;
+  contacts: Pick<ContactService, 'findByIds' | 'findOrCreateByEmails'>;
+  consent: Pick<ConsentLedger, 'append'>;
+}
+
+export function createListService(deps: ListServiceDeps) {
+  const { db, clock, contacts, consent } = deps;
+
+  async function requireListForChange(trx: Db, workspaceId: string, listId: string) {
+    const list = await repo.findListForMembershipChange(trx, workspaceId, listId);
+    if (!list) throw listNotFound(listId);
+    return list;
+  }
+
+  /**
+   * Subscribes contacts already known to belong to the workspace. New members
+   * get `status`, or the list's default (confirmed for single opt-in,
+   * unconfirmed for double); existing members keep theirs, except that
+   * unsubscribed members are re-subscribed when `status` is given, because
+   * only then does the caller assert fresh consent.
+   */
+  async function subscribe(
+    workspaceId: string,
+    list: repo.ListRow,
+    contactIds: string[],
+    status: 'confirmed' | 'unconfirmed' | undefined,
+    origin: ConsentOrigin,
+    trx: Db,
+  ): Promise<SubscribeCounts> {
+    const ids = [...new Set(contactIds)];
+    const now = clock.now();
+    const initial = status ?? (list.opt_in === 'single' ? 'confirmed' : 'unconfirmed');
+    const existing = await repo.lockMemberships(trx, workspaceId, list.id, ids);
+    const known = new Set(existing.map((m) => m.contact_id));
+    const added = await repo.insertMemberships(
+      trx,
+      ids
+        .filter((id) => !known.has(id))
+        .map((id) => ({
+          workspace_id: workspaceId,
+          list_id: list.id,
+          contact_id: id,
+          status: initial,
+          created_at: now,
+          updated_at: now,
+          confirmed_at: initial === 'confirmed' ? now : null,
+          unsubscribed_at: null,
+        })),
+    );
+    const unsubscribed = existing.filter((m) => m.status === 'unsubscribed').map((m) => m.contact_id);
+    const resubscribed = status
+      ? await repo.resubscribe(trx, workspaceId, list.id, unsubscribed, status, now)
+      : [];
+
+    // Proof of consent says how confirmation happened: by the list's single
+    // opt-in, or by the caller asserting it with an explicit status.
+    const confirmReason = status ? 'asserted_by_caller' : 'single_opt_in';
+    const entries: ConsentEntry[] = [];
+    for (const [contactIds, again] of [
+      [added, false],
+      [resubscribed, true],
+    ] as const) {
+      for (const contactId of contactIds) {
+        entries.push({
+          contactId,
+          listId: list.id,
+          action: 'subscribe',
+          detail: again ? { status: initial, resubscribed: true } : { status: initial },
+        });
+        if (initial === 'confirmed')
+          entries.push({ contactId, listId: list.id, action: 'confirm', detail: { reason: confirmReason } });
+      }
+    }
+    if (entries.length > 0) await consent.append(workspaceId, origin, entries, trx);
+    return {
+      added: added.length,
+      resubscribed: resubscribed.length,
+      already_members: ids.length - added.length - resubscribed.length,
+      kept_unsubscribed: unsubscribed.length - resubscribed.length,
+    };
+  }
+
+  /**
+   * Finds the members named by id or email, locked for the change. Nothing is
+   * created: an email or id that names no member is only counted.
+   */
+  async function resolveMembers(
+    workspaceId: string,
+    listId: string,
+    targets: { ids: string[]; emails: string[] },
+    trx: Db,
+  ): Promise<{ members: repo.MembershipState[]; report: TargetReport }> {
+    const idKeys = [...new Set(targets.ids.map((id) => id.toLowerCase()))];
+    const known = new Set((await contacts.findByIds(workspaceId, idKeys, trx)).map((c) => c.id));
+    const notFound = idKeys.filter((id) => !known.has(id));
+
+    const invalid: InvalidEmail[] = [];
+    const emailKeys = new Set<string>();
+    for (const raw of targets.emails) {
+      const checked = checkEmail(raw);
+      if ('error' in checked) invalid.push({ email: raw, reason: checked.error.message });
+      else emailKeys.add(checked.email.toLowerCase());
+    }
+    const byEmail = await repo.memberIdsByEmails(trx, workspaceId, listId, [...emailKeys]);
+
+    const candidates = new Set([...known, ...byEmail.map((m) => m.contact_id)]);
+    const members = await repo.lockMemberships(trx, workspaceId, listId, [...candidates]);
+    const memberIds = new Set(members.map((m) => m.contact_id));
+    const notMembers =
+      [...known].filter((id) => !memberIds.has(id)).length + (emailKeys.size - byEmail.length);
+    return { members, report: { not_members: notMembers, not_found: notFound, invalid } };
+  }
+
+  return {
+    async create(workspaceId: string, input: ListInput): Promise<List> {
+      const name = checkName(input.name);
+      const now = clock.now();
+      const row = await repo.insertList(db, {
+        id: uuidv7(now.getTime()),
+        workspace_id: workspaceId,
+        name,
+        description: input.description ?? null,
+        opt_in: input.opt_in ?? 'single',
+        visibility: input.visibility ?? 'private',
+        created_at: now,
+        updated_at: now,
+      });
+      if (!row) throw await nameTaken(workspaceId, name);
+      return toList(row);
+    },
+
+    async get(workspaceId: string, id: string): Promise<ListWithCounts> {
+      const row = await repo.findList(db, workspaceId, id);
+      if (!row) throw listNotFound(id);
+      return { ...toList(row), member_counts: await repo.countMembersByStatus(db, workspaceId, id) };
+    },
+
+    async update(workspaceId: string, id: string, patch: ListPatch): Promise<List> {
+      const changes: repo.ListChanges = {};
+      if (patch.name !== undefined) changes.name = checkName(patch.name);
+      if (patch.description !== undefined) changes.description = patch.description;
+      if (patch.opt_in !== undefined) changes.opt_in = patch.opt_in;
+      if (patch.visibility !== undefined) changes.visibility = patch.visibility;
+      const result = await repo.updateList(db, workspaceId, id, changes, clock.now());
+      if ('nameTaken' in result) throw await nameTaken(workspaceId, changes.name ?? '');
+      if (!result.row) throw listNotFound(id);
+      return toList(result.row);
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteList(db, workspaceId, id))) throw listNotFound(id);
+    },
+
+    async list(
+      workspaceId: string,
+      filter: { visibility?: Visibility | undefined },
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<List>> {
+      const rows = await repo.listLists(db, workspaceId, filter, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      return toPage(rows.map(toList), page.limit);
+    },
+
+    async members(
+      workspaceId: string,
+      listId: string,
+      filter: { status?: MembershipStatus | undefined },
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<Member>> {
+      const after = decodeCursor(page.cursor);
+      if (!(await repo.findList(db, workspaceId, listId))) throw listNotFound(listId);
+      const rows = await repo.listMembers(db, workspaceId, listId, filter, { after, limit: page.limit });
+      const data = rows.slice(0, page.limit);
+      const last = data[data.length - 1];
+      return {
+        data,
+        next_cursor: rows.length > page.limit && last ? encodeCursor(last.contact_id) : null,
+      };
+    },
+
+    /**
+     * Adds contacts by id and by email in one transaction. Unknown emails become
+     * new contacts; unknown ids and invalid emails are reported, never added,
+     * and never stop the valid entries.
+     */
+    async addMembers(
+      workspaceId: string,
+      listId: string,
+      input: MemberTargets & { status?: 'confirmed' | 'unconfirmed' | undefined },
+      origin: ConsentOrigin,
+    ): Promise<AddMembersResult> {
+      const targets = checkTargets(input);
+      return db.transaction().execute(async (trx) => {
+        const list = await requireListForChange(trx, workspaceId, listId);
+        const idKeys = [...new Set(targets.ids.map((id) => id.toLowerCase()))];
+        const byId = await contacts.findByIds(workspaceId, idKeys, trx);
+        const known = new Set(byId.map((c) => c.id));
+        const byEmail = await contacts.findOrCreateByEmails(workspaceId, targets.emails, trx);
+        const counts = await subscribe(
+          workspaceId,
+          list,
+          [...known, ...byEmail.contacts.map((c) => c.id)],
+          input.status,
+          origin,
+          trx,
+        );
+        return { ...counts, not_found: idKeys.filter((id) => !known.has(id)), invalid: byEmail.invalid };
+      });
+    },
+
+    /**
+     * Subscribes contacts of this workspace inside the caller's transaction,
+     * with the same rules as addMembers; for imports and other bulk paths.
+     */
+    async subscribeContacts(
+      workspaceId: string,
+      listId: string,
+      contactIds: string[],
+      status: 'confirmed' | 'unconfirmed' | undefined,
+      origin: ConsentOrigin,
+      trx: Db,
+    ): Promise<SubscribeCounts> {
+      const list = await requireListForChange(trx, workspaceId, listId);
+      const known = await contacts.findByIds(workspaceId, contactIds, trx);
+      return subscribe(
+        workspaceId,
+        list,
+        known.map((c) => c.id),
+        status,
+        origin,
+        trx,
+      );
+    },
+
+    async unsubscribeMembers(
+      workspaceId: string,
+      listId: string,
+      input: MemberTargets,
+      origin: ConsentOrigin,
+    ): Promise<UnsubscribeResult> {
+      const targets = checkTargets(input);
+      return db.transaction().execute(async (trx) => {
+        await requireListForChange(trx, workspaceId, listId);
+        const { members, report } = await resolveMembers(workspaceId, listId, targets, trx);
+        const before = new Map(members.map((m) => [m.contact_id, m.status]));
+        const changed = await repo.changeStatus(
+          trx,
+          workspaceId,
+          listId,
+          members.map((m) => m.contact_id),
+          'unsubscribed',
+          clock.now(),
+        );
+        if (changed.length > 0) {
+          await consent.append(
+            workspaceId,
+            origin,
+            changed.map((contactId) => ({
+              contactId,
+              listId,
+              action: 'unsubscribe' as const,
+              detail: { from: before.get(contactId) ?? null },
+            })),
+            trx,
+          );
+        }
+        return {
+          unsubscribed: changed.length,
+          already_unsubscribed: members.length - changed.length,
+          ...report,
+        };
+      });
+    },
+
+    async confirmMembers(
+      workspaceId: string,
+      listId: string,
+      input: MemberTargets,
+      origin: ConsentOrigin,
+    ): Promise<ConfirmResult> {
+      const targets = checkTargets(input);
+      return db.transaction().execute(async (trx) => {
+        await requireListForChange(trx, workspaceId, listId);
+        const { members, report } = await resolveMembers(workspaceId, listId, targets, trx);
+        const changed = await repo.changeStatus(
+          trx,
+          workspaceId,
+          listId,
+          members.map((m) => m.contact_id),
+          'confirmed',
+          clock.now(),
+        );
+        if (changed.length > 0) {
+          await consent.append(
+            workspaceId,
+            origin,
+            changed.map((contactId) => ({ contactId, listId, action: 'confirm' as const })),
+            trx,
+          );
+        }
+        return {
+          confirmed: changed.length,
+          already_confirmed: members.filter((m) => m.status === 'confirmed').length,
+          skipped_unsubscribed: members.filter((m) => m.status === 'unsubscribed').length,
+          ...report,
+        };
+      });
+    },
+
+    async removeMembers(
+      workspaceId: string,
+      listId: string,
+      input: MemberTargets,
+      origin: ConsentOrigin,
+    ): Promise<RemoveResult> {
+      const targets = checkTargets(input);
+      return db.transaction().execute(async (trx) => {
+        await requireListForChange(trx, workspaceId, listId);
+        const { members, report } = await resolveMembers(workspaceId, listId, targets, trx);
+        const removed = await repo.deleteMemberships(
+          trx,
+          workspaceId,
+          listId,
+          members.map((m) => m.contact_id),
+        );
+        if (removed.length > 0) {
+          // The ledger has no "remove" action: leaving a list is an unsubscribe as far as consent goes.
+          await consent.append(
+            workspaceId,
+            origin,
+            removed.map((m) => ({
+              contactId: m.contact_id,
+              listId,
+              action: 'unsubscribe' as const,
+              detail: { removed: true, from: m.status },
+            })),
+            trx,
+          );
+        }
+        return { removed: removed.length, ...report };
+      });
+    },
+  };
+
+  async function nameTaken(workspaceId: string, name: string): Promise<DomainError> {
+    const other = await repo.findListByName(db, workspaceId, name);
+    return new DomainError(
+      'LIST_EXISTS',
+      `a list named "${other?.name ?? name}" already exists${other ? ` (id ${other.id})` : ''}; names are unique regardless of case, choose another name`,
+      [{ path: '/name', message: 'already used by another list', ...(other ? { list_id: other.id } : {}) }],
+    );
+  }
+}
+
+export type ListService = ReturnType<typeof createListService>;
+
+function checkName(raw: string): string {
+  const name = raw.trim();
+  if (name === '') {
+    throw new DomainError('VALIDATION_FAILED', 'name is blank: give the list a name', [
+      { path: '/name', message: 'must not be blank' },
+    ]);
+  }
+  return name;
+}
+
+function checkTargets(input: MemberTargets): { ids: string[]; emails: string[] } {
+  const ids = input.contact_ids ?? [];
+  const emails = input.emails ?? [];
+  const total = ids.length + emails.length;
+  if (total === 0) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      'no contacts named: give contact_ids, emails or both, with at least one entry',
+      [{ path: '/contact_ids', message: 'contact_ids or emails must name at least one contact' }],
+    );
+  }
+  if (total > MAX_MEMBER_ENTRIES) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      `${total} entries given, but a request takes at most ${MAX_MEMBER_ENTRIES} contact_ids and emails together; split it into several requests`,
+      [{ message: `at most ${MAX_MEMBER_ENTRIES} entries in contact_ids and emails together` }],
+    );
+  }
+  return { ids, emails };
+}
+
+function listNotFound(id: string): DomainError {
+  return new DomainError('LIST_NOT_FOUND', `list ${id} does not exist in this workspace`);
+}
+
+function toList(row: repo.ListRow): List {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    opt_in: row.opt_in,
+    visibility: row.visibility,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}

@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ALL_SCOPES } from '../../src/modules/auth/index.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * Walks every route in the route table, so a route added later is covered
+ * without anyone remembering to: each must refuse a request without a key
+ * (401), with a key lacking its scope (403), and must not reveal or change
+ * another workspace's objects (404).
+ */
+
+let t: TestApp;
+/** Objects of workspace A, by the name of the path parameter that addresses them. */
+const fixtures: Record<string, Record<string, string>> = {};
+
+/** A valid request per route, so the cross-workspace check reaches the handler rather than validation. */
+function sampleRequest(
+  method: string,
+  url: string,
+): { url: string; payload?: unknown; contentType?: string } {
+  const path = url
+    .replace(/^\/v1\/contacts\/:id/, `/v1/contacts/${fixtures.contact?.id}`)
+    .replace(/^\/v1\/lists\/:id/, `/v1/lists/${fixtures.list?.id}`)
+    .replace(/^\/v1\/api-keys\/:id/, `/v1/api-keys/${fixtures.apiKey?.id}`)
+    .replace(/^\/v1\/imports\/:id/, `/v1/imports/${fixtures.import?.id}`)
+    .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
+  const bodies: Record<string, unknown> = {
+    'PATCH /v1/contacts/:id': { attributes: { hacked: true } },
+    'PATCH /v1/lists/:id': { name: 'hacked' },
+    'PATCH /v1/attributes/:name': { description: 'hacked' },
+    'POST /v1/lists/:id/members': { emails: ['intruder@example.com'] },
+    'POST /v1/lists/:id/members/unsubscribe': { contact_ids: [fixtures.contact?.id] },
+    'POST /v1/lists/:id/members/confirm': { contact_ids: [fixtures.contact?.id] },
+    'POST /v1/lists/:id/members/remove': { contact_ids: [fixtures.contact?.id] },
+  };
+  const key = `${method} ${url}`;
+  return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
+}
+
+async function snapshot(): Promise<string> {
+  const tables = [
+    'contacts',
+    'lists',
+    'list_memberships',
+    'consent_records',
+    'attribute_definitions',
+    'imports',
+  ];
+  const parts: string[] = [];
+  for (const table of tables) {
+    const result = await t.container.database.pool.query(
+      `SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') AS v FROM ${table} x`,
+    );
+    parts.push(`${table}=${result.rows[0].v}`);
+  }
+  return parts.join(' ');
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  const headers = t.auth();
+  const inject = async (method: 'POST' | 'PUT', url: string, payload: object) => {
+    const res = await t.app.inject({ method, url, headers, payload });
+    if (res.statusCode >= 300) throw new Error(`fixture ${url}: ${res.statusCode} ${res.body}`);
+    return res.json();
+  };
+  fixtures.contact = await inject('POST', '/v1/contacts', { email: 'owner@example.com' });
+  fixtures.attribute = await inject('POST', '/v1/attributes', { name: 'plan', type: 'string' });
+  const hasRoute = (url: string) => t.app.routeTable.some((r) => r.url === url);
+  if (hasRoute('/v1/lists')) {
+    fixtures.list = await inject('POST', '/v1/lists', {
+      name: 'Owners',
+      opt_in: 'single',
+      visibility: 'private',
+    });
+  }
+  if (hasRoute('/v1/imports')) {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/imports?mode=upsert',
+      headers: { ...headers, 'content-type': 'text/csv' },
+      payload: 'email\nimported@example.com\n',
+    });
+    if (res.statusCode !== 202) throw new Error(`fixture import: ${res.statusCode} ${res.body}`);
+    fixtures.import = res.json();
+  }
+  const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
+  fixtures.apiKey = keys.json().data[0];
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+const PARAM_FIXTURE: Record<string, string> = {
+  '/v1/contacts/:id': 'contact',
+  '/v1/lists/:id': 'list',
+  '/v1/api-keys/:id': 'apiKey',
+  '/v1/imports/:id': 'import',
+  '/v1/attributes/:name': 'attribute',
+};
+
+describe('the route table', () => {
+  it('declares a scope or public on every route, and only health, readiness and docs are public', () => {
+    const open = t.app.routeTable.filter((r) => r.public).map((r) => r.url);
+    for (const url of open) expect(url).toMatch(/^\/(healthz|readyz|openapi\.json|docs(\/.*)?)$/);
+    for (const route of t.app.routeTable.filter((r) => !r.public)) expect(ALL_SCOPES).toContain(route.scope);
+  });
+
+  it('has a fixture for every parameterized route', () => {
+    for (const route of t.app.routeTable.filter((r) => r.url.includes(':') && !r.public)) {
+      const prefix = Object.keys(PARAM_FIXTURE).find((p) => route.url.startsWith(p));
+      expect(prefix, `no fixture for ${route.method} ${route.url}: add one to this test`).toBeDefined();
+      expect(
+        fixtures[PARAM_FIXTURE[prefix as string] as string],
+        `fixture missing for ${route.url}`,
+      ).toBeDefined();
+    }
+  });
+
+  it('answers 401 problem+json without a key or with a wrong key', async () => {
+    for (const route of t.app.routeTable.filter((r) => !r.public)) {
+      const { url } = sampleRequest(route.method, route.url);
+      for (const headers of [
+        {},
+        { authorization: 'Bearer hk_not-a-real-key' },
+        { authorization: 'Basic abc' },
+      ]) {
+        const res = await t.app.inject({ method: route.method as 'GET', url, headers });
+        expect(res.statusCode, `${route.method} ${route.url}`).toBe(401);
+        expect(res.headers['content-type']).toContain('application/problem+json');
+        expect(res.json().code).toBe('UNAUTHENTICATED');
+      }
+    }
+  });
+
+  it('answers 403 to a key that lacks the route scope', async () => {
+    for (const route of t.app.routeTable.filter((r) => !r.public)) {
+      const other = ALL_SCOPES.filter((s) => s !== 'admin' && s !== route.scope);
+      const key = await t.createKey(other);
+      const { url, payload } = sampleRequest(route.method, route.url);
+      const res = await t.app.inject({
+        method: route.method as 'GET',
+        url,
+        headers: t.auth(key),
+        ...(payload ? { payload: payload as object } : {}),
+      });
+      expect(res.statusCode, `${route.method} ${route.url}`).toBe(403);
+      expect(res.json().code).toBe('FORBIDDEN');
+      expect(res.json().detail).toContain(String(route.scope));
+    }
+  });
+
+  it("answers 404 to another workspace's key for this workspace's objects and changes nothing", async () => {
+    const intruder = await t.createWorkspace('Intruder');
+    const before = await snapshot();
+    for (const route of t.app.routeTable.filter((r) => r.url.includes(':') && !r.public)) {
+      const { url, payload } = sampleRequest(route.method, route.url);
+      const res = await t.app.inject({
+        method: route.method as 'GET',
+        url,
+        headers: t.auth(intruder.adminKey),
+        ...(payload ? { payload: payload as object } : {}),
+      });
+      expect(res.statusCode, `${route.method} ${route.url}: ${res.body}`).toBe(404);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("never lists another workspace's objects", async () => {
+    const intruder = await t.createWorkspace('Lister');
+    const ownIds = Object.values(fixtures)
+      .map((f) => f.id)
+      .filter(Boolean);
+    for (const route of t.app.routeTable.filter(
+      (r) => r.method === 'GET' && !r.url.includes(':') && !r.public,
+    )) {
+      const res = await t.app.inject({ method: 'GET', url: route.url, headers: t.auth(intruder.adminKey) });
+      expect(res.statusCode, `${route.url}: ${res.body}`).toBeLessThan(300);
+      for (const id of ownIds) expect(res.body, `${route.url} leaks ${id}`).not.toContain(id);
+      expect(res.body).not.toContain('owner@example.com');
+    }
+  });
+});
