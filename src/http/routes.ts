@@ -6,6 +6,7 @@ import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
+import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
@@ -22,6 +23,7 @@ export interface RouteDeps {
   consent: ConsentLedger;
   exports: ExportService;
   lists: ListService;
+  imports: ImportService;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -36,4 +38,5 @@ export async function registerRoutes(
   await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
   await app.register(exportsRoutes({ exports: deps.exports }));
   await app.register(listsRoutes({ lists: deps.lists }));
+  await app.register(importsRoutes({ imports: deps.imports }));
 }

@@ -3,6 +3,7 @@ import { SETTINGS } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
 import { serve } from './api.js';
 import { exportCommand } from './commands/export.js';
+import { importCommand } from './commands/import.js';
 import { keysCommand } from './commands/keys.js';
 import { readConfig, reportFatal, withContainer } from './commands/shared.js';
 import { createContainer, openDatabase } from './container.js';
@@ -72,6 +73,7 @@ export function buildCli(): Command {
 
   program.addCommand(keysCommand());
   program.addCommand(exportCommand());
+  program.addCommand(importCommand());
   return program;
 }
 

@@ -9,6 +9,7 @@ import { createApiKeyService } from '../modules/auth/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
 import { createExportService } from '../modules/exports/index.js';
+import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 
@@ -43,7 +44,16 @@ export function createContainer(options: ContainerOptions) {
   const lists = createListService({ db, clock, contacts, consent });
   const exports = createExportService({ contacts, clock });
 
-  const tasks = {};
+  const imports = createImportService({
+    db,
+    database,
+    clock,
+    jobs,
+    attributes,
+    maxBytes: config.importMaxBytes,
+  });
+
+  const tasks = { ...importTasks({ imports }) };
   runner = createJobRunner({
     db,
     clock,
@@ -74,6 +84,7 @@ export function createContainer(options: ContainerOptions) {
     contacts,
     lists,
     exports,
+    imports,
     routeDeps: {
       clock,
       jobs,
@@ -85,6 +96,7 @@ export function createContainer(options: ContainerOptions) {
       consent,
       exports,
       lists,
+      imports,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

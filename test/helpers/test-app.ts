@@ -4,6 +4,7 @@ import { type Config, loadConfig } from '../../src/config/index.js';
 import { createManualClock } from '../../src/lib/clock.js';
 import { buildHttpApp } from '../../src/main/api.js';
 import { type Container, createContainer } from '../../src/main/container.js';
+import { createLogger } from '../../src/main/logger.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export interface TestApp {
@@ -23,7 +24,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(overrides: Partial<Record<string, string>> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Partial<Record<string, string>> = {},
+  options: { logStream?: NodeJS.WritableStream } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const config = loadConfig({
     env: {
@@ -34,7 +38,9 @@ export async function createTestApp(overrides: Partial<Record<string, string>> =
     },
   });
   const clock = createManualClock(new Date());
-  const logger = pino({ level: config.logLevel });
+  const logger = options.logStream
+    ? createLogger('debug', options.logStream as pino.DestinationStream)
+    : pino({ level: config.logLevel });
   const container = createContainer({ config, database, logger, clock });
   const boot = await container.workspaces.bootstrap();
   if (!boot) throw new Error('test database was not empty');

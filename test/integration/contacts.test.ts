@@ -64,6 +64,18 @@ describe('contacts', () => {
     expect(byExternal.body).toMatchObject({ id: first.body.id, email: 'bo.new@example.com' });
   });
 
+  it('merges concurrent upserts of one new address into one contact, without errors', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        call('PUT', '/v1/contacts', { email: 'race@example.com', attributes: { [`k${i}`]: i } }),
+      ),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([...Array(19).fill(200), 201]);
+    const stored = await call('GET', '/v1/contacts?email=race@example.com');
+    expect(stored.body.data).toHaveLength(1);
+    expect(Object.keys(stored.body.data[0].attributes)).toHaveLength(20);
+  });
+
   it('patches: null removes an attribute, tags add and remove, status change is in the consent ledger', async () => {
     const { body: c } = await call('POST', '/v1/contacts', {
       email: 'cy@example.com',

@@ -94,7 +94,9 @@ export function createApiKeyService(deps: { db: Db; clock: Clock }) {
       const row = await repo.findActiveKeyByHash(db, hashSecret(secret));
       if (!row) return undefined;
       const now = clock.now();
-      await repo.touchApiKey(db, row.id, now, new Date(now.getTime() - LAST_USED_RESOLUTION_MS));
+      const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
+      if (!row.last_used_at || row.last_used_at < staleBefore)
+        await repo.touchApiKey(db, row.id, now, staleBefore);
       return { workspaceId: row.workspace_id, apiKeyId: row.id, scopes: row.scopes };
     },
 

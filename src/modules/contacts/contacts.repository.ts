@@ -35,16 +35,19 @@ export async function findContact(db: Db, workspaceId: string, id: string): Prom
     .executeTakeFirst();
 }
 
+/** With `lock`, the row stays locked until the transaction ends, so concurrent upserts merge in turn. */
 export async function findContactByEmail(
   db: Db,
   workspaceId: string,
   email: string,
+  lock = false,
 ): Promise<ContactRow | undefined> {
   return db
     .selectFrom('contacts')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
     .where('email_key', '=', email.toLowerCase())
+    .$if(lock, (q) => q.forUpdate())
     .executeTakeFirst();
 }
 
@@ -52,12 +55,14 @@ export async function findContactByExternalId(
   db: Db,
   workspaceId: string,
   externalId: string,
+  lock = false,
 ): Promise<ContactRow | undefined> {
   return db
     .selectFrom('contacts')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
     .where('external_id', '=', externalId)
+    .$if(lock, (q) => q.forUpdate())
     .executeTakeFirst();
 }
 

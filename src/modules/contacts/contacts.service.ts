@@ -219,16 +219,23 @@ export function createContactService(deps: ContactServiceDeps) {
       origin: ConsentOrigin,
     ): Promise<{ contact: Contact; created: boolean }> {
       const email = requireEmail(input.email);
-      return db.transaction().execute(async (trx) => {
-        const byExternal = input.external_id
-          ? await repo.findContactByExternalId(trx, workspaceId, input.external_id)
-          : undefined;
-        const match = byExternal ?? (await repo.findContactByEmail(trx, workspaceId, email));
-        if (!match) return { contact: await insert(workspaceId, input, origin, trx), created: true };
-        const locked = await repo.lockContact(trx, workspaceId, match.id);
-        if (!locked) throw notFound(match.id);
-        return { contact: await applyPatch(workspaceId, locked, input, origin, trx), created: false };
-      });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db.transaction().execute(async (trx) => {
+            const byExternal = input.external_id
+              ? await repo.findContactByExternalId(trx, workspaceId, input.external_id, true)
+              : undefined;
+            const match = byExternal ?? (await repo.findContactByEmail(trx, workspaceId, email, true));
+            if (!match) return { contact: await insert(workspaceId, input, origin, trx), created: true };
+            return { contact: await applyPatch(workspaceId, match, input, origin, trx), created: false };
+          });
+        } catch (error) {
+          // A concurrent upsert created the same contact between our lookup and our insert;
+          // the second attempt finds it and updates it, as if the two had arrived in turn.
+          if (attempt === 1 && error instanceof DomainError && error.code === 'CONTACT_EXISTS') continue;
+          throw error;
+        }
+      }
     },
 
     async get(workspaceId: string, id: string): Promise<ContactWithLists> {

@@ -1,0 +1,73 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runHerald } from '../helpers/herald-process.js';
+import { createTestDatabase, type TestDatabase, testTarget } from '../helpers/test-database.js';
+
+/** The `herald` CLI as an operator uses it, in its own process. */
+
+let dataDir: string;
+let database: TestDatabase | undefined;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'herald-cli-'));
+  env = { HERALD_DATA_DIR: dataDir, HERALD_LOG_LEVEL: 'warn' };
+  if (testTarget() === 'postgres') {
+    database = await createTestDatabase();
+    env.DATABASE_URL = database.url as string;
+  }
+});
+afterAll(async () => {
+  await database?.close();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('herald CLI', () => {
+  it('prints help for every command, listing the settings', () => {
+    const top = runHerald(['--help'], env);
+    expect(top.status).toBe(0);
+    for (const command of ['serve', 'worker', 'migrate', 'keys', 'import', 'export'])
+      expect(top.stdout).toContain(command);
+    expect(top.stdout).toContain('HERALD_DATA_DIR');
+    for (const command of [['keys', 'create'], ['import'], ['export'], ['migrate']]) {
+      const help = runHerald([...command, '--help'], env);
+      expect(help.status, command.join(' ')).toBe(0);
+      expect(help.stdout).toContain('Usage: herald');
+    }
+  });
+
+  it('migrates, then creates, lists and revokes keys', () => {
+    const migrate = runHerald(['migrate'], env);
+    expect(migrate.status, migrate.stderr).toBe(0);
+    expect(migrate.stdout).toMatch(/Database is at 0001_foundation/);
+
+    const created = runHerald(
+      ['keys', 'create', '--name', 'ci', '--scope', 'contacts:read', 'lists:read', '--json'],
+      env,
+    );
+    expect(created.status, created.stderr).toBe(0);
+    const key = JSON.parse(created.stdout);
+    expect(key.secret).toMatch(/^hk_/);
+    expect(key.scopes).toEqual(['contacts:read', 'lists:read']);
+
+    const listed = runHerald(['keys', 'list'], env);
+    expect(listed.stdout).toContain(key.id);
+    expect(listed.stdout).toContain(key.prefix);
+    expect(listed.stdout).not.toContain(key.secret);
+
+    const revoked = runHerald(['keys', 'revoke', key.id], env);
+    expect(revoked.status).toBe(0);
+    expect(runHerald(['keys', 'list', '--json'], env).stdout).toMatch(/"revoked_at":"\d{4}-/);
+  });
+
+  it('refuses an unknown scope and an unknown command with a clear message', () => {
+    const scope = runHerald(['keys', 'create', '--name', 'x', '--scope', 'everything'], env);
+    expect(scope.status).not.toBe(0);
+    expect(scope.stderr).toContain('everything');
+    const unknown = runHerald(['frobnicate'], env);
+    expect(unknown.status).not.toBe(0);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+  });
+});
