@@ -138,6 +138,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         },
       },
     },
+    // Streaming uploads (CSV imports) have no body schema, so validation never buffers them;
+    // describe their body in the document only.
+    transform: ({ schema, url }) => {
+      const described = schema as { consumes?: string[]; body?: unknown } | undefined;
+      if (!described?.consumes?.includes('text/csv') || described.body) return { schema, url };
+      const body = { type: 'string', description: 'The CSV file, UTF-8, header row first.' };
+      return { schema: { ...schema, body } as typeof schema, url };
+    },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });

@@ -3,6 +3,7 @@ export {
   createJobRunner,
   type JobContext,
   type JobRunner,
+  type TaskDefinition,
   type TaskHandler,
   type TaskRegistry,
 } from './job-runner.js';

@@ -15,8 +15,22 @@ export interface JobContext {
 
 export type TaskHandler = (payload: unknown, context: JobContext) => Promise<void>;
 
-/** Task name -> handler. Each module registers its own tasks from its *.jobs.ts file. */
-export type TaskRegistry = Record<string, TaskHandler>;
+export interface TaskDefinition {
+  run: TaskHandler;
+  /**
+   * Called once when the runner gives up on a job (last attempt failed, or its
+   * lease expired on every attempt), so the task can record the failure on
+   * its own domain object instead of leaving it "running" forever.
+   */
+  onGiveUp?: (payload: unknown, reason: string) => Promise<void>;
+}
+
+/** Task name -> handler or definition. Each module registers its own tasks from its *.jobs.ts file. */
+export type TaskRegistry = Record<string, TaskHandler | TaskDefinition>;
+
+function definitionOf(task: TaskHandler | TaskDefinition | undefined): TaskDefinition | undefined {
+  return typeof task === 'function' ? { run: task } : task;
+}
 
 export interface JobRunnerOptions {
   db: Db;
@@ -56,9 +70,16 @@ export function createJobRunner(options: JobRunnerOptions) {
   let lastPurge = 0;
 
   async function runJob(job: repo.JobRow): Promise<void> {
-    const handler = tasks[job.task];
+    const task = definitionOf(tasks[job.task]);
     const log = logger.child({ job_id: job.id, task: job.task, attempt: job.attempts });
-    if (!handler) return;
+    if (!task) return;
+    const giveUp = async (reason: string) => {
+      try {
+        await task.onGiveUp?.(job.payload, reason);
+      } catch (error) {
+        log.error({ err: (error as Error).message }, 'onGiveUp failed');
+      }
+    };
     if (job.attempts > job.max_attempts) {
       // Its lease expired on every attempt: the handler keeps crashing its process.
       await repo.markFailedAttempt(
@@ -70,6 +91,7 @@ export function createJobRunner(options: JobRunnerOptions) {
         undefined,
       );
       log.error('job failed: lease expired on every attempt');
+      await giveUp('lease expired on every attempt');
       return;
     }
     const heartbeat = setInterval(() => {
@@ -79,7 +101,7 @@ export function createJobRunner(options: JobRunnerOptions) {
     }, leaseMs / 3);
     heartbeat.unref();
     try {
-      await handler(job.payload, {
+      await task.run(job.payload, {
         jobId: job.id,
         workspaceId: job.workspace_id,
         attempt: job.attempts,
@@ -94,7 +116,10 @@ export function createJobRunner(options: JobRunnerOptions) {
         job.attempts < job.max_attempts ? new Date(now.getTime() + retryDelay(job.attempts)) : undefined;
       await repo.markFailedAttempt(db, job.id, workerId, message.slice(0, 2000), now, retryAt);
       if (retryAt) log.warn({ err: message, retry_at: retryAt }, 'job attempt failed; will retry');
-      else log.error({ err: message }, 'job failed after its last attempt');
+      else {
+        log.error({ err: message }, 'job failed after its last attempt');
+        await giveUp(message);
+      }
     } finally {
       clearInterval(heartbeat);
     }

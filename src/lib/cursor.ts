@@ -10,12 +10,16 @@ export function encodeCursor(lastId: string): string {
   return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): string | undefined {
+/** `isKey` says what a valid position looks like: a UUID by default, a name for name-ordered listings. */
+export function decodeCursor(
+  cursor: string | undefined,
+  isKey: (value: string) => boolean = isUuid,
+): string | undefined {
   if (cursor === undefined || cursor === '') return undefined;
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     const after = (parsed as { after?: unknown }).after;
-    if (typeof after === 'string' && isUuid(after)) return after;
+    if (typeof after === 'string' && isKey(after)) return after;
   } catch {
     // fall through to the error below
   }

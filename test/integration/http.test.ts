@@ -119,3 +119,11 @@ describe('HTTP conventions', () => {
     expect((await t.app.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'ready' });
   });
 });
+
+describe('OpenAPI for streaming uploads', () => {
+  it('documents the CSV body of POST /v1/imports', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const body = doc.paths['/v1/imports'].post.requestBody;
+    expect(body.content['text/csv'].schema.type).toBe('string');
+  });
+});

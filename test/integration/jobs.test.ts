@@ -38,6 +38,25 @@ async function job(id: string) {
 }
 
 describe('job runner', () => {
+  it('tells the task once when it gives up on a job, and not while retries remain', async () => {
+    const reasons: string[] = [];
+    const r = runner({
+      'test.giveup': {
+        run: async () => {
+          throw new Error('provider down');
+        },
+        onGiveUp: async (payload, reason) => void reasons.push(`${(payload as { n: number }).n}:${reason}`),
+      },
+    });
+    const { id } = await queue().enqueue('test.giveup', { n: 7 }, { maxAttempts: 2 });
+    await r.drain();
+    expect(reasons).toEqual([]);
+    t.clock.advance(10 * 60_000);
+    await r.drain();
+    expect(reasons).toEqual(['7:provider down']);
+    expect((await job(id)).status).toBe('failed');
+  });
+
   it('runs an enqueued job once, with its payload and context', async () => {
     const calls: { payload: unknown; context: JobContext }[] = [];
     const r = runner({ 'test.once': async (payload, context) => void calls.push({ payload, context }) });

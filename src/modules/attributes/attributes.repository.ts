@@ -3,13 +3,15 @@ import type { AttributeType, Db, Row } from '../../db/index.js';
 
 export type AttributeDefinitionRow = Row<'attribute_definitions'>;
 
-export async function listDefinitions(db: Db, workspaceId: string): Promise<AttributeDefinitionRow[]> {
-  return db
-    .selectFrom('attribute_definitions')
-    .selectAll()
-    .where('workspace_id', '=', workspaceId)
-    .orderBy('name')
-    .execute();
+export async function listDefinitions(
+  db: Db,
+  workspaceId: string,
+  page?: { after: string | undefined; limit: number },
+): Promise<AttributeDefinitionRow[]> {
+  let query = db.selectFrom('attribute_definitions').selectAll().where('workspace_id', '=', workspaceId);
+  if (page?.after) query = query.where('name', '>', page.after);
+  if (page) query = query.limit(page.limit + 1);
+  return query.orderBy('name').execute();
 }
 
 export async function findDefinition(db: Db, workspaceId: string, name: string) {

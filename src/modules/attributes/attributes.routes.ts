@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
-import { responses, Timestamp } from '../../http/schemas.js';
+import { PageOf, PageQuery, responses, Timestamp } from '../../http/schemas.js';
 import type { AttributeService } from './attributes.service.js';
 
 const AttributeType = Type.Union(
@@ -42,10 +42,15 @@ export function attributesRoutes(deps: { attributes: AttributeService }): Fastif
           tags,
           summary: 'List attribute definitions',
           description: 'The workspace attribute schema. Attributes without a definition are stored as given.',
-          response: responses({ 200: Type.Object({ data: Type.Array(AttributeDefinitionSchema) }) }),
+          querystring: Type.Object(PageQuery, { additionalProperties: false }),
+          response: responses({ 200: PageOf(AttributeDefinitionSchema) }),
         },
       },
-      async (request) => ({ data: await attributes.list(principalOf(request).workspaceId) }),
+      async (request) =>
+        attributes.list(principalOf(request).workspaceId, {
+          cursor: request.query.cursor,
+          limit: request.query.limit ?? 100,
+        }),
     );
 
     app.post(

@@ -1,5 +1,6 @@
 import type { AttributeType, Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
 import { ATTRIBUTE_NAME, type Definitions } from './attribute-values.js';
 import * as repo from './attributes.repository.js';
@@ -21,8 +22,17 @@ export function createAttributeService(deps: { db: Db; clock: Clock }) {
   });
 
   return {
-    async list(workspaceId: string): Promise<AttributeDefinition[]> {
-      return (await repo.listDefinitions(db, workspaceId)).map(toDefinition);
+    async list(
+      workspaceId: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<AttributeDefinition>> {
+      const rows = await repo.listDefinitions(db, workspaceId, {
+        after: decodeCursor(page.cursor, (name) => ATTRIBUTE_NAME.test(name)),
+        limit: page.limit,
+      });
+      const data = rows.slice(0, page.limit).map(toDefinition);
+      const last = data[data.length - 1];
+      return { data, next_cursor: rows.length > page.limit && last ? encodeCursor(last.name) : null };
     },
 
     /** Name -> type, for validating contact writes. */

@@ -51,6 +51,8 @@ const FIELD_ALIASES: Record<string, ImportField> = {
   locale: 'locale',
 };
 
+const EXPORT_READ_ONLY = new Set(['id', 'created_at', 'updated_at']);
+
 const TARGET_HELP = `use one of ${IMPORT_FIELDS.join(', ')}, attributes.<name>, or null to ignore the column`;
 
 function mappingError(message: string, column: string): DomainError {
@@ -176,9 +178,13 @@ export function resolveMapping(header: string[], mapping?: Mapping, mode: Import
     seenHeader.set(key, index);
     const field = FIELD_ALIASES[key];
     if (field) return { kind: 'field', field };
+    // Herald's own export writes these read-only columns; they are not attributes.
+    if (EXPORT_READ_ONLY.has(key)) return { kind: 'ignore' };
     // Only email is read in unsubscribe and block modes, so other headers need not be attribute names.
     if (mode === 'unsubscribe' || mode === 'block') return { kind: 'ignore' };
-    const attribute = attributeNameFor(name);
+    // The export names an attribute "attributes.<name>" when it collides with a built-in column.
+    const prefixed = /^attributes\.(.+)$/.exec(name)?.[1];
+    const attribute = prefixed && ATTRIBUTE_NAME.test(prefixed) ? prefixed : attributeNameFor(name);
     if (!attribute) {
       throw mappingError(
         `column "${name}" cannot be an attribute name; map it with mapping {"${name}": "attributes.<name>"} or ignore it with {"${name}": null}`,

@@ -14,10 +14,15 @@ function isPayload(payload: unknown): payload is ImportJobPayload {
 /** The imports module's background tasks, merged into the runner's registry by the container. */
 export function importTasks(deps: { imports: ImportService }): TaskRegistry {
   return {
-    [IMPORT_TASK]: async (payload, context) => {
-      // A malformed payload can never succeed: failing loudly beats retrying it.
-      if (!isPayload(payload)) throw new Error(`${IMPORT_TASK}: malformed payload`);
-      await deps.imports.run(payload, { attempt: context.attempt, signal: context.signal });
+    [IMPORT_TASK]: {
+      run: async (payload, context) => {
+        // A malformed payload can never succeed: failing loudly beats retrying it.
+        if (!isPayload(payload)) throw new Error(`${IMPORT_TASK}: malformed payload`);
+        await deps.imports.run(payload, { attempt: context.attempt, signal: context.signal });
+      },
+      onGiveUp: async (payload) => {
+        if (isPayload(payload)) await deps.imports.abandon(payload.importId);
+      },
     },
   };
 }

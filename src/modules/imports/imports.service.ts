@@ -311,6 +311,13 @@ export function createImportService(deps: ImportServiceDeps) {
       }
     },
 
+    /** Marks an import failed when its job is given up, unless it already finished. */
+    async abandon(importId: string): Promise<void> {
+      const row = await repo.findImportById(db, importId);
+      if (!row || row.status === 'completed' || row.status === 'failed') return;
+      await finish(importId, 'failed', 'the import stopped on an internal error; upload the file again');
+    },
+
     /**
      * Runs an import in-process from a stream (CLI, benchmarks): same parsing,
      * validation and merge as the job, without storing the file. The import
