@@ -15,7 +15,7 @@ import { Problem } from './schemas.js';
 import { createValidatorCompiler } from './validation.js';
 
 export interface AppOptions {
-  config: Pick<Config, 'bodyLimitBytes' | 'rateLimitPerMinute' | 'publicUrl' | 'importMaxBytes'>;
+  config: Pick<Config, 'bodyLimitBytes' | 'rateLimitPerMinute' | 'publicUrl'>;
   logger: Logger;
   deps: RouteDeps;
 }
@@ -165,6 +165,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(metricsPlugin, { queueStats: deps.jobs.stats, now: () => deps.clock.now() });
 
-  await registerRoutes(app, deps, { importMaxBytes: config.importMaxBytes });
+  await registerRoutes(app, deps);
   return app;
 }

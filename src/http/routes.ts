@@ -27,11 +27,7 @@ export interface RouteDeps {
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
-export async function registerRoutes(
-  app: FastifyInstance,
-  deps: RouteDeps,
-  _limits: { importMaxBytes: number },
-): Promise<void> {
+export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   await app.register(systemRoutes({ checkReady: deps.checkReady }));
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
   await app.register(attributesRoutes({ attributes: deps.attributes }));
