@@ -7,6 +7,7 @@ import { loadConfig } from '../src/config/index.js';
 import { migrate, openPglite, openPostgres } from '../src/db/index.js';
 import { createValidatorCompiler } from '../src/http/validation.js';
 import { systemClock } from '../src/lib/clock.js';
+import { generateSecretKey } from '../src/lib/secret-keys.js';
 import { buildHttpApp } from '../src/main/api.js';
 import { createContainer } from '../src/main/container.js';
 import { ContactCreateBody, ContactSchema } from '../src/modules/contacts/contacts.schemas.js';
@@ -89,7 +90,11 @@ export async function benchApiUpsert(options: {
     const database = bench ? openPostgres({ url: bench.url, poolSize: 10 }) : await openPglite({});
     await migrate(database.db);
     const config = loadConfig({
-      env: { HERALD_LOG_LEVEL: 'silent', HERALD_RATE_LIMIT_PER_MINUTE: '100000000' },
+      env: {
+        HERALD_LOG_LEVEL: 'silent',
+        HERALD_RATE_LIMIT_PER_MINUTE: '100000000',
+        HERALD_SECRET_KEYS: generateSecretKey(),
+      },
     });
     const container = createContainer({
       config,

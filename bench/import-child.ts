@@ -5,6 +5,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres } from '../src/db/index.js';
 import { systemClock } from '../src/lib/clock.js';
+import { generateSecretKey } from '../src/lib/secret-keys.js';
 import { createContainer } from '../src/main/container.js';
 
 /**
@@ -23,7 +24,9 @@ const database: DatabaseHandle =
     ? openPostgres({ url: postgresUrl as string, poolSize: 4 })
     : await openPglite({ dataDir });
 await migrate(database.db);
-const config = loadConfig({ env: { HERALD_LOG_LEVEL: 'silent', HERALD_DATA_DIR: dataDir } });
+const config = loadConfig({
+  env: { HERALD_LOG_LEVEL: 'silent', HERALD_DATA_DIR: dataDir, HERALD_SECRET_KEYS: generateSecretKey() },
+});
 const container = createContainer({
   config,
   database,

@@ -32,6 +32,12 @@ export const SETTINGS = {
     description:
       'PostgreSQL connection URL. When unset, Herald uses the embedded database in the data folder.',
   },
+  secretKeys: {
+    env: 'HERALD_SECRET_KEYS',
+    type: 'string',
+    description:
+      'Comma-separated base64 keys of 32 bytes (openssl rand -base64 32) that encrypt stored secrets and sign tokens; the first is current, the others still decrypt and verify (rotation). When unset, Herald keeps one in the data folder (secret.key); set it when several processes share a database.',
+  },
   dataDir: {
     env: 'HERALD_DATA_DIR',
     type: 'string',

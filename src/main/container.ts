@@ -12,6 +12,7 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
+import { loadKeyring } from './keyring.js';
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
@@ -33,6 +34,12 @@ export interface ContainerOptions {
 export function createContainer(options: ContainerOptions) {
   const { config, database, logger, clock } = options;
   const db = database.db;
+  const { keyring, source: keySource } = loadKeyring(config);
+  if (keySource === 'created' && config.databaseUrl) {
+    logger.warn(
+      'created a secret key in the data folder; set HERALD_SECRET_KEYS when several processes share the database',
+    );
+  }
   let runner: JobRunner | undefined;
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
@@ -71,6 +78,7 @@ export function createContainer(options: ContainerOptions) {
 
   return {
     config,
+    keyring,
     database,
     db,
     logger,

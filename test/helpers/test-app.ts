@@ -7,6 +7,9 @@ import { type Container, createContainer } from '../../src/main/container.js';
 import { createLogger } from '../../src/main/logger.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
+/** A fixed key for tests, so nothing is written to ./data. */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+
 export interface TestApp {
   app: FastifyInstance;
   container: Container;
@@ -34,6 +37,7 @@ export async function createTestApp(
       HERALD_LOG_LEVEL: 'silent',
       HERALD_WORKER: 'false',
       HERALD_JOB_POLL_INTERVAL_MS: '10',
+      HERALD_SECRET_KEYS: TEST_SECRET_KEY,
       ...overrides,
     },
   });
