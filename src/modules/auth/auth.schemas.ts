@@ -4,10 +4,7 @@ import { ALL_SCOPES } from './scopes.js';
 
 export const ScopeSchema = Type.Union(
   ALL_SCOPES.map((s) => Type.Literal(s)),
-  {
-    description:
-      'admin, contacts:read, contacts:write, contacts:export, lists:read, lists:write, metrics:read',
-  },
+  { description: ALL_SCOPES.join(', ') },
 );
 
 export const ApiKeySchema = Type.Object(

@@ -9,6 +9,10 @@ export const SCOPES = {
   'contacts:export': 'Export contacts as CSV or NDJSON.',
   'lists:read': 'Read lists and their members.',
   'lists:write': 'Create, change and delete lists; add and remove members.',
+  'templates:read': 'Read templates and snippets; render previews.',
+  'templates:write': 'Create and change templates and snippets.',
+  'settings:read': 'Read sending domains and transports (never their secrets).',
+  'settings:write': 'Configure sending domains (DKIM keys) and transports.',
   'metrics:read': 'Read Prometheus metrics at /metrics.',
 } as const;
 
