@@ -14,6 +14,8 @@ export interface Database {
   import_chunks: ImportChunkTable;
   import_errors: ImportErrorTable;
   schema_migrations: SchemaMigrationTable;
+  campaigns: CampaignTable;
+  campaign_lists: CampaignListTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -174,3 +176,40 @@ export interface ImportErrorTable {
 export type Row<T extends keyof Database> = Selectable<Database[T]>;
 export type NewRow<T extends keyof Database> = Insertable<Database[T]>;
 export type RowUpdate<T extends keyof Database> = Updateable<Database[T]>;
+
+export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
+
+export interface CampaignTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  status: ColumnType<CampaignStatus, CampaignStatus | undefined, CampaignStatus>;
+  from_name: string | null;
+  from_email: string | null;
+  reply_to: string | null;
+  subject: string | null;
+  preheader: string | null;
+  template_id: string | null;
+  template_version_id: string | null;
+  transport_id: string | null;
+  rate_limit_per_second: number | null;
+  track_opens: ColumnType<boolean, boolean | undefined, boolean>;
+  track_clicks: ColumnType<boolean, boolean | undefined, boolean>;
+  failure_threshold: ColumnType<number, number | undefined, number>;
+  scheduled_at: Timestamp | null;
+  started_at: Timestamp | null;
+  finished_at: Timestamp | null;
+  status_reason: string | null;
+  to_send: ColumnType<number, number | undefined, number>;
+  sent_count: ColumnType<number, number | undefined, number>;
+  failed_count: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CampaignListTable {
+  campaign_id: string;
+  list_id: string;
+  workspace_id: string;
+  excluded: boolean;
+}

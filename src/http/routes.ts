@@ -3,6 +3,7 @@ import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
+import { type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
@@ -20,6 +21,7 @@ export interface RouteDeps {
   workspaces: WorkspaceService;
   attributes: AttributeService;
   contacts: ContactService;
+  campaigns: CampaignService;
   consent: ConsentLedger;
   exports: ExportService;
   lists: ListService;
@@ -32,6 +34,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
   await app.register(attributesRoutes({ attributes: deps.attributes }));
   await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
+  await app.register(campaignsRoutes({ campaigns: deps.campaigns }));
   await app.register(exportsRoutes({ exports: deps.exports }));
   await app.register(listsRoutes({ lists: deps.lists }));
   await app.register(importsRoutes({ imports: deps.imports }));

@@ -6,6 +6,7 @@ import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.j
 import type { Clock } from '../lib/clock.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
+import { createCampaignService } from '../modules/campaigns/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -50,6 +51,7 @@ export function createContainer(options: ContainerOptions) {
   const contacts = createContactService({ db, clock, attributes, consent });
   const lists = createListService({ db, clock, contacts, consent });
   const exports = createExportService({ contacts, clock });
+  const campaigns = createCampaignService({ db, clock });
 
   const imports = createImportService({
     db,
@@ -93,6 +95,7 @@ export function createContainer(options: ContainerOptions) {
     lists,
     exports,
     imports,
+    campaigns,
     routeDeps: {
       clock,
       jobs,
@@ -105,6 +108,7 @@ export function createContainer(options: ContainerOptions) {
       exports,
       lists,
       imports,
+      campaigns,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

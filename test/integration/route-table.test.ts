@@ -20,6 +20,7 @@ function sampleRequest(
 ): { url: string; payload?: unknown; contentType?: string } {
   const path = url
     .replace(/^\/v1\/contacts\/:id/, `/v1/contacts/${fixtures.contact?.id}`)
+    .replace(/^\/v1\/campaigns\/:id/, `/v1/campaigns/${fixtures.campaign?.id}`)
     .replace(/^\/v1\/lists\/:id/, `/v1/lists/${fixtures.list?.id}`)
     .replace(/^\/v1\/api-keys\/:id/, `/v1/api-keys/${fixtures.apiKey?.id}`)
     .replace(/^\/v1\/imports\/:id/, `/v1/imports/${fixtures.import?.id}`)
@@ -27,6 +28,7 @@ function sampleRequest(
   const bodies: Record<string, unknown> = {
     'PATCH /v1/contacts/:id': { attributes: { hacked: true } },
     'PATCH /v1/lists/:id': { name: 'hacked' },
+    'PATCH /v1/campaigns/:id': { name: 'hacked' },
     'PATCH /v1/attributes/:name': { description: 'hacked' },
     'POST /v1/lists/:id/members': { emails: ['intruder@example.com'] },
     'POST /v1/lists/:id/members/unsubscribe': { contact_ids: [fixtures.contact?.id] },
@@ -84,6 +86,10 @@ beforeAll(async () => {
     if (res.statusCode !== 202) throw new Error(`fixture import: ${res.statusCode} ${res.body}`);
     fixtures.import = res.json();
   }
+  fixtures.campaign = await inject('POST', '/v1/campaigns', {
+    name: 'Owners only',
+    ...(fixtures.list ? { lists: [fixtures.list.id] } : {}),
+  });
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -93,6 +99,7 @@ afterAll(async () => {
 
 const PARAM_FIXTURE: Record<string, string> = {
   '/v1/contacts/:id': 'contact',
+  '/v1/campaigns/:id': 'campaign',
   '/v1/lists/:id': 'list',
   '/v1/api-keys/:id': 'apiKey',
   '/v1/imports/:id': 'import',

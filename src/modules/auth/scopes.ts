@@ -11,6 +11,8 @@ export const SCOPES = {
   'lists:write': 'Create, change and delete lists; add and remove members.',
   'templates:read': 'Read templates and snippets; render previews.',
   'templates:write': 'Create and change templates and snippets.',
+  'campaigns:read': 'Read campaigns, their audience and progress.',
+  'campaigns:write': 'Create and change draft campaigns.',
   'settings:read': 'Read sending domains and transports (never their secrets).',
   'settings:write': 'Configure sending domains (DKIM keys) and transports.',
   'metrics:read': 'Read Prometheus metrics at /metrics.',

@@ -1,0 +1,245 @@
+import type { CampaignStatus, Db } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError, type ErrorDetail } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { checkEmail } from '../contacts/index.js';
+import * as repo from './campaigns.repository.js';
+
+export interface CampaignSettings {
+  name?: string | undefined;
+  from_name?: string | null | undefined;
+  from_email?: string | null | undefined;
+  reply_to?: string | null | undefined;
+  subject?: string | null | undefined;
+  preheader?: string | null | undefined;
+  template_id?: string | null | undefined;
+  transport_id?: string | null | undefined;
+  rate_limit_per_second?: number | null | undefined;
+  track_opens?: boolean | undefined;
+  track_clicks?: boolean | undefined;
+  failure_threshold?: number | undefined;
+  /** Lists whose members receive the campaign. */
+  lists?: string[] | undefined;
+  /** Lists whose members never receive it, even when an included list has them. */
+  exclude_lists?: string[] | undefined;
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  status: CampaignStatus;
+  from_name: string | null;
+  from_email: string | null;
+  reply_to: string | null;
+  subject: string | null;
+  preheader: string | null;
+  template_id: string | null;
+  template_version_id: string | null;
+  transport_id: string | null;
+  rate_limit_per_second: number | null;
+  track_opens: boolean;
+  track_clicks: boolean;
+  failure_threshold: number;
+  lists: string[];
+  exclude_lists: string[];
+  scheduled_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+  status_reason: string | null;
+  progress: { to_send: number; sent: number; failed: number };
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Statuses in which a campaign's settings may still change. */
+const EDITABLE: CampaignStatus[] = ['draft', 'scheduled'];
+const DELETABLE: CampaignStatus[] = ['draft', 'cancelled'];
+
+export function createCampaignService(deps: { db: Db; clock: Clock }) {
+  const { db, clock } = deps;
+
+  async function toCampaign(trx: Db, row: repo.CampaignRow): Promise<Campaign> {
+    const lists = await repo.campaignLists(trx, row.id);
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      from_name: row.from_name,
+      from_email: row.from_email,
+      reply_to: row.reply_to,
+      subject: row.subject,
+      preheader: row.preheader,
+      template_id: row.template_id,
+      template_version_id: row.template_version_id,
+      transport_id: row.transport_id,
+      rate_limit_per_second: row.rate_limit_per_second,
+      track_opens: row.track_opens,
+      track_clicks: row.track_clicks,
+      failure_threshold: row.failure_threshold,
+      lists: lists.filter((l) => !l.excluded).map((l) => l.list_id),
+      exclude_lists: lists.filter((l) => l.excluded).map((l) => l.list_id),
+      scheduled_at: row.scheduled_at,
+      started_at: row.started_at,
+      finished_at: row.finished_at,
+      status_reason: row.status_reason,
+      progress: { to_send: row.to_send, sent: row.sent_count, failed: row.failed_count },
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  /** Checks addresses and lists; returns the column values to write and the audience lists, if given. */
+  async function checkSettings(trx: Db, workspaceId: string, input: CampaignSettings) {
+    const errors: ErrorDetail[] = [];
+    const columns: Record<string, unknown> = {};
+    for (const field of ['from_email', 'reply_to'] as const) {
+      const value = input[field];
+      if (value === undefined) continue;
+      if (value === null) {
+        columns[field] = null;
+        continue;
+      }
+      const checked = checkEmail(value, `/${field}`);
+      if ('error' in checked) errors.push(checked.error);
+      else columns[field] = checked.email;
+    }
+    for (const field of [
+      'name',
+      'from_name',
+      'subject',
+      'preheader',
+      'template_id',
+      'transport_id',
+      'rate_limit_per_second',
+      'track_opens',
+      'track_clicks',
+      'failure_threshold',
+    ] as const) {
+      if (input[field] !== undefined) columns[field] = input[field];
+    }
+    let lists: { listId: string; excluded: boolean }[] | undefined;
+    if (input.lists !== undefined || input.exclude_lists !== undefined) {
+      const included = [...new Set(input.lists ?? [])];
+      const excluded = [...new Set(input.exclude_lists ?? [])];
+      const both = included.filter((id) => excluded.includes(id));
+      if (both.length > 0) {
+        errors.push({
+          path: '/exclude_lists',
+          message: `list ${both.join(', ')} is both included and excluded`,
+        });
+      }
+      const known = new Set(await repo.existingListIds(trx, workspaceId, [...included, ...excluded]));
+      const unknown = [...included, ...excluded].filter((id) => !known.has(id));
+      if (unknown.length > 0) {
+        throw new DomainError(
+          'LIST_NOT_FOUND',
+          `list ${unknown.join(', ')} does not exist in this workspace`,
+          [{ path: '/lists', message: `unknown list ${unknown.join(', ')}` }],
+        );
+      }
+      lists = [
+        ...included.map((listId) => ({ listId, excluded: false })),
+        ...excluded.map((listId) => ({ listId, excluded: true })),
+      ];
+    }
+    if (errors.length > 0)
+      throw new DomainError('VALIDATION_FAILED', errors.map((e) => e.message).join('; '), errors);
+    return { columns, lists };
+  }
+
+  async function mustFind(trx: Db, workspaceId: string, id: string, lock = false): Promise<repo.CampaignRow> {
+    const row = await repo.findCampaign(trx, workspaceId, id, lock);
+    if (!row) throw new DomainError('CAMPAIGN_NOT_FOUND', `campaign ${id} does not exist in this workspace`);
+    return row;
+  }
+
+  return {
+    async create(workspaceId: string, input: CampaignSettings & { name: string }): Promise<Campaign> {
+      return db.transaction().execute(async (trx) => {
+        const { columns, lists } = await checkSettings(trx, workspaceId, input);
+        const now = clock.now();
+        const row = await repo.insertCampaign(trx, {
+          ...columns,
+          id: uuidv7(now.getTime()),
+          workspace_id: workspaceId,
+          name: input.name,
+          created_at: now,
+          updated_at: now,
+        });
+        if (lists) await repo.replaceCampaignLists(trx, workspaceId, row.id, lists);
+        return toCampaign(trx, row);
+      });
+    },
+
+    async get(workspaceId: string, id: string): Promise<Campaign> {
+      return toCampaign(db, await mustFind(db, workspaceId, id));
+    },
+
+    async list(
+      workspaceId: string,
+      filter: { status?: CampaignStatus | undefined },
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<Campaign>> {
+      const rows = await repo.listCampaigns(db, workspaceId, filter, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      const paged = toPage(rows, page.limit);
+      return {
+        data: await Promise.all(paged.data.map((row) => toCampaign(db, row))),
+        next_cursor: paged.next_cursor,
+      };
+    },
+
+    /** Changes settings; only while the campaign is a draft or scheduled, never once it sends. */
+    async update(workspaceId: string, id: string, input: CampaignSettings): Promise<Campaign> {
+      return db.transaction().execute(async (trx) => {
+        const current = await mustFind(trx, workspaceId, id, true);
+        if (!EDITABLE.includes(current.status)) {
+          throw new DomainError(
+            'CAMPAIGN_STATE_CONFLICT',
+            `campaign ${id} is ${current.status}; only draft or scheduled campaigns can be edited (pause and cancel are actions)`,
+          );
+        }
+        const { columns, lists } = await checkSettings(trx, workspaceId, input);
+        if (lists) await repo.replaceCampaignLists(trx, workspaceId, id, lists);
+        const row = await repo.updateCampaign(trx, workspaceId, id, { ...columns, updated_at: clock.now() });
+        return toCampaign(trx, row ?? current);
+      });
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        const current = await mustFind(trx, workspaceId, id, true);
+        if (!DELETABLE.includes(current.status)) {
+          throw new DomainError(
+            'CAMPAIGN_STATE_CONFLICT',
+            `campaign ${id} is ${current.status}; only draft or cancelled campaigns can be deleted, so sent campaigns keep their history`,
+          );
+        }
+        await repo.deleteCampaign(trx, workspaceId, id);
+      });
+    },
+
+    /** Who would receive the campaign now: the count and a page of contacts. */
+    async audience(
+      workspaceId: string,
+      id: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<{ total: number; data: { id: string; email: string }[]; next_cursor: string | null }> {
+      const after = decodeCursor(page.cursor);
+      await mustFind(db, workspaceId, id);
+      const rows = await repo.pageAudience(db, workspaceId, id, { after, limit: page.limit });
+      const data = rows.slice(0, page.limit).map((r) => ({ id: r.id, email: r.email }));
+      const last = data[data.length - 1];
+      return {
+        total: await repo.countAudience(db, workspaceId, id),
+        data,
+        next_cursor: rows.length > page.limit && last ? encodeCursor(last.id) : null,
+      };
+    },
+  };
+}
+
+export type CampaignService = ReturnType<typeof createCampaignService>;
