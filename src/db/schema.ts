@@ -14,8 +14,13 @@ export interface Database {
   import_chunks: ImportChunkTable;
   import_errors: ImportErrorTable;
   schema_migrations: SchemaMigrationTable;
+  sending_domains: SendingDomainTable;
   campaigns: CampaignTable;
+  templates: TemplateTable;
+  template_versions: TemplateVersionTable;
+  snippets: SnippetTable;
   campaign_lists: CampaignListTable;
+  campaign_sends: CampaignSendTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -200,6 +205,8 @@ export interface CampaignTable {
   started_at: Timestamp | null;
   finished_at: Timestamp | null;
   status_reason: string | null;
+  audience_cursor: string | null;
+  audience_exhausted: ColumnType<boolean, boolean | undefined, boolean>;
   to_send: ColumnType<number, number | undefined, number>;
   sent_count: ColumnType<number, number | undefined, number>;
   failed_count: ColumnType<number, number | undefined, number>;
@@ -212,4 +219,71 @@ export interface CampaignListTable {
   list_id: string;
   workspace_id: string;
   excluded: boolean;
+}
+
+export type SendStatus = 'queued' | 'sent' | 'failed' | 'skipped';
+
+export interface CampaignSendTable {
+  campaign_id: string;
+  contact_id: string;
+  workspace_id: string;
+  message_id: string;
+  status: SendStatus;
+  attempts: ColumnType<number, number | undefined, number>;
+  claimed_by: string | null;
+  lease_until: Timestamp | null;
+  provider_message_id: string | null;
+  error: string | null;
+  created_at: Timestamp;
+  finished_at: Timestamp | null;
+}
+
+export type TemplateKind = 'marketing' | 'transactional';
+export type TemplateFormat = 'html' | 'mjml';
+
+export interface TemplateTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  kind: TemplateKind | null;
+  strict_variables: ColumnType<boolean, boolean | undefined, boolean>;
+  latest_version: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface TemplateVersionTable {
+  id: string;
+  workspace_id: string;
+  template_id: string;
+  version: number;
+  format: TemplateFormat;
+  subject: string;
+  preheader: string | null;
+  body: string;
+  text_body: string | null;
+  compiled_html: string;
+  compiled_text: string;
+  snippets: JsonColumn<Record<string, string>>;
+  created_at: Timestamp;
+}
+
+export interface SnippetTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  source: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface SendingDomainTable {
+  id: string;
+  workspace_id: string;
+  domain: string;
+  selector: string;
+  algorithm: 'rsa' | 'ed25519';
+  private_key_encrypted: string;
+  public_key: string;
+  created_at: Timestamp;
 }

@@ -107,7 +107,7 @@ export async function existingListIds(db: Db, workspaceId: string, ids: string[]
  * included lists count once. Reads the contacts table directly because the
  * audience is one set-based query over contacts, memberships and lists.
  */
-function audience(db: Db, workspaceId: string, campaignId: string) {
+export function audience(db: Db, workspaceId: string, campaignId: string) {
   return db
     .selectFrom('contacts as c')
     .where('c.workspace_id', '=', workspaceId)

@@ -1,0 +1,173 @@
+import { sql } from 'kysely';
+import type { ContactStatus, Db } from '../../db/index.js';
+import { audience } from './campaigns.repository.js';
+
+/** A recipient handed to a worker: the ledger row's identity plus what rendering needs. */
+export interface ClaimedRecipient {
+  contact_id: string;
+  message_id: string;
+  attempts: number;
+  email: string;
+  external_id: string | null;
+  status: ContactStatus;
+  attributes: Record<string, unknown>;
+  tags: string[];
+  timezone: string | null;
+  locale: string | null;
+}
+
+export interface Claim {
+  workspaceId: string;
+  campaignId: string;
+  workerId: string;
+  limit: number;
+  now: Date;
+  leaseUntil: Date;
+  /** Right-hand side of new Message-IDs (the sending domain). */
+  messageIdDomain: string;
+}
+
+/**
+ * Claims up to `limit` recipients for one worker, in one transaction:
+ * first rows whose claim expired (their worker died: they are re-sent with
+ * the Message-ID they already have), then fresh recipients after the
+ * campaign's audience cursor. The campaign row lock serializes fresh claims
+ * between workers for the few milliseconds the insert takes, so two workers
+ * never receive the same recipient; SKIP LOCKED lets them re-claim expired
+ * rows side by side.
+ */
+export async function claimRecipients(
+  db: Db,
+  claim: Claim,
+): Promise<{ recipients: ClaimedRecipient[]; exhausted: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const reclaimed = await sql<{ contact_id: string }>`
+      UPDATE campaign_sends s
+      SET claimed_by = ${claim.workerId}, lease_until = ${claim.leaseUntil}, attempts = s.attempts + 1
+      WHERE s.campaign_id = ${claim.campaignId} AND s.contact_id IN (
+        SELECT contact_id FROM campaign_sends
+        WHERE campaign_id = ${claim.campaignId} AND status = 'queued' AND lease_until < ${claim.now}
+        ORDER BY contact_id
+        LIMIT ${claim.limit}
+        FOR UPDATE SKIP LOCKED)
+      RETURNING s.contact_id`.execute(trx);
+    const ids = reclaimed.rows.map((r) => r.contact_id);
+
+    let exhausted = false;
+    const wanted = claim.limit - ids.length;
+    if (wanted > 0) {
+      const campaign = await trx
+        .selectFrom('campaigns')
+        .select(['audience_cursor', 'audience_exhausted'])
+        .where('id', '=', claim.campaignId)
+        .forUpdate()
+        .executeTakeFirstOrThrow();
+      exhausted = campaign.audience_exhausted;
+      if (!exhausted) {
+        let next = audience(trx, claim.workspaceId, claim.campaignId).select('c.id');
+        if (campaign.audience_cursor) next = next.where('c.id', '>', campaign.audience_cursor);
+        const fresh = await next.orderBy('c.id').limit(wanted).execute();
+        if (fresh.length > 0) {
+          await sql`
+            INSERT INTO campaign_sends
+              (campaign_id, contact_id, workspace_id, message_id, status, claimed_by, lease_until, created_at)
+            SELECT ${claim.campaignId}, f.id, ${claim.workspaceId},
+                   gen_random_uuid()::text || '@' || ${claim.messageIdDomain},
+                   'queued', ${claim.workerId}, ${claim.leaseUntil}, ${claim.now}
+            FROM unnest(${fresh.map((r) => r.id)}::uuid[]) AS f(id)
+            ON CONFLICT DO NOTHING`.execute(trx);
+          ids.push(...fresh.map((r) => r.id));
+        }
+        exhausted = fresh.length < wanted;
+        await trx
+          .updateTable('campaigns')
+          .set({
+            audience_cursor: fresh.at(-1)?.id ?? campaign.audience_cursor,
+            audience_exhausted: exhausted,
+          })
+          .where('id', '=', claim.campaignId)
+          .execute();
+      }
+    }
+    if (ids.length === 0) return { recipients: [], exhausted };
+
+    const recipients = await trx
+      .selectFrom('campaign_sends as s')
+      .innerJoin('contacts as c', 'c.id', 's.contact_id')
+      .select([
+        's.contact_id',
+        's.message_id',
+        's.attempts',
+        'c.email',
+        'c.external_id',
+        'c.status',
+        'c.attributes',
+        'c.tags',
+        'c.timezone',
+        'c.locale',
+      ])
+      .where('s.campaign_id', '=', claim.campaignId)
+      .where('s.contact_id', 'in', ids)
+      .orderBy('s.contact_id')
+      .execute();
+    return { recipients, exhausted };
+  });
+}
+
+export interface SendResult {
+  contactId: string;
+  outcome: 'sent' | 'failed' | 'skipped';
+  providerMessageId?: string | null;
+  error?: string | null;
+}
+
+/**
+ * Records outcomes of a batch and adds them to the campaign's counters, in one
+ * transaction. Only rows still queued change, so when a slow worker and the
+ * worker that re-claimed its rows both report, each recipient counts once.
+ */
+export async function recordResults(
+  db: Db,
+  campaignId: string,
+  results: SendResult[],
+  now: Date,
+): Promise<{ sent: number; failed: number; skipped: number }> {
+  if (results.length === 0) return { sent: 0, failed: 0, skipped: 0 };
+  return db.transaction().execute(async (trx) => {
+    const updated = await sql<{ status: 'sent' | 'failed' | 'skipped' }>`
+      UPDATE campaign_sends s
+      SET status = r.outcome, provider_message_id = r.provider_id, error = r.error,
+          finished_at = ${now}, lease_until = NULL
+      FROM unnest(
+        ${results.map((r) => r.contactId)}::uuid[],
+        ${results.map((r) => r.outcome)}::text[],
+        ${results.map((r) => r.providerMessageId ?? null)}::text[],
+        ${results.map((r) => r.error?.slice(0, 1000) ?? null)}::text[]
+      ) AS r(contact_id, outcome, provider_id, error)
+      WHERE s.campaign_id = ${campaignId} AND s.contact_id = r.contact_id AND s.status = 'queued'
+      RETURNING s.status`.execute(trx);
+    const counts = { sent: 0, failed: 0, skipped: 0 };
+    for (const row of updated.rows) counts[row.status]++;
+    await trx
+      .updateTable('campaigns')
+      .set((eb) => ({
+        sent_count: eb('sent_count', '+', counts.sent),
+        failed_count: eb('failed_count', '+', counts.failed),
+      }))
+      .where('id', '=', campaignId)
+      .execute();
+    return counts;
+  });
+}
+
+/** Queued rows whose claim has not expired: what is in flight right now. */
+export async function countInFlight(db: Db, campaignId: string, now: Date): Promise<number> {
+  const row = await db
+    .selectFrom('campaign_sends')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('campaign_id', '=', campaignId)
+    .where('status', '=', 'queued')
+    .where('lease_until', '>=', now)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
