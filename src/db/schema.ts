@@ -14,6 +14,7 @@ export interface Database {
   import_chunks: ImportChunkTable;
   import_errors: ImportErrorTable;
   schema_migrations: SchemaMigrationTable;
+  transports: TransportTable;
   sending_domains: SendingDomainTable;
   campaigns: CampaignTable;
   templates: TemplateTable;
@@ -286,4 +287,23 @@ export interface SendingDomainTable {
   private_key_encrypted: string;
   public_key: string;
   created_at: Timestamp;
+}
+
+export type TransportTypeColumn = 'smtp' | 'ses' | 'mailgun' | 'sendgrid' | 'postmark' | 'file';
+
+export interface TransportTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  type: TransportTypeColumn;
+  settings: JsonColumn<Record<string, unknown>>;
+  /** encryptSecret of a JSON object of credentials, context `transports:<id>`. */
+  secrets: string | null;
+  rate_per_second: number | null;
+  rate_per_hour: number | null;
+  rate_per_day: number | null;
+  max_concurrency: number;
+  is_default: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }

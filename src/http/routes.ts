@@ -9,6 +9,9 @@ import { type ContactService, contactsRoutes } from '../modules/contacts/index.j
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
+import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
+import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
+import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -26,6 +29,9 @@ export interface RouteDeps {
   exports: ExportService;
   lists: ListService;
   imports: ImportService;
+  templates: TemplateService;
+  sendingDomains: SendingDomainService;
+  transports: TransportService;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -38,4 +44,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(exportsRoutes({ exports: deps.exports }));
   await app.register(listsRoutes({ lists: deps.lists }));
   await app.register(importsRoutes({ imports: deps.imports }));
+  await app.register(templatesRoutes({ templates: deps.templates }));
+  await app.register(transportsRoutes({ transports: deps.transports }));
+  await app.register(sendingDomainsRoutes({ sendingDomains: deps.sendingDomains }));
 }

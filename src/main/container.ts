@@ -12,6 +12,9 @@ import { createContactService } from '../modules/contacts/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
+import { createSendingDomainService } from '../modules/sending-domains/index.js';
+import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
+import { createTransportService } from '../modules/transports/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 
@@ -50,8 +53,12 @@ export function createContainer(options: ContainerOptions) {
   const attributes = createAttributeService({ db, clock });
   const contacts = createContactService({ db, clock, attributes, consent });
   const lists = createListService({ db, clock, contacts, consent });
+  const sendingDomains = createSendingDomainService({ db, clock, keyring });
   const exports = createExportService({ contacts, clock });
-  const campaigns = createCampaignService({ db, clock });
+  const templateCompiler = createTemplateCompiler();
+  const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
+  const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const campaigns = createCampaignService({ db, clock, templates });
 
   const imports = createImportService({
     db,
@@ -95,7 +102,11 @@ export function createContainer(options: ContainerOptions) {
     lists,
     exports,
     imports,
+    templateCompiler,
+    templates,
     campaigns,
+    sendingDomains,
+    transports,
     routeDeps: {
       clock,
       jobs,
@@ -108,11 +119,15 @@ export function createContainer(options: ContainerOptions) {
       exports,
       lists,
       imports,
+      templates,
       campaigns,
+      sendingDomains,
+      transports,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
       await runner?.stop();
+      await transports.closeAll();
       await database.close();
     },
   };

@@ -19,6 +19,9 @@ async function snapshot(): Promise<string> {
     'consent_records',
     'attribute_definitions',
     'imports',
+    'templates',
+    'template_versions',
+    'snippets',
     'jobs',
   ];
   const parts: string[] = [];

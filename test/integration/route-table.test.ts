@@ -24,16 +24,27 @@ function sampleRequest(
     .replace(/^\/v1\/lists\/:id/, `/v1/lists/${fixtures.list?.id}`)
     .replace(/^\/v1\/api-keys\/:id/, `/v1/api-keys/${fixtures.apiKey?.id}`)
     .replace(/^\/v1\/imports\/:id/, `/v1/imports/${fixtures.import?.id}`)
+    .replace(/^\/v1\/sending-domains\/:id/, `/v1/sending-domains/${fixtures.sendingDomain?.id}`)
+    .replace(/^\/v1\/transports\/:id/, `/v1/transports/${fixtures.transport?.id}`)
+    .replace(/^\/v1\/templates\/:id/, `/v1/templates/${fixtures.template?.id}`)
+    .replace(/^\/v1\/snippets\/:id/, `/v1/snippets/${fixtures.snippet?.id}`)
+    .replace(/:version$/, '1')
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
   const bodies: Record<string, unknown> = {
     'PATCH /v1/contacts/:id': { attributes: { hacked: true } },
     'PATCH /v1/lists/:id': { name: 'hacked' },
     'PATCH /v1/campaigns/:id': { name: 'hacked' },
     'PATCH /v1/attributes/:name': { description: 'hacked' },
+    'PATCH /v1/templates/:id': { name: 'hacked' },
+    'POST /v1/templates/:id/versions': { format: 'html', subject: 'hacked', body: 'hacked' },
+    'POST /v1/templates/:id/preview': {},
+    'PUT /v1/snippets/:id': { name: 'hacked', source: 'hacked' },
     'POST /v1/lists/:id/members': { emails: ['intruder@example.com'] },
     'POST /v1/lists/:id/members/unsubscribe': { contact_ids: [fixtures.contact?.id] },
     'POST /v1/lists/:id/members/confirm': { contact_ids: [fixtures.contact?.id] },
     'POST /v1/lists/:id/members/remove': { contact_ids: [fixtures.contact?.id] },
+    'PATCH /v1/transports/:id': { name: 'hacked' },
+    'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -47,6 +58,11 @@ async function snapshot(): Promise<string> {
     'consent_records',
     'attribute_definitions',
     'imports',
+    'templates',
+    'template_versions',
+    'snippets',
+    'sending_domains',
+    'transports',
   ];
   const parts: string[] = [];
   for (const table of tables) {
@@ -90,6 +106,24 @@ beforeAll(async () => {
     name: 'Owners only',
     ...(fixtures.list ? { lists: [fixtures.list.id] } : {}),
   });
+  if (hasRoute('/v1/sending-domains')) {
+    fixtures.sendingDomain = await inject('POST', '/v1/sending-domains', {
+      domain: 'owner.example.com',
+      algorithm: 'ed25519',
+    });
+  }
+  if (hasRoute('/v1/transports')) {
+    fixtures.transport = await inject('POST', '/v1/transports', { name: 'Owners outbox', type: 'file' });
+  }
+  if (hasRoute('/v1/templates')) {
+    fixtures.snippet = await inject('POST', '/v1/snippets', { name: 'owner-footer', source: '<p>owner</p>' });
+    fixtures.template = await inject('POST', '/v1/templates', {
+      name: 'Owners',
+      format: 'html',
+      subject: 'Hi {{ contact.email }}',
+      body: "<p>owner</p>{% render 'owner-footer' %}",
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -103,7 +137,11 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/lists/:id': 'list',
   '/v1/api-keys/:id': 'apiKey',
   '/v1/imports/:id': 'import',
+  '/v1/sending-domains/:id': 'sendingDomain',
+  '/v1/transports/:id': 'transport',
   '/v1/attributes/:name': 'attribute',
+  '/v1/templates/:id': 'template',
+  '/v1/snippets/:id': 'snippet',
 };
 
 describe('the route table', () => {

@@ -148,3 +148,53 @@ export async function pageAudience(
     .limit(page.limit + 1)
     .execute();
 }
+
+/** Campaigns any worker should be sending now, oldest first. */
+export async function sendingCampaigns(db: Db, limit: number): Promise<CampaignRow[]> {
+  return db
+    .selectFrom('campaigns')
+    .selectAll()
+    .where('status', '=', 'sending')
+    .orderBy('started_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Scheduled campaigns whose time has come. */
+export async function dueCampaigns(db: Db, now: Date, limit: number): Promise<CampaignRow[]> {
+  return db
+    .selectFrom('campaigns')
+    .selectAll()
+    .where('status', '=', 'scheduled')
+    .where('scheduled_at', '<=', now)
+    .orderBy('scheduled_at')
+    .limit(limit)
+    .execute();
+}
+
+/** Changes status only from one of `from`, so concurrent actions cannot both win. */
+export async function transition(
+  db: Db,
+  id: string,
+  from: CampaignStatus[],
+  changes: RowUpdate<'campaigns'> & { status: CampaignStatus },
+): Promise<CampaignRow | undefined> {
+  return db
+    .updateTable('campaigns')
+    .set(changes)
+    .where('id', '=', id)
+    .where('status', 'in', from)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Recipients claimed and not yet recorded, whatever their lease. */
+export async function countQueued(db: Db, campaignId: string): Promise<number> {
+  const row = await db
+    .selectFrom('campaign_sends')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('campaign_id', '=', campaignId)
+    .where('status', '=', 'queued')
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

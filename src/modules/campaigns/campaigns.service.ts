@@ -3,7 +3,8 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { checkEmail } from '../contacts/index.js';
+import { zonedTimeToUtc } from '../../lib/zoned-time.js';
+import { checkEmail, checkTimezone } from '../contacts/index.js';
 import * as repo from './campaigns.repository.js';
 
 export interface CampaignSettings {
@@ -56,8 +57,75 @@ export interface Campaign {
 const EDITABLE: CampaignStatus[] = ['draft', 'scheduled'];
 const DELETABLE: CampaignStatus[] = ['draft', 'cancelled'];
 
-export function createCampaignService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+/** What the campaigns module needs from templates: the version to pin when sending starts. */
+export interface TemplateVersionLookup {
+  latestVersionId(workspaceId: string, templateId: string): Promise<string | undefined>;
+}
+
+export interface ScheduleInput {
+  /** ISO 8601 with an offset (2026-12-01T09:00:00+01:00), or a wall-clock time with `timezone`. */
+  send_at: string;
+  /** IANA zone for a wall-clock `send_at`, e.g. Europe/Berlin. */
+  timezone?: string | undefined;
+}
+
+export function createCampaignService(deps: { db: Db; clock: Clock; templates: TemplateVersionLookup }) {
+  const { db, clock, templates } = deps;
+
+  /** Everything that must hold before a campaign may be scheduled or sent, reported together. */
+  async function readiness(trx: Db, row: repo.CampaignRow): Promise<{ versionId: string; audience: number }> {
+    const missing: ErrorDetail[] = [];
+    if (!row.from_email) missing.push({ path: '/from_email', message: 'set a sender address (from_email)' });
+    let versionId: string | undefined;
+    if (!row.template_id) missing.push({ path: '/template_id', message: 'choose a template (template_id)' });
+    else {
+      versionId = await templates.latestVersionId(row.workspace_id, row.template_id);
+      if (!versionId)
+        missing.push({ path: '/template_id', message: `template ${row.template_id} does not exist` });
+    }
+    const lists = await repo.campaignLists(trx, row.id);
+    if (!lists.some((l) => !l.excluded))
+      missing.push({ path: '/lists', message: 'include at least one list (lists)' });
+    if (missing.length > 0) {
+      throw new DomainError(
+        'CAMPAIGN_NOT_READY',
+        `campaign ${row.id} cannot be sent yet: ${missing.map((m) => m.message).join('; ')}`,
+        missing,
+      );
+    }
+    const audience = await repo.countAudience(trx, row.workspace_id, row.id);
+    if (audience === 0) {
+      throw new DomainError(
+        'AUDIENCE_EMPTY',
+        `campaign ${row.id} has no recipients: its lists have no active, subscribed contacts outside the excluded lists`,
+      );
+    }
+    return { versionId: versionId as string, audience };
+  }
+
+  function conflict(row: repo.CampaignRow, action: string, allowed: CampaignStatus[]): DomainError {
+    const already = row.status === 'sending' && action === 'send' ? ' (it is already sending)' : '';
+    return new DomainError(
+      'CAMPAIGN_STATE_CONFLICT',
+      `cannot ${action} campaign ${row.id}: it is ${row.status}${already}; ${action} works on ${allowed.join(' or ')} campaigns`,
+    );
+  }
+
+  /** Pins the template version and the audience size and marks the campaign sending. */
+  async function start(trx: Db, row: repo.CampaignRow, from: CampaignStatus[]): Promise<repo.CampaignRow> {
+    const { versionId, audience } = await readiness(trx, row);
+    const now = clock.now();
+    const started = await repo.transition(trx, row.id, from, {
+      status: 'sending',
+      template_version_id: versionId,
+      to_send: audience,
+      started_at: now,
+      status_reason: null,
+      updated_at: now,
+    });
+    if (!started) throw conflict(row, 'send', from);
+    return started;
+  }
 
   async function toCampaign(trx: Db, row: repo.CampaignRow): Promise<Campaign> {
     const lists = await repo.campaignLists(trx, row.id);
@@ -154,6 +222,21 @@ export function createCampaignService(deps: { db: Db; clock: Clock }) {
     return row;
   }
 
+  async function act(
+    workspaceId: string,
+    id: string,
+    action: string,
+    from: CampaignStatus[],
+    changes: Parameters<typeof repo.transition>[3],
+  ): Promise<Campaign> {
+    return db.transaction().execute(async (trx) => {
+      const row = await mustFind(trx, workspaceId, id, true);
+      if (!from.includes(row.status)) throw conflict(row, action, from);
+      const changed = await repo.transition(trx, id, from, { ...changes, updated_at: clock.now() });
+      return toCampaign(trx, changed ?? row);
+    });
+  }
+
   return {
     async create(workspaceId: string, input: CampaignSettings & { name: string }): Promise<Campaign> {
       return db.transaction().execute(async (trx) => {
@@ -222,6 +305,86 @@ export function createCampaignService(deps: { db: Db; clock: Clock }) {
       });
     },
 
+    /** Starts sending now. */
+    async send(workspaceId: string, id: string): Promise<Campaign> {
+      return db.transaction().execute(async (trx) => {
+        const row = await mustFind(trx, workspaceId, id, true);
+        const from: CampaignStatus[] = ['draft', 'scheduled'];
+        if (!from.includes(row.status)) throw conflict(row, 'send', from);
+        return toCampaign(trx, await start(trx, row, from));
+      });
+    },
+
+    /** Schedules sending at a future time, stored in UTC. */
+    async schedule(workspaceId: string, id: string, input: ScheduleInput): Promise<Campaign> {
+      const at = parseSendAt(input);
+      return db.transaction().execute(async (trx) => {
+        const row = await mustFind(trx, workspaceId, id, true);
+        const from: CampaignStatus[] = ['draft', 'scheduled'];
+        if (!from.includes(row.status)) throw conflict(row, 'schedule', from);
+        const now = clock.now();
+        if (at.getTime() <= now.getTime()) {
+          throw new DomainError(
+            'SCHEDULE_IN_PAST',
+            `send_at ${at.toISOString()} is not in the future (now ${now.toISOString()}); use send to start now`,
+            [{ path: '/send_at', message: 'must be in the future' }],
+          );
+        }
+        await readiness(trx, row);
+        const scheduled = await repo.transition(trx, id, from, {
+          status: 'scheduled',
+          scheduled_at: at,
+          updated_at: now,
+        });
+        return toCampaign(trx, scheduled ?? row);
+      });
+    },
+
+    async unschedule(workspaceId: string, id: string): Promise<Campaign> {
+      return act(workspaceId, id, 'unschedule', ['scheduled'], { status: 'draft', scheduled_at: null });
+    },
+
+    async pause(workspaceId: string, id: string): Promise<Campaign> {
+      return act(workspaceId, id, 'pause', ['sending'], {
+        status: 'paused',
+        status_reason: 'paused by request',
+      });
+    },
+
+    async resume(workspaceId: string, id: string): Promise<Campaign> {
+      return act(workspaceId, id, 'resume', ['paused'], { status: 'sending', status_reason: null });
+    },
+
+    async cancel(workspaceId: string, id: string): Promise<Campaign> {
+      return act(workspaceId, id, 'cancel', ['draft', 'scheduled', 'sending', 'paused'], {
+        status: 'cancelled',
+        status_reason: 'cancelled by request',
+        finished_at: clock.now(),
+      });
+    },
+
+    /** For the sender: starts scheduled campaigns whose time has come; a campaign no longer ready pauses with the reason. */
+    async startDue(limit = 10): Promise<number> {
+      let started = 0;
+      for (const due of await repo.dueCampaigns(db, clock.now(), limit)) {
+        try {
+          await db.transaction().execute(async (trx) => {
+            const row = await repo.findCampaign(trx, due.workspace_id, due.id, true);
+            if (row?.status === 'scheduled') await start(trx, row, ['scheduled']);
+          });
+          started++;
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          await repo.transition(db, due.id, ['scheduled'], {
+            status: 'paused',
+            status_reason: `could not start at its scheduled time: ${error.message}`,
+            updated_at: clock.now(),
+          });
+        }
+      }
+      return started;
+    },
+
     /** Who would receive the campaign now: the count and a page of contacts. */
     async audience(
       workspaceId: string,
@@ -243,3 +406,25 @@ export function createCampaignService(deps: { db: Db; clock: Clock }) {
 }
 
 export type CampaignService = ReturnType<typeof createCampaignService>;
+
+function parseSendAt(input: ScheduleInput): Date {
+  const text = input.send_at.trim();
+  if (input.timezone) {
+    if (!checkTimezone(input.timezone)) {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        `"${input.timezone}" is not an IANA time zone such as Europe/Berlin`,
+        [{ path: '/timezone', message: 'unknown time zone' }],
+      );
+    }
+    const at = zonedTimeToUtc(text, input.timezone);
+    if (at) return at;
+  } else if (/(?:Z|[+-]\d{2}:?\d{2})$/.test(text) && !Number.isNaN(Date.parse(text))) {
+    return new Date(text);
+  }
+  throw new DomainError(
+    'VALIDATION_FAILED',
+    `send_at "${text}" is not a time: give 2026-12-01T09:00:00Z, or 2026-12-01T09:00 together with a timezone`,
+    [{ path: '/send_at', message: 'invalid time' }],
+  );
+}

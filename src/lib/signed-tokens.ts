@@ -1,0 +1,204 @@
+import { type SecretKeyring, sign, verifySignature } from './secret-keys.js';
+
+/**
+ * Compact signed tokens for URLs (unsubscribe, preferences, confirm, tracking)
+ * and for VERP return paths. A token is bytes, base64url-encoded:
+ *
+ *   version(1) | field mask(1) | key id(6) | ids present (16 each) | expiry(4, optional) | tag(16)
+ *
+ * The tag is HMAC-SHA256 truncated to 128 bits, under a sub-key per token kind,
+ * so a token of one kind never verifies as another. The key id names the
+ * keyring key, so tokens signed with an older key verify until it is removed.
+ */
+export type TokenKind = 'unsubscribe' | 'preferences' | 'confirm' | 'open' | 'click' | 'view';
+
+export interface TokenPayload {
+  workspaceId?: string;
+  messageId?: string;
+  contactId?: string;
+  campaignId?: string;
+  listId?: string;
+  linkId?: string;
+  /** Whole seconds; the token stops verifying at this instant. */
+  expiresAt?: Date;
+}
+
+const VERSION = 1;
+const TAG_BYTES = 16;
+const KEY_ID_BYTES = 6;
+const EXPIRY_FLAG = 0x80;
+// The order of the mask bits is the wire order; append new fields, never reorder.
+const ID_FIELDS = ['workspaceId', 'messageId', 'contactId', 'campaignId', 'listId', 'linkId'] as const;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function createToken(
+  keyring: SecretKeyring,
+  kind: TokenKind,
+  payload: Omit<TokenPayload, 'expiresAt'>,
+  options: { expiresAt?: Date } = {},
+): string {
+  let mask = 0;
+  const parts: Buffer[] = [];
+  ID_FIELDS.forEach((field, bit) => {
+    const value = payload[field];
+    if (value === undefined) return;
+    mask |= 1 << bit;
+    parts.push(uuidToBytes(value));
+  });
+  if (options.expiresAt) {
+    mask |= EXPIRY_FLAG;
+    const expiry = Buffer.alloc(4);
+    expiry.writeUInt32BE(Math.ceil(options.expiresAt.getTime() / 1000));
+    parts.push(expiry);
+  }
+  const body = Buffer.concat([
+    Buffer.from([VERSION, mask]),
+    Buffer.from(keyring.current.id, 'base64url'),
+    ...parts,
+  ]);
+  const tag = sign(keyring, `token:${kind}`, body).subarray(0, TAG_BYTES);
+  return Buffer.concat([body, tag]).toString('base64url');
+}
+
+/** The payload of a valid, unexpired token of this kind; undefined for anything else. */
+export function verifyToken(
+  keyring: SecretKeyring,
+  kind: TokenKind,
+  token: string,
+  now: Date,
+): TokenPayload | undefined {
+  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  const bytes = Buffer.from(token, 'base64url');
+  // One token, one spelling: refuse variants that differ only in unused trailing bits.
+  if (bytes.toString('base64url') !== token) return undefined;
+  if (bytes.length < 2 + KEY_ID_BYTES + TAG_BYTES || bytes[0] !== VERSION) return undefined;
+  const mask = bytes[1] as number;
+  const idCount = ID_FIELDS.filter((_, bit) => mask & (1 << bit)).length;
+  const hasExpiry = (mask & EXPIRY_FLAG) !== 0;
+  const bodyLength = 2 + KEY_ID_BYTES + idCount * 16 + (hasExpiry ? 4 : 0);
+  if (bytes.length !== bodyLength + TAG_BYTES || (mask & 0x40) !== 0) return undefined;
+
+  const body = bytes.subarray(0, bodyLength);
+  const keyId = bytes.subarray(2, 2 + KEY_ID_BYTES).toString('base64url');
+  if (!verifySignature(keyring, `token:${kind}`, body, keyId, bytes.subarray(bodyLength))) return undefined;
+
+  const payload: TokenPayload = {};
+  let offset = 2 + KEY_ID_BYTES;
+  ID_FIELDS.forEach((field, bit) => {
+    if (!(mask & (1 << bit))) return;
+    payload[field] = bytesToUuid(bytes.subarray(offset, offset + 16));
+    offset += 16;
+  });
+  if (hasExpiry) {
+    const expiresAt = new Date(bytes.readUInt32BE(offset) * 1000);
+    if (now.getTime() >= expiresAt.getTime()) return undefined;
+    payload.expiresAt = expiresAt;
+  }
+  return payload;
+}
+
+/**
+ * Address tokens sit in the local part of an address: the VERP bounce address
+ * (`b-<token>@...`) and the mailto unsubscribe address (`u-<token>@...`). Local
+ * parts hold at most 64 characters and MTAs may change their case, so these
+ * tokens carry only the message id, in lowercase base32:
+ *
+ *   version(1) | key id prefix(3) | message id(16) | tag(16)  -> 58 characters
+ *
+ * A 3-byte key id prefix is enough to pick among the few keys of a keyring;
+ * on a prefix clash every matching key is tried.
+ */
+const RP_VERSION = 1;
+const RP_KEY_PREFIX = 3;
+const RP_LENGTH = 1 + RP_KEY_PREFIX + 16 + TAG_BYTES;
+
+export type AddressTokenKind = 'return-path' | 'unsubscribe';
+
+export function createReturnPathToken(keyring: SecretKeyring, messageId: string): string {
+  return createAddressToken(keyring, 'return-path', messageId);
+}
+
+export function verifyReturnPathToken(keyring: SecretKeyring, token: string): string | undefined {
+  return verifyAddressToken(keyring, 'return-path', token);
+}
+
+export function createAddressToken(
+  keyring: SecretKeyring,
+  kind: AddressTokenKind,
+  messageId: string,
+): string {
+  const body = Buffer.concat([
+    Buffer.from([RP_VERSION]),
+    Buffer.from(keyring.current.id, 'base64url').subarray(0, RP_KEY_PREFIX),
+    uuidToBytes(messageId),
+  ]);
+  const tag = sign(keyring, `address-token:${kind}`, body).subarray(0, TAG_BYTES);
+  return base32Encode(Buffer.concat([body, tag]));
+}
+
+/** The message id of a valid address token of this kind, in any letter case; undefined otherwise. */
+export function verifyAddressToken(
+  keyring: SecretKeyring,
+  kind: AddressTokenKind,
+  token: string,
+): string | undefined {
+  const text = token.toLowerCase();
+  const bytes = base32Decode(text);
+  if (!bytes || base32Encode(bytes) !== text || bytes.length !== RP_LENGTH || bytes[0] !== RP_VERSION)
+    return undefined;
+  const body = bytes.subarray(0, RP_LENGTH - TAG_BYTES);
+  const tag = bytes.subarray(RP_LENGTH - TAG_BYTES);
+  const prefix = bytes.subarray(1, 1 + RP_KEY_PREFIX);
+  for (const key of keyring.all) {
+    if (!Buffer.from(key.id, 'base64url').subarray(0, RP_KEY_PREFIX).equals(prefix)) continue;
+    if (verifySignature(keyring, `address-token:${kind}`, body, key.id, tag)) {
+      return bytesToUuid(bytes.subarray(1 + RP_KEY_PREFIX, 1 + RP_KEY_PREFIX + 16));
+    }
+  }
+  return undefined;
+}
+
+function uuidToBytes(uuid: string): Buffer {
+  if (!UUID_RE.test(uuid)) throw new TypeError('token ids must be UUIDs');
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+}
+
+function bytesToUuid(bytes: Buffer): string {
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+export function base32Encode(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
+  return out;
+}
+
+export function base32Decode(text: string): Buffer | undefined {
+  const out: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (const char of text) {
+    const index = BASE32.indexOf(char);
+    if (index < 0) return undefined;
+    value = ((value << 5) | index) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}

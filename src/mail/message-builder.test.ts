@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { generateSecretKey, parseSecretKeys } from '../lib/secret-keys.js';
+import { verifyAddressToken, verifyReturnPathToken, verifyToken } from '../lib/signed-tokens.js';
+import {
+  buildMessage,
+  feedbackId,
+  type MessageInput,
+  returnPathAddress,
+  unsubscribeLinks,
+} from './message-builder.js';
+
+const keyring = parseSecretKeys(generateSecretKey());
+const ws = '01900000-0000-7000-8000-00000000000a';
+const ids = {
+  messageId: '01900000-0000-7000-8000-000000000001',
+  contactId: '01900000-0000-7000-8000-000000000002',
+  campaignId: '01900000-0000-7000-8000-000000000003',
+  listId: '01900000-0000-7000-8000-000000000004',
+};
+const links = unsubscribeLinks(keyring, {
+  publicUrl: 'https://h.example.net/',
+  domain: 'news.example.com',
+  workspaceId: ws,
+  ...ids,
+});
+const input: MessageInput = {
+  id: ids.messageId,
+  domain: 'news.example.com',
+  date: new Date('2030-01-02T03:04:05Z'),
+  from: { name: 'Acme', email: 'news@news.example.com' },
+  to: { email: 'reader@example.org' },
+  subject: 'Hello',
+  html: '<p>Hi</p>',
+  text: 'Hi',
+  returnPath: returnPathAddress(keyring, ids.messageId, 'bounces.example.com'),
+  marketing: {
+    unsubscribeUrl: links.url,
+    unsubscribeMailto: links.mailto,
+    list: { id: ids.listId, name: 'Weekly "News"\r\nX-Injected: 1', workspaceId: ws },
+    feedbackId: feedbackId({ ...ids, workspaceId: ws, senderId: 'herald' }),
+  },
+};
+
+describe('buildMessage', () => {
+  it('writes the marketing headers, Message-ID, Date and the VERP envelope', async () => {
+    const built = await buildMessage(input);
+    const text = built.raw.toString();
+    expect(built.messageId).toBe(`<${ids.messageId}@news.example.com>`);
+    expect(text).toContain(`Message-ID: ${built.messageId}\r\n`);
+    expect(text).toContain('Date: Wed, 02 Jan 2030 03:04:05 +0000\r\n');
+    expect(text).toContain(`List-Unsubscribe: <${links.url}>, <mailto:${links.mailto}>\r\n`);
+    expect(text).toContain('List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n');
+    expect(text).toMatch(
+      new RegExp(
+        `List-ID: "Weekly NewsX-Injected: 1" <${ids.listId}\\.${ws}\\.news\\.example\\.com>\\r\\n`,
+        'i',
+      ),
+    );
+    expect(text).not.toMatch(/^X-Injected/m);
+    expect(text).toContain(`Feedback-ID: ${ids.campaignId}:${ids.listId}:${ws}:herald\r\n`);
+    expect(text).toContain('multipart/alternative');
+    expect(text).not.toMatch(/^(Return-Path|Bcc):/im);
+    expect(built.envelope.to).toEqual(['reader@example.org']);
+    const [local, domain] = built.envelope.from.split('@');
+    expect(domain).toBe('bounces.example.com');
+    expect(local?.length).toBeLessThanOrEqual(64);
+    expect(verifyReturnPathToken(keyring, (local as string).slice(2))).toBe(ids.messageId);
+    expect(links.url).toMatch(/^https:\/\/h\.example\.net\/u\//);
+    expect(verifyToken(keyring, 'unsubscribe', links.url.split('/u/')[1] as string, input.date)).toEqual({
+      workspaceId: ws,
+      contactId: ids.contactId,
+      campaignId: ids.campaignId,
+      listId: ids.listId,
+    });
+    expect(links.mailto.split('@')[0]?.length).toBeLessThanOrEqual(64);
+    expect(verifyAddressToken(keyring, 'unsubscribe', links.mailto.slice(2).split('@')[0] as string)).toBe(
+      ids.messageId,
+    );
+  });
+
+  it('omits the list headers on transactional messages', async () => {
+    const { marketing: _m, ...transactional } = input;
+    const text = (await buildMessage(transactional)).raw.toString();
+    expect(text).not.toMatch(/^(List-[A-Za-z-]+|Feedback-ID):/im);
+  });
+
+  it('builds fast enough for the send pipeline', async () => {
+    const n = 2000;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) await buildMessage(input);
+    const perSecond = n / ((performance.now() - started) / 1000);
+    console.log(`message build: ${Math.round(perSecond)} msgs/s`);
+    expect(perSecond).toBeGreaterThan(500);
+  });
+});

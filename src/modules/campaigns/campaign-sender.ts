@@ -1,0 +1,216 @@
+import type { Logger } from 'pino';
+import type { Db } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import * as repo from './campaigns.repository.js';
+import type { CampaignService } from './campaigns.service.js';
+import {
+  type ClaimedRecipient,
+  claimRecipients,
+  recordResults,
+  type SendResult,
+} from './sends.repository.js';
+
+/**
+ * What the sender needs from the rest of Herald, defined here by the
+ * consumer and wired in the container: content from templates, a signed
+ * message from src/mail, and a transport.
+ */
+export interface PreparedCampaign {
+  /** Right-hand side of Message-IDs: the sender's domain. */
+  messageIdDomain: string;
+  /** Renders, builds and signs one recipient's message. */
+  compose(recipient: ClaimedRecipient): Promise<{ raw: Buffer; envelope: { from: string; to: string[] } }>;
+  send(message: {
+    raw: Buffer;
+    envelope: { from: string; to: string[] };
+    messageId: string;
+  }): Promise<{ providerMessageId: string }>;
+}
+
+export interface SendingPorts {
+  /** Called once per campaign and pinned version: compile, parse keys, open the transport. */
+  prepare(campaign: repo.CampaignRow): Promise<PreparedCampaign>;
+  /** 'permanent' fails the recipient; anything else is retried after the claim's lease. */
+  classify(error: unknown): 'permanent' | 'temporary' | 'connection';
+}
+
+export interface CampaignSenderOptions {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  campaigns: Pick<CampaignService, 'startDue'>;
+  ports: SendingPorts;
+  workerId: string;
+  /** Recipients claimed at a time. */
+  batchSize?: number;
+  /** Messages in flight at once in this process. */
+  concurrency?: number;
+  /** How long a claim holds its recipients; an unrecorded recipient is re-sent after it. */
+  leaseMs?: number;
+  /** A recipient whose sends keep failing temporarily fails for good after this many attempts. */
+  maxAttempts?: number;
+  /** Failure share is judged only after this many outcomes, so one early bounce cannot pause a campaign. */
+  minOutcomesForPause?: number;
+}
+
+/**
+ * The sending loop of one worker. Each round starts due scheduled campaigns,
+ * then for each sending campaign claims a batch (ledger rows written in the
+ * claim's transaction), sends it, and records the outcomes in one
+ * transaction. A crash between claim and record leaves rows queued; when
+ * their lease expires any worker re-sends them with the same Message-ID, so
+ * no recipient is skipped and duplicates are bounded by one batch per worker.
+ */
+export function createCampaignSender(options: CampaignSenderOptions) {
+  const { db, clock, logger, ports } = options;
+  const batchSize = options.batchSize ?? 100;
+  const concurrency = options.concurrency ?? 8;
+  const leaseMs = options.leaseMs ?? 120_000;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const minOutcomes = options.minOutcomesForPause ?? 50;
+  const prepared = new Map<string, Promise<PreparedCampaign>>();
+
+  function preparedFor(campaign: repo.CampaignRow): Promise<PreparedCampaign> {
+    const key = `${campaign.id}:${campaign.template_version_id}:${campaign.updated_at.getTime()}`;
+    let entry = prepared.get(key);
+    if (!entry) {
+      entry = ports.prepare(campaign);
+      entry.catch(() => prepared.delete(key));
+      prepared.set(key, entry);
+    }
+    return entry;
+  }
+
+  async function sendOne(
+    campaign: PreparedCampaign,
+    recipient: ClaimedRecipient,
+  ): Promise<SendResult | undefined> {
+    // Claimed before the contact unsubscribed, bounced or was blocked (a re-send after a crash): do not send.
+    if (recipient.status !== 'active') return { contactId: recipient.contact_id, outcome: 'skipped' };
+    try {
+      const message = await campaign.compose(recipient);
+      const { providerMessageId } = await campaign.send({ ...message, messageId: recipient.message_id });
+      return { contactId: recipient.contact_id, outcome: 'sent', providerMessageId };
+    } catch (error) {
+      const kind = ports.classify(error);
+      const reason = error instanceof Error ? error.message : String(error);
+      if (kind === 'permanent' || recipient.attempts >= maxAttempts) {
+        return { contactId: recipient.contact_id, outcome: 'failed', error: reason };
+      }
+      // Left queued: the lease runs out and the recipient is tried again, by any worker.
+      return undefined;
+    }
+  }
+
+  async function runBatch(campaign: repo.CampaignRow): Promise<number> {
+    const content = await preparedFor(campaign);
+    const now = clock.now();
+    const { recipients, exhausted } = await claimRecipients(db, {
+      workspaceId: campaign.workspace_id,
+      campaignId: campaign.id,
+      workerId: options.workerId,
+      limit: batchSize,
+      now,
+      leaseUntil: new Date(now.getTime() + leaseMs),
+      messageIdDomain: content.messageIdDomain,
+    });
+    if (recipients.length === 0) {
+      if (exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
+        await repo.transition(db, campaign.id, ['sending'], { status: 'sent', finished_at: clock.now() });
+      }
+      return 0;
+    }
+    const results: SendResult[] = [];
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, recipients.length) }, async () => {
+        while (next < recipients.length) {
+          const recipient = recipients[next++] as ClaimedRecipient;
+          const result = await sendOne(content, recipient);
+          if (result) results.push(result);
+        }
+      }),
+    );
+    await recordResults(db, campaign.id, results, clock.now());
+    await pauseIfFailing(campaign.id);
+    return recipients.length;
+  }
+
+  async function pauseIfFailing(campaignId: string): Promise<void> {
+    const row = await db
+      .selectFrom('campaigns')
+      .select(['sent_count', 'failed_count', 'failure_threshold'])
+      .where('id', '=', campaignId)
+      .executeTakeFirst();
+    if (!row) return;
+    const outcomes = row.sent_count + row.failed_count;
+    if (outcomes < minOutcomes || row.failed_count / outcomes <= row.failure_threshold) return;
+    const share = Math.round((row.failed_count / outcomes) * 100);
+    const paused = await repo.transition(db, campaignId, ['sending'], {
+      status: 'paused',
+      status_reason: `paused automatically: ${share}% of ${outcomes} recipients failed (threshold ${Math.round(row.failure_threshold * 100)}%); check the transport and resume`,
+      updated_at: clock.now(),
+    });
+    if (paused)
+      logger.warn({ campaign_id: campaignId, failed_share: share }, 'campaign paused: failure rate');
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let current: Promise<unknown> = Promise.resolve();
+
+  const sender = {
+    /** Runs rounds until stopped: at once while there is work, every `pollIntervalMs` when idle. */
+    start(pollIntervalMs: number) {
+      if (running) return;
+      running = true;
+      const loop = () => {
+        if (!running) return;
+        current = sender
+          .round()
+          .catch((error: Error) => {
+            logger.error({ err: error.message }, 'sending round failed');
+            return 0;
+          })
+          .then((handled) => {
+            if (running) timer = setTimeout(loop, handled > 0 ? 0 : pollIntervalMs);
+          });
+      };
+      loop();
+    },
+
+    /** Stops after the batch in flight is recorded, so a graceful shutdown leaves nothing to re-send. */
+    async stop(): Promise<void> {
+      running = false;
+      if (timer) clearTimeout(timer);
+      await current;
+    },
+
+    /** Rounds until no campaign has work left. For tests. */
+    async drain(): Promise<number> {
+      let total = 0;
+      for (;;) {
+        const handled = await sender.round();
+        if (handled === 0) return total;
+        total += handled;
+      }
+    },
+
+    /** One round over all sending campaigns; returns recipients handled. */
+    async round(): Promise<number> {
+      await options.campaigns.startDue();
+      let handled = 0;
+      for (const campaign of await repo.sendingCampaigns(db, 20)) {
+        try {
+          handled += await runBatch(campaign);
+        } catch (error) {
+          logger.error({ campaign_id: campaign.id, err: (error as Error).message }, 'campaign batch failed');
+        }
+      }
+      return handled;
+    },
+  };
+  return sender;
+}
+
+export type CampaignSender = ReturnType<typeof createCampaignSender>;

@@ -1,0 +1,42 @@
+import { domainToASCII } from 'node:url';
+
+/**
+ * Normalizes a domain name to lowercase ASCII (punycode for international
+ * names), or says what is wrong with it.
+ */
+export function normalizeDomain(input: string): { domain: string } | { error: string } {
+  const trimmed = input.trim().replace(/\.$/, '');
+  if (!trimmed) return { error: 'the domain is empty' };
+  if (/[\s/@:]/.test(trimmed)) return { error: 'give a bare domain name such as mail.example.com' };
+  const ascii = domainToASCII(trimmed).toLowerCase();
+  if (!ascii) return { error: `"${input}" is not a valid domain name` };
+  if (ascii.length > 253) return { error: 'a domain name is at most 253 characters' };
+  const labels = ascii.split('.');
+  if (labels.length < 2) return { error: 'give a fully qualified domain name such as mail.example.com' };
+  for (const label of labels) {
+    if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) {
+      return {
+        error: `"${label}" is not a valid label: use letters, digits and inner hyphens, 1-63 characters`,
+      };
+    }
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1] as string))
+    return { error: 'an IP address is not a domain name' };
+  return { domain: ascii };
+}
+
+/** A DKIM selector: one or more DNS labels. */
+export function isValidSelector(selector: string): boolean {
+  return (
+    selector.length <= 63 &&
+    selector.split('.').every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/i.test(label))
+  );
+}
+
+/** The domain and each parent with at least two labels, most specific first. */
+export function domainAndParents(domain: string): string[] {
+  const labels = domain.toLowerCase().split('.');
+  const names: string[] = [];
+  for (let i = 0; i <= labels.length - 2; i++) names.push(labels.slice(i).join('.'));
+  return names;
+}

@@ -1,0 +1,88 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { principalOf } from '../../http/auth.js';
+import { IdParams, PageOf, responses } from '../../http/schemas.js';
+import {
+  SendingDomainCreateBody,
+  SendingDomainListQuery,
+  SendingDomainSchema,
+} from './sending-domains.schemas.js';
+import type { SendingDomainService } from './sending-domains.service.js';
+
+export function sendingDomainsRoutes(deps: {
+  sendingDomains: SendingDomainService;
+}): FastifyPluginAsyncTypebox {
+  const { sendingDomains } = deps;
+  const tags = ['sending-domains'];
+  return async (app) => {
+    app.get(
+      '/v1/sending-domains',
+      {
+        config: { scope: 'settings:read' },
+        schema: {
+          tags,
+          summary: 'List sending domains',
+          description: 'Ordered by creation. Private keys are never returned.',
+          querystring: SendingDomainListQuery,
+          response: responses({ 200: PageOf(SendingDomainSchema) }),
+        },
+      },
+      async (request) => {
+        const { limit, cursor } = request.query;
+        return sendingDomains.list(principalOf(request).workspaceId, { cursor, limit: limit ?? 100 });
+      },
+    );
+
+    app.post(
+      '/v1/sending-domains',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Add a sending domain',
+          description:
+            'Generates a DKIM key (or imports private_key), stores it encrypted and returns the DNS TXT ' +
+            'record to publish. 409 SENDING_DOMAIN_EXISTS when the workspace has the domain already.',
+          body: SendingDomainCreateBody,
+          response: responses({ 201: SendingDomainSchema }),
+        },
+      },
+      async (request, reply) => {
+        const domain = await sendingDomains.create(principalOf(request).workspaceId, request.body);
+        return reply.code(201).send(domain);
+      },
+    );
+
+    app.get(
+      '/v1/sending-domains/:id',
+      {
+        config: { scope: 'settings:read' },
+        schema: {
+          tags,
+          summary: 'Get a sending domain and its DNS record',
+          params: IdParams,
+          response: responses({ 200: SendingDomainSchema }),
+        },
+      },
+      async (request) => sendingDomains.get(principalOf(request).workspaceId, request.params.id),
+    );
+
+    app.delete(
+      '/v1/sending-domains/:id',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Delete a sending domain',
+          description: 'Its key is deleted; mail from the domain is no longer signed.',
+          params: IdParams,
+          response: responses({ 204: Type.Null() }),
+        },
+      },
+      async (request, reply) => {
+        await sendingDomains.remove(principalOf(request).workspaceId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+  };
+}

@@ -1,0 +1,220 @@
+import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { Db } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
+import {
+  createDomainKey,
+  type DkimAlgorithm,
+  type DomainKey,
+  dkimDnsRecord,
+  dkimPublicKeyValue,
+  signMessage,
+} from '../../mail/dkim.js';
+import { domainAndParents, isValidSelector, normalizeDomain } from './domain-name.js';
+import * as repo from './sending-domains.repository.js';
+
+export interface SendingDomain {
+  id: string;
+  domain: string;
+  selector: string;
+  algorithm: DkimAlgorithm;
+  dns_record: { name: string; type: 'TXT'; value: string };
+  created_at: Date;
+}
+
+export interface SendingDomainInput {
+  domain: string;
+  selector?: string | undefined;
+  algorithm?: DkimAlgorithm | undefined;
+  /** An existing PEM private key to import instead of generating one. */
+  private_key?: string | undefined;
+}
+
+/** Signs messages for one sending domain with its pre-parsed key. */
+export interface DkimSigner {
+  domain: string;
+  selector: string;
+  algorithm: DkimAlgorithm;
+  /** For a worker pool: the key `signMessage` needs. */
+  key: DomainKey;
+  sign(raw: Buffer): Buffer;
+}
+
+export const DEFAULT_SELECTOR = 'herald';
+/** How long a process keeps a parsed key, so a domain deleted elsewhere stops signing soon after. */
+const SIGNER_TTL_MS = 60_000;
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+export interface SendingDomainServiceDeps {
+  db: Db;
+  clock: Clock;
+  keyring: SecretKeyring;
+}
+
+export function createSendingDomainService(deps: SendingDomainServiceDeps) {
+  const { db, clock, keyring } = deps;
+  const signers = new Map<string, { signer: DkimSigner | undefined; loadedAt: number }>();
+  const context = (id: string) => `sending_domains:${id}`;
+
+  function toSigner(key: DomainKey): DkimSigner {
+    return {
+      domain: key.domain,
+      selector: key.selector,
+      algorithm: key.algorithm,
+      key,
+      sign: (raw) => signMessage(raw, key, { signedAt: clock.now() }),
+    };
+  }
+
+  return {
+    async create(workspaceId: string, input: SendingDomainInput): Promise<SendingDomain> {
+      const normalized = normalizeDomain(input.domain);
+      if ('error' in normalized) {
+        throw new DomainError('INVALID_DOMAIN', `domain: ${normalized.error}`, [
+          { path: '/domain', message: normalized.error },
+        ]);
+      }
+      const selector = (input.selector ?? DEFAULT_SELECTOR).toLowerCase();
+      if (!isValidSelector(selector)) {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          'selector must be a DNS label: letters, digits and inner hyphens, e.g. herald2025',
+          [{ path: '/selector', message: 'invalid selector' }],
+        );
+      }
+      const privateKey = input.private_key
+        ? importKey(input.private_key, input.algorithm)
+        : await generateKey(input.algorithm ?? 'rsa');
+      const algorithm: DkimAlgorithm = privateKey.asymmetricKeyType === 'ed25519' ? 'ed25519' : 'rsa';
+
+      const id = uuidv7();
+      const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      const row = await repo.insertDomain(db, {
+        id,
+        workspace_id: workspaceId,
+        domain: normalized.domain,
+        selector,
+        algorithm,
+        private_key_encrypted: encryptSecret(keyring, pem, context(id)),
+        public_key: dkimPublicKeyValue(privateKey),
+        created_at: clock.now(),
+      });
+      if (!row) {
+        throw new DomainError(
+          'SENDING_DOMAIN_EXISTS',
+          `this workspace already has the sending domain ${normalized.domain}; delete it first to replace its key`,
+        );
+      }
+      signers.clear();
+      return toSendingDomain(row);
+    },
+
+    async list(workspaceId: string, page: { cursor?: string | undefined; limit: number }) {
+      const rows = await repo.listDomains(db, workspaceId, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      return toPage(rows.map(toSendingDomain), page.limit) as Page<SendingDomain>;
+    },
+
+    async get(workspaceId: string, id: string): Promise<SendingDomain> {
+      const row = await repo.findDomain(db, workspaceId, id);
+      if (!row) throw notFound(id);
+      return toSendingDomain(row);
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteDomain(db, workspaceId, id))) throw notFound(id);
+      signers.clear();
+    },
+
+    /**
+     * The signer for mail from `domain` (the From address's domain): the
+     * workspace's sending domain of that name, or of its closest parent (a
+     * parent's signature aligns under relaxed DMARC alignment). Undefined when
+     * the workspace has none. The key is decrypted and parsed once, then cached.
+     */
+    async signerFor(workspaceId: string, domain: string): Promise<DkimSigner | undefined> {
+      const normalized = normalizeDomain(domain);
+      if ('error' in normalized) return undefined;
+      const cacheKey = `${workspaceId}|${normalized.domain}`;
+      const now = clock.now().getTime();
+      const cached = signers.get(cacheKey);
+      if (cached && now - cached.loadedAt < SIGNER_TTL_MS) return cached.signer;
+
+      const row = await repo.findDomainByNames(db, workspaceId, domainAndParents(normalized.domain));
+      const signer = row
+        ? toSigner(
+            createDomainKey({
+              domain: row.domain,
+              selector: row.selector,
+              privateKeyPem: decryptSecret(keyring, row.private_key_encrypted, context(row.id)),
+            }),
+          )
+        : undefined;
+      signers.set(cacheKey, { signer, loadedAt: now });
+      return signer;
+    },
+  };
+}
+
+export type SendingDomainService = ReturnType<typeof createSendingDomainService>;
+
+async function generateKey(algorithm: DkimAlgorithm): Promise<KeyObject> {
+  // Asynchronous: an RSA-2048 key takes up to a few hundred milliseconds to find.
+  const pair =
+    algorithm === 'rsa'
+      ? await generateKeyPairAsync('rsa', { modulusLength: 2048 })
+      : await generateKeyPairAsync('ed25519');
+  return pair.privateKey;
+}
+
+function importKey(pem: string, algorithm: DkimAlgorithm | undefined): KeyObject {
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch {
+    throw invalidKey('private_key is not a PEM private key (PKCS#8 or PKCS#1, unencrypted)');
+  }
+  const type = key.asymmetricKeyType;
+  if (type !== 'rsa' && type !== 'ed25519') {
+    throw invalidKey(`private_key is a ${type} key; DKIM keys are RSA or Ed25519`);
+  }
+  if (algorithm && algorithm !== type) {
+    throw invalidKey(
+      `private_key is an ${type} key but algorithm is ${algorithm}; omit algorithm or match it`,
+    );
+  }
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (type === 'rsa' && (bits < 1024 || bits > 4096)) {
+    throw invalidKey(`the RSA key has ${bits} bits; use 2048 (1024 to 4096 are accepted)`);
+  }
+  return key;
+}
+
+function invalidKey(message: string): DomainError {
+  return new DomainError('INVALID_DKIM_KEY', message, [{ path: '/private_key', message }]);
+}
+
+function notFound(id: string): DomainError {
+  return new DomainError(
+    'SENDING_DOMAIN_NOT_FOUND',
+    `no sending domain ${id} in this workspace; list them with GET /v1/sending-domains`,
+  );
+}
+
+function toSendingDomain(row: repo.SendingDomainRow): SendingDomain {
+  return {
+    id: row.id,
+    domain: row.domain,
+    selector: row.selector,
+    algorithm: row.algorithm,
+    dns_record: dkimDnsRecord(row.selector, row.domain, row.algorithm, row.public_key),
+    created_at: row.created_at,
+  };
+}

@@ -1,0 +1,22 @@
+export {
+  createLiquidEngine,
+  DEFAULT_LIQUID_LIMITS,
+  type LiquidLimits,
+} from './liquid-engine.js';
+export {
+  createTemplateCompiler,
+  type PreparedTemplate,
+  type RenderContext,
+  type RenderedMessage,
+  type TemplateCompiler,
+} from './template-compiler.js';
+export { templatesRoutes } from './templates.routes.js';
+export {
+  createTemplateService,
+  PREVIEW_URLS,
+  type Snippet,
+  type Template,
+  type TemplateService,
+  type TemplateVersion,
+  type TemplateWithVersion,
+} from './templates.service.js';

@@ -1,0 +1,364 @@
+import { convert } from 'html-to-text';
+import juice from 'juice';
+import type { Liquid, Template } from 'liquidjs';
+import mjml2html from 'mjml';
+import type { TemplateFormat } from '../../db/index.js';
+import { DomainError, type ErrorDetail } from '../../lib/errors.js';
+import {
+  createLiquidEngine,
+  DEFAULT_LIQUID_LIMITS,
+  describeLiquidError,
+  type LiquidLimits,
+  positionOf,
+  snippetReferences,
+} from './liquid-engine.js';
+
+/**
+ * What a template renders with, per recipient. Other modules produce the URLs
+ * (signed tokens); the renderer only substitutes them.
+ */
+export interface RenderContext {
+  contact: {
+    id?: string | undefined;
+    email: string;
+    external_id: string | null;
+    attributes: Record<string, unknown>;
+    tags: string[];
+    timezone: string | null;
+    locale: string | null;
+    status: string;
+  };
+  lists: { id: string; name: string; status?: string | undefined }[];
+  workspace: { name: string };
+  campaign?: { id: string; name: string } | undefined;
+  unsubscribe_url: string;
+  preferences_url: string;
+  view_in_browser_url: string;
+}
+
+export interface RenderedMessage {
+  subject: string;
+  preheader: string;
+  html: string;
+  text: string;
+}
+
+export interface TemplateSource {
+  format: TemplateFormat;
+  subject: string;
+  preheader: string | null;
+  body: string;
+  text_body: string | null;
+}
+
+export interface CompiledArtefacts {
+  html: string;
+  text: string;
+  /** The snippets the version uses (transitively), as they are now. */
+  snippets: Record<string, string>;
+}
+
+/** A version ready to send: Liquid parsed once, rendered per recipient. */
+export interface PreparedTemplate {
+  render(context: RenderContext): Promise<RenderedMessage>;
+}
+
+export interface PreparableVersion {
+  subject: string;
+  /** The source, so render errors can point into it rather than into the compiled HTML. */
+  body?: string | undefined;
+  preheader: string | null;
+  compiled_html: string;
+  compiled_text: string;
+  text_body: string | null;
+  snippets: Record<string, string>;
+}
+
+// Liquid is swapped for inert tokens while MJML, juice and html-to-text work,
+// so none of them escapes, re-quotes or wraps it. Letters and digits only:
+// they survive attribute quoting, URL encoding and upper-casing (headings in text).
+const LIQUID_TAG = /\{\{[\s\S]*?\}\}|\{%[\s\S]*?%\}/g;
+const PLACEHOLDER = /xlq(\d+)qx/gi;
+
+function protect(source: string): { text: string; tags: string[] } {
+  const tags: string[] = [];
+  const text = source.replace(LIQUID_TAG, (tag) => `xlq${tags.push(tag) - 1}qx`);
+  return { text, tags };
+}
+
+function restore(text: string, tags: string[]): string {
+  return text.replace(PLACEHOLDER, (whole, n: string) => tags[Number(n)] ?? whole);
+}
+
+function htmlToText(html: string): string {
+  return convert(html, {
+    wordwrap: 78,
+    selectors: [
+      { selector: 'img', format: 'skip' },
+      { selector: 'a', options: { hideLinkHrefIfSameAsText: true } },
+      // The preheader is a hidden preview line, not content.
+      { selector: 'div.herald-preheader', format: 'skip' },
+    ],
+  });
+}
+
+/** Plain-text form of Liquid-bearing HTML, with the Liquid untouched. */
+export function textOf(html: string): string {
+  const { text, tags } = protect(html);
+  return restore(htmlToText(text), tags);
+}
+
+const PREHEADER_DIV =
+  '<div class="herald-preheader" style="display:none;font-size:1px;line-height:1px;max-height:0;max-width:0;opacity:0;overflow:hidden;mso-hide:all;">';
+
+function withPreheader(html: string, preheader: string | null): string {
+  if (!preheader) return html;
+  const div = `${PREHEADER_DIV}{{ __preheader }}</div>`;
+  const body = /<body[^>]*>/i.exec(html);
+  if (!body) return div + html;
+  const at = body.index + body[0].length;
+  return html.slice(0, at) + div + html.slice(at);
+}
+
+export interface TemplateCompilerOptions {
+  limits?: LiquidLimits | undefined;
+}
+
+/**
+ * Turns a version's source into its stored artefacts (MJML -> HTML, CSS
+ * inlined, text part) once at save time, and prepares stored versions for
+ * per-recipient rendering. `stats` counts the expensive compiles, so tests
+ * can prove sending never compiles.
+ */
+export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
+  const limits = options.limits ?? DEFAULT_LIQUID_LIMITS;
+  const stats = { compiles: 0, prepares: 0 };
+
+  function engines(snippets: ReadonlyMap<string, string>, strictVariables: boolean) {
+    return {
+      html: createLiquidEngine({ snippets, strictVariables, escapeHtml: true, limits }),
+      text: createLiquidEngine({ snippets, strictVariables, escapeHtml: false, limits }),
+    };
+  }
+
+  function parseField(engine: Liquid, field: string, source: string, errors: ErrorDetail[]) {
+    try {
+      return engine.parse(source);
+    } catch (error) {
+      errors.push(describeLiquidError(error, field, limits));
+      return undefined;
+    }
+  }
+
+  /** Finds the snippets `sources` use, following snippets that use snippets; reports unknown ones where they are referenced. */
+  function collectSnippets(
+    sources: [string, string][],
+    available: ReadonlyMap<string, string>,
+    errors: ErrorDetail[],
+  ): Record<string, string> {
+    const used: Record<string, string> = {};
+    const queue: [string, string][] = [...sources];
+    for (let item = queue.shift(); item; item = queue.shift()) {
+      const [field, source] = item;
+      for (const ref of snippetReferences(source)) {
+        if (ref.name in used) continue;
+        const snippet = available.get(ref.name);
+        if (snippet === undefined) {
+          errors.push({
+            path: `/${field}`,
+            line: ref.line,
+            column: ref.column,
+            snippet: ref.name,
+            message: `${field} at line ${ref.line}, column ${ref.column}: snippet "${ref.name}" does not exist in this workspace; create it with POST /v1/snippets or fix the name`,
+          });
+          continue;
+        }
+        used[ref.name] = snippet;
+        queue.push([`snippets/${ref.name}`, snippet]);
+      }
+    }
+    return used;
+  }
+
+  async function compileMjml(body: string, errors: ErrorDetail[]): Promise<string | undefined> {
+    try {
+      const result = await mjml2html(body, {
+        validationLevel: 'strict',
+        // mj-include reads files: templates never touch the file system.
+        ignoreIncludes: true,
+        keepComments: false,
+      });
+      return result.html;
+    } catch (error) {
+      type MjmlIssue = { line?: number; message?: string; tagName?: string };
+      const { errors: issues } = error as { errors?: MjmlIssue[] };
+      const details = Array.isArray(issues) ? issues : undefined;
+      if (Array.isArray(details) && details.length > 0) {
+        for (const d of details) {
+          errors.push({
+            path: '/body',
+            line: d.line,
+            ...(d.tagName ? { tag: d.tagName } : {}),
+            message: `body at line ${d.line}: ${d.message}; fix the MJML`,
+          });
+        }
+      } else {
+        errors.push({
+          path: '/body',
+          message: `body is not valid MJML: ${(error as Error).message}; it must start with <mjml> and close every tag`,
+        });
+      }
+      return undefined;
+    }
+  }
+
+  function refuse(errors: ErrorDetail[]): never {
+    throw new DomainError(
+      'TEMPLATE_INVALID',
+      `the template is invalid: ${errors.map((e) => e.message).join('; ')}`,
+      errors,
+    );
+  }
+
+  return {
+    stats,
+
+    /** Validates and compiles a version's source; throws TEMPLATE_INVALID listing every error with its line and column. */
+    async compile(
+      source: TemplateSource,
+      available: ReadonlyMap<string, string>,
+    ): Promise<CompiledArtefacts> {
+      const errors: ErrorDetail[] = [];
+      const fields: [string, string][] = [
+        ['subject', source.subject],
+        ['body', source.body],
+      ];
+      if (source.preheader) fields.push(['preheader', source.preheader]);
+      if (source.text_body) fields.push(['text', source.text_body]);
+      const snippets = collectSnippets(fields, available, errors);
+      const check = engines(new Map(Object.entries(snippets)), false);
+      for (const [field, text] of fields) parseField(check.html, field, text, errors);
+      for (const [name, text] of Object.entries(snippets)) {
+        parseField(check.html, `snippets/${name}`, text, errors);
+      }
+      if (errors.length > 0) refuse(errors);
+
+      stats.compiles++;
+      const { text: inert, tags } = protect(source.body);
+      let html: string | undefined = inert;
+      if (source.format === 'mjml') html = await compileMjml(inert, errors);
+      if (html === undefined) refuse(errors);
+      html = juice(html, { preserveMediaQueries: true, preserveFontFaces: true, applyWidthAttributes: true });
+
+      const kept = new Set([...html.matchAll(PLACEHOLDER)].map((m) => Number(m[1])));
+      const lost = tags.map((tag, i) => ({ tag, i })).filter(({ i }) => !kept.has(i));
+      if (lost.length > 0) {
+        refuse(
+          lost.map(({ tag }) => ({
+            path: '/body',
+            ...(source.body.includes(tag) ? positionOf(source.body, source.body.indexOf(tag)) : {}),
+            message: `body: the Liquid ${JSON.stringify(tag)} sits where MJML drops text (between MJML elements); wrap it in <mj-raw>`,
+          })),
+        );
+      }
+      const text = source.text_body ?? restore(htmlToText(html), tags);
+      const compiledHtml = withPreheader(restore(html, tags), source.preheader);
+      // The artefacts must still parse: MJML or juice could have split a tag in a way the checks above cannot see.
+      parseField(check.html, 'body', compiledHtml, errors);
+      parseField(check.text, 'text', text, errors);
+      if (errors.length > 0) refuse(errors);
+      return { html: compiledHtml, text, snippets };
+    },
+
+    /** Parses a stored version's Liquid once; the result renders any number of recipients. */
+    prepare(version: PreparableVersion, opts: { strictVariables: boolean }): PreparedTemplate {
+      stats.prepares++;
+      const snippets = new Map(Object.entries(version.snippets));
+      // A generated text part renders the snippets' text, not their HTML.
+      const textSnippets =
+        version.text_body === null
+          ? new Map([...snippets].map(([name, src]) => [name, textOf(src)] as const))
+          : snippets;
+      const html = createLiquidEngine({
+        snippets,
+        strictVariables: opts.strictVariables,
+        escapeHtml: true,
+        limits,
+      });
+      const plain = createLiquidEngine({
+        snippets: textSnippets,
+        strictVariables: opts.strictVariables,
+        escapeHtml: false,
+        limits,
+      });
+      const parsed = {
+        subject: parseStored(plain, 'subject', version.subject),
+        preheader: parseStored(plain, 'preheader', version.preheader ?? ''),
+        html: parseStored(html, 'body', version.compiled_html),
+        text: parseStored(plain, 'text', version.compiled_text),
+      };
+
+      // Positions in the compiled HTML mean little to the author: point at the same tag in the source instead.
+      function inSource(detail: ErrorDetail, field: string): ErrorDetail {
+        const source =
+          field === 'body'
+            ? version.body
+            : field === 'text'
+              ? (version.text_body ?? version.body)
+              : undefined;
+        const tag = typeof detail.tag === 'string' ? detail.tag : undefined;
+        if (!source || !tag || detail.line === undefined) return detail;
+        const index = source.indexOf(tag);
+        if (index < 0) return detail;
+        const { line, column } = positionOf(source, index + Number(detail.offset ?? 0));
+        const message = detail.message.replace(
+          / at line \d+, column \d+/,
+          ` at line ${line}, column ${column}`,
+        );
+        return { ...detail, line, column, message };
+      }
+
+      async function run(engine: Liquid, field: string, tpl: Template[], scope: object): Promise<string> {
+        try {
+          // As globals too, so `{% render %}` snippets, which get an isolated scope, still see contact, workspace and the URLs.
+          return (await engine.render(tpl, scope, { globals: scope })) as string;
+        } catch (error) {
+          const detail = inSource(describeLiquidError(error, field, limits), field);
+          throw new DomainError(
+            'TEMPLATE_RENDER_FAILED',
+            `the template could not be rendered: ${detail.message}`,
+            [detail],
+          );
+        }
+      }
+
+      return {
+        async render(context) {
+          const subject = await run(plain, 'subject', parsed.subject, context);
+          const preheader = await run(plain, 'preheader', parsed.preheader, context);
+          const scope = { ...context, __preheader: preheader };
+          return {
+            subject: subject.replace(/\s+/g, ' ').trim(),
+            preheader: preheader.trim(),
+            html: await run(html, 'body', parsed.html, scope),
+            text: await run(plain, 'text', parsed.text, context),
+          };
+        },
+      };
+    },
+  };
+
+  function parseStored(engine: Liquid, field: string, source: string): Template[] {
+    try {
+      return engine.parse(source);
+    } catch (error) {
+      // Stored versions were checked at save time; failing here means the limits changed since.
+      const detail = describeLiquidError(error, field, limits);
+      throw new DomainError('TEMPLATE_INVALID', `the stored template no longer parses: ${detail.message}`, [
+        detail,
+      ]);
+    }
+  }
+}
+
+export type TemplateCompiler = ReturnType<typeof createTemplateCompiler>;

@@ -1,0 +1,503 @@
+import type { Db, TemplateFormat, TemplateKind } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import type { ContactService } from '../contacts/index.js';
+import type { WorkspaceService } from '../workspaces/index.js';
+import { createLiquidEngine, describeLiquidError, SNIPPET_NAME_PATTERN } from './liquid-engine.js';
+import type {
+  PreparedTemplate,
+  RenderContext,
+  RenderedMessage,
+  TemplateCompiler,
+} from './template-compiler.js';
+import * as repo from './templates.repository.js';
+
+export interface Template {
+  id: string;
+  name: string;
+  kind: TemplateKind | null;
+  strict_variables: boolean;
+  latest_version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface TemplateVersion {
+  id: string;
+  template_id: string;
+  version: number;
+  format: TemplateFormat;
+  subject: string;
+  preheader: string | null;
+  body: string;
+  text: string | null;
+  compiled_html: string;
+  compiled_text: string;
+  created_at: Date;
+}
+
+export interface TemplateWithVersion extends Template {
+  version: TemplateVersion;
+}
+
+export interface VersionInput {
+  format: TemplateFormat;
+  subject: string;
+  preheader?: string | null | undefined;
+  body: string;
+  text?: string | null | undefined;
+}
+
+export interface TemplateInput extends VersionInput {
+  name: string;
+  kind?: TemplateKind | null | undefined;
+  strict_variables?: boolean | undefined;
+}
+
+export interface TemplatePatch {
+  name?: string | undefined;
+  kind?: TemplateKind | null | undefined;
+  strict_variables?: boolean | undefined;
+}
+
+export interface SampleContact {
+  email?: string | undefined;
+  external_id?: string | null | undefined;
+  attributes?: Record<string, unknown> | undefined;
+  tags?: string[] | undefined;
+  timezone?: string | null | undefined;
+  locale?: string | null | undefined;
+  status?: string | undefined;
+}
+
+export interface PreviewInput {
+  version_id?: string | undefined;
+  contact_id?: string | undefined;
+  contact?: SampleContact | undefined;
+  strict?: boolean | undefined;
+}
+
+export interface Snippet {
+  id: string;
+  name: string;
+  source: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** What preview substitutes for the links other modules sign when sending. */
+export const PREVIEW_URLS = {
+  unsubscribe_url: 'https://example.invalid/unsubscribe',
+  preferences_url: 'https://example.invalid/preferences',
+  view_in_browser_url: 'https://example.invalid/view',
+} as const;
+
+export interface TemplateServiceDeps {
+  db: Db;
+  clock: Clock;
+  compiler: TemplateCompiler;
+  contacts: ContactService;
+  workspaces: WorkspaceService;
+}
+
+export function createTemplateService(deps: TemplateServiceDeps) {
+  const { db, clock, compiler, contacts, workspaces } = deps;
+
+  async function requireTemplate(workspaceId: string, id: string, trx: Db = db, lock = false) {
+    const row = await repo.findTemplate(trx, workspaceId, id, lock);
+    if (!row) throw templateNotFound(id);
+    return row;
+  }
+
+  async function requireVersion(workspaceId: string, versionId: string) {
+    const row = await repo.findVersionById(db, workspaceId, versionId);
+    if (!row) {
+      throw new DomainError(
+        'TEMPLATE_VERSION_NOT_FOUND',
+        `template version ${versionId} does not exist in this workspace`,
+      );
+    }
+    return row;
+  }
+
+  /** Compiles outside any transaction: MJML takes tens of milliseconds and must not hold row locks. */
+  async function compile(workspaceId: string, input: VersionInput) {
+    const source = {
+      format: input.format,
+      subject: input.subject,
+      preheader: blankToNull(input.preheader),
+      body: input.body,
+      text_body: blankToNull(input.text),
+    };
+    const artefacts = await compiler.compile(source, await repo.snippetSources(db, workspaceId));
+    return { source, artefacts };
+  }
+
+  async function addVersion(
+    trx: Db,
+    template: repo.TemplateRow,
+    compiled: Awaited<ReturnType<typeof compile>>,
+    now: Date,
+  ): Promise<repo.TemplateVersionRow> {
+    const version = template.latest_version + 1;
+    const row = await repo.insertVersion(trx, {
+      id: uuidv7(now.getTime()),
+      workspace_id: template.workspace_id,
+      template_id: template.id,
+      version,
+      ...compiled.source,
+      compiled_html: compiled.artefacts.html,
+      compiled_text: compiled.artefacts.text,
+      snippets: JSON.stringify(compiled.artefacts.snippets),
+      created_at: now,
+    });
+    await repo.updateTemplate(trx, template.workspace_id, template.id, { latest_version: version }, now);
+    return row;
+  }
+
+  async function templateNameTaken(workspaceId: string, name: string): Promise<DomainError> {
+    const other = await repo.findTemplateByName(db, workspaceId, name);
+    return new DomainError(
+      'TEMPLATE_EXISTS',
+      `a template named "${other?.name ?? name}" already exists${other ? ` (id ${other.id})` : ''}; names are unique regardless of case, choose another name`,
+      [
+        {
+          path: '/name',
+          message: 'already used by another template',
+          ...(other ? { template_id: other.id } : {}),
+        },
+      ],
+    );
+  }
+
+  async function snippetNameTaken(workspaceId: string, name: string): Promise<DomainError> {
+    const other = await repo.findSnippetByName(db, workspaceId, name);
+    return new DomainError(
+      'SNIPPET_EXISTS',
+      `a snippet named "${name}" already exists${other ? ` (id ${other.id})` : ''}; choose another name or change that snippet`,
+      [{ path: '/name', message: 'already used by another snippet' }],
+    );
+  }
+
+  async function contextFor(workspaceId: string, input: PreviewInput): Promise<RenderContext> {
+    const workspace = await workspaces.get(workspaceId);
+    const base = {
+      workspace: { name: workspace.name },
+      campaign: { id: '00000000-0000-7000-8000-000000000000', name: 'Preview' },
+      ...PREVIEW_URLS,
+    };
+    if (input.contact_id) {
+      const c = await contacts.get(workspaceId, input.contact_id);
+      return {
+        ...base,
+        contact: {
+          id: c.id,
+          email: c.email,
+          external_id: c.external_id,
+          attributes: c.attributes,
+          tags: c.tags,
+          timezone: c.timezone,
+          locale: c.locale,
+          status: c.status,
+        },
+        lists: c.lists.map((l) => ({ id: l.list_id, name: l.list_name, status: l.status })),
+      };
+    }
+    const sample = input.contact ?? {};
+    return {
+      ...base,
+      contact: {
+        email: sample.email ?? 'jane.doe@example.com',
+        external_id: sample.external_id ?? null,
+        attributes: sample.attributes ?? {},
+        tags: sample.tags ?? [],
+        timezone: sample.timezone ?? null,
+        locale: sample.locale ?? null,
+        status: sample.status ?? 'active',
+      },
+      lists: [],
+    };
+  }
+
+  return {
+    async list(
+      workspaceId: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<Template>> {
+      const rows = await repo.listTemplates(db, workspaceId, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      return toPage(rows.map(toTemplate), page.limit);
+    },
+
+    async create(workspaceId: string, input: TemplateInput): Promise<TemplateWithVersion> {
+      const name = checkName(input.name, 'template');
+      const compiled = await compile(workspaceId, input);
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        const row = await repo.insertTemplate(trx, {
+          id: uuidv7(now.getTime()),
+          workspace_id: workspaceId,
+          name,
+          kind: input.kind ?? null,
+          strict_variables: input.strict_variables ?? false,
+          latest_version: 0,
+          created_at: now,
+          updated_at: now,
+        });
+        if (!row) throw await templateNameTaken(workspaceId, name);
+        const version = await addVersion(trx, row, compiled, now);
+        return { ...toTemplate({ ...row, latest_version: version.version }), version: toVersion(version) };
+      });
+    },
+
+    async get(workspaceId: string, id: string): Promise<TemplateWithVersion> {
+      const row = await requireTemplate(workspaceId, id);
+      const version = await repo.findVersionByNumber(db, workspaceId, id, row.latest_version);
+      if (!version) throw new Error(`template ${id} has no version ${row.latest_version}`);
+      return { ...toTemplate(row), version: toVersion(version) };
+    },
+
+    async update(workspaceId: string, id: string, patch: TemplatePatch): Promise<Template> {
+      const changes: Parameters<typeof repo.updateTemplate>[3] = {};
+      if (patch.name !== undefined) changes.name = checkName(patch.name, 'template');
+      if (patch.kind !== undefined) changes.kind = patch.kind;
+      if (patch.strict_variables !== undefined) changes.strict_variables = patch.strict_variables;
+      const result = await repo.updateTemplate(db, workspaceId, id, changes, clock.now());
+      if ('nameTaken' in result) throw await templateNameTaken(workspaceId, changes.name ?? '');
+      if (!result.row) throw templateNotFound(id);
+      return toTemplate(result.row);
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteTemplate(db, workspaceId, id))) throw templateNotFound(id);
+    },
+
+    /** Saves a change as the next version; earlier versions stay as they were. */
+    async createVersion(
+      workspaceId: string,
+      templateId: string,
+      input: VersionInput,
+    ): Promise<TemplateVersion> {
+      await requireTemplate(workspaceId, templateId);
+      const compiled = await compile(workspaceId, input);
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        const template = await requireTemplate(workspaceId, templateId, trx, true);
+        return toVersion(await addVersion(trx, template, compiled, now));
+      });
+    },
+
+    async versions(
+      workspaceId: string,
+      templateId: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<TemplateVersion>> {
+      const after = decodeCursor(page.cursor);
+      await requireTemplate(workspaceId, templateId);
+      const rows = await repo.listVersions(db, workspaceId, templateId, {
+        after,
+        limit: page.limit,
+      });
+      return toPage(rows.map(toVersion), page.limit);
+    },
+
+    async versionByNumber(
+      workspaceId: string,
+      templateId: string,
+      version: number,
+    ): Promise<TemplateVersion> {
+      await requireTemplate(workspaceId, templateId);
+      const row = await repo.findVersionByNumber(db, workspaceId, templateId, version);
+      if (!row) {
+        throw new DomainError(
+          'TEMPLATE_VERSION_NOT_FOUND',
+          `template ${templateId} has no version ${version}; list its versions with GET /v1/templates/${templateId}/versions`,
+        );
+      }
+      return toVersion(row);
+    },
+
+    /** A version by id, as a campaign pins it. */
+    async getVersion(workspaceId: string, versionId: string): Promise<TemplateVersion> {
+      return toVersion(await requireVersion(workspaceId, versionId));
+    },
+
+    async latestVersionId(workspaceId: string, templateId: string): Promise<string | undefined> {
+      const template = await repo.findTemplate(db, workspaceId, templateId);
+      if (!template) return undefined;
+      return (await repo.findVersionByNumber(db, workspaceId, templateId, template.latest_version))?.id;
+    },
+
+    /**
+     * Parses a stored version's Liquid once for sending: render() then does
+     * per-recipient Liquid only. Unknown variables render empty (a send must
+     * not fail on one contact's missing attribute); unknown filters still fail.
+     */
+    async compileForSend(
+      workspaceId: string,
+      versionId: string,
+      options: { strictVariables?: boolean } = {},
+    ): Promise<PreparedTemplate> {
+      const row = await requireVersion(workspaceId, versionId);
+      return compiler.prepare(row, { strictVariables: options.strictVariables ?? false });
+    },
+
+    async preview(workspaceId: string, templateId: string, input: PreviewInput): Promise<RenderedMessage> {
+      const template = await requireTemplate(workspaceId, templateId);
+      const version = input.version_id
+        ? await requireVersion(workspaceId, input.version_id)
+        : await repo.findVersionByNumber(db, workspaceId, templateId, template.latest_version);
+      if (!version || version.template_id !== templateId) {
+        throw new DomainError(
+          'TEMPLATE_VERSION_NOT_FOUND',
+          `version ${input.version_id} is not a version of template ${templateId}`,
+          [{ path: '/version_id', message: 'not a version of this template' }],
+        );
+      }
+      if (input.contact_id && input.contact) {
+        throw new DomainError('VALIDATION_FAILED', 'give contact_id or contact, not both', [
+          { path: '/contact', message: 'not allowed together with contact_id' },
+        ]);
+      }
+      const context = await contextFor(workspaceId, input);
+      const prepared = compiler.prepare(version, {
+        strictVariables: input.strict ?? template.strict_variables,
+      });
+      return prepared.render(context);
+    },
+
+    async listSnippets(
+      workspaceId: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<Snippet>> {
+      const rows = await repo.listSnippets(db, workspaceId, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      return toPage(rows.map(toSnippet), page.limit);
+    },
+
+    async getSnippet(workspaceId: string, id: string): Promise<Snippet> {
+      const row = await repo.findSnippet(db, workspaceId, id);
+      if (!row) throw snippetNotFound(id);
+      return toSnippet(row);
+    },
+
+    async createSnippet(workspaceId: string, input: { name: string; source: string }): Promise<Snippet> {
+      checkSnippet(input);
+      const now = clock.now();
+      const row = await repo.insertSnippet(db, {
+        id: uuidv7(now.getTime()),
+        workspace_id: workspaceId,
+        name: input.name,
+        source: input.source,
+        created_at: now,
+        updated_at: now,
+      });
+      if (!row) throw await snippetNameTaken(workspaceId, input.name);
+      return toSnippet(row);
+    },
+
+    /** Changes a snippet for versions saved from now on; saved versions keep the copy they were compiled with. */
+    async replaceSnippet(
+      workspaceId: string,
+      id: string,
+      input: { name: string; source: string },
+    ): Promise<Snippet> {
+      checkSnippet(input);
+      const result = await repo.updateSnippet(db, workspaceId, id, input, clock.now());
+      if ('nameTaken' in result) throw await snippetNameTaken(workspaceId, input.name);
+      if (!result.row) throw snippetNotFound(id);
+      return toSnippet(result.row);
+    },
+
+    async removeSnippet(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteSnippet(db, workspaceId, id))) throw snippetNotFound(id);
+    },
+  };
+}
+
+export type TemplateService = ReturnType<typeof createTemplateService>;
+
+const snippetName = new RegExp(SNIPPET_NAME_PATTERN);
+
+function checkSnippet(input: { name: string; source: string }): void {
+  if (!snippetName.test(input.name)) {
+    throw new DomainError(
+      'VALIDATION_FAILED',
+      `snippet name "${input.name}" is not allowed: use letters, digits, "_", "-" and ".", starting with a letter or digit (at most 100)`,
+      [{ path: '/name', message: 'letters, digits, "_", "-" and "." only' }],
+    );
+  }
+  try {
+    // Only the syntax is checked here: the snippets it includes are resolved when a template using it is saved.
+    createLiquidEngine({ snippets: new Map(), strictVariables: false, escapeHtml: true }).parse(input.source);
+  } catch (error) {
+    const detail = describeLiquidError(error, 'source');
+    throw new DomainError('TEMPLATE_INVALID', `the snippet is invalid: ${detail.message}`, [detail]);
+  }
+}
+
+function checkName(raw: string, what: string): string {
+  const name = raw.trim();
+  if (name === '') {
+    throw new DomainError('VALIDATION_FAILED', `name is blank: give the ${what} a name`, [
+      { path: '/name', message: 'must not be blank' },
+    ]);
+  }
+  return name;
+}
+
+function blankToNull(value: string | null | undefined): string | null {
+  return value === undefined || value === null || value === '' ? null : value;
+}
+
+function templateNotFound(id: string): DomainError {
+  return new DomainError('TEMPLATE_NOT_FOUND', `template ${id} does not exist in this workspace`);
+}
+
+function snippetNotFound(id: string): DomainError {
+  return new DomainError('SNIPPET_NOT_FOUND', `snippet ${id} does not exist in this workspace`);
+}
+
+function toTemplate(row: repo.TemplateRow): Template {
+  return {
+    id: row.id,
+    name: row.name,
+    kind: row.kind,
+    strict_variables: row.strict_variables,
+    latest_version: row.latest_version,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function toVersion(row: repo.TemplateVersionRow): TemplateVersion {
+  return {
+    id: row.id,
+    template_id: row.template_id,
+    version: row.version,
+    format: row.format,
+    subject: row.subject,
+    preheader: row.preheader,
+    body: row.body,
+    text: row.text_body,
+    compiled_html: row.compiled_html,
+    compiled_text: row.compiled_text,
+    created_at: row.created_at,
+  };
+}
+
+function toSnippet(row: repo.SnippetRow): Snippet {
+  return {
+    id: row.id,
+    name: row.name,
+    source: row.source,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}

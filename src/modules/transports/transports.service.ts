@@ -1,0 +1,365 @@
+import { join } from 'node:path';
+import type { Db } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
+import {
+  createRateLimiter,
+  createTransport,
+  isTransportError,
+  type RateLimiter,
+  type Timers,
+  type Transport,
+  type TransportErrorKind,
+  type TransportType,
+} from '../../mail/transports/index.js';
+import * as repo from './transports.repository.js';
+import { TRANSPORT_RULES, toTransportSpec, validateTransportConfig } from './transports.settings.js';
+
+export interface RateLimitInput {
+  per_second?: number | null | undefined;
+  per_hour?: number | null | undefined;
+  per_day?: number | null | undefined;
+}
+
+export interface TransportInput {
+  name: string;
+  type: TransportType;
+  settings?: Record<string, unknown> | undefined;
+  secrets?: Record<string, string> | undefined;
+  rate_limit?: RateLimitInput | undefined;
+  max_concurrency?: number | undefined;
+  is_default?: boolean | undefined;
+}
+
+export interface TransportPatch {
+  name?: string | undefined;
+  /** Merged into the stored settings; a null value removes the key. */
+  settings?: Record<string, unknown> | undefined;
+  /** Merged into the stored secrets; a null value removes the secret. */
+  secrets?: Record<string, string | null> | undefined;
+  rate_limit?: RateLimitInput | undefined;
+  max_concurrency?: number | undefined;
+  is_default?: boolean | undefined;
+}
+
+/** A transport as the API shows it: settings, but of its secrets only their names. */
+export interface TransportView {
+  id: string;
+  name: string;
+  type: TransportType;
+  settings: Record<string, unknown>;
+  secrets_set: string[];
+  rate_limit: { per_second: number | null; per_hour: number | null; per_day: number | null };
+  max_concurrency: number;
+  is_default: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A ready-to-use transport with its limiter; `id` is null for the built-in file transport. */
+export interface LiveTransport {
+  id: string | null;
+  name: string;
+  type: TransportType;
+  transport: Transport;
+  limiter: RateLimiter;
+}
+
+export type TestSendResult =
+  | { delivered: true; message_id: string; provider_message_id: string }
+  | {
+      delivered: false;
+      message_id: string;
+      error: { kind: TransportErrorKind; code: string | null; message: string };
+    };
+
+export interface TransportServiceDeps {
+  db: Db;
+  clock: Clock;
+  keyring: SecretKeyring;
+  /** Herald's data folder; the file transport writes under `<dataDir>/outbox`. */
+  dataDir: string;
+  timers?: Timers | undefined;
+}
+
+const BUILT_IN_FILE = { name: 'file (built-in)', maxConcurrency: 5 };
+
+export function createTransportService(deps: TransportServiceDeps) {
+  const { db, clock, keyring } = deps;
+  const outbox = join(deps.dataDir, 'outbox');
+  /** Live instances by transport id, rebuilt when the row's updated_at moves (also after changes by other processes). */
+  const live = new Map<string, { version: number; value: LiveTransport }>();
+  const builtIn = new Map<string, LiveTransport>();
+
+  const context = (id: string) => `transports:${id}`;
+
+  function readSecrets(row: repo.TransportRow): Record<string, string> {
+    if (!row.secrets) return {};
+    return JSON.parse(decryptSecret(keyring, row.secrets, context(row.id))) as Record<string, string>;
+  }
+
+  function sealSecrets(id: string, secrets: Record<string, string>): string | null {
+    return Object.keys(secrets).length === 0
+      ? null
+      : encryptSecret(keyring, JSON.stringify(secrets), context(id));
+  }
+
+  function view(row: repo.TransportRow): TransportView {
+    return {
+      id: row.id,
+      name: row.name,
+      type: row.type,
+      settings: row.settings,
+      secrets_set: Object.keys(readSecrets(row)).sort(),
+      rate_limit: { per_second: row.rate_per_second, per_hour: row.rate_per_hour, per_day: row.rate_per_day },
+      max_concurrency: row.max_concurrency,
+      is_default: row.is_default,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  function notFound(): DomainError {
+    return new DomainError(
+      'TRANSPORT_NOT_FOUND',
+      'no transport with this id in this workspace; list them with GET /v1/transports',
+    );
+  }
+
+  function exists(name: string): DomainError {
+    return new DomainError(
+      'TRANSPORT_EXISTS',
+      `a transport named "${name}" already exists in this workspace; choose another name`,
+      [{ path: '/name', message: 'already taken' }],
+    );
+  }
+
+  async function evict(id: string): Promise<void> {
+    const cached = live.get(id);
+    live.delete(id);
+    if (cached) {
+      cached.value.limiter.close();
+      await cached.value.transport.close();
+    }
+  }
+
+  function build(row: repo.TransportRow): LiveTransport {
+    const transport = createTransport(toTransportSpec(row.type, row.settings, readSecrets(row), outbox));
+    const limiter = createRateLimiter(
+      {
+        perSecond: row.rate_per_second ?? undefined,
+        perHour: row.rate_per_hour ?? undefined,
+        perDay: row.rate_per_day ?? undefined,
+        maxConcurrency: row.max_concurrency,
+      },
+      { clock, timers: deps.timers },
+    );
+    return { id: row.id, name: row.name, type: row.type, transport, limiter };
+  }
+
+  function fileFallback(workspaceId: string): LiveTransport {
+    // One per workspace, so one workspace's backlog does not hold another's concurrency.
+    let value = builtIn.get(workspaceId);
+    if (!value) {
+      value = {
+        id: null,
+        name: BUILT_IN_FILE.name,
+        type: 'file',
+        transport: createTransport({ type: 'file', folder: outbox }),
+        limiter: createRateLimiter(
+          { maxConcurrency: BUILT_IN_FILE.maxConcurrency },
+          { clock, timers: deps.timers },
+        ),
+      };
+      builtIn.set(workspaceId, value);
+    }
+    return value;
+  }
+
+  const service = {
+    async create(workspaceId: string, input: TransportInput): Promise<TransportView> {
+      const settings = input.settings ?? {};
+      const secrets = input.secrets ?? {};
+      validateTransportConfig(input.type, settings, secrets);
+      const id = uuidv7();
+      const now = clock.now();
+      return db.transaction().execute(async (trx) => {
+        // The first transport of a workspace becomes its default unless told otherwise.
+        const isDefault = input.is_default ?? !(await repo.hasDefaultTransport(trx, workspaceId));
+        if (isDefault) await repo.clearDefault(trx, workspaceId, id);
+        const row = await repo.insertTransport(trx, {
+          id,
+          workspace_id: workspaceId,
+          name: input.name,
+          type: input.type,
+          settings: JSON.stringify(settings),
+          secrets: sealSecrets(id, secrets),
+          rate_per_second: input.rate_limit?.per_second ?? null,
+          rate_per_hour: input.rate_limit?.per_hour ?? null,
+          rate_per_day: input.rate_limit?.per_day ?? null,
+          max_concurrency: input.max_concurrency ?? 5,
+          is_default: isDefault,
+          created_at: now,
+          updated_at: now,
+        });
+        if (!row) throw exists(input.name);
+        return view(row);
+      });
+    },
+
+    async get(workspaceId: string, id: string): Promise<TransportView> {
+      const row = await repo.findTransport(db, workspaceId, id);
+      if (!row) throw notFound();
+      return view(row);
+    },
+
+    async list(
+      workspaceId: string,
+      page: { cursor?: string | undefined; limit: number },
+    ): Promise<Page<TransportView>> {
+      const rows = await repo.listTransports(db, workspaceId, {
+        after: decodeCursor(page.cursor),
+        limit: page.limit,
+      });
+      const result = toPage(rows, page.limit);
+      return { data: result.data.map(view), next_cursor: result.next_cursor };
+    },
+
+    async update(workspaceId: string, id: string, patch: TransportPatch): Promise<TransportView> {
+      const updated = await db.transaction().execute(async (trx) => {
+        const current = await repo.findTransport(trx, workspaceId, id);
+        if (!current) throw notFound();
+        const changes: repo.TransportChanges = {};
+        if (patch.name !== undefined) changes.name = patch.name;
+        if (patch.settings !== undefined || patch.secrets !== undefined) {
+          const settings = merge(current.settings, patch.settings ?? {});
+          const secrets = merge(readSecrets(current), patch.secrets ?? {}) as Record<string, string>;
+          validateTransportConfig(current.type, settings, secrets);
+          changes.settings = JSON.stringify(settings);
+          changes.secrets = sealSecrets(id, secrets);
+        }
+        if (patch.rate_limit) {
+          if (patch.rate_limit.per_second !== undefined)
+            changes.rate_per_second = patch.rate_limit.per_second;
+          if (patch.rate_limit.per_hour !== undefined) changes.rate_per_hour = patch.rate_limit.per_hour;
+          if (patch.rate_limit.per_day !== undefined) changes.rate_per_day = patch.rate_limit.per_day;
+        }
+        if (patch.max_concurrency !== undefined) changes.max_concurrency = patch.max_concurrency;
+        if (patch.is_default !== undefined) {
+          changes.is_default = patch.is_default;
+          if (patch.is_default) await repo.clearDefault(trx, workspaceId, id);
+        }
+        const result = await repo.updateTransport(trx, workspaceId, id, changes, clock.now());
+        if ('nameTaken' in result) throw exists(patch.name ?? '');
+        if (!result.row) throw notFound();
+        return result.row;
+      });
+      await evict(id);
+      return view(updated);
+    },
+
+    async remove(workspaceId: string, id: string): Promise<void> {
+      if (!(await repo.deleteTransport(db, workspaceId, id))) throw notFound();
+      await evict(id);
+    },
+
+    /**
+     * The live transport to send through: the one named, else the workspace's
+     * default, else the built-in file transport. Instances are cached and
+     * rebuilt when their row changed, so pools survive between batches.
+     */
+    async transportFor(workspaceId: string, transportId?: string | null): Promise<LiveTransport> {
+      const row = transportId
+        ? await repo.findTransport(db, workspaceId, transportId)
+        : await repo.findDefaultTransport(db, workspaceId);
+      if (!row) {
+        if (transportId) throw notFound();
+        return fileFallback(workspaceId);
+      }
+      const cached = live.get(row.id);
+      const version = row.updated_at.getTime();
+      if (cached && cached.version === version) return cached.value;
+      if (cached) await evict(row.id);
+      const value = build(row);
+      live.set(row.id, { version, value });
+      return value;
+    },
+
+    /** Sends a short plain-text message through the transport and reports what happened. */
+    async sendTest(
+      workspaceId: string,
+      id: string,
+      input: { to: string; from: string },
+    ): Promise<TestSendResult> {
+      const { transport, limiter } = await service.transportFor(workspaceId, id);
+      const domain = input.from.split('@')[1] ?? 'herald.invalid';
+      const messageId = `<${uuidv7()}@${domain}>`;
+      const raw = Buffer.from(
+        [
+          `From: ${input.from}`,
+          `To: ${input.to}`,
+          'Subject: Herald transport test',
+          `Date: ${clock.now().toUTCString().replace('GMT', '+0000')}`,
+          `Message-ID: ${messageId}`,
+          'MIME-Version: 1.0',
+          'Content-Type: text/plain; charset=utf-8',
+          'Content-Transfer-Encoding: 7bit',
+          '',
+          `This is a test message from Herald through transport ${id}.`,
+          'If you can read it, the transport works.',
+          '',
+        ].join('\r\n'),
+      );
+      const release = await limiter.acquire();
+      try {
+        const result = await transport.send({
+          raw,
+          envelope: { from: input.from, to: [input.to] },
+          messageId,
+        });
+        return { delivered: true, message_id: messageId, provider_message_id: result.providerMessageId };
+      } catch (error) {
+        if (!isTransportError(error)) throw error;
+        return {
+          delivered: false,
+          message_id: messageId,
+          error: {
+            kind: error.kind,
+            code: error.code === undefined ? null : String(error.code),
+            message: error.providerMessage,
+          },
+        };
+      } finally {
+        release();
+      }
+    },
+
+    /** Closes every pooled connection; for shutdown. */
+    async closeAll(): Promise<void> {
+      await Promise.all([...live.keys()].map((id) => evict(id)));
+      for (const value of builtIn.values()) {
+        value.limiter.close();
+        await value.transport.close();
+      }
+      builtIn.clear();
+    },
+
+    /** Secret names each type accepts, for documentation and errors. */
+    secretNames: (type: TransportType) => Object.keys(TRANSPORT_RULES[type].secrets),
+  };
+  return service;
+}
+
+export type TransportService = ReturnType<typeof createTransportService>;
+
+function merge<T>(base: Record<string, T>, changes: Record<string, T | null>): Record<string, T> {
+  const result: Record<string, T> = { ...base };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === null) delete result[key];
+    else result[key] = value;
+  }
+  return result;
+}
