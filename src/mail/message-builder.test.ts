@@ -78,6 +78,15 @@ describe('buildMessage', () => {
     );
   });
 
+  it('ends every line with CRLF even when the parts use bare LF, so DKIM body hashes survive SMTP', async () => {
+    const built = await buildMessage({
+      ...input,
+      text: 'line one\nline two\n\nline four',
+      html: '<p>a</p>\n<p>b</p>',
+    });
+    expect(built.raw.toString('latin1')).not.toMatch(/[^\r]\n/);
+  });
+
   it('omits the list headers on transactional messages', async () => {
     const { marketing: _m, ...transactional } = input;
     const text = (await buildMessage(transactional)).raw.toString();

@@ -64,8 +64,9 @@ export function buildMessage(input: MessageInput): Promise<BuiltMessage> {
     to: toNodemailer(input.to),
     ...(input.replyTo ? { replyTo: toNodemailer(input.replyTo) } : {}),
     subject: input.subject,
-    ...(input.text !== undefined ? { text: input.text } : {}),
-    ...(input.html !== undefined ? { html: input.html } : {}),
+    // Bare LF would travel as CRLF over SMTP and break the DKIM body hash: send CRLF from the start.
+    ...(input.text !== undefined ? { text: crlf(input.text) } : {}),
+    ...(input.html !== undefined ? { html: crlf(input.html) } : {}),
     messageId,
     date: input.date,
     headers,
@@ -137,4 +138,8 @@ function prepared(value: string) {
 
 function toNodemailer(address: Address) {
   return address.name ? { name: address.name, address: address.email } : address.email;
+}
+
+function crlf(text: string): string {
+  return text.replace(/\r?\n/g, '\r\n');
 }

@@ -43,7 +43,7 @@ export async function serve(
     );
   }
   out.write(`Herald is listening on http://${hostFor(config.host)}:${port} (API docs at /docs)\n`);
-  if (config.worker) container.runner.start();
+  if (config.worker) container.startWorkers();
 
   await new Promise<void>((resolve) => {
     let stopping = false;

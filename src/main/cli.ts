@@ -45,7 +45,7 @@ export function buildCli(): Command {
       const database = await openDatabase(config);
       const container = createContainer({ config, database, logger, clock: systemClock });
       await container.migrate();
-      container.runner.start();
+      container.startWorkers();
       logger.info('worker started');
       await new Promise<void>((resolve) => {
         const stop = () => void container.close().finally(resolve);

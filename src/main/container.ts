@@ -6,7 +6,7 @@ import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.j
 import type { Clock } from '../lib/clock.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
-import { createCampaignService } from '../modules/campaigns/index.js';
+import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -17,6 +17,7 @@ import { createTemplateCompiler, createTemplateService } from '../modules/templa
 import { createTransportService } from '../modules/transports/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
+import { createSendingPorts } from './sending-ports.js';
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
@@ -79,6 +80,26 @@ export function createContainer(options: ContainerOptions) {
     pollIntervalMs: config.jobPollIntervalMs,
   });
 
+  const sendingPorts = createSendingPorts({
+    keyring,
+    publicUrl: config.publicUrl,
+    clock,
+    logger: logger.child({ component: 'sender' }),
+    templates,
+    lists,
+    workspaces,
+    sendingDomains,
+    transports,
+  });
+  const sender = createCampaignSender({
+    db,
+    clock,
+    logger: logger.child({ component: 'sender' }),
+    campaigns,
+    workerId: runner.workerId,
+    ports: sendingPorts,
+  });
+
   const expectedMigrations = readMigrations().length;
   async function checkReady(): Promise<void> {
     const result = await sql<{ n: string }>`SELECT count(*) AS n FROM schema_migrations`.execute(db);
@@ -94,6 +115,13 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     runner,
+    sender,
+    sendingPorts,
+    /** Starts background work in this process: jobs and campaign sending. */
+    startWorkers() {
+      runner?.start();
+      sender.start(config.jobPollIntervalMs);
+    },
     apiKeys,
     workspaces,
     consent,
@@ -126,6 +154,7 @@ export function createContainer(options: ContainerOptions) {
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
+      await sender.stop();
       await runner?.stop();
       await transports.closeAll();
       await database.close();

@@ -29,7 +29,7 @@ export interface PreparedCampaign {
 
 export interface SendingPorts {
   /** Called once per campaign and pinned version: compile, parse keys, open the transport. */
-  prepare(campaign: repo.CampaignRow): Promise<PreparedCampaign>;
+  prepare(campaign: repo.CampaignRow, includedListIds: string[]): Promise<PreparedCampaign>;
   /** 'permanent' fails the recipient; anything else is retried after the claim's lease. */
   classify(error: unknown): 'permanent' | 'temporary' | 'connection';
 }
@@ -74,7 +74,12 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     const key = `${campaign.id}:${campaign.template_version_id}:${campaign.updated_at.getTime()}`;
     let entry = prepared.get(key);
     if (!entry) {
-      entry = ports.prepare(campaign);
+      entry = repo.campaignLists(db, campaign.id).then((lists) =>
+        ports.prepare(
+          campaign,
+          lists.filter((l) => !l.excluded).map((l) => l.list_id),
+        ),
+      );
       entry.catch(() => prepared.delete(key));
       prepared.set(key, entry);
     }

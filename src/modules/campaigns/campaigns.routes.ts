@@ -96,6 +96,63 @@ export function campaignsRoutes(deps: { campaigns: CampaignService }): FastifyPl
       },
     );
 
+    const actions = [
+      [
+        'send',
+        'Start sending now',
+        'Pins the template version and the audience size. 409 when not ready, empty, or already sending.',
+      ],
+      ['unschedule', 'Return a scheduled campaign to draft', ''],
+      ['pause', 'Pause sending', 'Messages in flight finish; nobody else is sent to until resumed.'],
+      ['resume', 'Resume a paused campaign', ''],
+      [
+        'cancel',
+        'Cancel for good',
+        'Works on draft, scheduled, sending and paused campaigns; recipients not yet sent to are not.',
+      ],
+    ] as const;
+    for (const [action, summary, description] of actions) {
+      app.post(
+        `/v1/campaigns/:id/${action}`,
+        {
+          config: { scope: 'campaigns:send' },
+          schema: {
+            tags,
+            summary,
+            description,
+            params: IdParams,
+            response: responses({ 200: CampaignSchema }),
+          },
+        },
+        async (request) => campaigns[action](principalOf(request).workspaceId, request.params.id),
+      );
+    }
+
+    app.post(
+      '/v1/campaigns/:id/schedule',
+      {
+        config: { scope: 'campaigns:send' },
+        schema: {
+          tags,
+          summary: 'Schedule sending',
+          description:
+            'send_at is stored in UTC. Give an instant with an offset (2026-12-01T09:00:00+01:00), or a wall-clock ' +
+            'time with a timezone (2026-12-01T09:00 and Europe/Berlin). 400 SCHEDULE_IN_PAST for a time not in the future.',
+          params: IdParams,
+          body: Type.Object(
+            {
+              send_at: Type.String({ minLength: 1, maxLength: 40 }),
+              timezone: Type.Optional(Type.String({ maxLength: 64 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: responses({ 200: CampaignSchema }),
+        },
+      },
+      async (request) =>
+        campaigns.schedule(principalOf(request).workspaceId, request.params.id, request.body),
+    );
+
     app.get(
       '/v1/campaigns/:id/audience',
       {

@@ -62,6 +62,11 @@ export interface TemplateVersionLookup {
   latestVersionId(workspaceId: string, templateId: string): Promise<string | undefined>;
 }
 
+interface VersionLookup {
+  templateId: string | null;
+  versionId: string | undefined;
+}
+
 export interface ScheduleInput {
   /** ISO 8601 with an offset (2026-12-01T09:00:00+01:00), or a wall-clock time with `timezone`. */
   send_at: string;
@@ -72,17 +77,37 @@ export interface ScheduleInput {
 export function createCampaignService(deps: { db: Db; clock: Clock; templates: TemplateVersionLookup }) {
   const { db, clock, templates } = deps;
 
+  /**
+   * The template version a campaign would pin now. Looked up before the
+   * campaign's transaction opens: the templates module uses its own
+   * connection, and the embedded database has only one.
+   */
+  async function versionOf(workspaceId: string, id: string): Promise<VersionLookup> {
+    const row = await mustFind(db, workspaceId, id);
+    const versionId = row.template_id
+      ? await templates.latestVersionId(workspaceId, row.template_id)
+      : undefined;
+    return { templateId: row.template_id, versionId };
+  }
+
   /** Everything that must hold before a campaign may be scheduled or sent, reported together. */
-  async function readiness(trx: Db, row: repo.CampaignRow): Promise<{ versionId: string; audience: number }> {
+  async function readiness(
+    trx: Db,
+    row: repo.CampaignRow,
+    lookup: VersionLookup,
+  ): Promise<{ versionId: string; audience: number }> {
+    if (lookup.templateId !== row.template_id) {
+      throw new DomainError(
+        'CAMPAIGN_STATE_CONFLICT',
+        `campaign ${row.id} changed its template meanwhile; try again`,
+      );
+    }
     const missing: ErrorDetail[] = [];
     if (!row.from_email) missing.push({ path: '/from_email', message: 'set a sender address (from_email)' });
-    let versionId: string | undefined;
+    const versionId = lookup.versionId;
     if (!row.template_id) missing.push({ path: '/template_id', message: 'choose a template (template_id)' });
-    else {
-      versionId = await templates.latestVersionId(row.workspace_id, row.template_id);
-      if (!versionId)
-        missing.push({ path: '/template_id', message: `template ${row.template_id} does not exist` });
-    }
+    else if (!versionId)
+      missing.push({ path: '/template_id', message: `template ${row.template_id} does not exist` });
     const lists = await repo.campaignLists(trx, row.id);
     if (!lists.some((l) => !l.excluded))
       missing.push({ path: '/lists', message: 'include at least one list (lists)' });
@@ -112,8 +137,13 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
   }
 
   /** Pins the template version and the audience size and marks the campaign sending. */
-  async function start(trx: Db, row: repo.CampaignRow, from: CampaignStatus[]): Promise<repo.CampaignRow> {
-    const { versionId, audience } = await readiness(trx, row);
+  async function start(
+    trx: Db,
+    row: repo.CampaignRow,
+    from: CampaignStatus[],
+    lookup: VersionLookup,
+  ): Promise<repo.CampaignRow> {
+    const { versionId, audience } = await readiness(trx, row, lookup);
     const now = clock.now();
     const started = await repo.transition(trx, row.id, from, {
       status: 'sending',
@@ -307,17 +337,19 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
 
     /** Starts sending now. */
     async send(workspaceId: string, id: string): Promise<Campaign> {
+      const lookup = await versionOf(workspaceId, id);
       return db.transaction().execute(async (trx) => {
         const row = await mustFind(trx, workspaceId, id, true);
         const from: CampaignStatus[] = ['draft', 'scheduled'];
         if (!from.includes(row.status)) throw conflict(row, 'send', from);
-        return toCampaign(trx, await start(trx, row, from));
+        return toCampaign(trx, await start(trx, row, from, lookup));
       });
     },
 
     /** Schedules sending at a future time, stored in UTC. */
     async schedule(workspaceId: string, id: string, input: ScheduleInput): Promise<Campaign> {
       const at = parseSendAt(input);
+      const lookup = await versionOf(workspaceId, id);
       return db.transaction().execute(async (trx) => {
         const row = await mustFind(trx, workspaceId, id, true);
         const from: CampaignStatus[] = ['draft', 'scheduled'];
@@ -330,7 +362,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
             [{ path: '/send_at', message: 'must be in the future' }],
           );
         }
-        await readiness(trx, row);
+        await readiness(trx, row, lookup);
         const scheduled = await repo.transition(trx, id, from, {
           status: 'scheduled',
           scheduled_at: at,
@@ -368,9 +400,10 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       let started = 0;
       for (const due of await repo.dueCampaigns(db, clock.now(), limit)) {
         try {
+          const lookup = await versionOf(due.workspace_id, due.id);
           await db.transaction().execute(async (trx) => {
             const row = await repo.findCampaign(trx, due.workspace_id, due.id, true);
-            if (row?.status === 'scheduled') await start(trx, row, ['scheduled']);
+            if (row?.status === 'scheduled') await start(trx, row, ['scheduled'], lookup);
           });
           started++;
         } catch (error) {

@@ -1,3 +1,10 @@
+export {
+  type CampaignSender,
+  type CampaignSenderOptions,
+  createCampaignSender,
+  type PreparedCampaign,
+  type SendingPorts,
+} from './campaign-sender.js';
 export { campaignsRoutes } from './campaigns.routes.js';
 export {
   type Campaign,
@@ -5,3 +12,4 @@ export {
   type CampaignSettings,
   createCampaignService,
 } from './campaigns.service.js';
+export type { ClaimedRecipient } from './sends.repository.js';

@@ -340,10 +340,16 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     async compileForSend(
       workspaceId: string,
       versionId: string,
-      options: { strictVariables?: boolean } = {},
+      options: { strictVariables?: boolean; subject?: string | null; preheader?: string | null } = {},
     ): Promise<PreparedTemplate> {
       const row = await requireVersion(workspaceId, versionId);
-      return compiler.prepare(row, { strictVariables: options.strictVariables ?? false });
+      // A campaign may replace the version's subject and preheader (both Liquid).
+      const version = {
+        ...row,
+        ...(options.subject ? { subject: options.subject } : {}),
+        ...(options.preheader ? { preheader: options.preheader } : {}),
+      };
+      return compiler.prepare(version, { strictVariables: options.strictVariables ?? false });
     },
 
     async preview(workspaceId: string, templateId: string, input: PreviewInput): Promise<RenderedMessage> {

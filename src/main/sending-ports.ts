@@ -1,0 +1,135 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../lib/clock.js';
+import type { SecretKeyring } from '../lib/secret-keys.js';
+import { createToken } from '../lib/signed-tokens.js';
+import { buildMessage, feedbackId, returnPathAddress, unsubscribeLinks } from '../mail/message-builder.js';
+import { isTransportError } from '../mail/transports/transport.js';
+import type { PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
+import type { ListService } from '../modules/lists/index.js';
+import type { SendingDomainService } from '../modules/sending-domains/index.js';
+import type { TemplateService } from '../modules/templates/index.js';
+import type { TransportService } from '../modules/transports/index.js';
+import type { WorkspaceService } from '../modules/workspaces/index.js';
+
+/**
+ * Connects the campaign sender to templates, message building, DKIM and
+ * transports. Everything expensive (compiling, parsing the DKIM key, opening
+ * the transport) happens once per campaign in `prepare`; `compose` does only
+ * per-recipient work.
+ */
+export function createSendingPorts(deps: {
+  keyring: SecretKeyring;
+  publicUrl: string;
+  clock: Clock;
+  logger: Logger;
+  templates: Pick<TemplateService, 'compileForSend'>;
+  lists: Pick<ListService, 'get'>;
+  workspaces: Pick<WorkspaceService, 'get'>;
+  sendingDomains: Pick<SendingDomainService, 'signerFor'>;
+  transports: Pick<TransportService, 'transportFor'>;
+}): SendingPorts {
+  const { keyring, publicUrl, clock } = deps;
+  const base = publicUrl.replace(/\/+$/, '');
+
+  return {
+    async prepare(campaign, includedListIds): Promise<PreparedCampaign> {
+      if (!campaign.template_version_id || !campaign.from_email) {
+        throw new Error(`campaign ${campaign.id} started without a pinned template version or sender`);
+      }
+      const workspaceId = campaign.workspace_id;
+      const domain = campaign.from_email.split('@')[1] as string;
+      const [template, workspace, signer, live, list] = await Promise.all([
+        deps.templates.compileForSend(workspaceId, campaign.template_version_id, {
+          subject: campaign.subject,
+          preheader: campaign.preheader,
+        }),
+        deps.workspaces.get(workspaceId),
+        deps.sendingDomains.signerFor(workspaceId, domain),
+        deps.transports.transportFor(workspaceId, campaign.transport_id),
+        // List-Id names one list; with several, the first the campaign includes.
+        includedListIds[0] ? deps.lists.get(workspaceId, includedListIds[0]) : Promise.resolve(undefined),
+      ]);
+      if (!signer) {
+        deps.logger.warn(
+          { campaign_id: campaign.id },
+          'no sending domain with a DKIM key matches the sender: messages go out unsigned',
+        );
+      }
+      const firstList = list ? { id: list.id, name: list.name } : undefined;
+      const from = { name: campaign.from_name ?? undefined, email: campaign.from_email };
+      const replyTo = campaign.reply_to ? { email: campaign.reply_to } : undefined;
+
+      return {
+        messageIdDomain: domain,
+        async compose(recipient) {
+          const id = recipient.message_id.split('@')[0] as string;
+          const links = unsubscribeLinks(keyring, {
+            publicUrl: base,
+            domain,
+            workspaceId,
+            messageId: id,
+            contactId: recipient.contact_id,
+            campaignId: campaign.id,
+            listId: firstList?.id,
+          });
+          const ids = { workspaceId, contactId: recipient.contact_id, campaignId: campaign.id };
+          const rendered = await template.render({
+            contact: {
+              id: recipient.contact_id,
+              email: recipient.email,
+              external_id: recipient.external_id,
+              attributes: recipient.attributes,
+              tags: recipient.tags,
+              timezone: recipient.timezone,
+              locale: recipient.locale,
+              status: recipient.status,
+            },
+            lists: firstList ? [firstList] : [],
+            workspace: { name: workspace.name },
+            campaign: { id: campaign.id, name: campaign.name },
+            unsubscribe_url: links.url,
+            preferences_url: `${base}/p/${createToken(keyring, 'preferences', ids)}`,
+            view_in_browser_url: `${base}/m/${createToken(keyring, 'view', ids)}`,
+          });
+          const built = await buildMessage({
+            id,
+            domain,
+            date: clock.now(),
+            from,
+            replyTo,
+            to: { email: recipient.email },
+            subject: rendered.subject,
+            html: rendered.html,
+            text: rendered.text,
+            returnPath: returnPathAddress(keyring, id, domain),
+            marketing: {
+              unsubscribeUrl: links.url,
+              unsubscribeMailto: links.mailto,
+              list: firstList ? { id: firstList.id, name: firstList.name, workspaceId } : undefined,
+              feedbackId: feedbackId({
+                campaignId: campaign.id,
+                listId: firstList?.id,
+                workspaceId,
+                senderId: signer?.domain ?? domain,
+              }),
+            },
+          });
+          return { raw: signer ? signer.sign(built.raw) : built.raw, envelope: built.envelope };
+        },
+        async send(message) {
+          const release = await live.limiter.acquire();
+          try {
+            return await live.transport.send(message);
+          } finally {
+            release();
+          }
+        },
+      };
+    },
+
+    classify(error) {
+      // A message that cannot be rendered or built will not improve by retrying.
+      return isTransportError(error) ? error.kind : 'permanent';
+    },
+  };
+}
