@@ -17,6 +17,7 @@ export interface Config {
   worker: boolean;
   jobConcurrency: number;
   jobPollIntervalMs: number;
+  sendLeaseMs: number;
 }
 
 export class ConfigError extends Error {

@@ -102,6 +102,14 @@ export const SETTINGS = {
     default: 1000,
     description: 'How often an idle worker looks for due jobs.',
   },
+  sendLeaseMs: {
+    env: 'HERALD_SEND_LEASE_MS',
+    type: 'integer',
+    min: 1000,
+    default: 120000,
+    description:
+      'How long a worker holds the campaign recipients it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it. Keep it well above the time one batch takes to send.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

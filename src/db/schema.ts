@@ -22,6 +22,7 @@ export interface Database {
   snippets: SnippetTable;
   campaign_lists: CampaignListTable;
   campaign_sends: CampaignSendTable;
+  messages: MessageTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -89,6 +90,8 @@ export interface ListTable {
   visibility: 'public' | 'private';
   created_at: Timestamp;
   updated_at: Timestamp;
+  confirmation_template_id: ColumnType<string | null, string | null | undefined, string | null>;
+  confirmation_from_email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type MembershipStatus = 'unconfirmed' | 'confirmed' | 'unsubscribed';
@@ -306,4 +309,22 @@ export interface TransportTable {
   is_default: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export type MessageStatus = 'queued' | 'sent' | 'failed';
+
+export interface MessageTable {
+  id: string;
+  workspace_id: string;
+  contact_id: string;
+  to_email: string;
+  status: MessageStatus;
+  idempotency_key: string | null;
+  payload: JsonColumn;
+  message_id: string;
+  provider_message_id: string | null;
+  error: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  sent_at: Timestamp | null;
 }

@@ -48,6 +48,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // Fastify's own request lines include the URL, which may carry email addresses; see onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
+    // Signed URL tokens (confirm links) are longer than the default 100 characters.
+    routerOptions: { maxParamLength: 500 },
     trustProxy: false,
     // genReqId validates the incoming X-Request-Id; Fastify's own handling would accept any string.
     requestIdHeader: false,

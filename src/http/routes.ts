@@ -3,12 +3,14 @@ import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
-import { type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
+import { type CampaignSender, type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
+import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
+import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
@@ -25,6 +27,7 @@ export interface RouteDeps {
   attributes: AttributeService;
   contacts: ContactService;
   campaigns: CampaignService;
+  campaignSender: Pick<CampaignSender, 'sendTest'>;
   consent: ConsentLedger;
   exports: ExportService;
   lists: ListService;
@@ -32,6 +35,8 @@ export interface RouteDeps {
   templates: TemplateService;
   sendingDomains: SendingDomainService;
   transports: TransportService;
+  messages: MessageService;
+  confirmations: ConfirmationService;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -40,11 +45,13 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
   await app.register(attributesRoutes({ attributes: deps.attributes }));
   await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
-  await app.register(campaignsRoutes({ campaigns: deps.campaigns }));
+  await app.register(campaignsRoutes({ campaigns: deps.campaigns, sender: deps.campaignSender }));
   await app.register(exportsRoutes({ exports: deps.exports }));
   await app.register(listsRoutes({ lists: deps.lists }));
   await app.register(importsRoutes({ imports: deps.imports }));
   await app.register(templatesRoutes({ templates: deps.templates }));
   await app.register(transportsRoutes({ transports: deps.transports }));
   await app.register(sendingDomainsRoutes({ sendingDomains: deps.sendingDomains }));
+  await app.register(messagesRoutes({ messages: deps.messages }));
+  await app.register(confirmationsRoutes({ confirmations: deps.confirmations }));
 }

@@ -3,6 +3,7 @@ export {
   createJobRunner,
   type JobContext,
   type JobRunner,
+  PermanentJobError,
   type TaskDefinition,
   type TaskHandler,
   type TaskRegistry,

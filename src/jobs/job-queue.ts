@@ -42,6 +42,33 @@ export function createJobQueue(deps: { db: Db; clock: Clock; onEnqueued?: () => 
       return result;
     },
 
+    /**
+     * Enqueues one job per item in one statement (same options for all, each
+     * with its own payload and idempotency key). Returns how many were added.
+     */
+    async enqueueMany(
+      task: string,
+      items: { payload: unknown; idempotencyKey?: string | undefined }[],
+      options: Omit<EnqueueOptions, 'idempotencyKey'> = {},
+      db: Db = deps.db,
+    ): Promise<number> {
+      const now = deps.clock.now();
+      const added = await repo.insertJobs(
+        db,
+        items.map((item) => ({
+          task,
+          payload: item.payload,
+          workspaceId: options.workspaceId ?? null,
+          runAt: options.runAt ?? now,
+          maxAttempts: options.maxAttempts ?? 5,
+          idempotencyKey: item.idempotencyKey ?? null,
+        })),
+        now,
+      );
+      if (added > 0) deps.onEnqueued?.();
+      return added;
+    },
+
     get: (id: string) => repo.findJob(deps.db, id),
     stats: () => repo.queueStats(deps.db, deps.clock.now()),
   };

@@ -25,6 +25,17 @@ export interface TaskDefinition {
   onGiveUp?: (payload: unknown, reason: string) => Promise<void>;
 }
 
+/**
+ * Thrown by a handler when retrying cannot help (missing configuration, bad
+ * data): the job fails at once, with this message as its last_error.
+ */
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentJobError';
+  }
+}
+
 /** Task name -> handler or definition. Each module registers its own tasks from its *.jobs.ts file. */
 export type TaskRegistry = Record<string, TaskHandler | TaskDefinition>;
 
@@ -113,7 +124,9 @@ export function createJobRunner(options: JobRunnerOptions) {
       const message = error instanceof Error ? error.message : String(error);
       const now = clock.now();
       const retryAt =
-        job.attempts < job.max_attempts ? new Date(now.getTime() + retryDelay(job.attempts)) : undefined;
+        job.attempts < job.max_attempts && !(error instanceof PermanentJobError)
+          ? new Date(now.getTime() + retryDelay(job.attempts))
+          : undefined;
       await repo.markFailedAttempt(db, job.id, workerId, message.slice(0, 2000), now, retryAt);
       if (retryAt) log.warn({ err: message, retry_at: retryAt }, 'job attempt failed; will retry');
       else {

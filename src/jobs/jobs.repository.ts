@@ -44,6 +44,31 @@ export async function insertJob(db: Db, job: NewJob, now: Date): Promise<{ id: s
   return { id: String(existing.id), created: false };
 }
 
+/** Inserts many jobs in one statement; those whose (task, idempotency key) exists are left out. Returns how many were added. */
+export async function insertJobs(db: Db, jobs: NewJob[], now: Date): Promise<number> {
+  if (jobs.length === 0) return 0;
+  const inserted = await db
+    .insertInto('jobs')
+    .values(
+      jobs.map((job) => ({
+        task: job.task,
+        payload: JSON.stringify(job.payload ?? {}),
+        workspace_id: job.workspaceId,
+        run_at: job.runAt,
+        max_attempts: job.maxAttempts,
+        idempotency_key: job.idempotencyKey,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) =>
+      oc.columns(['task', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing(),
+    )
+    .returning('id')
+    .execute();
+  return inserted.length;
+}
+
 /**
  * Claims up to `limit` due jobs. Queued jobs and running jobs whose lease has
  * expired (their worker died) are both eligible; SKIP LOCKED lets any number

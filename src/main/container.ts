@@ -7,17 +7,23 @@ import type { Clock } from '../lib/clock.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
+import {
+  confirmationTasks,
+  createConfirmationService,
+  enqueueConfirmations,
+} from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
+import { createMessageService, messageTasks } from '../modules/messages/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
-import { createSendingPorts } from './sending-ports.js';
+import { createMailPort, createSendingPorts } from './sending-ports.js';
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
@@ -53,7 +59,14 @@ export function createContainer(options: ContainerOptions) {
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
   const contacts = createContactService({ db, clock, attributes, consent });
-  const lists = createListService({ db, clock, contacts, consent });
+  const lists = createListService({
+    db,
+    clock,
+    contacts,
+    consent,
+    onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
+      enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
+  });
   const sendingDomains = createSendingDomainService({ db, clock, keyring });
   const exports = createExportService({ contacts, clock });
   const templateCompiler = createTemplateCompiler();
@@ -68,9 +81,45 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     attributes,
     maxBytes: config.importMaxBytes,
+    onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
+      enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
   });
 
-  const tasks = { ...importTasks({ imports }) };
+  const mailPort = createMailPort({
+    keyring,
+    clock,
+    logger: logger.child({ component: 'mail' }),
+    sendingDomains,
+    transports,
+  });
+  const messages = createMessageService({
+    db,
+    clock,
+    jobs,
+    contacts,
+    templates,
+    compiler: templateCompiler,
+    workspaces,
+    mail: mailPort,
+  });
+  const confirmations = createConfirmationService({
+    keyring,
+    publicUrl: config.publicUrl,
+    clock,
+    logger: logger.child({ component: 'confirmations' }),
+    lists,
+    contacts,
+    templates,
+    compiler: templateCompiler,
+    workspaces,
+    mail: mailPort,
+  });
+
+  const tasks = {
+    ...importTasks({ imports }),
+    ...messageTasks({ messages }),
+    ...confirmationTasks({ confirmations }),
+  };
   runner = createJobRunner({
     db,
     clock,
@@ -98,6 +147,7 @@ export function createContainer(options: ContainerOptions) {
     campaigns,
     workerId: runner.workerId,
     ports: sendingPorts,
+    leaseMs: config.sendLeaseMs,
   });
 
   const expectedMigrations = readMigrations().length;
@@ -135,6 +185,8 @@ export function createContainer(options: ContainerOptions) {
     campaigns,
     sendingDomains,
     transports,
+    messages,
+    confirmations,
     routeDeps: {
       clock,
       jobs,
@@ -149,8 +201,11 @@ export function createContainer(options: ContainerOptions) {
       imports,
       templates,
       campaigns,
+      campaignSender: sender,
       sendingDomains,
       transports,
+      messages,
+      confirmations,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -6,6 +6,7 @@ import { buildMessage, feedbackId, returnPathAddress, unsubscribeLinks } from '.
 import { isTransportError } from '../mail/transports/transport.js';
 import type { PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
 import type { ListService } from '../modules/lists/index.js';
+import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
 import type { SendingDomainService } from '../modules/sending-domains/index.js';
 import type { TemplateService } from '../modules/templates/index.js';
 import type { TransportService } from '../modules/transports/index.js';
@@ -130,6 +131,69 @@ export function createSendingPorts(deps: {
     classify(error) {
       // A message that cannot be rendered or built will not improve by retrying.
       return isTransportError(error) ? error.kind : 'permanent';
+    },
+  };
+}
+
+/**
+ * Connects transactional mail (transactional messages, double opt-in
+ * confirmations) to message building, DKIM and transports: no list headers,
+ * a VERP return path, the sending domain's signature when it has one.
+ */
+export function createMailPort(deps: {
+  keyring: SecretKeyring;
+  clock: Clock;
+  logger: Logger;
+  sendingDomains: Pick<SendingDomainService, 'signerFor'>;
+  transports: Pick<TransportService, 'transportFor'>;
+}): MailPort {
+  const { keyring, clock } = deps;
+  return {
+    async checkTransport(workspaceId, transportId) {
+      await deps.transports.transportFor(workspaceId, transportId);
+    },
+
+    async send(mail: OutgoingMail) {
+      const domain = mail.from.email.split('@')[1] as string;
+      const [signer, live] = await Promise.all([
+        deps.sendingDomains.signerFor(mail.workspaceId, domain),
+        deps.transports.transportFor(mail.workspaceId, mail.transportId ?? null),
+      ]);
+      if (!signer) {
+        deps.logger.warn(
+          { workspace_id: mail.workspaceId, message: mail.id },
+          'no sending domain with a DKIM key matches the sender: message goes out unsigned',
+        );
+      }
+      const built = await buildMessage({
+        id: mail.id,
+        domain,
+        date: clock.now(),
+        from: mail.from,
+        replyTo: mail.replyTo ? { email: mail.replyTo } : undefined,
+        to: { email: mail.to },
+        subject: mail.subject,
+        html: mail.html,
+        text: mail.text,
+        returnPath: returnPathAddress(keyring, mail.id, domain),
+      });
+      const release = await live.limiter.acquire();
+      try {
+        const result = await live.transport.send({
+          raw: signer ? signer.sign(built.raw) : built.raw,
+          envelope: built.envelope,
+          messageId: built.messageId,
+        });
+        return { providerMessageId: result.providerMessageId, messageId: built.messageId };
+      } finally {
+        release();
+      }
+    },
+
+    classify(error) {
+      if (isTransportError(error))
+        return { kind: error.kind, detail: error.providerMessage || error.message };
+      return { kind: 'permanent', detail: error instanceof Error ? error.message : String(error) };
     },
   };
 }

@@ -250,4 +250,66 @@ describe('sending a campaign', () => {
     expect(new Set(sink.messages.map((m) => m.to[0])).size).toBe(30);
     expect((await call('POST', `/v1/campaigns/${campaign.id}/cancel`)).status).toBe(409);
   });
+
+  it('test-sends to a few addresses with their contact data, without touching the campaign', async () => {
+    sink.messages.length = 0;
+    const list = (await call('POST', '/v1/lists', { name: 'Test sends', opt_in: 'single' })).body.id;
+    await fill(list, 'tester', 1, 3);
+    const campaign = (
+      await call('POST', '/v1/campaigns', {
+        name: 'Try me',
+        from_email: 'news@shop.example',
+        template_id: templateId,
+        lists: [list],
+      })
+    ).body;
+    const res = await call('POST', `/v1/campaigns/${campaign.id}/test`, {
+      emails: ['tester-2@example.com', 'Stranger@Example.com'],
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.results).toEqual([
+      { email: 'tester-2@example.com', delivered: true },
+      { email: 'Stranger@example.com', delivered: true },
+    ]);
+    expect(sink.messages.map((m) => m.to[0])).toEqual(['tester-2@example.com', 'Stranger@example.com']);
+    expect(header(sink.messages[0]?.raw as Buffer, 'Subject')).toBe('News for Name2');
+    expect(header(sink.messages[1]?.raw as Buffer, 'Subject')).toBe('News for you');
+    const after = (await call('GET', `/v1/campaigns/${campaign.id}`)).body;
+    expect(after).toMatchObject({ status: 'draft', progress: { sent: 0, to_send: 0 } });
+    const bad = await call('POST', `/v1/campaigns/${campaign.id}/test`, { emails: ['not-an-address'] });
+    expect(bad.status).toBe(400);
+  });
+
+  it('pauses itself when the failure rate passes the threshold, and says why', async () => {
+    sink.messages.length = 0;
+    const list = (await call('POST', '/v1/lists', { name: 'Failing', opt_in: 'single' })).body.id;
+    await fill(list, 'fail', 1, 250);
+    for (let i = 1; i <= 250; i++)
+      if (i % 5 !== 0) sink.reject.set(`fail-${i}@example.com`, { code: 550, message: '5.1.1 no such user' });
+    const campaign = (
+      await call('POST', '/v1/campaigns', {
+        name: 'Bad list',
+        from_email: 'news@shop.example',
+        template_id: templateId,
+        lists: [list],
+        failure_threshold: 0.5,
+      })
+    ).body;
+    await call('POST', `/v1/campaigns/${campaign.id}/send`);
+    await t.container.sender.drain();
+    const paused = (await call('GET', `/v1/campaigns/${campaign.id}`)).body;
+    expect(paused.status).toBe('paused');
+    expect(paused.status_reason).toMatch(
+      /paused automatically: [78]\d% of \d+ recipients failed \(threshold 50%\)/,
+    );
+    expect(paused.progress.sent + paused.progress.failed).toBeLessThan(250);
+    const failed = await t.container.db
+      .selectFrom('campaign_sends')
+      .select(['status', 'error'])
+      .where('campaign_id', '=', campaign.id)
+      .where('status', '=', 'failed')
+      .executeTakeFirstOrThrow();
+    expect(failed.error).toContain('no such user');
+    sink.reject.clear();
+  });
 });

@@ -28,6 +28,7 @@ function sampleRequest(
     .replace(/^\/v1\/transports\/:id/, `/v1/transports/${fixtures.transport?.id}`)
     .replace(/^\/v1\/templates\/:id/, `/v1/templates/${fixtures.template?.id}`)
     .replace(/^\/v1\/snippets\/:id/, `/v1/snippets/${fixtures.snippet?.id}`)
+    .replace(/^\/v1\/messages\/:id/, `/v1/messages/${fixtures.message?.id}`)
     .replace(/:version$/, '1')
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
   const bodies: Record<string, unknown> = {
@@ -35,6 +36,7 @@ function sampleRequest(
     'PATCH /v1/lists/:id': { name: 'hacked' },
     'PATCH /v1/campaigns/:id': { name: 'hacked' },
     'POST /v1/campaigns/:id/schedule': { send_at: '2099-01-01T09:00:00Z' },
+    'POST /v1/campaigns/:id/test': { emails: ['intruder@example.com'] },
     'PATCH /v1/attributes/:name': { description: 'hacked' },
     'PATCH /v1/templates/:id': { name: 'hacked' },
     'POST /v1/templates/:id/versions': { format: 'html', subject: 'hacked', body: 'hacked' },
@@ -64,6 +66,7 @@ async function snapshot(): Promise<string> {
     'snippets',
     'sending_domains',
     'transports',
+    'messages',
   ];
   const parts: string[] = [];
   for (const table of tables) {
@@ -125,6 +128,13 @@ beforeAll(async () => {
       body: "<p>owner</p>{% render 'owner-footer' %}",
     });
   }
+  if (hasRoute('/v1/messages')) {
+    fixtures.message = await inject('POST', '/v1/messages', {
+      to: 'owner@example.com',
+      from_email: 'owner@owner.example.com',
+      inline: { subject: 'Receipt', text: 'Thanks' },
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -143,12 +153,14 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/attributes/:name': 'attribute',
   '/v1/templates/:id': 'template',
   '/v1/snippets/:id': 'snippet',
+  '/v1/messages/:id': 'message',
 };
 
 describe('the route table', () => {
-  it('declares a scope or public on every route, and only health, readiness and docs are public', () => {
+  it('declares a scope or public on every route, and only health, readiness, docs and confirm links are public', () => {
     const open = t.app.routeTable.filter((r) => r.public).map((r) => r.url);
-    for (const url of open) expect(url).toMatch(/^\/(healthz|readyz|openapi\.json|docs(\/.*)?)$/);
+    for (const url of open)
+      expect(url).toMatch(/^\/(healthz|readyz|openapi\.json|docs(\/.*)?|confirm\/:token)$/);
     for (const route of t.app.routeTable.filter((r) => !r.public)) expect(ALL_SCOPES).toContain(route.scope);
   });
 

@@ -14,6 +14,7 @@ export const SCOPES = {
   'campaigns:read': 'Read campaigns, their audience and progress.',
   'campaigns:write': 'Create and change draft campaigns.',
   'campaigns:send': 'Send, schedule, pause, resume and cancel campaigns.',
+  'messages:send': 'Send transactional messages and read their status.',
   'settings:read': 'Read sending domains and transports (never their secrets).',
   'settings:write': 'Configure sending domains (DKIM keys) and transports.',
   'metrics:read': 'Read Prometheus metrics at /metrics.',

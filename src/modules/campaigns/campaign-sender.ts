@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
@@ -6,6 +7,7 @@ import type { CampaignService } from './campaigns.service.js';
 import {
   type ClaimedRecipient,
   claimRecipients,
+  recipientsByEmail,
   recordResults,
   type SendResult,
 } from './sends.repository.js';
@@ -98,7 +100,9 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       return { contactId: recipient.contact_id, outcome: 'sent', providerMessageId };
     } catch (error) {
       const kind = ports.classify(error);
-      const reason = error instanceof Error ? error.message : String(error);
+      // Kept in the ledger (not in logs): the provider's words say why a recipient failed.
+      const detail = (error as { providerMessage?: unknown }).providerMessage;
+      const reason = `${error instanceof Error ? error.message : String(error)}${typeof detail === 'string' ? `: ${detail}` : ''}`;
       if (kind === 'permanent' || recipient.attempts >= maxAttempts) {
         return { contactId: recipient.contact_id, outcome: 'failed', error: reason };
       }
@@ -199,6 +203,53 @@ export function createCampaignSender(options: CampaignSenderOptions) {
         if (handled === 0) return total;
         total += handled;
       }
+    },
+
+    /**
+     * Sends the campaign's message to a few addresses now, personalized with
+     * the matching contact's data when there is one. Test sends bypass the
+     * ledger and the counters: they are not part of the campaign's delivery.
+     */
+    async sendTest(
+      campaign: repo.CampaignRow,
+      emails: string[],
+    ): Promise<{ email: string; delivered: boolean; error?: string }[]> {
+      const lists = await repo.campaignLists(db, campaign.id);
+      const content = await ports.prepare(
+        campaign,
+        lists.filter((l) => !l.excluded).map((l) => l.list_id),
+      );
+      const known = new Map(
+        (await recipientsByEmail(db, campaign.workspace_id, emails)).map((c) => [c.email_key, c]),
+      );
+      const results: { email: string; delivered: boolean; error?: string }[] = [];
+      for (const email of emails) {
+        const contact = known.get(email.toLowerCase());
+        const recipient: ClaimedRecipient = {
+          contact_id: contact?.id ?? '00000000-0000-4000-8000-000000000000',
+          message_id: `${randomUUID()}@${content.messageIdDomain}`,
+          attempts: 1,
+          email,
+          external_id: contact?.external_id ?? null,
+          status: 'active',
+          attributes: contact?.attributes ?? {},
+          tags: contact?.tags ?? [],
+          timezone: contact?.timezone ?? null,
+          locale: contact?.locale ?? null,
+        };
+        try {
+          const message = await content.compose(recipient);
+          await content.send({ ...message, messageId: recipient.message_id });
+          results.push({ email, delivered: true });
+        } catch (error) {
+          results.push({
+            email,
+            delivered: false,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+      return results;
     },
 
     /** One round over all sending campaigns; returns recipients handled. */

@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, PageQuery, responses } from '../../http/schemas.js';
+import { requireEmail } from '../contacts/index.js';
+import type { CampaignSender } from './campaign-sender.js';
 import {
   AudienceSchema,
   CampaignCreateBody,
@@ -11,8 +13,11 @@ import {
 } from './campaigns.schemas.js';
 import type { CampaignService } from './campaigns.service.js';
 
-export function campaignsRoutes(deps: { campaigns: CampaignService }): FastifyPluginAsyncTypebox {
-  const { campaigns } = deps;
+export function campaignsRoutes(deps: {
+  campaigns: CampaignService;
+  sender: Pick<CampaignSender, 'sendTest'>;
+}): FastifyPluginAsyncTypebox {
+  const { campaigns, sender } = deps;
   const tags = ['campaigns'];
   return async (app) => {
     app.get(
@@ -151,6 +156,46 @@ export function campaignsRoutes(deps: { campaigns: CampaignService }): FastifyPl
       },
       async (request) =>
         campaigns.schedule(principalOf(request).workspaceId, request.params.id, request.body),
+    );
+
+    app.post(
+      '/v1/campaigns/:id/test',
+      {
+        config: { scope: 'campaigns:send' },
+        schema: {
+          tags,
+          summary: 'Send a test of the campaign to a few addresses',
+          description:
+            "Renders the template's latest version with each address's contact data when the address is a contact, " +
+            'signs and sends through the campaign transport. Not counted in the campaign, works in any status.',
+          params: IdParams,
+          body: Type.Object(
+            {
+              emails: Type.Array(Type.String({ minLength: 3, maxLength: 320 }), {
+                minItems: 1,
+                maxItems: 10,
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          response: responses({
+            200: Type.Object({
+              results: Type.Array(
+                Type.Object({
+                  email: Type.String(),
+                  delivered: Type.Boolean(),
+                  error: Type.Optional(Type.String()),
+                }),
+              ),
+            }),
+          }),
+        },
+      },
+      async (request) => {
+        const emails = request.body.emails.map((email, index) => requireEmail(email, `/emails/${index}`));
+        const campaign = await campaigns.forTestSend(principalOf(request).workspaceId, request.params.id);
+        return { results: await sender.sendTest(campaign, emails) };
+      },
     );
 
     app.get(

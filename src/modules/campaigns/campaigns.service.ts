@@ -418,6 +418,29 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       return started;
     },
 
+    /**
+     * The campaign as it would send now, with the template's latest version
+     * pinned, for a test send. Needs a sender and a template; the audience may
+     * be empty. Nothing is written.
+     */
+    async forTestSend(workspaceId: string, id: string): Promise<repo.CampaignRow> {
+      const lookup = await versionOf(workspaceId, id);
+      const row = await mustFind(db, workspaceId, id);
+      const missing: ErrorDetail[] = [];
+      if (!row.from_email)
+        missing.push({ path: '/from_email', message: 'set a sender address (from_email)' });
+      if (!lookup.versionId)
+        missing.push({ path: '/template_id', message: 'choose a template (template_id)' });
+      if (missing.length > 0) {
+        throw new DomainError(
+          'CAMPAIGN_NOT_READY',
+          `campaign ${id} cannot be test-sent yet: ${missing.map((m) => m.message).join('; ')}`,
+          missing,
+        );
+      }
+      return { ...row, template_version_id: lookup.versionId ?? null };
+    },
+
     /** Who would receive the campaign now: the count and a page of contacts. */
     async audience(
       workspaceId: string,

@@ -171,3 +171,28 @@ export async function countInFlight(db: Db, campaignId: string, now: Date): Prom
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/** Contacts of the workspace with these addresses, shaped like claimed recipients (for test sends). */
+export async function recipientsByEmail(db: Db, workspaceId: string, emails: string[]) {
+  if (emails.length === 0) return [];
+  return db
+    .selectFrom('contacts as c')
+    .select([
+      'c.id',
+      'c.email',
+      'c.email_key',
+      'c.external_id',
+      'c.status',
+      'c.attributes',
+      'c.tags',
+      'c.timezone',
+      'c.locale',
+    ])
+    .where('c.workspace_id', '=', workspaceId)
+    .where(
+      'c.email_key',
+      'in',
+      emails.map((e) => e.toLowerCase()),
+    )
+    .execute();
+}

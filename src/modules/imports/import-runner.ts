@@ -18,7 +18,13 @@ import {
   type Mapping,
   resolveMapping,
 } from './csv-rows.js';
-import { type BatchError, type MergeResult, mergeBatch, type StagingLoader } from './imports.repository.js';
+import {
+  type BatchError,
+  type MergeInput,
+  type MergeResult,
+  mergeBatch,
+  type StagingLoader,
+} from './imports.repository.js';
 
 /** Row errors stored per import; failed counts every bad row even past this. */
 export const MAX_STORED_ERRORS = 10_000;
@@ -29,6 +35,7 @@ export interface RunnerDeps {
   clock: Clock;
   /** Valid rows per set-based merge. */
   batchSize: number;
+  onUnconfirmedSubscribed?: MergeInput['onUnconfirmedSubscribed'];
 }
 
 export interface RunInput {
@@ -114,6 +121,7 @@ export async function runCsv(
       errors,
       rowsRead,
       errorCapacity: MAX_STORED_ERRORS - storedErrors,
+      onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
     });
     storedErrors += result.storedErrors;
     batch.length = 0;

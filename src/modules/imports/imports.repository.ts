@@ -179,6 +179,10 @@ export interface MergeInput {
   rowsRead: number;
   /** How many more errors may be stored for this import. */
   errorCapacity: number;
+  /** Called in the batch's transaction with the contacts that became unconfirmed members of the list. */
+  onUnconfirmedSubscribed?:
+    | ((trx: Db, workspaceId: string, listId: string, contactIds: string[]) => Promise<void>)
+    | undefined;
 }
 
 export interface MergeResult {
@@ -378,7 +382,10 @@ export async function mergeBatch(
       if (input.mode === 'upsert' || input.mode === 'add') {
         errors.push(...(await externalIdConflicts(trx, ws, input.mode)));
         await mergeContacts(trx, input, ids);
-        if (listId) await subscribe(trx, input, listId, ids);
+        if (listId) {
+          const pending = await subscribe(trx, input, listId, ids);
+          if (pending.length > 0) await input.onUnconfirmedSubscribed?.(trx, ws, listId, pending);
+        }
       } else if (input.mode === 'unsubscribe') {
         await unsubscribe(trx, input, ids);
       } else {
@@ -505,14 +512,14 @@ async function mergeContacts(trx: Db, input: MergeInput, ids: IdSequence): Promi
  * import says confirmed. Each change gets consent records as the lists module
  * writes them: subscribe with the status, and confirm with its reason.
  */
-async function subscribe(trx: Db, input: MergeInput, listId: string, ids: IdSequence): Promise<void> {
+async function subscribe(trx: Db, input: MergeInput, listId: string, ids: IdSequence): Promise<string[]> {
   const { workspaceId: ws, now, memberStatus } = input;
   // Proof of consent says how confirmation happened, as the lists module records it.
   const confirmReason = input.statusAsserted ? 'asserted_by_caller' : 'single_opt_in';
   await sql`UPDATE import_staging s SET member_before = (
       SELECT m.status FROM list_memberships m WHERE m.list_id = ${listId} AND m.contact_id = s.contact_id)
     WHERE s.contact_id IS NOT NULL AND NOT s.inserted`.execute(trx);
-  await sql`WITH eligible AS (
+  const pending = await sql<{ contact_id: string }>`WITH eligible AS (
       SELECT contact_id FROM import_staging
       WHERE contact_id IS NOT NULL AND new_status NOT IN ${REFUSED}
         AND member_before IS DISTINCT FROM 'unsubscribed'
@@ -527,7 +534,7 @@ async function subscribe(trx: Db, input: MergeInput, listId: string, ids: IdSequ
         status = 'confirmed', confirmed_at = EXCLUDED.updated_at, updated_at = EXCLUDED.updated_at
         WHERE m.status = 'unconfirmed' AND EXCLUDED.status = 'confirmed'
       RETURNING m.contact_id, m.status, (m.xmax = 0) AS inserted
-    )
+    ), recorded AS (
     INSERT INTO consent_records ${CONSENT_COLUMNS}
     SELECT ${ids.ids(sql`s.line, r.step`, 2)}, ${ws}, ch.contact_id, ${listId}, NULL, r.action, 'import',
       ${input.importId}, NULL, NULL, r.detail, ${now}::timestamptz
@@ -537,7 +544,11 @@ async function subscribe(trx: Db, input: MergeInput, listId: string, ids: IdSequ
       (1, 'subscribe', jsonb_build_object('status', ch.status)),
       (2, 'confirm', jsonb_build_object('reason', ${confirmReason}::text))
     ) AS r(step, action, detail)
-    WHERE (r.step = 1 AND ch.inserted) OR (r.step = 2 AND ch.status = 'confirmed')`.execute(trx);
+    WHERE (r.step = 1 AND ch.inserted) OR (r.step = 2 AND ch.status = 'confirmed')
+    )
+    -- New unconfirmed members: they get a double opt-in confirmation email.
+    SELECT contact_id FROM changed WHERE inserted AND status = 'unconfirmed'`.execute(trx);
+  return pending.rows.map((r) => r.contact_id);
 }
 
 /**

@@ -74,6 +74,8 @@ export interface ImportServiceDeps {
   maxBytes: number;
   /** Valid rows per set-based merge; default 5,000. */
   batchSize?: number;
+  /** Called in each batch's transaction with new unconfirmed members (double opt-in confirmations). */
+  onUnconfirmedSubscribed?: repo.MergeInput['onUnconfirmedSubscribed'];
   /** How batches reach the staging table; default COPY on PostgreSQL, unnest on PGlite. */
   loader?: repo.StagingLoader;
 }
@@ -85,6 +87,7 @@ export function createImportService(deps: ImportServiceDeps) {
     loader: deps.loader ?? repo.defaultLoader(deps.database.kind),
     clock,
     batchSize: deps.batchSize ?? 5000,
+    onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
   };
 
   /** Checks everything that does not need the file, so bad options are refused before a byte is read. */

@@ -60,6 +60,8 @@ export interface ListChanges {
   description?: string | null;
   opt_in?: OptIn;
   visibility?: Visibility;
+  confirmation_template_id?: string | null;
+  confirmation_from_email?: string | null;
 }
 
 export async function updateList(
@@ -291,4 +293,15 @@ export async function deleteMemberships(
 
 function isUniqueViolation(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
+}
+
+/** Whether the workspace has this template (a list's confirmation template must be one of its own). */
+export async function templateExists(db: Db, workspaceId: string, templateId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('templates')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', templateId)
+    .executeTakeFirst();
+  return row !== undefined;
 }

@@ -18,6 +18,13 @@ const Name = Type.String({
   description: 'Unique per workspace, regardless of case.',
 });
 const Description = Type.Union([Type.String({ maxLength: 2000 }), Type.Null()]);
+const ConfirmationTemplateId = Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+  description:
+    'Double opt-in: the template of the confirmation email (its latest version; `list` and `confirm_url` are available to Liquid). null uses a built-in text.',
+});
+const ConfirmationFromEmail = Type.Union([Type.String({ format: 'email', maxLength: 320 }), Type.Null()], {
+  description: 'Double opt-in: the sender of confirmation emails. Without one, none are sent.',
+});
 
 export const ListSchema = Type.Object(
   {
@@ -26,6 +33,8 @@ export const ListSchema = Type.Object(
     description: Type.Union([Type.String(), Type.Null()]),
     opt_in: OptInSchema,
     visibility: VisibilitySchema,
+    confirmation_template_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    confirmation_from_email: Type.Union([Type.String(), Type.Null()]),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -53,6 +62,8 @@ export const ListCreateBody = Type.Object(
     description: Type.Optional(Description),
     opt_in: Type.Optional(OptInSchema),
     visibility: Type.Optional(VisibilitySchema),
+    confirmation_template_id: Type.Optional(ConfirmationTemplateId),
+    confirmation_from_email: Type.Optional(ConfirmationFromEmail),
   },
   { additionalProperties: false, description: 'opt_in defaults to single, visibility to private.' },
 );
@@ -63,6 +74,8 @@ export const ListPatchBody = Type.Object(
     description: Type.Optional(Description),
     opt_in: Type.Optional(OptInSchema),
     visibility: Type.Optional(VisibilitySchema),
+    confirmation_template_id: Type.Optional(ConfirmationTemplateId),
+    confirmation_from_email: Type.Optional(ConfirmationFromEmail),
   },
   { additionalProperties: false, minProperties: 1 },
 );

@@ -16,6 +16,8 @@ export interface List {
   description: string | null;
   opt_in: OptIn;
   visibility: Visibility;
+  confirmation_template_id: string | null;
+  confirmation_from_email: string | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -29,6 +31,8 @@ export interface ListInput {
   description?: string | null | undefined;
   opt_in?: OptIn | undefined;
   visibility?: Visibility | undefined;
+  confirmation_template_id?: string | null | undefined;
+  confirmation_from_email?: string | null | undefined;
 }
 
 export interface ListPatch {
@@ -36,6 +40,8 @@ export interface ListPatch {
   description?: string | null | undefined;
   opt_in?: OptIn | undefined;
   visibility?: Visibility | undefined;
+  confirmation_template_id?: string | null | undefined;
+  confirmation_from_email?: string | null | undefined;
 }
 
 export type Member = repo.MemberRow;
@@ -95,10 +101,30 @@ export interface ListServiceDeps {
   clock: Clock;
   contacts: Pick<ContactService, 'findByIds' | 'findOrCreateByEmails'>;
   consent: Pick<ConsentLedger, 'append'>;
+  /**
+   * Called in the subscribing transaction with the contacts that became
+   * unconfirmed members of a double opt-in list, so the confirmation email is
+   * queued if and only if the change commits.
+   */
+  onUnconfirmedSubscribed?: (
+    trx: Db,
+    workspaceId: string,
+    listId: string,
+    contactIds: string[],
+  ) => Promise<void>;
 }
 
 export function createListService(deps: ListServiceDeps) {
   const { db, clock, contacts, consent } = deps;
+
+  async function checkTemplate(workspaceId: string, templateId: string | null | undefined): Promise<void> {
+    if (!templateId || (await repo.templateExists(db, workspaceId, templateId))) return;
+    throw new DomainError(
+      'TEMPLATE_NOT_FOUND',
+      `template ${templateId} does not exist in this workspace; give the id of one of its templates or null for the built-in confirmation text`,
+      [{ path: '/confirmation_template_id', message: 'no such template' }],
+    );
+  }
 
   async function requireListForChange(trx: Db, workspaceId: string, listId: string) {
     const list = await repo.findListForMembershipChange(trx, workspaceId, listId);
@@ -166,6 +192,10 @@ export function createListService(deps: ListServiceDeps) {
       }
     }
     if (entries.length > 0) await consent.append(workspaceId, origin, entries, trx);
+    const pending = initial === 'unconfirmed' ? [...added, ...resubscribed] : [];
+    if (list.opt_in === 'double' && pending.length > 0 && deps.onUnconfirmedSubscribed) {
+      await deps.onUnconfirmedSubscribed(trx, workspaceId, list.id, pending);
+    }
     return {
       added: added.length,
       resubscribed: resubscribed.length,
@@ -208,6 +238,7 @@ export function createListService(deps: ListServiceDeps) {
   return {
     async create(workspaceId: string, input: ListInput): Promise<List> {
       const name = checkName(input.name);
+      await checkTemplate(workspaceId, input.confirmation_template_id);
       const now = clock.now();
       const row = await repo.insertList(db, {
         id: uuidv7(now.getTime()),
@@ -216,6 +247,8 @@ export function createListService(deps: ListServiceDeps) {
         description: input.description ?? null,
         opt_in: input.opt_in ?? 'single',
         visibility: input.visibility ?? 'private',
+        confirmation_template_id: input.confirmation_template_id ?? null,
+        confirmation_from_email: input.confirmation_from_email ?? null,
         created_at: now,
         updated_at: now,
       });
@@ -235,6 +268,12 @@ export function createListService(deps: ListServiceDeps) {
       if (patch.description !== undefined) changes.description = patch.description;
       if (patch.opt_in !== undefined) changes.opt_in = patch.opt_in;
       if (patch.visibility !== undefined) changes.visibility = patch.visibility;
+      if (patch.confirmation_template_id !== undefined) {
+        await checkTemplate(workspaceId, patch.confirmation_template_id);
+        changes.confirmation_template_id = patch.confirmation_template_id;
+      }
+      if (patch.confirmation_from_email !== undefined)
+        changes.confirmation_from_email = patch.confirmation_from_email;
       const result = await repo.updateList(db, workspaceId, id, changes, clock.now());
       if ('nameTaken' in result) throw await nameTaken(workspaceId, changes.name ?? '');
       if (!result.row) throw listNotFound(id);
@@ -492,6 +531,8 @@ function toList(row: repo.ListRow): List {
     description: row.description,
     opt_in: row.opt_in,
     visibility: row.visibility,
+    confirmation_template_id: row.confirmation_template_id,
+    confirmation_from_email: row.confirmation_from_email,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

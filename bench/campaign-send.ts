@@ -1,0 +1,196 @@
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import nodemailer from 'nodemailer';
+import { generateSecretKey } from '../src/lib/secret-keys.js';
+import { freshPostgres } from './bench-database.js';
+
+/**
+ * Campaign sending through the whole pipeline (claim, render, build, DKIM
+ * RSA-2048, SMTP) against a local SMTP sink in its own process, next to the
+ * same sink's raw throughput with bare nodemailer: a pool with the same
+ * maxConnections and maxMessages sending one pre-built, unsigned message.
+ */
+
+interface ChildResult {
+  status: string;
+  sent: number;
+  seconds: number;
+  rssBeforeMb: number;
+  peakRssMb: number;
+}
+
+interface Sink {
+  port: number;
+  count(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function startSink(): Promise<Sink> {
+  const script = fileURLToPath(new URL('./smtp-sink-child.js', import.meta.url));
+  const child: ChildProcess = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(key: string) =>
+    new Promise<T>((resolve) => {
+      const on = (message: Record<string, T>) => {
+        if (key in message) {
+          child.off('message', on);
+          resolve(message[key] as T);
+        }
+      };
+      child.on('message', on);
+    });
+  const port = await next<number>('port');
+  return {
+    port,
+    count() {
+      const answer = next<number>('count');
+      child.send('count');
+      return answer;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('stop');
+      }),
+  };
+}
+
+/** Bare nodemailer: a pooled transport, one pre-built raw message, a window of sends in flight. */
+async function bareNodemailer(port: number, messages: number, connections: number): Promise<number> {
+  const pool = nodemailer.createTransport({
+    pool: true,
+    host: '127.0.0.1',
+    port,
+    ignoreTLS: true,
+    maxConnections: connections,
+    maxMessages: 100,
+  });
+  const raw = Buffer.from(
+    [
+      'From: news@shop.example',
+      'To: person@example.com',
+      'Subject: News for you',
+      'Message-ID: <bench@shop.example>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      `<h1>Hello there</h1>${'<p>This month: item 1, item 2, item 3, and more.</p>'.repeat(4)}`,
+      '',
+    ].join('\r\n'),
+  );
+  const envelope = { from: 'bounce@shop.example', to: ['person@example.com'] };
+  const started = process.hrtime.bigint();
+  let next = 0;
+  // The window matches what Herald keeps queued: a batch of 100 shared by the connections.
+  await Promise.all(
+    Array.from({ length: 100 }, async () => {
+      while (next < messages) {
+        next++;
+        await pool.sendMail({ envelope, raw });
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  pool.close();
+  return messages / seconds;
+}
+
+function runChild(mode: 'setup' | 'send', args: string[], secretKeys: string): Promise<ChildResult> {
+  const script = fileURLToPath(new URL('./campaign-send-child.js', import.meta.url));
+  const profiling = mode === 'send' && process.env.BENCH_SEND_PROFILE;
+  const profile = profiling ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SEND_PROFILE}`] : [];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...profile, script, mode, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, HERALD_SECRET_KEYS: secretKeys },
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as ChildResult) : reject(new Error(`exit ${code}`)),
+    );
+  });
+}
+
+export async function benchCampaignSend(options: {
+  rows: number;
+  /** Opt-in second PostgreSQL run (e.g. 1,000,000) to show memory flat in audience size. */
+  bigRows?: number | undefined;
+  postgresUrl?: string | undefined;
+}) {
+  const connections = 8;
+  const sink = await startSink();
+  try {
+    console.log(
+      `\n== Campaign send (${options.rows} recipients, DKIM RSA-2048, SMTP pool of ${connections} to a local sink) ==`,
+    );
+    // Warm the sink (and the JIT of both sides) so the baseline is not measured cold.
+    await bareNodemailer(sink.port, 2000, connections);
+    const baseline = await bareNodemailer(sink.port, Math.min(options.rows, 50_000), connections);
+    console.log(`baseline: bare nodemailer, unsigned pre-built message: ${baseline.toFixed(0)} msg/s`);
+
+    const report = async (label: string, result: ChildResult) => {
+      const rate = result.sent / result.seconds;
+      console.log(
+        `${label}: ${result.sent} sent in ${result.seconds.toFixed(1)} s = ${rate.toFixed(0)} msg/s, ` +
+          `ratio to bare nodemailer ${(rate / baseline).toFixed(2)} (goal >= 0.6), ` +
+          `peak RSS ${result.peakRssMb.toFixed(0)} MB (goal < 250 MB; ${result.rssBeforeMb.toFixed(0)} MB before sending), ` +
+          `campaign ${result.status}`,
+      );
+    };
+    const run = async (target: 'pglite' | 'postgres', rows: number, url?: string) => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'herald-bench-send-'));
+      try {
+        const secretKeys = generateSecretKey();
+        const args = [
+          target,
+          dataDir,
+          String(sink.port),
+          String(rows),
+          String(connections),
+          ...(url ? [url] : []),
+        ];
+        await runChild('setup', args, secretKeys);
+        const before = await sink.count();
+        const result = await runChild('send', args, secretKeys);
+        const received = (await sink.count()) - before;
+        if (received < rows) throw new Error(`the sink received ${received} of ${rows} messages`);
+        return result;
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    };
+
+    await report(`pglite   ${options.rows}`, await run('pglite', options.rows));
+    if (options.postgresUrl) {
+      const database = await freshPostgres(options.postgresUrl);
+      let small: ChildResult;
+      try {
+        small = await run('postgres', options.rows, database.url);
+        await report(`postgres ${options.rows}`, small);
+      } finally {
+        await database.drop();
+      }
+      if (options.bigRows) {
+        const bigDatabase = await freshPostgres(options.postgresUrl);
+        try {
+          const big = await run('postgres', options.bigRows, bigDatabase.url);
+          await report(`postgres ${options.bigRows}`, big);
+          console.log(
+            `postgres peak RSS growth from ${options.rows} to ${options.bigRows} recipients: ` +
+              `${(big.peakRssMb - small.peakRssMb).toFixed(0)} MB (goal: within 30 MB)`,
+          );
+        } finally {
+          await bigDatabase.drop();
+        }
+      }
+    }
+  } finally {
+    await sink.stop();
+  }
+}

@@ -1,0 +1,9 @@
+export { confirmationTasks } from './confirmations.jobs.js';
+export { confirmationsRoutes } from './confirmations.routes.js';
+export {
+  CONFIRM_TOKEN_TTL_MS,
+  CONFIRMATION_TASK,
+  type ConfirmationService,
+  createConfirmationService,
+  enqueueConfirmations,
+} from './confirmations.service.js';

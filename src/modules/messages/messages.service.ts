@@ -1,0 +1,342 @@
+import type { Db, MessageStatus } from '../../db/index.js';
+import type { JobQueue } from '../../jobs/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import type { Contact, ContactService } from '../contacts/index.js';
+import { requireEmail } from '../contacts/index.js';
+import type {
+  PreparedTemplate,
+  RenderContext,
+  TemplateCompiler,
+  TemplateService,
+} from '../templates/index.js';
+import type { WorkspaceService } from '../workspaces/index.js';
+import { type MailPort, SUPPRESSED_STATUSES } from './mail-port.js';
+import * as repo from './messages.repository.js';
+
+export const SEND_TASK = 'messages.send';
+
+export interface MessageInput {
+  to: string;
+  template_id?: string | undefined;
+  inline?: { subject: string; html?: string | undefined; text?: string | undefined } | undefined;
+  data?: Record<string, unknown> | undefined;
+  from_email: string;
+  from_name?: string | undefined;
+  reply_to?: string | undefined;
+  transport_id?: string | undefined;
+  idempotency_key?: string | undefined;
+}
+
+export interface Message {
+  id: string;
+  to: string;
+  contact_id: string;
+  status: MessageStatus;
+  template_id: string | null;
+  template_version_id: string | null;
+  idempotency_key: string | null;
+  message_id: string;
+  provider_message_id: string | null;
+  error: string | null;
+  created_at: Date;
+  updated_at: Date;
+  sent_at: Date | null;
+}
+
+/** Inline content compiled once at acceptance; the job only parses and renders it. */
+interface InlineContent {
+  kind: 'inline';
+  subject: string;
+  html: string | null;
+  text: string | null;
+  compiled_html: string;
+  compiled_text: string;
+}
+
+interface StoredPayload {
+  content: { kind: 'template'; template_id: string; template_version_id: string } | InlineContent;
+  data: Record<string, unknown>;
+  from_email: string;
+  from_name: string | null;
+  reply_to: string | null;
+  transport_id: string | null;
+}
+
+export interface MessageServiceDeps {
+  db: Db;
+  clock: Clock;
+  jobs: Pick<JobQueue, 'enqueue'>;
+  contacts: Pick<ContactService, 'findOrCreateByEmails' | 'findByIds'>;
+  templates: Pick<TemplateService, 'latestVersionId' | 'compileForSend'>;
+  compiler: Pick<TemplateCompiler, 'compile' | 'prepare'>;
+  workspaces: Pick<WorkspaceService, 'get'>;
+  mail: MailPort;
+}
+
+/**
+ * Transactional messages: accepted durably (the row and its send job commit
+ * together), sent by the job runner. They skip marketing unsubscribes but
+ * never go to bounced, complained or blocked contacts.
+ */
+export function createMessageService(deps: MessageServiceDeps) {
+  const { db, clock, jobs, contacts, templates, compiler, mail } = deps;
+
+  async function prepareInline(inline: NonNullable<MessageInput['inline']>): Promise<InlineContent> {
+    if (inline.html === undefined && inline.text === undefined) {
+      throw new DomainError('VALIDATION_FAILED', 'inline content needs html, text or both', [
+        { path: '/inline', message: 'give html, text or both' },
+      ]);
+    }
+    const artefacts = await compiler.compile(
+      {
+        format: 'html',
+        subject: inline.subject,
+        preheader: null,
+        body: inline.html ?? '',
+        text_body: inline.text ?? null,
+      },
+      new Map(),
+    );
+    return {
+      kind: 'inline',
+      subject: inline.subject,
+      html: inline.html ?? null,
+      text: inline.text ?? null,
+      compiled_html: artefacts.html,
+      compiled_text: artefacts.text,
+    };
+  }
+
+  async function prepared(workspaceId: string, payload: StoredPayload): Promise<PreparedTemplate> {
+    const content = payload.content;
+    if (content.kind === 'template')
+      return templates.compileForSend(workspaceId, content.template_version_id);
+    return compiler.prepare(
+      {
+        subject: content.subject,
+        body: content.html ?? undefined,
+        preheader: null,
+        compiled_html: content.compiled_html,
+        compiled_text: content.compiled_text,
+        text_body: content.text,
+        snippets: {},
+      },
+      { strictVariables: false },
+    );
+  }
+
+  // Takes the workspace name rather than reading it: accept() renders inside a transaction, and on the
+  // embedded database a second connection would wait for that transaction forever.
+  async function render(
+    workspaceName: string,
+    payload: StoredPayload,
+    template: PreparedTemplate,
+    contact: Contact,
+  ) {
+    const context: RenderContext & { data: Record<string, unknown> } = {
+      contact: {
+        id: contact.id,
+        email: contact.email,
+        external_id: contact.external_id,
+        attributes: contact.attributes,
+        tags: contact.tags,
+        timezone: contact.timezone,
+        locale: contact.locale,
+        status: contact.status,
+      },
+      lists: [],
+      workspace: { name: workspaceName },
+      unsubscribe_url: '',
+      preferences_url: '',
+      view_in_browser_url: '',
+      data: payload.data,
+    };
+    const rendered = await template.render(context);
+    const hasHtml = payload.content.kind === 'template' || payload.content.html !== null;
+    return { ...rendered, html: hasHtml ? rendered.html : undefined };
+  }
+
+  return {
+    /** Accepts a message; `created` is false when the idempotency key names an earlier one. */
+    async accept(workspaceId: string, input: MessageInput): Promise<{ message: Message; created: boolean }> {
+      if ((input.template_id === undefined) === (input.inline === undefined)) {
+        throw new DomainError('VALIDATION_FAILED', 'give either template_id or inline content, not both', [
+          { path: '/template_id', message: 'exactly one of template_id and inline is required' },
+        ]);
+      }
+      if (input.idempotency_key !== undefined) {
+        const earlier = await repo.findByIdempotencyKey(db, workspaceId, input.idempotency_key);
+        if (earlier) return { message: toMessage(earlier), created: false };
+      }
+      const to = requireEmail(input.to, '/to');
+      const fromEmail = requireEmail(input.from_email, '/from_email');
+      const replyTo = input.reply_to === undefined ? null : requireEmail(input.reply_to, '/reply_to');
+      if (input.transport_id) await mail.checkTransport(workspaceId, input.transport_id);
+
+      let content: StoredPayload['content'];
+      if (input.template_id !== undefined) {
+        const versionId = await templates.latestVersionId(workspaceId, input.template_id);
+        if (!versionId) {
+          throw new DomainError(
+            'TEMPLATE_NOT_FOUND',
+            `template ${input.template_id} does not exist in this workspace`,
+            [{ path: '/template_id', message: 'no such template' }],
+          );
+        }
+        content = { kind: 'template', template_id: input.template_id, template_version_id: versionId };
+      } else {
+        content = await prepareInline(input.inline as NonNullable<MessageInput['inline']>);
+      }
+      const payload: StoredPayload = {
+        content,
+        data: input.data ?? {},
+        from_email: fromEmail,
+        from_name: input.from_name ?? null,
+        reply_to: replyTo,
+        transport_id: input.transport_id ?? null,
+      };
+      const template = await prepared(workspaceId, payload);
+      const workspace = await deps.workspaces.get(workspaceId);
+
+      return db.transaction().execute(async (trx) => {
+        const found = await contacts.findOrCreateByEmails(workspaceId, [to], trx);
+        const contact = found.contacts[0];
+        if (!contact)
+          throw new DomainError('INVALID_EMAIL', 'to is not a valid email address', [
+            { path: '/to', message: 'invalid' },
+          ]);
+        // Render once now, so Liquid errors with this data are the caller's 400, not a failed send later.
+        await render(workspace.name, payload, template, contact);
+        const now = clock.now();
+        const id = uuidv7(now.getTime());
+        const suppressed = SUPPRESSED_STATUSES.includes(contact.status);
+        const row = await repo.insertMessage(trx, {
+          id,
+          workspace_id: workspaceId,
+          contact_id: contact.id,
+          to_email: to,
+          status: suppressed ? 'failed' : 'queued',
+          idempotency_key: input.idempotency_key ?? null,
+          payload: JSON.stringify(payload),
+          message_id: `<${id}@${fromEmail.split('@')[1]}>`,
+          provider_message_id: null,
+          error: suppressed ? 'suppressed' : null,
+          created_at: now,
+          updated_at: now,
+          sent_at: null,
+        });
+        if (!row) {
+          // A concurrent request with the same key won.
+          const earlier = await repo.findByIdempotencyKey(trx, workspaceId, input.idempotency_key as string);
+          if (!earlier) throw new Error('idempotency conflict without a message');
+          return { message: toMessage(earlier), created: false };
+        }
+        if (!suppressed) {
+          await jobs.enqueue(
+            SEND_TASK,
+            { workspaceId, messageId: id },
+            { workspaceId, idempotencyKey: id, maxAttempts: 10 },
+            trx,
+          );
+        }
+        return { message: toMessage(row), created: true };
+      });
+    },
+
+    async get(workspaceId: string, id: string): Promise<Message> {
+      const row = await repo.findMessage(db, workspaceId, id);
+      if (!row) throw new DomainError('MESSAGE_NOT_FOUND', `message ${id} does not exist in this workspace`);
+      return toMessage(row);
+    },
+
+    /**
+     * The `messages.send` job: renders, builds, signs and sends one message.
+     * Permanent failures finish the message as failed; temporary and
+     * connection failures throw, so the runner retries with backoff.
+     */
+    async send(workspaceId: string, id: string): Promise<void> {
+      const row = await repo.findMessage(db, workspaceId, id);
+      if (row?.status !== 'queued') return;
+      const payload = row.payload as StoredPayload;
+      const [contact] = await contacts.findByIds(workspaceId, [row.contact_id]);
+      if (!contact || SUPPRESSED_STATUSES.includes(contact.status)) {
+        await repo.finish(db, workspaceId, id, { status: 'failed', error: 'suppressed' }, clock.now());
+        return;
+      }
+      let rendered: Awaited<ReturnType<typeof render>>;
+      try {
+        const workspace = await deps.workspaces.get(workspaceId);
+        rendered = await render(workspace.name, payload, await prepared(workspaceId, payload), contact);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        await repo.finish(
+          db,
+          workspaceId,
+          id,
+          { status: 'failed', error: `render: ${message}` },
+          clock.now(),
+        );
+        return;
+      }
+      try {
+        const result = await mail.send({
+          workspaceId,
+          id,
+          from: { email: payload.from_email, name: payload.from_name ?? undefined },
+          replyTo: payload.reply_to,
+          to: row.to_email,
+          subject: rendered.subject,
+          html: rendered.html,
+          text: rendered.text,
+          transportId: payload.transport_id,
+        });
+        await repo.finish(
+          db,
+          workspaceId,
+          id,
+          { status: 'sent', providerMessageId: result.providerMessageId },
+          clock.now(),
+        );
+      } catch (error) {
+        const { kind, detail } = mail.classify(error);
+        if (kind !== 'permanent') throw error;
+        await repo.finish(
+          db,
+          workspaceId,
+          id,
+          { status: 'failed', error: detail.slice(0, 1000) },
+          clock.now(),
+        );
+      }
+    },
+
+    /** The runner gave up retrying: the message failed. */
+    async giveUp(workspaceId: string, id: string, reason: string): Promise<void> {
+      await repo.finish(db, workspaceId, id, { status: 'failed', error: reason.slice(0, 1000) }, clock.now());
+    },
+  };
+}
+
+export type MessageService = ReturnType<typeof createMessageService>;
+
+function toMessage(row: repo.MessageRow): Message {
+  const payload = row.payload as StoredPayload;
+  const content = payload.content;
+  return {
+    id: row.id,
+    to: row.to_email,
+    contact_id: row.contact_id,
+    status: row.status,
+    template_id: content.kind === 'template' ? content.template_id : null,
+    template_version_id: content.kind === 'template' ? content.template_version_id : null,
+    idempotency_key: row.idempotency_key,
+    message_id: row.message_id,
+    provider_message_id: row.provider_message_id,
+    error: row.error,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    sent_at: row.sent_at,
+  };
+}
