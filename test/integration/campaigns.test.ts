@@ -141,6 +141,21 @@ describe('campaigns', () => {
     expect((await call('GET', `/v1/campaigns/${other.id}`)).body.code).toBe('CAMPAIGN_NOT_FOUND');
   });
 
+  it('refuses a subject or preheader override that is not valid Liquid, with line and column', async () => {
+    const { body: draft } = await call('POST', '/v1/campaigns', { name: 'Liquid check' });
+    const bad = await call('PATCH', `/v1/campaigns/${draft.id}`, {
+      subject: 'Hi {{ contact.attributes.first_name ',
+      preheader: '{% if %}',
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('TEMPLATE_INVALID');
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['/preheader', '/subject']);
+    expect(bad.body.errors[0]).toMatchObject({ line: 1, column: expect.any(Number) });
+    expect((await call('GET', `/v1/campaigns/${draft.id}`)).body.subject).toBeNull();
+    const created = await call('POST', '/v1/campaigns', { name: 'Bad subject', subject: '{{ ' });
+    expect(created.status).toBe(400);
+  });
+
   it('lists by status and needs campaign scopes', async () => {
     const drafts = await call('GET', '/v1/campaigns?status=draft');
     expect(drafts.body.data.every((c: { status: string }) => c.status === 'draft')).toBe(true);

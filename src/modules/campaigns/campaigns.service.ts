@@ -60,6 +60,8 @@ const DELETABLE: CampaignStatus[] = ['draft', 'cancelled'];
 /** What the campaigns module needs from templates: the version to pin when sending starts. */
 export interface TemplateVersionLookup {
   latestVersionId(workspaceId: string, templateId: string): Promise<string | undefined>;
+  /** Liquid syntax errors in the subject and preheader overrides, with line and column. */
+  checkLiquid(fields: Record<string, string>): ErrorDetail[];
 }
 
 interface VersionLookup {
@@ -215,6 +217,13 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       'failure_threshold',
     ] as const) {
       if (input[field] !== undefined) columns[field] = input[field];
+    }
+    const liquid: Record<string, string> = {};
+    if (input.subject) liquid.subject = input.subject;
+    if (input.preheader) liquid.preheader = input.preheader;
+    const liquidErrors = templates.checkLiquid(liquid);
+    if (liquidErrors.length > 0) {
+      throw new DomainError('TEMPLATE_INVALID', liquidErrors.map((e) => e.message).join('; '), liquidErrors);
     }
     let lists: { listId: string; excluded: boolean }[] | undefined;
     if (input.lists !== undefined || input.exclude_lists !== undefined) {

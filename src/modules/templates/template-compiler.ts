@@ -223,6 +223,14 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
   return {
     stats,
 
+    /** Parses standalone Liquid fields (a campaign's subject override, say); one error per bad field, with line and column. */
+    checkFields(fields: Record<string, string>): ErrorDetail[] {
+      const errors: ErrorDetail[] = [];
+      const engine = engines(new Map(), false).text;
+      for (const [field, source] of Object.entries(fields)) parseField(engine, field, source, errors);
+      return errors;
+    },
+
     /** Validates and compiles a version's source; throws TEMPLATE_INVALID listing every error with its line and column. */
     async compile(
       source: TemplateSource,

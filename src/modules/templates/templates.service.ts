@@ -1,7 +1,7 @@
 import type { Db, TemplateFormat, TemplateKind } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
-import { DomainError } from '../../lib/errors.js';
+import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { ContactService } from '../contacts/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
@@ -324,6 +324,11 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     /** A version by id, as a campaign pins it. */
     async getVersion(workspaceId: string, versionId: string): Promise<TemplateVersion> {
       return toVersion(await requireVersion(workspaceId, versionId));
+    },
+
+    /** Liquid syntax errors in standalone fields (campaign subject and preheader overrides). */
+    checkLiquid(fields: Record<string, string>): ErrorDetail[] {
+      return compiler.checkFields(fields);
     },
 
     async latestVersionId(workspaceId: string, templateId: string): Promise<string | undefined> {
