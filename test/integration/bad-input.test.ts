@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -11,28 +12,8 @@ let t: TestApp;
 let contactId: string;
 let listId: string | undefined;
 
-async function snapshot(): Promise<string> {
-  const tables = [
-    'contacts',
-    'lists',
-    'list_memberships',
-    'consent_records',
-    'attribute_definitions',
-    'imports',
-    'templates',
-    'template_versions',
-    'snippets',
-    'jobs',
-  ];
-  const parts: string[] = [];
-  for (const table of tables) {
-    const result = await t.container.database.pool.query(
-      `SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') AS v FROM ${table} x`,
-    );
-    parts.push(`${table}=${result.rows[0].v}`);
-  }
-  const keys = await t.container.database.pool.query('SELECT count(*)::text AS n FROM api_keys');
-  return `${parts.join(' ')} api_keys=${keys.rows[0].n}`;
+function snapshot(): Promise<string> {
+  return databaseSnapshot(t.container.database.pool);
 }
 
 function concrete(url: string): string {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/modules/auth/index.js';
+import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -53,29 +54,8 @@ function sampleRequest(
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
 }
 
-async function snapshot(): Promise<string> {
-  const tables = [
-    'contacts',
-    'lists',
-    'list_memberships',
-    'consent_records',
-    'attribute_definitions',
-    'imports',
-    'templates',
-    'template_versions',
-    'snippets',
-    'sending_domains',
-    'transports',
-    'messages',
-  ];
-  const parts: string[] = [];
-  for (const table of tables) {
-    const result = await t.container.database.pool.query(
-      `SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') AS v FROM ${table} x`,
-    );
-    parts.push(`${table}=${result.rows[0].v}`);
-  }
-  return parts.join(' ');
+function snapshot(): Promise<string> {
+  return databaseSnapshot(t.container.database.pool);
 }
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, MembershipStatus, NewRow, Row } from '../../db/index.js';
+import { type Db, isUniqueViolation, type MembershipStatus, type NewRow, type Row } from '../../db/index.js';
 
 export type ListRow = Row<'lists'>;
 export type Visibility = ListRow['visibility'];
@@ -289,10 +289,6 @@ export async function deleteMemberships(
     .where('contact_id', 'in', contactIds)
     .returning(['contact_id', 'status'])
     .execute();
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }
 
 /** Whether the workspace has this template (a list's confirmation template must be one of its own). */

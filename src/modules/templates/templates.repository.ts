@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, NewRow, Row } from '../../db/index.js';
+import { type Db, isUniqueViolation, type NewRow, type Row } from '../../db/index.js';
 
 export type TemplateRow = Row<'templates'>;
 export type TemplateVersionRow = Row<'template_versions'>;
@@ -215,8 +215,4 @@ export async function deleteSnippet(db: Db, workspaceId: string, id: string): Pr
     .where('id', '=', id)
     .executeTakeFirst();
   return result.numDeletedRows > 0n;
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === '23505';
 }

@@ -1,4 +1,4 @@
-import type { Db, NewRow, Row } from '../../db/index.js';
+import { type Db, isUniqueViolation, type NewRow, type Row } from '../../db/index.js';
 
 export type TransportRow = Row<'transports'>;
 
@@ -102,12 +102,4 @@ export async function listTransports(
     .orderBy('id')
     .limit(page.limit + 1)
     .execute();
-}
-
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: unknown; constraint?: unknown; message?: unknown };
-  return (
-    e?.code === '23505' &&
-    (e.constraint === undefined || e.constraint === constraint || String(e.message).includes(constraint))
-  );
 }

@@ -1,0 +1,25 @@
+import type pg from 'pg';
+
+/**
+ * A fingerprint of every table's rows, to assert that a refused request wrote
+ * nothing. Tables are read from the catalogue, so a table added later is
+ * covered without editing the tests. api_keys is only counted: authenticating
+ * updates its last_used_at.
+ */
+export async function databaseSnapshot(pool: pg.Pool): Promise<string> {
+  const tables = await pool.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+       AND table_name NOT IN ('schema_migrations', 'api_keys')
+     ORDER BY table_name`,
+  );
+  const parts: string[] = [];
+  for (const { name } of tables.rows) {
+    const result = await pool.query<{ v: string }>(
+      `SELECT count(*)::text || ':' || coalesce(md5(string_agg(x::text, ',' ORDER BY x::text)), '') AS v FROM "${name}" x`,
+    );
+    parts.push(`${name}=${result.rows[0]?.v}`);
+  }
+  const keys = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM api_keys');
+  return `${parts.join(' ')} api_keys=${keys.rows[0]?.n}`;
+}
