@@ -60,6 +60,7 @@ async function startNoopServer() {
       tags: request.body.tags ?? [],
       timezone: null,
       locale: null,
+      tracking_consent: true,
       created_at: now,
       updated_at: now,
     }),

@@ -92,10 +92,12 @@ if (mode === 'setup') {
   const workspaceId = campaign.workspace_id;
 
   const rssBefore = process.memoryUsage().rss;
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   await c.campaigns.send(workspaceId, campaign.id);
   await c.sender.drain();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   clearInterval(sampler);
   const done = await c.campaigns.get(workspaceId, campaign.id);
@@ -105,6 +107,8 @@ if (mode === 'setup') {
       status: done.status,
       sent: done.progress.sent,
       seconds,
+      // Every thread of the process (signing threads too), user plus system.
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rssBeforeMb: rssBefore / 2 ** 20,
       peakRssMb: peakRss / 2 ** 20,
     })}\n`,

@@ -18,6 +18,7 @@ interface ChildResult {
   status: string;
   sent: number;
   seconds: number;
+  cpuSeconds: number;
   rssBeforeMb: number;
   peakRssMb: number;
 }
@@ -58,7 +59,11 @@ async function startSink(): Promise<Sink> {
 }
 
 /** Bare nodemailer: a pooled transport, one pre-built raw message, a window of sends in flight. */
-async function bareNodemailer(port: number, messages: number, connections: number): Promise<number> {
+async function bareNodemailer(
+  port: number,
+  messages: number,
+  connections: number,
+): Promise<{ rate: number; cpuMsPerMessage: number }> {
   const pool = nodemailer.createTransport({
     pool: true,
     host: '127.0.0.1',
@@ -81,6 +86,7 @@ async function bareNodemailer(port: number, messages: number, connections: numbe
     ].join('\r\n'),
   );
   const envelope = { from: 'bounce@shop.example', to: ['person@example.com'] };
+  const cpuBefore = process.cpuUsage();
   const started = process.hrtime.bigint();
   let next = 0;
   // The window matches what Herald keeps queued: a batch of 100 shared by the connections.
@@ -93,8 +99,9 @@ async function bareNodemailer(port: number, messages: number, connections: numbe
     }),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
   pool.close();
-  return messages / seconds;
+  return { rate: messages / seconds, cpuMsPerMessage: (cpu.user + cpu.system) / 1000 / messages };
 }
 
 function runChild(mode: 'setup' | 'send', args: string[], secretKeys: string): Promise<ChildResult> {
@@ -131,14 +138,19 @@ export async function benchCampaignSend(options: {
     );
     // Warm the sink (and the JIT of both sides) so the baseline is not measured cold.
     await bareNodemailer(sink.port, 2000, connections);
-    const baseline = await bareNodemailer(sink.port, Math.min(options.rows, 50_000), connections);
-    console.log(`baseline: bare nodemailer, unsigned pre-built message: ${baseline.toFixed(0)} msg/s`);
+    const bare = await bareNodemailer(sink.port, Math.min(options.rows, 50_000), connections);
+    const baseline = bare.rate;
+    console.log(
+      `baseline: bare nodemailer, unsigned pre-built message: ${baseline.toFixed(0)} msg/s, ` +
+        `${(bare.cpuMsPerMessage * 1000).toFixed(0)} µs CPU per message`,
+    );
 
     const report = async (label: string, result: ChildResult) => {
       const rate = result.sent / result.seconds;
       console.log(
         `${label}: ${result.sent} sent in ${result.seconds.toFixed(1)} s = ${rate.toFixed(0)} msg/s, ` +
           `ratio to bare nodemailer ${(rate / baseline).toFixed(2)} (goal >= 0.6), ` +
+          `${((result.cpuSeconds / result.sent) * 1e6).toFixed(0)} µs CPU per message (all threads), ` +
           `peak RSS ${result.peakRssMb.toFixed(0)} MB (goal < 250 MB; ${result.rssBeforeMb.toFixed(0)} MB before sending), ` +
           `campaign ${result.status}`,
       );

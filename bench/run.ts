@@ -1,7 +1,9 @@
 import pg from 'pg';
+import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchTracking } from './tracking.js';
 
 /**
  * `npm run bench`. Every figure is printed next to a baseline measured in the
@@ -10,9 +12,15 @@ import { benchImport } from './import.js';
  * the local server; skipped when unreachable). BENCH_ROWS: import size.
  * BENCH_SEND_ROWS: campaign size (default 100,000); BENCH_SEND_1M=1 adds a
  * 1,000,000-recipient send on PostgreSQL to compare its memory (takes long).
+ * BENCH_ANALYTICS_RECIPIENTS: campaign size of the report benchmark on PostgreSQL (default
+ * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
+ * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+const wanted = (name: string) => !only || only.includes(name);
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -29,10 +37,23 @@ const pgUrl = (await reachable(postgresUrl)) ? postgresUrl : undefined;
 if (!pgUrl) console.log(`PostgreSQL at ${postgresUrl} is not reachable: PostgreSQL figures skipped.`);
 console.log(`node ${process.version}, ${(await import('node:os')).cpus().length} cores`);
 
-await benchImport({ rows, smallRows: 10_000, postgresUrl: pgUrl });
-await benchApiUpsert({ seconds: 10, connections: 16, postgresUrl: pgUrl });
-await benchCampaignSend({
-  rows: Number(process.env.BENCH_SEND_ROWS ?? 100_000),
-  bigRows: process.env.BENCH_SEND_1M === '1' ? 1_000_000 : undefined,
-  postgresUrl: pgUrl,
-});
+if (wanted('import')) await benchImport({ rows, smallRows: 10_000, postgresUrl: pgUrl });
+if (wanted('upsert')) await benchApiUpsert({ seconds: 10, connections: 16, postgresUrl: pgUrl });
+if (wanted('send'))
+  await benchCampaignSend({
+    rows: Number(process.env.BENCH_SEND_ROWS ?? 100_000),
+    bigRows: process.env.BENCH_SEND_1M === '1' ? 1_000_000 : undefined,
+    postgresUrl: pgUrl,
+  });
+if (wanted('analytics'))
+  await benchAnalytics({
+    recipients: Number(process.env.BENCH_ANALYTICS_RECIPIENTS ?? 1_000_000),
+    pgliteRecipients: Number(process.env.BENCH_ANALYTICS_PGLITE_RECIPIENTS ?? 20_000),
+    postgresUrl: pgUrl,
+  });
+if (wanted('tracking'))
+  await benchTracking({
+    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 10),
+    connections: 16,
+    postgresUrl: pgUrl,
+  });

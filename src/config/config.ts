@@ -18,6 +18,14 @@ export interface Config {
   jobConcurrency: number;
   jobPollIntervalMs: number;
   sendLeaseMs: number;
+  dkimThreads: number | undefined;
+  attributionWindowHours: number;
+  analyticsIntervalMs: number;
+  analyticsSettleMs: number;
+  trackingFlushIntervalMs: number;
+  trackingBatchSize: number;
+  trackingMaxBufferedHits: number;
+  trackingRateLimitPerMinute: number;
 }
 
 export class ConfigError extends Error {

@@ -110,6 +110,72 @@ export const SETTINGS = {
     description:
       'How long a worker holds the campaign recipients it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it. Keep it well above the time one batch takes to send.',
   },
+  dkimThreads: {
+    env: 'HERALD_DKIM_THREADS',
+    type: 'integer',
+    min: 0,
+    max: 16,
+    description:
+      'Worker threads that compute DKIM signatures, so the sending loop keeps its own core. Default: one less than the CPU cores (at least 1, at most 4); 0 signs on the main thread.',
+  },
+  attributionWindowHours: {
+    env: 'HERALD_ATTRIBUTION_WINDOW_HOURS',
+    type: 'integer',
+    min: 1,
+    max: 8760,
+    default: 168,
+    description:
+      "How long after a click a conversion is attributed to it (POST /v1/conversions): to the click named by click_id, else to the contact's last human click within this window.",
+  },
+  analyticsIntervalMs: {
+    env: 'HERALD_ANALYTICS_INTERVAL_MS',
+    type: 'integer',
+    min: 100,
+    default: 2000,
+    description:
+      'How often a worker adds new tracking hits and send outcomes to the analytics rollups that reports read.',
+  },
+  analyticsSettleMs: {
+    env: 'HERALD_ANALYTICS_SETTLE_MS',
+    type: 'integer',
+    min: 0,
+    default: 5000,
+    description:
+      'Hits younger than this are left for the next rollup round, so hits still in a buffered writer are not skipped. Reports lag real time by about this plus the interval.',
+  },
+  trackingFlushIntervalMs: {
+    env: 'HERALD_TRACKING_FLUSH_INTERVAL_MS',
+    type: 'integer',
+    min: 10,
+    max: 60000,
+    default: 500,
+    description:
+      'How often buffered open and click hits are written to the database (sooner when a batch is full).',
+  },
+  trackingBatchSize: {
+    env: 'HERALD_TRACKING_BATCH_SIZE',
+    type: 'integer',
+    min: 1,
+    max: 10000,
+    default: 1000,
+    description: 'Open and click hits written per insert.',
+  },
+  trackingMaxBufferedHits: {
+    env: 'HERALD_TRACKING_MAX_BUFFERED_HITS',
+    type: 'integer',
+    min: 100,
+    default: 200000,
+    description:
+      'Hits kept in memory while the database cannot be written; beyond this new hits are dropped and counted in herald_tracking_hits_dropped_total.',
+  },
+  trackingRateLimitPerMinute: {
+    env: 'HERALD_TRACKING_RATE_LIMIT_PER_MINUTE',
+    type: 'integer',
+    min: 1,
+    default: 120,
+    description:
+      'Requests per minute to one open-pixel or click token (per token, not per IP: image proxies fetch for many people from few addresses).',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -23,6 +23,18 @@ export interface Database {
   campaign_lists: CampaignListTable;
   campaign_sends: CampaignSendTable;
   messages: MessageTable;
+  template_links: TemplateLinkTable;
+  tracking_hits: TrackingHitTable;
+  analytics_dirty: AnalyticsDirtyTable;
+  conversions: ConversionTable;
+  analytics_conversions: AnalyticsConversionTable;
+  analytics_state: AnalyticsStateTable;
+  analytics_campaigns: AnalyticsCampaignTable;
+  analytics_hourly: AnalyticsHourlyTable;
+  analytics_providers: AnalyticsProviderTable;
+  analytics_links: AnalyticsLinkTable;
+  analytics_recipients: AnalyticsRecipientTable;
+  analytics_link_recipients: AnalyticsLinkRecipientTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -40,7 +52,11 @@ export interface WorkspaceTable {
   id: string;
   name: string;
   created_at: Timestamp;
+  /** What is stored of a tracking hit's IP address (0008). */
+  ip_anonymization: ColumnType<IpAnonymization, IpAnonymization | undefined, IpAnonymization>;
 }
+
+export type IpAnonymization = 'none' | 'truncate' | 'drop';
 
 export interface ApiKeyTable {
   id: string;
@@ -79,6 +95,8 @@ export interface ContactTable {
   locale: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** false: no open pixel and no rewritten links in this contact's messages (0008). */
+  tracking_consent: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface ListTable {
@@ -211,11 +229,20 @@ export interface CampaignTable {
   status_reason: string | null;
   audience_cursor: string | null;
   audience_exhausted: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The one-second window the rate limit counts claims in, and the count so far (0012). */
+  rate_window_start: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  rate_window_count: ColumnType<number, number | undefined, number>;
   to_send: ColumnType<number, number | undefined, number>;
   sent_count: ColumnType<number, number | undefined, number>;
   failed_count: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Appended to tracked links' destinations (0008). */
+  utm_source: ColumnType<string | null, string | null | undefined, string | null>;
+  utm_medium: ColumnType<string | null, string | null | undefined, string | null>;
+  utm_campaign: ColumnType<string | null, string | null | undefined, string | null>;
+  utm_content: ColumnType<string | null, string | null | undefined, string | null>;
+  utm_term: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface CampaignListTable {
@@ -254,6 +281,8 @@ export interface TemplateTable {
   latest_version: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Set when the template was deleted; its versions stay for what already pinned them (0011). */
+  deleted_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface TemplateVersionTable {
@@ -321,10 +350,149 @@ export interface MessageTable {
   status: MessageStatus;
   idempotency_key: string | null;
   payload: JsonColumn;
+  /** SHA-256 of the normalized request, to refuse a reused idempotency key with another request (0011). */
+  request_hash: ColumnType<string | null, string | null | undefined, string | null>;
   message_id: string;
   provider_message_id: string | null;
   error: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   sent_at: Timestamp | null;
+}
+
+export interface TemplateLinkTable {
+  id: string;
+  workspace_id: string;
+  template_version_id: string;
+  position: number;
+  url: string;
+  created_at: Timestamp;
+}
+
+export type HitKind = 'open' | 'click';
+export type HitClassification = 'human' | 'proxy' | 'prefetch' | 'scanner' | 'bot';
+
+export interface TrackingHitTable {
+  id: string;
+  workspace_id: string;
+  campaign_id: string | null;
+  contact_id: string;
+  message_id: string;
+  link_id: string | null;
+  kind: HitKind;
+  occurred_at: Timestamp;
+  user_agent: string | null;
+  ip: string | null;
+  classification: HitClassification;
+  reason: string | null;
+  reclassified_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface AnalyticsDirtyTable {
+  campaign_id: string;
+  workspace_id: string;
+  marked_at: Timestamp;
+}
+
+// 0010_analytics: conversions and the analytics rollups. numeric and bigint columns arrive as strings.
+type Counter = ColumnType<string, number | string | undefined, number | string>;
+
+export type ConversionAttribution = 'click_id' | 'last_click' | 'none';
+
+export interface ConversionTable {
+  id: string;
+  workspace_id: string;
+  contact_id: string | null;
+  campaign_id: string | null;
+  click_id: string | null;
+  link_id: string | null;
+  attribution: ConversionAttribution;
+  event: string | null;
+  revenue: ColumnType<string | null, string | null, string | null>;
+  currency: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  occurred_at: Timestamp;
+  created_at: Timestamp;
+}
+
+export interface AnalyticsConversionTable {
+  campaign_id: string;
+  currency: string;
+  workspace_id: string;
+  conversions: Counter;
+  revenue: Counter;
+}
+
+export interface AnalyticsStateTable {
+  name: string;
+  last_hit_id: string | null;
+  caught_up_to: Date | null;
+  updated_at: Date | null;
+}
+
+interface EngagementCounters {
+  opens: Counter;
+  human_opens: Counter;
+  unique_opens: Counter;
+  human_unique_opens: Counter;
+  clicks: Counter;
+  human_clicks: Counter;
+  unique_clicks: Counter;
+  human_unique_clicks: Counter;
+}
+
+export interface AnalyticsCampaignTable extends EngagementCounters {
+  campaign_id: string;
+  workspace_id: string;
+  ledger_cursor: string | null;
+  ledger_done: ColumnType<boolean, boolean | undefined, boolean>;
+  bounced_hard: Counter;
+  bounced_soft: Counter;
+}
+
+export interface AnalyticsHourlyTable extends EngagementCounters {
+  campaign_id: string;
+  hour: Timestamp;
+  workspace_id: string;
+}
+
+export interface AnalyticsProviderTable {
+  campaign_id: string;
+  provider: string;
+  workspace_id: string;
+  sent: Counter;
+  failed: Counter;
+  unique_opens: Counter;
+  human_unique_opens: Counter;
+  unique_clicks: Counter;
+  human_unique_clicks: Counter;
+}
+
+export interface AnalyticsLinkTable {
+  campaign_id: string;
+  link_id: string;
+  workspace_id: string;
+  clicks: Counter;
+  human_clicks: Counter;
+  unique_clicks: Counter;
+  human_unique_clicks: Counter;
+}
+
+export interface AnalyticsRecipientTable {
+  campaign_id: string;
+  contact_id: string;
+  workspace_id: string;
+  first_open_at: Date | null;
+  first_human_open_at: Date | null;
+  first_click_at: Date | null;
+  first_human_click_at: Date | null;
+}
+
+export interface AnalyticsLinkRecipientTable {
+  campaign_id: string;
+  link_id: string;
+  contact_id: string;
+  workspace_id: string;
+  human_clicked: boolean;
 }

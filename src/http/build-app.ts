@@ -165,7 +165,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s.`,
     }),
   });
-  await app.register(metricsPlugin, { queueStats: deps.jobs.stats, now: () => deps.clock.now() });
+  await app.register(metricsPlugin, {
+    queueStats: deps.jobs.stats,
+    now: () => deps.clock.now(),
+    trackingStats: deps.tracking?.stats,
+  });
 
   await registerRoutes(app, deps);
   return app;

@@ -6,6 +6,8 @@ import type { QueueStat } from '../jobs/index.js';
 export interface MetricsOptions {
   queueStats: () => Promise<QueueStat[]>;
   now: () => Date;
+  /** The tracking hit writer's counters (buffered, written, dropped). */
+  trackingStats?: (() => { buffered: number; written: number; dropped: number }) | undefined;
 }
 
 /**
@@ -40,6 +42,36 @@ export const metricsPlugin = fp<MetricsOptions>(async (app: FastifyInstance, opt
     labelNames: ['task', 'status'] as const,
     registers: [registry],
   });
+
+  const trackingStats = options.trackingStats;
+  if (trackingStats) {
+    new Gauge({
+      name: 'herald_tracking_hits_buffered',
+      help: 'Open and click hits waiting in memory to be written.',
+      registers: [registry],
+      collect() {
+        this.set(trackingStats().buffered);
+      },
+    });
+    new Counter({
+      name: 'herald_tracking_hits_written_total',
+      help: 'Open and click hits written to the database by this process.',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(trackingStats().written);
+      },
+    });
+    new Counter({
+      name: 'herald_tracking_hits_dropped_total',
+      help: 'Open and click hits dropped because the in-memory buffer was full (database unavailable).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(trackingStats().dropped);
+      },
+    });
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { type AnalyticsService, analyticsRoutes } from '../modules/analytics/index.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import { type CampaignSender, type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
@@ -11,8 +12,10 @@ import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
+import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
+import { type TrackingService, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
@@ -37,6 +40,11 @@ export interface RouteDeps {
   transports: TransportService;
   messages: MessageService;
   confirmations: ConfirmationService;
+  tracking: TrackingService;
+  /** Requests per minute per open-pixel or click token. */
+  trackingRateLimitPerMinute: number;
+  publicPages: PublicPagesService;
+  analytics: AnalyticsService;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -54,4 +62,9 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(sendingDomainsRoutes({ sendingDomains: deps.sendingDomains }));
   await app.register(messagesRoutes({ messages: deps.messages }));
   await app.register(confirmationsRoutes({ confirmations: deps.confirmations }));
+  await app.register(
+    trackingRoutes({ tracking: deps.tracking, rateLimitPerMinute: deps.trackingRateLimitPerMinute }),
+  );
+  await app.register(publicPagesRoutes({ pages: deps.publicPages }));
+  await app.register(analyticsRoutes({ analytics: deps.analytics }));
 }

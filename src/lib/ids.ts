@@ -1,7 +1,20 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = -1;
 let counter = 0;
+
+// Random bytes are drawn 4 KiB at a time rather than per id (ids are made on hot paths: request ids, tracking hits).
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function random(size: number): Buffer {
+  if (poolOffset + size > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const out = Buffer.from(pool.subarray(poolOffset, poolOffset + size));
+  poolOffset += size;
+  return out;
+}
 
 /**
  * UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then a 12-bit counter,
@@ -22,10 +35,10 @@ export function uuidv7(now: number = Date.now()): string {
     }
   } else {
     // A random start in the lower half leaves room to count up.
-    counter = randomBytes(2).readUInt16BE(0) & 0x7ff;
+    counter = random(2).readUInt16BE(0) & 0x7ff;
   }
   lastMs = ms;
-  const bytes = randomBytes(16);
+  const bytes = random(16);
   bytes[0] = (ms / 2 ** 40) & 0xff;
   bytes[1] = (ms / 2 ** 32) & 0xff;
   bytes[2] = (ms >>> 24) & 0xff;

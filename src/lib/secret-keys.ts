@@ -54,9 +54,26 @@ function keyId(key: Buffer): string {
   return createHash('sha256').update('herald-key-id').update(key).digest('base64url').slice(0, 8);
 }
 
-/** Sub-keys per purpose, so a token key never doubles as an encryption key. */
+const derived = new WeakMap<Buffer, Map<string, Buffer>>();
+
+/**
+ * Sub-keys per purpose, so a token key never doubles as an encryption key.
+ * Memoized per key and purpose: verifying a tracking token is on the open
+ * pixel's hot path, and the derivation is a full HMAC.
+ */
 function derive(key: Buffer, purpose: string): Buffer {
-  return createHmac('sha256', key).update(`herald:${purpose}`).digest();
+  let byPurpose = derived.get(key);
+  if (!byPurpose) {
+    byPurpose = new Map();
+    derived.set(key, byPurpose);
+  }
+  let sub = byPurpose.get(purpose);
+  if (!sub) {
+    sub = createHmac('sha256', key).update(`herald:${purpose}`).digest();
+    // Purposes are a small fixed set of names; never let the cache grow without bound.
+    if (byPurpose.size < 1000) byPurpose.set(purpose, sub);
+  }
+  return sub;
 }
 
 const VERSION = 'v1';

@@ -75,6 +75,24 @@ export interface SignOptions {
 
 /** Returns the message with a DKIM-Signature header prepended. */
 export function signMessage(raw: Buffer, key: DomainKey, options: SignOptions = {}): Buffer {
+  const pending = prepareSignature(raw, key, options);
+  return completeSignature(pending, sign(pending.digest, pending.data, key.privateKey));
+}
+
+/**
+ * A signature waiting for its one expensive step, the private-key operation:
+ * `sign(digest, data, key)` from node:crypto. Split out so that step can run
+ * on a worker thread while canonicalization stays with the caller.
+ */
+export interface PendingSignature {
+  raw: Buffer;
+  /** The digest argument of crypto.sign: sha256 for RSA; null for Ed25519, whose data is already the SHA-256 hash (RFC 8463). */
+  digest: 'sha256' | null;
+  data: Buffer;
+  unsignedHeader: string;
+}
+
+export function prepareSignature(raw: Buffer, key: DomainKey, options: SignOptions = {}): PendingSignature {
   const split = raw.indexOf('\r\n\r\n');
   const headerEnd = split < 0 ? raw.length : split + 2;
   const headerText = raw.subarray(0, headerEnd).toString('latin1');
@@ -108,14 +126,16 @@ export function signMessage(raw: Buffer, key: DomainKey, options: SignOptions = 
     `bh=${bodyHash}`,
     'b=',
   ];
-  const unsigned = `DKIM-Signature: ${tags.join(';\r\n\t')}`;
-  const data = Buffer.from(canonical + relaxedHeader(unsigned), 'latin1');
-  const signature =
-    key.algorithm === 'ed25519'
-      ? sign(null, createHash('sha256').update(data).digest(), key.privateKey)
-      : sign('sha256', data, key.privateKey);
-  const header = `${unsigned}${fold(signature.toString('base64'))}\r\n`;
-  return Buffer.concat([Buffer.from(header, 'latin1'), raw]);
+  const unsignedHeader = `DKIM-Signature: ${tags.join(';\r\n\t')}`;
+  const data = Buffer.from(canonical + relaxedHeader(unsignedHeader), 'latin1');
+  return key.algorithm === 'ed25519'
+    ? { raw, digest: null, data: createHash('sha256').update(data).digest(), unsignedHeader }
+    : { raw, digest: 'sha256', data, unsignedHeader };
+}
+
+export function completeSignature(pending: PendingSignature, signature: Buffer): Buffer {
+  const header = `${pending.unsignedHeader}${fold(signature.toString('base64'))}\r\n`;
+  return Buffer.concat([Buffer.from(header, 'latin1'), pending.raw]);
 }
 
 /** Header fields by lowercased name, each in relaxed canonical form without CRLF. */

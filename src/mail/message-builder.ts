@@ -1,6 +1,13 @@
-import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { SecretKeyring } from '../lib/secret-keys.js';
 import { createAddressToken, createReturnPathToken, createToken } from '../lib/signed-tokens.js';
+import {
+  encodedWords,
+  formatAddress,
+  headerSafe,
+  mimePart,
+  rfc5322Date,
+  unstructuredHeader,
+} from './mime.js';
 
 /**
  * Builds RFC 5322 messages. Marketing messages carry one-click unsubscribe
@@ -46,36 +53,43 @@ export interface BuiltMessage {
   messageId: string;
 }
 
-export function buildMessage(input: MessageInput): Promise<BuiltMessage> {
+export function buildMessage(input: MessageInput): BuiltMessage {
   const messageId = `<${input.id}@${input.domain}>`;
-  const headers: Record<string, { prepared: true; value: string }> = {};
+  const envelope = { from: input.returnPath, to: [input.to.email] };
+  let head =
+    `From: ${formatAddress(input.from)}\r\n` +
+    `To: ${formatAddress(input.to)}\r\n` +
+    (input.replyTo ? `Reply-To: ${formatAddress(input.replyTo)}\r\n` : '') +
+    `${unstructuredHeader('Subject', input.subject)}\r\n` +
+    `Date: ${rfc5322Date(input.date)}\r\n` +
+    `Message-ID: ${messageId}\r\n`;
   const marketing = input.marketing;
   if (marketing) {
-    headers['List-Unsubscribe'] = prepared(
-      `<${marketing.unsubscribeUrl}>, <mailto:${marketing.unsubscribeMailto}>`,
-    );
-    headers['List-Unsubscribe-Post'] = prepared('List-Unsubscribe=One-Click');
-    if (marketing.list) headers['List-Id'] = prepared(listIdHeader(marketing.list, input.domain));
-    headers['Feedback-ID'] = prepared(marketing.feedbackId);
+    head +=
+      `List-Unsubscribe: <${headerSafe(marketing.unsubscribeUrl)}>,\r\n <mailto:${headerSafe(marketing.unsubscribeMailto)}>\r\n` +
+      'List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n' +
+      (marketing.list ? `List-ID: ${listIdHeader(marketing.list, input.domain)}\r\n` : '') +
+      `Feedback-ID: ${headerSafe(marketing.feedbackId)}\r\n`;
   }
-  const envelope = { from: input.returnPath, to: [input.to.email] };
-  const composer = new MailComposer({
-    from: toNodemailer(input.from),
-    to: toNodemailer(input.to),
-    ...(input.replyTo ? { replyTo: toNodemailer(input.replyTo) } : {}),
-    subject: input.subject,
-    // Bare LF would travel as CRLF over SMTP and break the DKIM body hash: send CRLF from the start.
-    ...(input.text !== undefined ? { text: crlf(input.text) } : {}),
-    ...(input.html !== undefined ? { html: crlf(input.html) } : {}),
-    messageId,
-    date: input.date,
-    headers,
-    envelope,
-  });
-  const node = composer.compile();
-  return new Promise((resolve, reject) => {
-    node.build((error, raw) => (error ? reject(error) : resolve({ raw, envelope, messageId })));
-  });
+  head += 'MIME-Version: 1.0\r\n';
+
+  // Bare LF would travel as CRLF over SMTP and break the DKIM body hash: CRLF from the start.
+  const text = input.text === undefined ? undefined : crlf(input.text);
+  const html = input.html === undefined ? undefined : crlf(input.html);
+  let message: string;
+  if (text !== undefined && html !== undefined) {
+    // "=_" never occurs in quoted-printable or base64 content, so the boundary cannot collide with a part.
+    const boundary = `=_herald_${input.id.replace(/-/g, '')}`;
+    message =
+      `${head}Content-Type: multipart/alternative; boundary="${boundary}"\r\n\r\n` +
+      `--${boundary}\r\n${mimePart('text/plain', text)}\r\n` +
+      `--${boundary}\r\n${mimePart('text/html', html)}\r\n` +
+      `--${boundary}--\r\n`;
+  } else {
+    message = `${head}${mimePart(html !== undefined ? 'text/html' : 'text/plain', html ?? text ?? '')}`;
+  }
+  // Everything above is ASCII: non-ASCII text was encoded.
+  return { raw: Buffer.from(message, 'latin1'), envelope, messageId };
 }
 
 /** `b-<token>@<bounce domain>`: 60 characters of local part at most. */
@@ -123,21 +137,9 @@ export function feedbackId(parts: {
 
 function listIdHeader(list: { id: string; name: string; workspaceId: string }, domain: string): string {
   // A quoted phrase: strip what would end it or break the line.
-  const name = list.name.replace(/[\\"\r\n]/g, '').slice(0, 100);
-  const phrase = /^[\x20-\x7e]*$/.test(name) ? `"${name}"` : encodedWord(name);
+  const name = headerSafe(list.name.replace(/[\\"\r\n]/g, '')).slice(0, 100);
+  const phrase = /^[\x20-\x7e]*$/.test(name) ? `"${name}"` : encodedWords(name).join(' ');
   return `${phrase} <${list.id}.${list.workspaceId}.${domain}>`;
-}
-
-function encodedWord(text: string): string {
-  return `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
-}
-
-function prepared(value: string) {
-  return { prepared: true as const, value };
-}
-
-function toNodemailer(address: Address) {
-  return address.name ? { name: address.name, address: address.email } : address.email;
 }
 
 function crlf(text: string): string {

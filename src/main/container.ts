@@ -1,9 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
 import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { createDkimSigningPool } from '../mail/dkim-pool.js';
+import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
@@ -18,12 +21,20 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
+import { createPublicPagesService } from '../modules/public-pages/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
+import { createTrackingService, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
+import { createViewRenderer } from './view-renderer.js';
+
+/** One signing thread per core beyond the sending loop's own, between 1 and 4. */
+function defaultSigningThreads(): number {
+  return Math.min(4, Math.max(1, availableParallelism() - 1));
+}
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
@@ -67,11 +78,26 @@ export function createContainer(options: ContainerOptions) {
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
   });
-  const sendingDomains = createSendingDomainService({ db, clock, keyring });
+  const signing = createDkimSigningPool({ threads: config.dkimThreads ?? defaultSigningThreads() });
+  const sendingDomains = createSendingDomainService({ db, clock, keyring, signing });
   const exports = createExportService({ contacts, clock });
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
   const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const analytics = createAnalyticsService({
+    db,
+    clock,
+    attributionWindowHours: config.attributionWindowHours,
+  });
+  const analyticsRollup = createAnalyticsRollup({
+    db,
+    clock,
+    logger: logger.child({ component: 'analytics' }),
+    settleMs: config.analyticsSettleMs,
+    // The embedded database has one connection: small batches keep API requests from waiting behind a rollup.
+    batchSize: database.kind === 'pglite' ? 5_000 : 50_000,
+    ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
+  });
   const campaigns = createCampaignService({ db, clock, templates });
 
   const imports = createImportService({
@@ -115,8 +141,41 @@ export function createContainer(options: ContainerOptions) {
     mail: mailPort,
   });
 
+  const publicPages = createPublicPagesService({
+    keyring,
+    clock,
+    publicUrl: config.publicUrl,
+    lists,
+    contacts,
+    campaigns,
+    consent,
+    workspaces,
+    view: createViewRenderer({
+      keyring,
+      publicUrl: config.publicUrl,
+      campaigns,
+      contacts,
+      lists,
+      templates,
+      workspaces,
+    }),
+  });
+
+  const tracking = createTrackingService({
+    db,
+    keyring,
+    clock,
+    logger: logger.child({ component: 'tracking' }),
+    publicUrl: config.publicUrl,
+    templates,
+    flushIntervalMs: config.trackingFlushIntervalMs,
+    batchSize: config.trackingBatchSize,
+    maxBuffered: config.trackingMaxBufferedHits,
+  });
+
   const tasks = {
     ...importTasks({ imports }),
+    ...trackingTasks({ tracking }),
     ...messageTasks({ messages }),
     ...confirmationTasks({ confirmations }),
   };
@@ -139,6 +198,7 @@ export function createContainer(options: ContainerOptions) {
     workspaces,
     sendingDomains,
     transports,
+    tracking,
   });
   const sender = createCampaignSender({
     db,
@@ -171,6 +231,7 @@ export function createContainer(options: ContainerOptions) {
     startWorkers() {
       runner?.start();
       sender.start(config.jobPollIntervalMs);
+      analyticsRollup.start(config.analyticsIntervalMs);
     },
     apiKeys,
     workspaces,
@@ -187,6 +248,10 @@ export function createContainer(options: ContainerOptions) {
     transports,
     messages,
     confirmations,
+    publicPages,
+    tracking,
+    analytics,
+    analyticsRollup,
     routeDeps: {
       clock,
       jobs,
@@ -206,12 +271,27 @@ export function createContainer(options: ContainerOptions) {
       transports,
       messages,
       confirmations,
+      publicPages,
+      tracking,
+      trackingRateLimitPerMinute: config.trackingRateLimitPerMinute,
+      analytics,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
       await sender.stop();
+      await analyticsRollup.stop();
       await runner?.stop();
       await transports.closeAll();
+      // Buffered opens and clicks are written before the database closes (the HTTP server closed first).
+      await tracking
+        .close()
+        .catch((error: Error) =>
+          logger.error(
+            { err: error.message, lost: tracking.stats().dropped },
+            'tracking hits could not be written',
+          ),
+        );
+      await signing.close();
       await database.close();
     },
   };

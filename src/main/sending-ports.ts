@@ -9,6 +9,7 @@ import type { ListService } from '../modules/lists/index.js';
 import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
 import type { SendingDomainService } from '../modules/sending-domains/index.js';
 import type { TemplateService } from '../modules/templates/index.js';
+import type { TrackingService } from '../modules/tracking/index.js';
 import type { TransportService } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 
@@ -28,6 +29,8 @@ export function createSendingPorts(deps: {
   workspaces: Pick<WorkspaceService, 'get'>;
   sendingDomains: Pick<SendingDomainService, 'signerFor'>;
   transports: Pick<TransportService, 'transportFor'>;
+  /** Open pixel and link rewriting; without it messages go out untracked. */
+  tracking?: Pick<TrackingService, 'prepare'> | undefined;
 }): SendingPorts {
   const { keyring, publicUrl, clock } = deps;
   const base = publicUrl.replace(/\/+$/, '');
@@ -39,7 +42,7 @@ export function createSendingPorts(deps: {
       }
       const workspaceId = campaign.workspace_id;
       const domain = campaign.from_email.split('@')[1] as string;
-      const [template, workspace, signer, live, list] = await Promise.all([
+      const [template, workspace, signer, live, list, tracker] = await Promise.all([
         deps.templates.compileForSend(workspaceId, campaign.template_version_id, {
           subject: campaign.subject,
           preheader: campaign.preheader,
@@ -49,6 +52,15 @@ export function createSendingPorts(deps: {
         deps.transports.transportFor(workspaceId, campaign.transport_id),
         // List-Id names one list; with several, the first the campaign includes.
         includedListIds[0] ? deps.lists.get(workspaceId, includedListIds[0]) : Promise.resolve(undefined),
+        // Links registered once per version here; per recipient only the rewrite below.
+        deps.tracking && (campaign.track_opens || campaign.track_clicks)
+          ? deps.tracking.prepare({
+              workspaceId,
+              templateVersionId: campaign.template_version_id,
+              trackOpens: campaign.track_opens,
+              trackClicks: campaign.track_clicks,
+            })
+          : Promise.resolve(undefined),
       ]);
       if (!signer) {
         deps.logger.warn(
@@ -92,7 +104,16 @@ export function createSendingPorts(deps: {
             preferences_url: `${base}/p/${createToken(keyring, 'preferences', ids)}`,
             view_in_browser_url: `${base}/m/${createToken(keyring, 'view', ids)}`,
           });
-          const built = await buildMessage({
+          const body = tracker
+            ? tracker.apply(rendered, {
+                workspaceId,
+                messageId: id,
+                contactId: recipient.contact_id,
+                campaignId: campaign.id,
+                trackingConsent: recipient.tracking_consent,
+              })
+            : rendered;
+          const built = buildMessage({
             id,
             domain,
             date: clock.now(),
@@ -100,8 +121,8 @@ export function createSendingPorts(deps: {
             replyTo,
             to: { email: recipient.email },
             subject: rendered.subject,
-            html: rendered.html,
-            text: rendered.text,
+            html: body.html,
+            text: body.text,
             returnPath: returnPathAddress(keyring, id, domain),
             marketing: {
               unsubscribeUrl: links.url,
@@ -115,7 +136,7 @@ export function createSendingPorts(deps: {
               }),
             },
           });
-          return { raw: signer ? signer.sign(built.raw) : built.raw, envelope: built.envelope };
+          return { raw: signer ? await signer.sign(built.raw) : built.raw, envelope: built.envelope };
         },
         async send(message) {
           const release = await live.limiter.acquire();
@@ -165,7 +186,7 @@ export function createMailPort(deps: {
           'no sending domain with a DKIM key matches the sender: message goes out unsigned',
         );
       }
-      const built = await buildMessage({
+      const built = buildMessage({
         id: mail.id,
         domain,
         date: clock.now(),
@@ -177,10 +198,11 @@ export function createMailPort(deps: {
         text: mail.text,
         returnPath: returnPathAddress(keyring, mail.id, domain),
       });
+      const raw = signer ? await signer.sign(built.raw) : built.raw;
       const release = await live.limiter.acquire();
       try {
         const result = await live.transport.send({
-          raw: signer ? signer.sign(built.raw) : built.raw,
+          raw,
           envelope: built.envelope,
           messageId: built.messageId,
         });

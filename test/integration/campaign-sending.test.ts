@@ -280,6 +280,30 @@ describe('sending a campaign', () => {
     expect(bad.status).toBe(400);
   });
 
+  it("keeps to the campaign's rate limit: a round sends one second's allowance, the next second the next", async () => {
+    sink.messages.length = 0;
+    const list = (await call('POST', '/v1/lists', { name: 'Throttled', opt_in: 'single' })).body.id;
+    await fill(list, 'slow', 1, 12);
+    const campaign = (
+      await call('POST', '/v1/campaigns', {
+        name: 'Slow',
+        from_email: 'news@shop.example',
+        template_id: templateId,
+        lists: [list],
+        rate_limit_per_second: 5,
+      })
+    ).body;
+    await call('POST', `/v1/campaigns/${campaign.id}/send`);
+    const sent: number[] = [];
+    for (let second = 0; second < 4; second++) {
+      await t.container.sender.round();
+      sent.push(sink.messages.length);
+      t.clock.advance(1000);
+    }
+    expect(sent).toEqual([5, 10, 12, 12]);
+    expect((await call('GET', `/v1/campaigns/${campaign.id}`)).body.status).toBe('sent');
+  });
+
   it('pauses itself when the failure rate passes the threshold, and says why', async () => {
     sink.messages.length = 0;
     const list = (await call('POST', '/v1/lists', { name: 'Failing', opt_in: 'single' })).body.id;

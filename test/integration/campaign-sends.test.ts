@@ -30,7 +30,16 @@ async function campaignOf(size: number, name: string): Promise<string> {
     SELECT ${t.workspaceId}, ${list.id}, id, 'confirmed', ${now}, ${now}
     FROM contacts WHERE email LIKE ${`${name}-%`}`.execute(t.container.db);
   const campaign = await t.container.campaigns.create(t.workspaceId, { name, lists: [list.id] });
+  // Claims are only handed out while a campaign is sending; this test works below the send action.
+  await setCampaign(campaign.id, { status: 'sending' });
   return campaign.id;
+}
+
+async function setCampaign(
+  campaignId: string,
+  changes: { status?: 'sending' | 'paused'; rate_limit_per_second?: number },
+) {
+  await t.container.db.updateTable('campaigns').set(changes).where('id', '=', campaignId).execute();
 }
 
 function claimer(campaignId: string, workerId: string, limit = 50, leaseMs = 60_000) {
@@ -146,5 +155,32 @@ describe('campaign send ledger', () => {
     const rest = await claimer(campaignId, 'w', 100);
     expect(rest.recipients).toHaveLength(9);
     expect(rest.recipients.map((r) => r.contact_id)).not.toContain(later.id);
+  });
+
+  it('hands out nothing once the campaign is paused, and again after it resumes', async () => {
+    const campaignId = await campaignOf(30, 'pause');
+    expect((await claimer(campaignId, 'w', 10)).recipients).toHaveLength(10);
+    await setCampaign(campaignId, { status: 'paused' });
+    const paused = await claimer(campaignId, 'w', 10);
+    expect(paused).toMatchObject({ recipients: [], stopped: true });
+    await setCampaign(campaignId, { status: 'sending' });
+    expect((await claimer(campaignId, 'w', 10)).recipients).toHaveLength(10);
+  });
+
+  it('keeps to the campaign rate limit across workers: per one-second window, whoever claims', async () => {
+    const campaignId = await campaignOf(100, 'rated');
+    await setCampaign(campaignId, { rate_limit_per_second: 25 });
+    t.clock.set(new Date(Math.ceil(t.clock.now().getTime() / 1000) * 1000 + 100));
+    const a = await claimer(campaignId, 'a', 20);
+    const b = await claimer(campaignId, 'b', 20);
+    const c = await claimer(campaignId, 'c', 20);
+    expect(a.recipients).toHaveLength(20);
+    expect(b.recipients).toHaveLength(5);
+    expect(c.recipients).toEqual([]);
+    expect(c.throttledUntil?.getTime()).toBe(Math.floor(t.clock.now().getTime() / 1000) * 1000 + 1000);
+    t.clock.advance(950);
+    const next = await claimer(campaignId, 'c', 40);
+    expect(next.recipients).toHaveLength(25);
+    expect(next.throttledUntil).toBeUndefined();
   });
 });

@@ -136,7 +136,7 @@ describe('DKIM-signed messages through a real SMTP server', () => {
       expect(signer.domain).toBe(domain);
       for (let i = 0; i < 5; i++) {
         const built = await buildMessage(marketingInput(index * 100 + i, `news.${domain}`));
-        outgoing.push({ raw: signer.sign(built.raw), envelope: built.envelope });
+        outgoing.push({ raw: await signer.sign(built.raw), envelope: built.envelope });
       }
     }
     captured.length = 0;
@@ -181,7 +181,7 @@ describe('DKIM-signed messages through a real SMTP server', () => {
   it('fails verification for a message altered after signing', async () => {
     const signer = await signerFor('rsa.example.com');
     const built = await buildMessage(marketingInput(7, 'rsa.example.com'));
-    const signed = signer.sign(built.raw).toString('latin1');
+    const signed = (await signer.sign(built.raw)).toString('latin1');
     const altered = [
       signed.replace('Hello reader 7', 'Hello reader 8'),
       signed.replace('List-Unsubscribe-Post: List-Unsubscribe=One-Click', 'List-Unsubscribe-Post: nothing'),
@@ -202,7 +202,7 @@ describe('DKIM-signed messages through a real SMTP server', () => {
     const built = await buildMessage(input);
     expect(built.raw.toString()).not.toMatch(/^(List-|Feedback-ID)/im);
     captured.length = 0;
-    await sendAll([{ raw: signer.sign(built.raw), envelope: built.envelope }]);
+    await sendAll([{ raw: await signer.sign(built.raw), envelope: built.envelope }]);
     const result = await dkimVerify(captured[0]?.raw as Buffer, { resolver, curTime: t.clock.now() });
     expect(result.results[0]?.status.result).toBe('pass');
   });

@@ -120,9 +120,12 @@ describe('POST /v1/messages', () => {
     expect(second.status).toBe(200);
     expect(second.body.id).toBe(first.body.id);
     await t.container.runner.drain();
-    const third = await call('POST', '/v1/messages', { ...body, data: { order_id: 'other', total: '2' } });
+    // The same request after sending still returns the first message; another request with the key is refused.
+    const third = await call('POST', '/v1/messages', body);
     expect(third.status).toBe(200);
     expect(third.body).toMatchObject({ id: first.body.id, status: 'sent' });
+    const other = await call('POST', '/v1/messages', { ...body, data: { order_id: 'other', total: '2' } });
+    expect([other.status, other.body.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
     await t.container.runner.drain();
     expect(received('twice@example.com')).toHaveLength(1);
     expect(await count('messages', "idempotency_key = 'order-B-1'")).toBe(1);

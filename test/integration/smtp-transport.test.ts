@@ -155,4 +155,59 @@ describe('smtp transport', () => {
     expect(error.kind).toBe('connection');
     await down.close();
   });
+
+  it('keeps a connection after a refused recipient, and opens a fresh one after max_messages', async () => {
+    const sessions = new Set<string>();
+    const { port, received } = await startServer({
+      onConnect(session, callback) {
+        sessions.add(session.id);
+        callback();
+      },
+    });
+    const transport = createSmtpTransport(options(port, { maxConnections: 1, maxMessages: 3 }));
+    const to = (address: string) => ({ ...message, envelope: { ...message.envelope, to: [address] } });
+    await transport.send(to('a@example.com'));
+    expect((await failure(transport.send(to('hard@example.com')))).kind).toBe('permanent');
+    await transport.send(to('b@example.com'));
+    // The refused recipient counted as the connection's second message; the fourth needs a new connection.
+    await transport.send(to('c@example.com'));
+    await transport.close();
+    expect(received.map((r) => r.to[0])).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+    expect(sessions.size).toBe(2);
+  });
+
+  it('sends many messages at once over its connections, each exactly once', async () => {
+    const { port, received } = await startServer();
+    const transport = createSmtpTransport(options(port, { maxConnections: 3, maxMessages: 7 }));
+    const addresses = Array.from({ length: 40 }, (_, i) => `r${i}@example.com`);
+    await Promise.all(
+      addresses.map((address) =>
+        transport.send({ ...message, envelope: { ...message.envelope, to: [address] } }),
+      ),
+    );
+    await transport.close();
+    expect(received.map((r) => r.to[0]).sort()).toEqual([...addresses].sort());
+  });
+
+  it('re-sends over a new connection when the server dropped an idle one, losing nothing', async () => {
+    const { port, received, server } = await startServer();
+    const transport = createSmtpTransport(options(port, { maxConnections: 1 }));
+    await transport.send(message);
+    // The server closes every open session, as servers do with idle clients.
+    for (const connection of (server as unknown as { connections: Set<{ close(): void }> }).connections)
+      connection.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await transport.send({ ...message, envelope: { ...message.envelope, to: ['again@example.com'] } });
+    await transport.close();
+    expect(received.map((r) => r.to[0])).toEqual(['ann@example.com', 'again@example.com']);
+  });
+
+  it('fails every waiting message as a connection error when the server is down, without a reconnect loop', async () => {
+    const { port, server } = await startServer();
+    await new Promise((resolve) => server.close(() => resolve(undefined)));
+    const transport = createSmtpTransport(options(port, { maxConnections: 2 }));
+    const errors = await Promise.all(Array.from({ length: 10 }, () => failure(transport.send(message))));
+    expect(errors.every((e) => e.kind === 'connection')).toBe(true);
+    await transport.close();
+  });
 });

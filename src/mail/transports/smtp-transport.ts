@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import { createSmtpPool } from './smtp-pool.js';
 import { type OutgoingMessage, type SendResult, type Transport, TransportError } from './transport.js';
 
 export interface SmtpOptions {
@@ -31,31 +31,32 @@ const CONNECTION_CODES = new Set([
   'EPROTOCOL',
 ]);
 
-/** A nodemailer SMTP pool that sends the already-built raw message with its own envelope. */
+/** An SMTP connection pool that sends the already-built raw message with its own envelope. */
 export function createSmtpTransport(options: SmtpOptions): Transport {
   const timeout = options.timeoutMs ?? 30_000;
-  const pool = nodemailer.createTransport({
-    pool: true,
-    host: options.host,
-    port: options.port,
-    secure: options.tls === 'implicit',
-    requireTLS: options.tls === 'starttls',
-    ignoreTLS: options.tls === 'none',
-    ...(options.user ? { auth: { user: options.user, pass: options.password ?? '' } } : {}),
+  const pool = createSmtpPool({
+    connection: {
+      host: options.host,
+      port: options.port,
+      secure: options.tls === 'implicit',
+      requireTLS: options.tls === 'starttls',
+      ignoreTLS: options.tls === 'none',
+      connectionTimeout: timeout,
+      greetingTimeout: timeout,
+      socketTimeout: timeout,
+      tls: { rejectUnauthorized: options.rejectUnauthorized ?? true },
+      logger: false,
+      debug: false,
+    },
+    auth: options.user ? { user: options.user, pass: options.password ?? '' } : undefined,
     maxConnections: options.maxConnections,
     maxMessages: options.maxMessages,
-    connectionTimeout: timeout,
-    greetingTimeout: timeout,
-    socketTimeout: timeout,
-    tls: { rejectUnauthorized: options.rejectUnauthorized ?? true },
-    logger: false,
-    debug: false,
   });
   return {
     type: 'smtp',
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
-        const info = await pool.sendMail({ envelope: message.envelope, raw: message.raw });
+        const info = await pool.send(message.envelope, message.raw);
         if (info.rejected.length > 0 && info.accepted.length === 0) {
           throw new TransportError('permanent', 'every recipient was rejected', 'EENVELOPE');
         }

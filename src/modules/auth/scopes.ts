@@ -6,7 +6,8 @@ export const SCOPES = {
   admin: 'Everything, including API keys and workspace settings.',
   'contacts:read': 'Read contacts, their consent records and attribute definitions.',
   'contacts:write': 'Create, change and delete contacts; run imports.',
-  'contacts:export': 'Export contacts as CSV or NDJSON.',
+  'contacts:export':
+    "Export contacts as CSV or NDJSON, and a campaign's raw tracking events (addresses, IPs).",
   'lists:read': 'Read lists and their members.',
   'lists:write': 'Create, change and delete lists; add and remove members.',
   'templates:read': 'Read templates and snippets; render previews.',
@@ -18,6 +19,8 @@ export const SCOPES = {
   'settings:read': 'Read sending domains and transports (never their secrets).',
   'settings:write': 'Configure sending domains (DKIM keys) and transports.',
   'metrics:read': 'Read Prometheus metrics at /metrics.',
+  'analytics:read': 'Read campaign reports and the workspace overview (counts, no personal data).',
+  'conversions:write': 'Record conversions (purchases, sign-ups) with revenue.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

@@ -45,6 +45,15 @@ export interface CampaignSenderOptions {
   workerId: string;
   /** Recipients claimed at a time. */
   batchSize?: number;
+  /**
+   * Batches a process keeps going at once per campaign, each claiming,
+   * sending and recording on its own, so one batch's database round trips
+   * overlap another's sends. At most `batchSize * lanes` recipients are in
+   * flight per process: that bounds the duplicates a crash can cause.
+   */
+  lanes?: number;
+  /** How long one round keeps sending one campaign before looking for due schedules and other campaigns. */
+  roundMs?: number;
   /** Messages in flight at once in this process. */
   concurrency?: number;
   /** How long a claim holds its recipients; an unrecorded recipient is re-sent after it. */
@@ -57,15 +66,18 @@ export interface CampaignSenderOptions {
 
 /**
  * The sending loop of one worker. Each round starts due scheduled campaigns,
- * then for each sending campaign claims a batch (ledger rows written in the
- * claim's transaction), sends it, and records the outcomes in one
- * transaction. A crash between claim and record leaves rows queued; when
- * their lease expires any worker re-sends them with the same Message-ID, so
- * no recipient is skipped and duplicates are bounded by one batch per worker.
+ * then for each sending campaign runs batches on a few lanes: a lane claims
+ * a batch (ledger rows written in the claim's transaction), sends it, and
+ * records the outcomes in one transaction. A crash between claim and record
+ * leaves rows queued; when their lease expires any worker re-sends them with
+ * the same Message-ID, so no recipient is skipped and duplicates are bounded
+ * by the batches in flight: `lanes * batchSize` per worker.
  */
 export function createCampaignSender(options: CampaignSenderOptions) {
   const { db, clock, logger, ports } = options;
   const batchSize = options.batchSize ?? 100;
+  const lanes = options.lanes ?? 2;
+  const roundMs = options.roundMs ?? 2000;
   const concurrency = options.concurrency ?? 8;
   const leaseMs = options.leaseMs ?? 120_000;
   const maxAttempts = options.maxAttempts ?? 5;
@@ -111,10 +123,13 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     }
   }
 
-  async function runBatch(campaign: repo.CampaignRow): Promise<number> {
+  /** One claim, send and record. `wait` asks the caller to come back later (rate limit); `done` means stop. */
+  async function runBatch(
+    campaign: repo.CampaignRow,
+  ): Promise<{ handled: number; done: boolean; waitUntil?: Date | undefined }> {
     const content = await preparedFor(campaign);
     const now = clock.now();
-    const { recipients, exhausted } = await claimRecipients(db, {
+    const claim = await claimRecipients(db, {
       workspaceId: campaign.workspace_id,
       campaignId: campaign.id,
       workerId: options.workerId,
@@ -123,11 +138,14 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       leaseUntil: new Date(now.getTime() + leaseMs),
       messageIdDomain: content.messageIdDomain,
     });
+    const { recipients } = claim;
+    if (claim.stopped) return { handled: 0, done: true };
+    if (claim.throttledUntil) return { handled: 0, done: false, waitUntil: claim.throttledUntil };
     if (recipients.length === 0) {
-      if (exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
+      if (claim.exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
         await repo.transition(db, campaign.id, ['sending'], { status: 'sent', finished_at: clock.now() });
       }
-      return 0;
+      return { handled: 0, done: true };
     }
     const results: SendResult[] = [];
     let next = 0;
@@ -142,7 +160,31 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     );
     await recordResults(db, campaign.id, results, clock.now());
     await pauseIfFailing(campaign.id);
-    return recipients.length;
+    return { handled: recipients.length, done: false };
+  }
+
+  /**
+   * Batches of one campaign, back to back on `lanes` lanes, until the
+   * campaign has nothing left for now, its rate limit is used up for this
+   * second (the round then asks to be woken when the next window opens), or
+   * the round's time is up, so due schedules and other campaigns get a turn.
+   */
+  async function runCampaign(campaign: repo.CampaignRow, roundEnds: number): Promise<number> {
+    const lane = async () => {
+      let handled = 0;
+      while (!stopping) {
+        const batch = await runBatch(campaign);
+        handled += batch.handled;
+        if (batch.waitUntil) {
+          if (!wakeAt || batch.waitUntil < wakeAt) wakeAt = batch.waitUntil;
+          break;
+        }
+        if (batch.done || clock.now().getTime() >= roundEnds) break;
+      }
+      return handled;
+    };
+    const handled = await Promise.all(Array.from({ length: lanes }, lane));
+    return handled.reduce((a, b) => a + b, 0);
   }
 
   async function pauseIfFailing(campaignId: string): Promise<void> {
@@ -166,6 +208,9 @@ export function createCampaignSender(options: CampaignSenderOptions) {
 
   let timer: NodeJS.Timeout | undefined;
   let running = false;
+  let stopping = false;
+  /** The earliest moment a throttled campaign may claim again, set by the last round. */
+  let wakeAt: Date | undefined;
   let current: Promise<unknown> = Promise.resolve();
 
   const sender = {
@@ -173,6 +218,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     start(pollIntervalMs: number) {
       if (running) return;
       running = true;
+      stopping = false;
       const loop = () => {
         if (!running) return;
         current = sender
@@ -182,7 +228,9 @@ export function createCampaignSender(options: CampaignSenderOptions) {
             return 0;
           })
           .then((handled) => {
-            if (running) timer = setTimeout(loop, handled > 0 ? 0 : pollIntervalMs);
+            if (!running) return;
+            const untilWake = wakeAt ? wakeAt.getTime() - clock.now().getTime() : pollIntervalMs;
+            timer = setTimeout(loop, handled > 0 ? 0 : Math.max(0, Math.min(pollIntervalMs, untilWake)));
           });
       };
       loop();
@@ -191,6 +239,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     /** Stops after the batch in flight is recorded, so a graceful shutdown leaves nothing to re-send. */
     async stop(): Promise<void> {
       running = false;
+      stopping = true;
       if (timer) clearTimeout(timer);
       await current;
     },
@@ -236,6 +285,8 @@ export function createCampaignSender(options: CampaignSenderOptions) {
           tags: contact?.tags ?? [],
           timezone: contact?.timezone ?? null,
           locale: contact?.locale ?? null,
+          // Test sends are not counted: no pixel, no tracked links.
+          tracking_consent: false,
         };
         try {
           const message = await content.compose(recipient);
@@ -256,9 +307,11 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     async round(): Promise<number> {
       await options.campaigns.startDue();
       let handled = 0;
+      wakeAt = undefined;
+      const roundEnds = clock.now().getTime() + roundMs;
       for (const campaign of await repo.sendingCampaigns(db, 20)) {
         try {
-          handled += await runBatch(campaign);
+          handled += await runCampaign(campaign, roundEnds);
         } catch (error) {
           logger.error({ campaign_id: campaign.id, err: (error as Error).message }, 'campaign batch failed');
         }

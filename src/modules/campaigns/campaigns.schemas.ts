@@ -36,8 +36,28 @@ const settings = {
       description: "At most this many messages per second, on top of the transport's own limit.",
     }),
   ),
-  track_opens: Type.Optional(Type.Boolean()),
-  track_clicks: Type.Optional(Type.Boolean()),
+  track_opens: Type.Optional(
+    Type.Boolean({ description: 'Add the open pixel to HTML messages (default true).' }),
+  ),
+  track_clicks: Type.Optional(
+    Type.Boolean({
+      description:
+        'Rewrite static links to signed click redirects (default true); links with data-herald-notrack stay as they are.',
+    }),
+  ),
+  utm_source: Type.Optional(
+    NullableText(200, 'Appended to tracked links as utm_source unless the URL has one.'),
+  ),
+  utm_medium: Type.Optional(
+    NullableText(200, 'Appended to tracked links as utm_medium unless the URL has one.'),
+  ),
+  utm_campaign: Type.Optional(
+    NullableText(200, 'Appended to tracked links as utm_campaign unless the URL has one.'),
+  ),
+  utm_content: Type.Optional(
+    NullableText(200, 'Appended to tracked links as utm_content unless the URL has one.'),
+  ),
+  utm_term: Type.Optional(NullableText(200, 'Appended to tracked links as utm_term unless the URL has one.')),
   failure_threshold: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
@@ -79,6 +99,11 @@ export const CampaignSchema = Type.Object(
     rate_limit_per_second: Type.Union([Type.Integer(), Type.Null()]),
     track_opens: Type.Boolean(),
     track_clicks: Type.Boolean(),
+    utm_source: Type.Union([Type.String(), Type.Null()]),
+    utm_medium: Type.Union([Type.String(), Type.Null()]),
+    utm_campaign: Type.Union([Type.String(), Type.Null()]),
+    utm_content: Type.Union([Type.String(), Type.Null()]),
+    utm_term: Type.Union([Type.String(), Type.Null()]),
     failure_threshold: Type.Number(),
     lists: Type.Array(Type.String()),
     exclude_lists: Type.Array(Type.String()),

@@ -19,6 +19,11 @@ export interface CampaignSettings {
   rate_limit_per_second?: number | null | undefined;
   track_opens?: boolean | undefined;
   track_clicks?: boolean | undefined;
+  utm_source?: string | null | undefined;
+  utm_medium?: string | null | undefined;
+  utm_campaign?: string | null | undefined;
+  utm_content?: string | null | undefined;
+  utm_term?: string | null | undefined;
   failure_threshold?: number | undefined;
   /** Lists whose members receive the campaign. */
   lists?: string[] | undefined;
@@ -41,6 +46,11 @@ export interface Campaign {
   rate_limit_per_second: number | null;
   track_opens: boolean;
   track_clicks: boolean;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  utm_content: string | null;
+  utm_term: string | null;
   failure_threshold: number;
   lists: string[];
   exclude_lists: string[];
@@ -176,6 +186,11 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       rate_limit_per_second: row.rate_limit_per_second,
       track_opens: row.track_opens,
       track_clicks: row.track_clicks,
+      utm_source: row.utm_source,
+      utm_medium: row.utm_medium,
+      utm_campaign: row.utm_campaign,
+      utm_content: row.utm_content,
+      utm_term: row.utm_term,
       failure_threshold: row.failure_threshold,
       lists: lists.filter((l) => !l.excluded).map((l) => l.list_id),
       exclude_lists: lists.filter((l) => l.excluded).map((l) => l.list_id),
@@ -214,6 +229,11 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       'rate_limit_per_second',
       'track_opens',
       'track_clicks',
+      'utm_source',
+      'utm_medium',
+      'utm_campaign',
+      'utm_content',
+      'utm_term',
       'failure_threshold',
     ] as const) {
       if (input[field] !== undefined) columns[field] = input[field];

@@ -14,6 +14,8 @@ export interface ClaimedRecipient {
   tags: string[];
   timezone: string | null;
   locale: string | null;
+  /** false: no open pixel and no tracked links for this contact (absent: tracked). */
+  tracking_consent?: boolean;
 }
 
 export interface Claim {
@@ -27,20 +29,54 @@ export interface Claim {
   messageIdDomain: string;
 }
 
+export interface ClaimResult {
+  recipients: ClaimedRecipient[];
+  /** No fresh recipients remain (expired claims may still). */
+  exhausted: boolean;
+  /** The campaign is no longer sending (paused, cancelled, finished): claim nothing more. */
+  stopped: boolean;
+  /** The campaign's rate limit is used up until then; claim again after it. */
+  throttledUntil?: Date | undefined;
+}
+
 /**
- * Claims up to `limit` recipients for one worker, in one transaction:
- * first rows whose claim expired (their worker died: they are re-sent with
- * the Message-ID they already have), then fresh recipients after the
- * campaign's audience cursor. The campaign row lock serializes fresh claims
- * between workers for the few milliseconds the insert takes, so two workers
- * never receive the same recipient; SKIP LOCKED lets them re-claim expired
- * rows side by side.
+ * Claims up to `limit` recipients for one worker, in one transaction that
+ * holds the campaign row lock: first rows whose claim expired (their worker
+ * died: they are re-sent with the Message-ID they already have), then fresh
+ * recipients after the campaign's audience cursor. The lock serializes
+ * claims between workers for the few milliseconds they take, so two workers
+ * never receive the same recipient, a pause or cancel takes effect at the
+ * next claim, and the campaign's rate limit is counted across all workers:
+ * each one-second window hands out at most `rate_limit_per_second` claims.
  */
-export async function claimRecipients(
-  db: Db,
-  claim: Claim,
-): Promise<{ recipients: ClaimedRecipient[]; exhausted: boolean }> {
+export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult> {
   return db.transaction().execute(async (trx) => {
+    const campaign = await trx
+      .selectFrom('campaigns')
+      .select([
+        'status',
+        'audience_cursor',
+        'audience_exhausted',
+        'rate_limit_per_second',
+        'rate_window_start',
+        'rate_window_count',
+      ])
+      .where('id', '=', claim.campaignId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (campaign?.status !== 'sending') return { recipients: [], exhausted: false, stopped: true };
+
+    let limit = claim.limit;
+    const window = Math.floor(claim.now.getTime() / 1000) * 1000;
+    let windowCount = campaign.rate_window_start?.getTime() === window ? campaign.rate_window_count : 0;
+    if (campaign.rate_limit_per_second) {
+      const allowance = campaign.rate_limit_per_second - windowCount;
+      if (allowance <= 0) {
+        return { recipients: [], exhausted: false, stopped: false, throttledUntil: new Date(window + 1000) };
+      }
+      limit = Math.min(limit, allowance);
+    }
+
     const reclaimed = await sql<{ contact_id: string }>`
       UPDATE campaign_sends s
       SET claimed_by = ${claim.workerId}, lease_until = ${claim.leaseUntil}, attempts = s.attempts + 1
@@ -48,48 +84,44 @@ export async function claimRecipients(
         SELECT contact_id FROM campaign_sends
         WHERE campaign_id = ${claim.campaignId} AND status = 'queued' AND lease_until < ${claim.now}
         ORDER BY contact_id
-        LIMIT ${claim.limit}
+        LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)
       RETURNING s.contact_id`.execute(trx);
     const ids = reclaimed.rows.map((r) => r.contact_id);
 
-    let exhausted = false;
-    const wanted = claim.limit - ids.length;
-    if (wanted > 0) {
-      const campaign = await trx
-        .selectFrom('campaigns')
-        .select(['audience_cursor', 'audience_exhausted'])
-        .where('id', '=', claim.campaignId)
-        .forUpdate()
-        .executeTakeFirstOrThrow();
-      exhausted = campaign.audience_exhausted;
-      if (!exhausted) {
-        let next = audience(trx, claim.workspaceId, claim.campaignId).select('c.id');
-        if (campaign.audience_cursor) next = next.where('c.id', '>', campaign.audience_cursor);
-        const fresh = await next.orderBy('c.id').limit(wanted).execute();
-        if (fresh.length > 0) {
-          await sql`
-            INSERT INTO campaign_sends
-              (campaign_id, contact_id, workspace_id, message_id, status, claimed_by, lease_until, created_at)
-            SELECT ${claim.campaignId}, f.id, ${claim.workspaceId},
-                   gen_random_uuid()::text || '@' || ${claim.messageIdDomain},
-                   'queued', ${claim.workerId}, ${claim.leaseUntil}, ${claim.now}
-            FROM unnest(${fresh.map((r) => r.id)}::uuid[]) AS f(id)
-            ON CONFLICT DO NOTHING`.execute(trx);
-          ids.push(...fresh.map((r) => r.id));
-        }
-        exhausted = fresh.length < wanted;
-        await trx
-          .updateTable('campaigns')
-          .set({
-            audience_cursor: fresh.at(-1)?.id ?? campaign.audience_cursor,
-            audience_exhausted: exhausted,
-          })
-          .where('id', '=', claim.campaignId)
-          .execute();
+    let exhausted = campaign.audience_exhausted;
+    let cursor = campaign.audience_cursor;
+    const wanted = limit - ids.length;
+    if (wanted > 0 && !exhausted) {
+      let next = audience(trx, claim.workspaceId, claim.campaignId).select('c.id');
+      if (cursor) next = next.where('c.id', '>', cursor);
+      const fresh = await next.orderBy('c.id').limit(wanted).execute();
+      if (fresh.length > 0) {
+        await sql`
+          INSERT INTO campaign_sends
+            (campaign_id, contact_id, workspace_id, message_id, status, claimed_by, lease_until, created_at)
+          SELECT ${claim.campaignId}, f.id, ${claim.workspaceId},
+                 gen_random_uuid()::text || '@' || ${claim.messageIdDomain},
+                 'queued', ${claim.workerId}, ${claim.leaseUntil}, ${claim.now}
+          FROM unnest(${fresh.map((r) => r.id)}::uuid[]) AS f(id)
+          ON CONFLICT DO NOTHING`.execute(trx);
+        ids.push(...fresh.map((r) => r.id));
+        cursor = fresh.at(-1)?.id ?? cursor;
       }
+      exhausted = fresh.length < wanted;
     }
-    if (ids.length === 0) return { recipients: [], exhausted };
+    windowCount += ids.length;
+    await trx
+      .updateTable('campaigns')
+      .set({
+        audience_cursor: cursor,
+        audience_exhausted: exhausted,
+        rate_window_start: new Date(window),
+        rate_window_count: windowCount,
+      })
+      .where('id', '=', claim.campaignId)
+      .execute();
+    if (ids.length === 0) return { recipients: [], exhausted, stopped: false };
 
     const recipients = await trx
       .selectFrom('campaign_sends as s')
@@ -105,12 +137,13 @@ export async function claimRecipients(
         'c.tags',
         'c.timezone',
         'c.locale',
+        'c.tracking_consent',
       ])
       .where('s.campaign_id', '=', claim.campaignId)
       .where('s.contact_id', 'in', ids)
       .orderBy('s.contact_id')
       .execute();
-    return { recipients, exhausted };
+    return { recipients, exhausted, stopped: false };
   });
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { escapeHtml, htmlPage as page, sendHtml } from '../../http/public-page.js';
 import type { ConfirmationService } from './confirmations.service.js';
 
 const TokenParams = Type.Object({ token: Type.String({ maxLength: 400 }) }, { additionalProperties: false });
@@ -33,9 +34,10 @@ export function confirmationsRoutes(deps: { confirmations: ConfirmationService }
       },
       async (request, reply) => {
         const found = await confirmations.describe(request.params.token);
-        reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
-        if (!found) return reply.code(404).send(notFoundPage());
-        return reply.send(
+        if (!found) return sendHtml(reply, 404, notFoundPage());
+        return sendHtml(
+          reply,
+          200,
           page(
             'Confirm your subscription',
             `<p>Please confirm your subscription to <strong>${escapeHtml(found.listName)}</strong>.</p>
@@ -62,10 +64,11 @@ export function confirmationsRoutes(deps: { confirmations: ConfirmationService }
           ip: request.ip,
           userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null,
         });
-        reply.type('text/html; charset=utf-8').header('cache-control', 'no-store');
-        if (result.outcome === 'invalid') return reply.code(404).send(notFoundPage());
+        if (result.outcome === 'invalid') return sendHtml(reply, 404, notFoundPage());
         const name = escapeHtml(result.listName ?? '');
-        return reply.send(
+        return sendHtml(
+          reply,
+          200,
           result.outcome === 'confirmed'
             ? page(
                 'Subscription confirmed',
@@ -83,18 +86,4 @@ export function confirmationsRoutes(deps: { confirmations: ConfirmationService }
 
 function notFoundPage(): string {
   return page('Link not valid', '<p>This confirmation link is not valid or has expired.</p>');
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${escapeHtml(title)}</title></head>
-<body><h1>${escapeHtml(title)}</h1>
-${body}
-</body></html>
-`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

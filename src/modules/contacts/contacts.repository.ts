@@ -83,6 +83,7 @@ export interface ContactChanges {
   status?: ContactStatus;
   timezone?: string | null;
   locale?: string | null;
+  tracking_consent?: boolean;
   tags?: string[];
   /** Merged into the stored attributes; keys in `removeAttributes` are deleted. */
   setAttributes?: Record<string, unknown>;

@@ -32,6 +32,9 @@ export const ContactSchema = Type.Object(
     tags: Type.Array(Type.String()),
     timezone: Type.Union([Type.String(), Type.Null()]),
     locale: Type.Union([Type.String(), Type.Null()]),
+    tracking_consent: Type.Boolean({
+      description: 'false: messages to this contact carry no open pixel and no tracked links.',
+    }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -70,6 +73,10 @@ const Timezone = Type.Union([Type.String({ maxLength: 64 }), Type.Null()], {
 const Locale = Type.Union([Type.String({ maxLength: 35 }), Type.Null()], {
   description: 'BCP 47 locale, e.g. de-DE.',
 });
+const TrackingConsent = Type.Boolean({
+  description:
+    'Whether opens and clicks may be tracked in messages to this contact (default true); false sends no pixel and no rewritten links.',
+});
 
 export const ContactCreateBody = Type.Object(
   {
@@ -80,6 +87,7 @@ export const ContactCreateBody = Type.Object(
     tags: Type.Optional(Tags),
     timezone: Type.Optional(Timezone),
     locale: Type.Optional(Locale),
+    tracking_consent: Type.Optional(TrackingConsent),
   },
   { additionalProperties: false },
 );
@@ -101,6 +109,7 @@ export const ContactPatchBody = Type.Object(
     remove_tags: Type.Optional(Tags),
     timezone: Type.Optional(Timezone),
     locale: Type.Optional(Locale),
+    tracking_consent: Type.Optional(TrackingConsent),
   },
   { additionalProperties: false, minProperties: 1 },
 );

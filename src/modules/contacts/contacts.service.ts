@@ -17,6 +17,7 @@ export interface Contact {
   tags: string[];
   timezone: string | null;
   locale: string | null;
+  tracking_consent: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -33,6 +34,7 @@ export interface ContactInput {
   tags?: string[] | undefined;
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
+  tracking_consent?: boolean | undefined;
 }
 
 export interface ContactPatch {
@@ -47,6 +49,7 @@ export interface ContactPatch {
   remove_tags?: string[] | undefined;
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
+  tracking_consent?: boolean | undefined;
 }
 
 export type ContactFilter = repo.ContactFilter;
@@ -126,6 +129,7 @@ export function createContactService(deps: ContactServiceDeps) {
       tags: fields.tags ?? [],
       timezone: fields.timezone ?? null,
       locale: fields.locale ?? null,
+      tracking_consent: input.tracking_consent ?? true,
       created_at: now,
       updated_at: now,
     });
@@ -178,6 +182,7 @@ export function createContactService(deps: ContactServiceDeps) {
     if (patch.status !== undefined) changes.status = patch.status;
     if (fields.timezone !== undefined) changes.timezone = fields.timezone;
     if (fields.locale !== undefined) changes.locale = fields.locale;
+    if (patch.tracking_consent !== undefined) changes.tracking_consent = patch.tracking_consent;
     if (fields.tags !== undefined) changes.tags = fields.tags;
     if (fields.addTags) changes.addTags = fields.addTags;
     if (fields.removeTags) changes.removeTags = fields.removeTags;
@@ -368,6 +373,7 @@ export function toContact(row: repo.ContactRow): Contact {
     tags: row.tags,
     timezone: row.timezone,
     locale: row.locale,
+    tracking_consent: row.tracking_consent,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };

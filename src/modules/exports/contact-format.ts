@@ -82,6 +82,7 @@ export function ndjsonRecords(contacts: readonly Contact[]): string {
       tags: contact.tags,
       timezone: contact.timezone,
       locale: contact.locale,
+      tracking_consent: contact.tracking_consent,
       created_at: contact.created_at.toISOString(),
       updated_at: contact.updated_at.toISOString(),
     })}\n`;

@@ -96,6 +96,21 @@ export async function deleteList(db: Db, workspaceId: string, id: string): Promi
   return result.numDeletedRows > 0n;
 }
 
+/**
+ * The workspace of a public list, by the list's id alone: the hosted subscribe
+ * form's URL (/f/:listId) names no workspace, the list id names it. Private
+ * lists are not found, so the form never reveals them.
+ */
+export async function findPublicListWorkspace(db: Db, listId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('lists')
+    .select('workspace_id')
+    .where('id', '=', listId)
+    .where('visibility', '=', 'public')
+    .executeTakeFirst();
+  return row?.workspace_id;
+}
+
 export async function listLists(
   db: Db,
   workspaceId: string,
@@ -298,6 +313,8 @@ export async function templateExists(db: Db, workspaceId: string, templateId: st
     .select('id')
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', templateId)
+    // A deleted (archived) template cannot become a list's confirmation template.
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
   return row !== undefined;
 }

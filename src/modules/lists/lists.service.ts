@@ -95,6 +95,7 @@ export interface RemoveResult extends TargetReport {
 }
 
 export const MAX_MEMBER_ENTRIES = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface ListServiceDeps {
   db: Db;
@@ -146,6 +147,10 @@ export function createListService(deps: ListServiceDeps) {
     status: 'confirmed' | 'unconfirmed' | undefined,
     origin: ConsentOrigin,
     trx: Db,
+    /** Merged into every consent record's detail (e.g. the consent text a form showed). */
+    extra?: Record<string, unknown>,
+    /** Why an explicit status counts as confirmed; default 'asserted_by_caller'. */
+    assertedReason = 'asserted_by_caller',
   ): Promise<SubscribeCounts> {
     const ids = [...new Set(contactIds)];
     const now = clock.now();
@@ -174,7 +179,7 @@ export function createListService(deps: ListServiceDeps) {
 
     // Proof of consent says how confirmation happened: by the list's single
     // opt-in, or by the caller asserting it with an explicit status.
-    const confirmReason = status ? 'asserted_by_caller' : 'single_opt_in';
+    const confirmReason = status ? assertedReason : 'single_opt_in';
     const entries: ConsentEntry[] = [];
     for (const [contactIds, again] of [
       [added, false],
@@ -185,10 +190,15 @@ export function createListService(deps: ListServiceDeps) {
           contactId,
           listId: list.id,
           action: 'subscribe',
-          detail: again ? { status: initial, resubscribed: true } : { status: initial },
+          detail: again ? { ...extra, status: initial, resubscribed: true } : { ...extra, status: initial },
         });
         if (initial === 'confirmed')
-          entries.push({ contactId, listId: list.id, action: 'confirm', detail: { reason: confirmReason } });
+          entries.push({
+            contactId,
+            listId: list.id,
+            action: 'confirm',
+            detail: { ...extra, reason: confirmReason },
+          });
       }
     }
     if (entries.length > 0) await consent.append(workspaceId, origin, entries, trx);
@@ -262,6 +272,15 @@ export function createListService(deps: ListServiceDeps) {
       return { ...toList(row), member_counts: await repo.countMembersByStatus(db, workspaceId, id) };
     },
 
+    /** A public list by id alone, with its workspace; undefined for private or unknown lists (hosted form). */
+    async findPublic(listId: string): Promise<(List & { workspace_id: string }) | undefined> {
+      if (!UUID.test(listId)) return undefined;
+      const workspaceId = await repo.findPublicListWorkspace(db, listId);
+      if (!workspaceId) return undefined;
+      const row = await repo.findList(db, workspaceId, listId);
+      return row ? { ...toList(row), workspace_id: workspaceId } : undefined;
+    },
+
     async update(workspaceId: string, id: string, patch: ListPatch): Promise<List> {
       const changes: repo.ListChanges = {};
       if (patch.name !== undefined) changes.name = checkName(patch.name);
@@ -323,6 +342,8 @@ export function createListService(deps: ListServiceDeps) {
       listId: string,
       input: MemberTargets & { status?: 'confirmed' | 'unconfirmed' | undefined },
       origin: ConsentOrigin,
+      /** Merged into the consent records' detail (the hosted form stores its consent text here). */
+      options: { detail?: Record<string, unknown> } = {},
     ): Promise<AddMembersResult> {
       const targets = checkTargets(input);
       return db.transaction().execute(async (trx) => {
@@ -338,6 +359,7 @@ export function createListService(deps: ListServiceDeps) {
           input.status,
           origin,
           trx,
+          options.detail,
         );
         return { ...counts, not_found: idKeys.filter((id) => !known.has(id)), invalid: byEmail.invalid };
       });
@@ -365,6 +387,70 @@ export function createListService(deps: ListServiceDeps) {
         origin,
         trx,
       );
+    },
+
+    /**
+     * One contact's own choices on several lists, in one transaction: for the
+     * public pages (one-click unsubscribe, preference center), where the person
+     * acts through a signed link. Unsubscribes subscribed memberships; subscribes
+     * (or re-subscribes) to `subscribe` lists as confirmed, because the signed
+     * link was delivered to the contact's own mailbox, which is what double
+     * opt-in proves (the confirm records say so in `reason`). Lists that no
+     * longer exist are skipped. Every change writes a consent record whose
+     * detail includes `detail`. Returns the list ids actually changed.
+     */
+    async changeOwnSubscriptions(
+      workspaceId: string,
+      contactId: string,
+      changes: { unsubscribe?: string[]; subscribe?: string[] },
+      origin: ConsentOrigin,
+      detail: Record<string, unknown>,
+    ): Promise<{ unsubscribed: string[]; subscribed: string[] }> {
+      return db.transaction().execute(async (trx) => {
+        const unsubscribed: string[] = [];
+        const subscribed: string[] = [];
+        for (const listId of [...new Set(changes.unsubscribe ?? [])]) {
+          const list = await repo.findListForMembershipChange(trx, workspaceId, listId);
+          if (!list) continue;
+          const [member] = await repo.lockMemberships(trx, workspaceId, listId, [contactId]);
+          if (!member) continue;
+          const changed = await repo.changeStatus(
+            trx,
+            workspaceId,
+            listId,
+            [contactId],
+            'unsubscribed',
+            clock.now(),
+          );
+          if (changed.length === 0) continue;
+          unsubscribed.push(listId);
+          await consent.append(
+            workspaceId,
+            origin,
+            [{ contactId, listId, action: 'unsubscribe', detail: { ...detail, from: member.status } }],
+            trx,
+          );
+        }
+        for (const listId of [...new Set(changes.subscribe ?? [])]) {
+          const list = await repo.findListForMembershipChange(trx, workspaceId, listId);
+          if (!list) continue;
+          const [member] = await repo.lockMemberships(trx, workspaceId, listId, [contactId]);
+          if (member?.status === 'confirmed') continue;
+          if (member?.status === 'unconfirmed') {
+            await repo.changeStatus(trx, workspaceId, listId, [contactId], 'confirmed', clock.now());
+            await consent.append(
+              workspaceId,
+              origin,
+              [{ contactId, listId, action: 'confirm', detail: { ...detail, reason: 'signed_link' } }],
+              trx,
+            );
+          } else {
+            await subscribe(workspaceId, list, [contactId], 'confirmed', origin, trx, detail, 'signed_link');
+          }
+          subscribed.push(listId);
+        }
+        return { unsubscribed, subscribed };
+      });
     },
 
     async unsubscribeMembers(

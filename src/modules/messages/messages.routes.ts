@@ -16,7 +16,11 @@ export function messagesRoutes(deps: { messages: MessageService }): FastifyPlugi
           tags,
           summary: 'Send a transactional message',
           description:
-            'Accepted durably and sent in the background (202). With an idempotency_key already used, the first message is returned (200) and nothing is sent again.',
+            'Accepted durably and sent in the background (202). The same request again with its idempotency_key ' +
+            'returns the first message (200) and sends nothing; a different request (to, template_id or inline, ' +
+            'data, sender, reply_to, transport_id) with a used key is refused with 409 IDEMPOTENCY_KEY_REUSED. ' +
+            "Inline content is Liquid and may render the workspace's snippets; errors are 400 TEMPLATE_INVALID " +
+            'with line and column.',
           body: MessageCreateBody,
           response: responses({ 200: MessageSchema, 202: MessageSchema }),
         },

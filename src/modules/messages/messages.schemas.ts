@@ -18,7 +18,8 @@ export const MessageCreateBody = Type.Object(
         },
         {
           additionalProperties: false,
-          description: 'Content given with the request (Liquid), instead of template_id. html, text or both.',
+          description:
+            "Content given with the request (Liquid), instead of template_id. html, text or both. May render the workspace's snippets ({% render 'footer' %}).",
         },
       ),
     ),
@@ -38,7 +39,7 @@ export const MessageCreateBody = Type.Object(
         minLength: 1,
         maxLength: 200,
         description:
-          'A repeated request with the same key returns the first message (200) and sends nothing.',
+          'The same request again with this key returns the first message (200) and sends nothing; a different request with it is refused (409 IDEMPOTENCY_KEY_REUSED).',
       }),
     ),
   },

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Db, MessageStatus } from '../../db/index.js';
 import type { JobQueue } from '../../jobs/index.js';
 import type { Clock } from '../../lib/clock.js';
@@ -53,6 +54,8 @@ interface InlineContent {
   text: string | null;
   compiled_html: string;
   compiled_text: string;
+  /** The workspace snippets the content includes, as they were at acceptance (absent on older messages). */
+  snippets?: Record<string, string> | undefined;
 }
 
 interface StoredPayload {
@@ -69,8 +72,8 @@ export interface MessageServiceDeps {
   clock: Clock;
   jobs: Pick<JobQueue, 'enqueue'>;
   contacts: Pick<ContactService, 'findOrCreateByEmails' | 'findByIds'>;
-  templates: Pick<TemplateService, 'latestVersionId' | 'compileForSend'>;
-  compiler: Pick<TemplateCompiler, 'compile' | 'prepare'>;
+  templates: Pick<TemplateService, 'latestVersionId' | 'compileForSend' | 'compileInline'>;
+  compiler: Pick<TemplateCompiler, 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
   mail: MailPort;
 }
@@ -83,22 +86,21 @@ export interface MessageServiceDeps {
 export function createMessageService(deps: MessageServiceDeps) {
   const { db, clock, jobs, contacts, templates, compiler, mail } = deps;
 
-  async function prepareInline(inline: NonNullable<MessageInput['inline']>): Promise<InlineContent> {
+  async function prepareInline(
+    workspaceId: string,
+    inline: NonNullable<MessageInput['inline']>,
+  ): Promise<InlineContent> {
     if (inline.html === undefined && inline.text === undefined) {
       throw new DomainError('VALIDATION_FAILED', 'inline content needs html, text or both', [
         { path: '/inline', message: 'give html, text or both' },
       ]);
     }
-    const artefacts = await compiler.compile(
-      {
-        format: 'html',
-        subject: inline.subject,
-        preheader: null,
-        body: inline.html ?? '',
-        text_body: inline.text ?? null,
-      },
-      new Map(),
-    );
+    // Like a template version: validated, with the workspace's snippets copied in, once, here.
+    const artefacts = await templates.compileInline(workspaceId, {
+      subject: inline.subject,
+      html: inline.html ?? null,
+      text: inline.text ?? null,
+    });
     return {
       kind: 'inline',
       subject: inline.subject,
@@ -106,6 +108,7 @@ export function createMessageService(deps: MessageServiceDeps) {
       text: inline.text ?? null,
       compiled_html: artefacts.html,
       compiled_text: artefacts.text,
+      snippets: artefacts.snippets,
     };
   }
 
@@ -121,7 +124,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         compiled_html: content.compiled_html,
         compiled_text: content.compiled_text,
         text_body: content.text,
-        snippets: {},
+        snippets: content.snippets ?? {},
       },
       { strictVariables: false },
     );
@@ -166,13 +169,21 @@ export function createMessageService(deps: MessageServiceDeps) {
           { path: '/template_id', message: 'exactly one of template_id and inline is required' },
         ]);
       }
-      if (input.idempotency_key !== undefined) {
-        const earlier = await repo.findByIdempotencyKey(db, workspaceId, input.idempotency_key);
-        if (earlier) return { message: toMessage(earlier), created: false };
-      }
       const to = requireEmail(input.to, '/to');
       const fromEmail = requireEmail(input.from_email, '/from_email');
       const replyTo = input.reply_to === undefined ? null : requireEmail(input.reply_to, '/reply_to');
+      const requestHash = hashRequest(input, { to, fromEmail, replyTo });
+      const repeated = (earlier: repo.MessageRow) => {
+        // Messages accepted before hashes were stored have none: they match any request, as before.
+        if (earlier.request_hash !== null && earlier.request_hash !== requestHash) {
+          throw keyReused(earlier);
+        }
+        return { message: toMessage(earlier), created: false };
+      };
+      if (input.idempotency_key !== undefined) {
+        const earlier = await repo.findByIdempotencyKey(db, workspaceId, input.idempotency_key);
+        if (earlier) return repeated(earlier);
+      }
       if (input.transport_id) await mail.checkTransport(workspaceId, input.transport_id);
 
       let content: StoredPayload['content'];
@@ -187,7 +198,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         }
         content = { kind: 'template', template_id: input.template_id, template_version_id: versionId };
       } else {
-        content = await prepareInline(input.inline as NonNullable<MessageInput['inline']>);
+        content = await prepareInline(workspaceId, input.inline as NonNullable<MessageInput['inline']>);
       }
       const payload: StoredPayload = {
         content,
@@ -220,6 +231,7 @@ export function createMessageService(deps: MessageServiceDeps) {
           status: suppressed ? 'failed' : 'queued',
           idempotency_key: input.idempotency_key ?? null,
           payload: JSON.stringify(payload),
+          request_hash: requestHash,
           message_id: `<${id}@${fromEmail.split('@')[1]}>`,
           provider_message_id: null,
           error: suppressed ? 'suppressed' : null,
@@ -231,7 +243,7 @@ export function createMessageService(deps: MessageServiceDeps) {
           // A concurrent request with the same key won.
           const earlier = await repo.findByIdempotencyKey(trx, workspaceId, input.idempotency_key as string);
           if (!earlier) throw new Error('idempotency conflict without a message');
-          return { message: toMessage(earlier), created: false };
+          return repeated(earlier);
         }
         if (!suppressed) {
           await jobs.enqueue(
@@ -320,6 +332,49 @@ export function createMessageService(deps: MessageServiceDeps) {
 }
 
 export type MessageService = ReturnType<typeof createMessageService>;
+
+/**
+ * SHA-256 of the request as it is understood: addresses lower-cased, absent
+ * optional fields as null, object keys sorted at every depth. Two requests
+ * with the same hash would send the same message.
+ */
+function hashRequest(
+  input: MessageInput,
+  normalized: { to: string; fromEmail: string; replyTo: string | null },
+): string {
+  const request = {
+    to: normalized.to.toLowerCase(),
+    template_id: input.template_id?.toLowerCase() ?? null,
+    inline: input.inline
+      ? { subject: input.inline.subject, html: input.inline.html ?? null, text: input.inline.text ?? null }
+      : null,
+    data: input.data ?? {},
+    from_email: normalized.fromEmail.toLowerCase(),
+    from_name: input.from_name ?? null,
+    reply_to: normalized.replyTo?.toLowerCase() ?? null,
+    transport_id: input.transport_id?.toLowerCase() ?? null,
+  };
+  return createHash('sha256').update(canonicalJson(request)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+function keyReused(earlier: repo.MessageRow): DomainError {
+  return new DomainError(
+    'IDEMPOTENCY_KEY_REUSED',
+    `idempotency_key "${earlier.idempotency_key}" was already used for a different request (message ${earlier.id}); repeat that request exactly to get its message back, or use a new key for a new message`,
+    [{ path: '/idempotency_key', message: 'already used for a different request', message_id: earlier.id }],
+  );
+}
 
 function toMessage(row: repo.MessageRow): Message {
   const payload = row.payload as StoredPayload;

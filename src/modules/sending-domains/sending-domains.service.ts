@@ -12,8 +12,8 @@ import {
   type DomainKey,
   dkimDnsRecord,
   dkimPublicKeyValue,
-  signMessage,
 } from '../../mail/dkim.js';
+import type { DkimSigningPool } from '../../mail/dkim-pool.js';
 import { domainAndParents, isValidSelector, normalizeDomain } from './domain-name.js';
 import * as repo from './sending-domains.repository.js';
 
@@ -39,9 +39,9 @@ export interface DkimSigner {
   domain: string;
   selector: string;
   algorithm: DkimAlgorithm;
-  /** For a worker pool: the key `signMessage` needs. */
   key: DomainKey;
-  sign(raw: Buffer): Buffer;
+  /** The message with its DKIM-Signature prepended; the private-key step runs on the signing pool. */
+  sign(raw: Buffer): Promise<Buffer>;
 }
 
 export const DEFAULT_SELECTOR = 'herald';
@@ -54,6 +54,8 @@ export interface SendingDomainServiceDeps {
   db: Db;
   clock: Clock;
   keyring: SecretKeyring;
+  /** Where signatures are computed: worker threads, or inline with `threads: 0`. */
+  signing: DkimSigningPool;
 }
 
 export function createSendingDomainService(deps: SendingDomainServiceDeps) {
@@ -67,7 +69,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
       selector: key.selector,
       algorithm: key.algorithm,
       key,
-      sign: (raw) => signMessage(raw, key, { signedAt: clock.now() }),
+      sign: (raw) => deps.signing.sign(raw, key, { signedAt: clock.now() }),
     };
   }
 

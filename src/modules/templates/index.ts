@@ -4,6 +4,7 @@ export {
   type LiquidLimits,
 } from './liquid-engine.js';
 export {
+  type CompiledArtefacts,
   createTemplateCompiler,
   type PreparedTemplate,
   type RenderContext,

@@ -85,10 +85,10 @@ export function createLiquidEngine(options: LiquidEngineOptions): Liquid {
   });
 }
 
-/** Static `{% render 'x' %}` / `{% include "x" %}` references, with where they are. */
+/** Static `{% render 'x' %}` / `{% include "x" %}` / `{% layout 'x' %}` references, with where they are. */
 export function snippetReferences(source: string): { name: string; line: number; column: number }[] {
   const found: { name: string; line: number; column: number }[] = [];
-  const pattern = /\{%-?\s*(?:render|include)\s+(['"])([^'"]*)\1/g;
+  const pattern = /\{%-?\s*(?:render|include|layout)\s+(['"])([^'"]*)\1/g;
   for (const match of source.matchAll(pattern)) {
     found.push({ name: match[2] ?? '', ...positionOf(source, match.index ?? 0) });
   }

@@ -170,17 +170,22 @@ describe('template compiler', () => {
     );
     expect(e.details?.[0]).toMatchObject({ snippet: '/etc/passwd', line: 2, column: 2 });
     expect(e.message).toContain('"/etc/passwd"');
-    // A dynamic name is only known at render time: it still cannot reach the disk.
-    const dyn = await compiler.compile(
-      { format: 'html', subject: 's', preheader: null, body: '{% include name %}', text_body: null },
-      snippets,
+    // A dynamic name is only known at render time, so saving refuses it, with its position.
+    const refused = await invalid(
+      compiler.compile(
+        { format: 'html', subject: 's', preheader: null, body: 'x\n  {% include name %}', text_body: null },
+        snippets,
+      ),
     );
+    expect(refused.details?.[0]).toMatchObject({ path: '/body', line: 2, column: 3 });
+    expect(refused.message).toContain('must be a quoted name');
+    // A stored version with one (saved before that check) still cannot reach the disk.
     const p = compiler.prepare(
       {
         subject: 's',
         preheader: null,
-        compiled_html: dyn.html,
-        compiled_text: dyn.text,
+        compiled_html: '{% include name %}',
+        compiled_text: '{% include name %}',
         text_body: null,
         snippets: {},
       },

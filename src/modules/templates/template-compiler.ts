@@ -10,8 +10,8 @@ import {
   describeLiquidError,
   type LiquidLimits,
   positionOf,
-  snippetReferences,
 } from './liquid-engine.js';
+import { walkSnippets } from './snippet-graph.js';
 
 /**
  * What a template renders with, per recipient. Other modules produce the URLs
@@ -150,34 +150,19 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
     }
   }
 
-  /** Finds the snippets `sources` use, following snippets that use snippets; reports unknown ones where they are referenced. */
+  /** Finds the snippets `sources` use, following snippets that use snippets; reports unknown ones where they are referenced, and include cycles. */
   function collectSnippets(
     sources: [string, string][],
     available: ReadonlyMap<string, string>,
     errors: ErrorDetail[],
   ): Record<string, string> {
-    const used: Record<string, string> = {};
-    const queue: [string, string][] = [...sources];
-    for (let item = queue.shift(); item; item = queue.shift()) {
-      const [field, source] = item;
-      for (const ref of snippetReferences(source)) {
-        if (ref.name in used) continue;
-        const snippet = available.get(ref.name);
-        if (snippet === undefined) {
-          errors.push({
-            path: `/${field}`,
-            line: ref.line,
-            column: ref.column,
-            snippet: ref.name,
-            message: `${field} at line ${ref.line}, column ${ref.column}: snippet "${ref.name}" does not exist in this workspace; create it with POST /v1/snippets or fix the name`,
-          });
-          continue;
-        }
-        used[ref.name] = snippet;
-        queue.push([`snippets/${ref.name}`, snippet]);
-      }
-    }
-    return used;
+    const walked = walkSnippets(
+      sources.map(([field, source]) => ({ field, source })),
+      available,
+      { reportUnknown: true },
+    );
+    errors.push(...walked.errors);
+    return walked.used;
   }
 
   async function compileMjml(body: string, errors: ErrorDetail[]): Promise<string | undefined> {
@@ -326,10 +311,11 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
         return { ...detail, line, column, message };
       }
 
-      async function run(engine: Liquid, field: string, tpl: Template[], scope: object): Promise<string> {
+      // Synchronous: the snippet file system is in memory, and skipping a promise per tag matters per recipient.
+      function run(engine: Liquid, field: string, tpl: Template[], scope: object): string {
         try {
           // As globals too, so `{% render %}` snippets, which get an isolated scope, still see contact, workspace and the URLs.
-          return (await engine.render(tpl, scope, { globals: scope })) as string;
+          return engine.renderSync(tpl, scope, { globals: scope }) as string;
         } catch (error) {
           const detail = inSource(describeLiquidError(error, field, limits), field);
           throw new DomainError(
@@ -342,14 +328,14 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
 
       return {
         async render(context) {
-          const subject = await run(plain, 'subject', parsed.subject, context);
-          const preheader = await run(plain, 'preheader', parsed.preheader, context);
+          const subject = run(plain, 'subject', parsed.subject, context);
+          const preheader = run(plain, 'preheader', parsed.preheader, context);
           const scope = { ...context, __preheader: preheader };
           return {
             subject: subject.replace(/\s+/g, ' ').trim(),
             preheader: preheader.trim(),
-            html: await run(html, 'body', parsed.html, scope),
-            text: await run(plain, 'text', parsed.text, context),
+            html: run(html, 'body', parsed.html, scope),
+            text: run(plain, 'text', parsed.text, context),
           };
         },
       };

@@ -27,7 +27,8 @@ export async function findTemplate(
     .selectFrom('templates')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id);
+    .where('id', '=', id)
+    .where('deleted_at', 'is', null);
   if (lock) query = query.forUpdate();
   return query.executeTakeFirst();
 }
@@ -42,11 +43,16 @@ export async function findTemplateByName(
     .selectAll()
     .where('workspace_id', '=', workspaceId)
     .where(sql`lower(name)`, '=', name.toLowerCase())
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
 }
 
 export async function listTemplates(db: Db, workspaceId: string, page: Page): Promise<TemplateRow[]> {
-  let query = db.selectFrom('templates').selectAll().where('workspace_id', '=', workspaceId);
+  let query = db
+    .selectFrom('templates')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('deleted_at', 'is', null);
   if (page.after) query = query.where('id', '>', page.after);
   return query
     .orderBy('id')
@@ -67,6 +73,7 @@ export async function updateTemplate(
       .set({ ...changes, updated_at: now })
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', id)
+      .where('deleted_at', 'is', null)
       .returningAll()
       .executeTakeFirst();
     return { row };
@@ -77,13 +84,112 @@ export async function updateTemplate(
   }
 }
 
-export async function deleteTemplate(db: Db, workspaceId: string, id: string): Promise<boolean> {
+/**
+ * Archives a template: it disappears from the API and frees its name, while
+ * its immutable versions stay for the campaigns and messages that pinned
+ * them. Lists that used it for their confirmation email fall back to the
+ * built-in text, as the `ON DELETE SET NULL` of a real delete did.
+ */
+export async function archiveTemplate(db: Db, workspaceId: string, id: string, now: Date): Promise<boolean> {
   const result = await db
-    .deleteFrom('templates')
+    .updateTable('templates')
+    .set({ deleted_at: now, updated_at: now })
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
+    .where('deleted_at', 'is', null)
     .executeTakeFirst();
-  return result.numDeletedRows > 0n;
+  if (result.numUpdatedRows === 0n) return false;
+  await db
+    .updateTable('lists')
+    .set({ confirmation_template_id: null })
+    .where('workspace_id', '=', workspaceId)
+    .where('confirmation_template_id', '=', id)
+    .execute();
+  return true;
+}
+
+/** Campaign statuses in which a campaign still needs its template. */
+export const UNFINISHED_CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'paused'] as const;
+
+export interface CampaignUse {
+  id: string;
+  name: string;
+  status: string;
+}
+
+/**
+ * Unfinished campaigns that use the template, by template id or a pinned
+ * version. Reads the campaigns table directly (a read-only exception to the
+ * module rule, see ARCHITECTURE.md): campaigns depend on templates, not the
+ * other way round, and the check must run in the deleting transaction.
+ */
+export async function unfinishedCampaignsUsingTemplate(
+  db: Db,
+  workspaceId: string,
+  templateId: string,
+  limit: number,
+): Promise<CampaignUse[]> {
+  return db
+    .selectFrom('campaigns as c')
+    .select(['c.id', 'c.name', 'c.status'])
+    .where('c.workspace_id', '=', workspaceId)
+    .where('c.status', 'in', UNFINISHED_CAMPAIGN_STATUSES)
+    .where((eb) =>
+      eb.or([
+        eb('c.template_id', '=', templateId),
+        eb(
+          'c.template_version_id',
+          'in',
+          eb
+            .selectFrom('template_versions')
+            .select('id')
+            .where('workspace_id', '=', workspaceId)
+            .where('template_id', '=', templateId),
+        ),
+      ]),
+    )
+    .orderBy('c.id')
+    .limit(limit)
+    .execute();
+}
+
+/**
+ * Unfinished campaigns whose pinned version, or the latest version of their
+ * template, was saved with this snippet (directly or through other snippets).
+ */
+export async function unfinishedCampaignsUsingSnippet(
+  db: Db,
+  workspaceId: string,
+  snippetName: string,
+  limit: number,
+): Promise<CampaignUse[]> {
+  return db
+    .selectFrom('campaigns as c')
+    .select(['c.id', 'c.name', 'c.status'])
+    .where('c.workspace_id', '=', workspaceId)
+    .where('c.status', 'in', UNFINISHED_CAMPAIGN_STATUSES)
+    .where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('template_versions as v')
+          .leftJoin('templates as t', 't.id', 'v.template_id')
+          .select(sql<number>`1`.as('one'))
+          .where('v.workspace_id', '=', workspaceId)
+          .where(sql<boolean>`v.snippets ? ${snippetName}`)
+          .where((eb) =>
+            eb.or([
+              eb('v.id', '=', eb.ref('c.template_version_id')),
+              eb.and([
+                eb('v.template_id', '=', eb.ref('c.template_id')),
+                eb('v.version', '=', eb.ref('t.latest_version')),
+                eb('t.deleted_at', 'is', null),
+              ]),
+            ]),
+          ),
+      ),
+    )
+    .orderBy('c.id')
+    .limit(limit)
+    .execute();
 }
 
 export async function insertVersion(db: Db, row: NewRow<'template_versions'>): Promise<TemplateVersionRow> {
@@ -145,13 +251,19 @@ export async function insertSnippet(db: Db, row: NewRow<'snippets'>): Promise<Sn
     .executeTakeFirst();
 }
 
-export async function findSnippet(db: Db, workspaceId: string, id: string): Promise<SnippetRow | undefined> {
-  return db
+export async function findSnippet(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  lock = false,
+): Promise<SnippetRow | undefined> {
+  let query = db
     .selectFrom('snippets')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+    .where('id', '=', id);
+  if (lock) query = query.forUpdate();
+  return query.executeTakeFirst();
 }
 
 export async function findSnippetByName(

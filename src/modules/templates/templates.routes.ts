@@ -23,8 +23,9 @@ const CONTEXT_DOC =
   'timezone, locale, status), `lists` (id, name, status), `workspace` (name), `campaign` (id, name; when sent ' +
   'by a campaign), `unsubscribe_url`, `preferences_url`, `view_in_browser_url`. Example: ' +
   '`{{ contact.attributes.first_name | default: "there" }}`. Output in the HTML part is HTML-escaped (`| raw` ' +
-  "opts out). Snippets: `{% render 'footer' %}`. Saving refuses invalid Liquid or MJML and unknown snippets " +
-  'with 400 TEMPLATE_INVALID, each error with its line and column.';
+  "opts out). Snippets: `{% render 'footer' %}` (quoted names only). Saving refuses invalid Liquid or MJML, " +
+  'unknown snippets, unquoted snippet names and snippet include cycles (the error gives the cycle, e.g. ' +
+  '"a -> b -> a") with 400 TEMPLATE_INVALID, each error with its line and column.';
 
 export function templatesRoutes(deps: { templates: TemplateService }): FastifyPluginAsyncTypebox {
   const { templates } = deps;
@@ -103,7 +104,14 @@ export function templatesRoutes(deps: { templates: TemplateService }): FastifyPl
         config: { scope: 'templates:write' },
         schema: {
           tags,
-          summary: 'Delete a template and all its versions',
+          summary: 'Delete a template',
+          description:
+            'Refused with 409 TEMPLATE_IN_USE while an unfinished campaign (draft, scheduled, sending, paused) ' +
+            'uses it by template_id or a pinned version; the error names the campaigns (errors[].campaign_id, ' +
+            'campaign_name, campaign_status). Otherwise the template is gone from the API and its name is free, ' +
+            'but its immutable versions are kept for the finished campaigns, transactional messages and "view ' +
+            'in browser" pages that pinned them. Lists using it for confirmation emails fall back to the ' +
+            'built-in text.',
           params: IdParams,
           response: responses({ 204: Type.Null() }),
         },
@@ -222,7 +230,10 @@ export function templatesRoutes(deps: { templates: TemplateService }): FastifyPl
           summary: 'Create a snippet',
           description:
             "A partial that templates use with {% render 'name' %} or {% include 'name' %}. Template versions " +
-            'keep the copy they were saved with.',
+            'keep the copy they were saved with. Snippets may include snippets, but a snippet whose includes ' +
+            'lead back to itself is refused with 400 TEMPLATE_INVALID giving the cycle ("a -> b -> a") and ' +
+            'the line and column of the include. Unknown snippets are allowed here and checked when a ' +
+            'template using it is saved.',
           body: SnippetBody,
           response: responses({ 201: SnippetSchema }),
         },
@@ -254,7 +265,10 @@ export function templatesRoutes(deps: { templates: TemplateService }): FastifyPl
         schema: {
           tags,
           summary: 'Replace a snippet',
-          description: 'Applies to template versions saved from now on; saved versions are unchanged.',
+          description:
+            'Applies to template versions saved from now on; saved versions are unchanged. Include cycles are ' +
+            'refused as on create. Renaming a snippet that an unfinished campaign uses is refused with 409 ' +
+            'SNIPPET_IN_USE naming the campaigns.',
           params: IdParams,
           body: SnippetBody,
           response: responses({ 200: SnippetSchema }),
@@ -271,7 +285,10 @@ export function templatesRoutes(deps: { templates: TemplateService }): FastifyPl
         schema: {
           tags,
           summary: 'Delete a snippet',
-          description: 'Saved template versions keep their copy; new versions that use it are refused.',
+          description:
+            'Saved template versions keep their copy; new versions that use it are refused. Refused with 409 ' +
+            "SNIPPET_IN_USE while an unfinished campaign's template (its pinned version, or a draft's latest " +
+            'version) uses it, directly or through other snippets; the error names the campaigns.',
           params: IdParams,
           response: responses({ 204: Type.Null() }),
         },

@@ -6,7 +6,9 @@ import { uuidv7 } from '../../lib/ids.js';
 import type { ContactService } from '../contacts/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import { createLiquidEngine, describeLiquidError, SNIPPET_NAME_PATTERN } from './liquid-engine.js';
+import { walkSnippets } from './snippet-graph.js';
 import type {
+  CompiledArtefacts,
   PreparedTemplate,
   RenderContext,
   RenderedMessage,
@@ -181,6 +183,45 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     );
   }
 
+  async function refuseIfSnippetUsed(
+    trx: Db,
+    workspaceId: string,
+    snippet: repo.SnippetRow,
+    action: 'delete' | 'rename',
+  ): Promise<void> {
+    const users = await repo.unfinishedCampaignsUsingSnippet(trx, workspaceId, snippet.name, USES_LISTED + 1);
+    if (users.length === 0) return;
+    throw inUse(
+      'SNIPPET_IN_USE',
+      `snippet "${snippet.name}" (${snippet.id})`,
+      users,
+      `save a version of their templates without it, or cancel them, then ${action} it`,
+      action,
+    );
+  }
+
+  /** Refuses a snippet whose includes lead back to itself, with the cycle's path and the include's line and column. */
+  async function checkIncludes(
+    workspaceId: string,
+    input: { name: string; source: string },
+    previousName?: string,
+  ): Promise<void> {
+    const available = new Map(await repo.snippetSources(db, workspaceId));
+    if (previousName !== undefined) available.delete(previousName);
+    available.set(input.name, input.source);
+    const { errors } = walkSnippets([{ field: 'source', source: input.source }], available, {
+      self: input.name,
+      reportUnknown: false,
+    });
+    if (errors.length > 0) {
+      throw new DomainError(
+        'TEMPLATE_INVALID',
+        `the snippet is invalid: ${errors.map((e) => e.message).join('; ')}`,
+        errors,
+      );
+    }
+  }
+
   async function contextFor(workspaceId: string, input: PreviewInput): Promise<RenderContext> {
     const workspace = await workspaces.get(workspaceId);
     const base = {
@@ -272,8 +313,46 @@ export function createTemplateService(deps: TemplateServiceDeps) {
       return toTemplate(result.row);
     },
 
+    /**
+     * Deletes a template unless an unfinished campaign still uses it (409
+     * TEMPLATE_IN_USE naming them). Deleting archives it: it is gone from the
+     * API and its name is free, while its versions stay for what pinned them.
+     */
     async remove(workspaceId: string, id: string): Promise<void> {
-      if (!(await repo.deleteTemplate(db, workspaceId, id))) throw templateNotFound(id);
+      await db.transaction().execute(async (trx) => {
+        const template = await requireTemplate(workspaceId, id, trx, true);
+        const users = await repo.unfinishedCampaignsUsingTemplate(trx, workspaceId, id, USES_LISTED + 1);
+        if (users.length > 0) {
+          throw inUse(
+            'TEMPLATE_IN_USE',
+            `template "${template.name}" (${id})`,
+            users,
+            'choose another template for them (PATCH /v1/campaigns/{id}) or cancel them, then delete it',
+          );
+        }
+        await repo.archiveTemplate(trx, workspaceId, id, clock.now());
+      });
+    },
+
+    /**
+     * Validates and compiles inline content (a transactional message's
+     * subject, html and text) like a template version, with the workspace's
+     * snippets; the result carries the snippets it used.
+     */
+    async compileInline(
+      workspaceId: string,
+      source: { subject: string; html: string | null; text: string | null },
+    ): Promise<CompiledArtefacts> {
+      return compiler.compile(
+        {
+          format: 'html',
+          subject: source.subject,
+          preheader: null,
+          body: source.html ?? '',
+          text_body: source.text,
+        },
+        await repo.snippetSources(db, workspaceId),
+      );
     },
 
     /** Saves a change as the next version; earlier versions stay as they were. */
@@ -400,6 +479,11 @@ export function createTemplateService(deps: TemplateServiceDeps) {
 
     async createSnippet(workspaceId: string, input: { name: string; source: string }): Promise<Snippet> {
       checkSnippet(input);
+      // A clash is the first thing to report: the includes would be checked against the other snippet.
+      if (await repo.findSnippetByName(db, workspaceId, input.name)) {
+        throw await snippetNameTaken(workspaceId, input.name);
+      }
+      await checkIncludes(workspaceId, input);
       const now = clock.now();
       const row = await repo.insertSnippet(db, {
         id: uuidv7(now.getTime()),
@@ -420,14 +504,41 @@ export function createTemplateService(deps: TemplateServiceDeps) {
       input: { name: string; source: string },
     ): Promise<Snippet> {
       checkSnippet(input);
-      const result = await repo.updateSnippet(db, workspaceId, id, input, clock.now());
-      if ('nameTaken' in result) throw await snippetNameTaken(workspaceId, input.name);
-      if (!result.row) throw snippetNotFound(id);
-      return toSnippet(result.row);
+      const before = await repo.findSnippet(db, workspaceId, id);
+      if (!before) throw snippetNotFound(id);
+      if (before.name !== input.name && (await repo.findSnippetByName(db, workspaceId, input.name))) {
+        throw await snippetNameTaken(workspaceId, input.name);
+      }
+      await checkIncludes(workspaceId, input, before.name);
+      const nameTaken = new Error('snippet name taken');
+      const row = await db
+        .transaction()
+        .execute(async (trx) => {
+          const current = await repo.findSnippet(trx, workspaceId, id, true);
+          if (!current) throw snippetNotFound(id);
+          // A rename breaks the campaigns' templates the same way a delete does.
+          if (current.name !== input.name) await refuseIfSnippetUsed(trx, workspaceId, current, 'rename');
+          const result = await repo.updateSnippet(trx, workspaceId, id, input, clock.now());
+          // Thrown so the failed statement's transaction rolls back; the name's owner is looked up after.
+          if ('nameTaken' in result) throw nameTaken;
+          return result.row;
+        })
+        .catch(async (error: unknown) => {
+          if (error === nameTaken) throw await snippetNameTaken(workspaceId, input.name);
+          throw error;
+        });
+      if (!row) throw snippetNotFound(id);
+      return toSnippet(row);
     },
 
+    /** Deletes a snippet unless an unfinished campaign's template uses it (409 SNIPPET_IN_USE naming them). */
     async removeSnippet(workspaceId: string, id: string): Promise<void> {
-      if (!(await repo.deleteSnippet(db, workspaceId, id))) throw snippetNotFound(id);
+      await db.transaction().execute(async (trx) => {
+        const snippet = await repo.findSnippet(trx, workspaceId, id, true);
+        if (!snippet) throw snippetNotFound(id);
+        await refuseIfSnippetUsed(trx, workspaceId, snippet, 'delete');
+        await repo.deleteSnippet(trx, workspaceId, id);
+      });
     },
   };
 }
@@ -451,6 +562,32 @@ function checkSnippet(input: { name: string; source: string }): void {
     const detail = describeLiquidError(error, 'source');
     throw new DomainError('TEMPLATE_INVALID', `the snippet is invalid: ${detail.message}`, [detail]);
   }
+}
+
+/** How many users an in-use error names; more are counted, not listed. */
+const USES_LISTED = 20;
+
+function inUse(
+  code: 'TEMPLATE_IN_USE' | 'SNIPPET_IN_USE',
+  what: string,
+  users: repo.CampaignUse[],
+  fix: string,
+  action: 'delete' | 'rename' = 'delete',
+): DomainError {
+  const listed = users.slice(0, USES_LISTED);
+  const names = listed.map((c) => `"${c.name}" (${c.id}, ${c.status})`).join(', ');
+  const more = users.length > USES_LISTED ? ` and more` : '';
+  return new DomainError(
+    code,
+    `cannot ${action} ${what}: unfinished campaigns use it: ${names}${more}; ${fix}`,
+    listed.map((c) => ({
+      path: '/id',
+      campaign_id: c.id,
+      campaign_name: c.name,
+      campaign_status: c.status,
+      message: `used by ${c.status} campaign "${c.name}" (${c.id})`,
+    })),
+  );
 }
 
 function checkName(raw: string, what: string): string {

@@ -27,13 +27,46 @@ export async function findTransport(
   db: Db,
   workspaceId: string,
   id: string,
+  lock = false,
 ): Promise<TransportRow | undefined> {
-  return db
+  let query = db
     .selectFrom('transports')
     .selectAll()
     .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .executeTakeFirst();
+    .where('id', '=', id);
+  if (lock) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+/**
+ * Unfinished campaigns (draft, scheduled, sending, paused) that send through
+ * the transport: by naming it, or, for the default transport, by naming none.
+ * Reads the campaigns table directly (a read-only exception to the module
+ * rule, see ARCHITECTURE.md), inside the deleting transaction.
+ */
+export async function unfinishedCampaignsUsingTransport(
+  db: Db,
+  workspaceId: string,
+  transport: { id: string; is_default: boolean },
+  limit: number,
+  /** Only the campaigns that rely on it as the default (naming no transport). */
+  asDefaultOnly = false,
+): Promise<{ id: string; name: string; status: string; transport_id: string | null }[]> {
+  return db
+    .selectFrom('campaigns')
+    .select(['id', 'name', 'status', 'transport_id'])
+    .where('workspace_id', '=', workspaceId)
+    .where('status', 'in', ['draft', 'scheduled', 'sending', 'paused'])
+    .where((eb) =>
+      asDefaultOnly
+        ? eb('transport_id', 'is', null)
+        : transport.is_default
+          ? eb.or([eb('transport_id', '=', transport.id), eb('transport_id', 'is', null)])
+          : eb('transport_id', '=', transport.id),
+    )
+    .orderBy('id')
+    .limit(limit)
+    .execute();
 }
 
 export async function findDefaultTransport(db: Db, workspaceId: string): Promise<TransportRow | undefined> {

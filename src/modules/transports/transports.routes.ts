@@ -41,7 +41,9 @@ export function transportsRoutes(deps: { transports: TransportService }): Fastif
           tags,
           summary: 'Create a transport',
           description:
-            'Settings are checked per type (400 TRANSPORT_INVALID); secrets are stored encrypted and never returned.',
+            'Settings are checked per type (400 TRANSPORT_INVALID); secrets are stored encrypted and never returned. ' +
+            'is_default: true takes the default flag from the previous default (one per workspace, also under ' +
+            'concurrent requests: the last to commit wins).',
           body: TransportCreateBody,
           response: responses({ 201: TransportSchema }),
         },
@@ -71,7 +73,11 @@ export function transportsRoutes(deps: { transports: TransportService }): Fastif
         schema: {
           tags,
           summary: 'Change a transport',
-          description: 'settings and secrets are merged (null removes a key); the type cannot change.',
+          description:
+            'settings and secrets are merged (null removes a key); the type cannot change. is_default: true ' +
+            'takes the default flag from the previous default. is_default: false on the default is refused ' +
+            'with 409 TRANSPORT_IN_USE while unfinished campaigns name no transport (they would go to the ' +
+            '.eml outbox).',
           params: IdParams,
           body: TransportPatchBody,
           response: responses({ 200: TransportSchema }),
@@ -87,6 +93,9 @@ export function transportsRoutes(deps: { transports: TransportService }): Fastif
         schema: {
           tags,
           summary: 'Delete a transport',
+          description:
+            'Refused with 409 TRANSPORT_IN_USE while an unfinished campaign (draft, scheduled, sending, paused) ' +
+            'sends through it: by transport_id, or by naming none when it is the default. The error names them.',
           params: IdParams,
           response: responses({ 204: Type.Null() }),
         },

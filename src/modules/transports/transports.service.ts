@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Db } from '../../db/index.js';
+import { type Db, isUniqueViolation } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -84,6 +84,9 @@ export interface TransportServiceDeps {
   dataDir: string;
   timers?: Timers | undefined;
 }
+
+/** How many campaigns an in-use error names; more are counted, not listed. */
+const USES_LISTED = 20;
 
 const BUILT_IN_FILE = { name: 'file (built-in)', maxConcurrency: 5 };
 
@@ -186,28 +189,32 @@ export function createTransportService(deps: TransportServiceDeps) {
       validateTransportConfig(input.type, settings, secrets);
       const id = uuidv7();
       const now = clock.now();
-      return db.transaction().execute(async (trx) => {
-        // The first transport of a workspace becomes its default unless told otherwise.
-        const isDefault = input.is_default ?? !(await repo.hasDefaultTransport(trx, workspaceId));
-        if (isDefault) await repo.clearDefault(trx, workspaceId, id);
-        const row = await repo.insertTransport(trx, {
-          id,
-          workspace_id: workspaceId,
-          name: input.name,
-          type: input.type,
-          settings: JSON.stringify(settings),
-          secrets: sealSecrets(id, secrets),
-          rate_per_second: input.rate_limit?.per_second ?? null,
-          rate_per_hour: input.rate_limit?.per_hour ?? null,
-          rate_per_day: input.rate_limit?.per_day ?? null,
-          max_concurrency: input.max_concurrency ?? 5,
-          is_default: isDefault,
-          created_at: now,
-          updated_at: now,
-        });
-        if (!row) throw exists(input.name);
-        return view(row);
-      });
+      return defaultRace(() =>
+        db.transaction().execute(async (trx) => {
+          // The first transport of a workspace becomes its default unless told otherwise.
+          const isDefault = input.is_default ?? !(await repo.hasDefaultTransport(trx, workspaceId));
+          // Only an explicit is_default takes the flag from another transport; the implicit first-transport
+          // default never does, so a concurrent first transport that committed meanwhile keeps it.
+          if (input.is_default === true) await repo.clearDefault(trx, workspaceId, id);
+          const row = await repo.insertTransport(trx, {
+            id,
+            workspace_id: workspaceId,
+            name: input.name,
+            type: input.type,
+            settings: JSON.stringify(settings),
+            secrets: sealSecrets(id, secrets),
+            rate_per_second: input.rate_limit?.per_second ?? null,
+            rate_per_hour: input.rate_limit?.per_hour ?? null,
+            rate_per_day: input.rate_limit?.per_day ?? null,
+            max_concurrency: input.max_concurrency ?? 5,
+            is_default: isDefault,
+            created_at: now,
+            updated_at: now,
+          });
+          if (!row) throw exists(input.name);
+          return view(row);
+        }),
+      );
     },
 
     async get(workspaceId: string, id: string): Promise<TransportView> {
@@ -229,40 +236,65 @@ export function createTransportService(deps: TransportServiceDeps) {
     },
 
     async update(workspaceId: string, id: string, patch: TransportPatch): Promise<TransportView> {
-      const updated = await db.transaction().execute(async (trx) => {
-        const current = await repo.findTransport(trx, workspaceId, id);
-        if (!current) throw notFound();
-        const changes: repo.TransportChanges = {};
-        if (patch.name !== undefined) changes.name = patch.name;
-        if (patch.settings !== undefined || patch.secrets !== undefined) {
-          const settings = merge(current.settings, patch.settings ?? {});
-          const secrets = merge(readSecrets(current), patch.secrets ?? {}) as Record<string, string>;
-          validateTransportConfig(current.type, settings, secrets);
-          changes.settings = JSON.stringify(settings);
-          changes.secrets = sealSecrets(id, secrets);
-        }
-        if (patch.rate_limit) {
-          if (patch.rate_limit.per_second !== undefined)
-            changes.rate_per_second = patch.rate_limit.per_second;
-          if (patch.rate_limit.per_hour !== undefined) changes.rate_per_hour = patch.rate_limit.per_hour;
-          if (patch.rate_limit.per_day !== undefined) changes.rate_per_day = patch.rate_limit.per_day;
-        }
-        if (patch.max_concurrency !== undefined) changes.max_concurrency = patch.max_concurrency;
-        if (patch.is_default !== undefined) {
-          changes.is_default = patch.is_default;
-          if (patch.is_default) await repo.clearDefault(trx, workspaceId, id);
-        }
-        const result = await repo.updateTransport(trx, workspaceId, id, changes, clock.now());
-        if ('nameTaken' in result) throw exists(patch.name ?? '');
-        if (!result.row) throw notFound();
-        return result.row;
-      });
+      const updated = await defaultRace(() =>
+        db.transaction().execute(async (trx) => {
+          const current = await repo.findTransport(trx, workspaceId, id);
+          if (!current) throw notFound();
+          const changes: repo.TransportChanges = {};
+          if (patch.name !== undefined) changes.name = patch.name;
+          if (patch.settings !== undefined || patch.secrets !== undefined) {
+            const settings = merge(current.settings, patch.settings ?? {});
+            const secrets = merge(readSecrets(current), patch.secrets ?? {}) as Record<string, string>;
+            validateTransportConfig(current.type, settings, secrets);
+            changes.settings = JSON.stringify(settings);
+            changes.secrets = sealSecrets(id, secrets);
+          }
+          if (patch.rate_limit) {
+            if (patch.rate_limit.per_second !== undefined)
+              changes.rate_per_second = patch.rate_limit.per_second;
+            if (patch.rate_limit.per_hour !== undefined) changes.rate_per_hour = patch.rate_limit.per_hour;
+            if (patch.rate_limit.per_day !== undefined) changes.rate_per_day = patch.rate_limit.per_day;
+          }
+          if (patch.max_concurrency !== undefined) changes.max_concurrency = patch.max_concurrency;
+          if (patch.is_default !== undefined) {
+            changes.is_default = patch.is_default;
+            if (patch.is_default) await repo.clearDefault(trx, workspaceId, id);
+            else if (current.is_default) {
+              // Without a default, campaigns naming no transport would silently go to the .eml outbox.
+              const users = await repo.unfinishedCampaignsUsingTransport(
+                trx,
+                workspaceId,
+                current,
+                USES_LISTED + 1,
+                true,
+              );
+              if (users.length > 0) throw inUse(current, users, 'unset');
+            }
+          }
+          const result = await repo.updateTransport(trx, workspaceId, id, changes, clock.now());
+          if ('nameTaken' in result) throw exists(patch.name ?? '');
+          if (!result.row) throw notFound();
+          return result.row;
+        }),
+      );
       await evict(id);
       return view(updated);
     },
 
+    /**
+     * Deletes a transport unless an unfinished campaign sends through it (by
+     * naming it or, for the default, by naming none): 409 TRANSPORT_IN_USE
+     * naming them, since they would otherwise fail or fall back to another
+     * transport mid-way.
+     */
     async remove(workspaceId: string, id: string): Promise<void> {
-      if (!(await repo.deleteTransport(db, workspaceId, id))) throw notFound();
+      await db.transaction().execute(async (trx) => {
+        const row = await repo.findTransport(trx, workspaceId, id, true);
+        if (!row) throw notFound();
+        const users = await repo.unfinishedCampaignsUsingTransport(trx, workspaceId, row, USES_LISTED + 1);
+        if (users.length > 0) throw inUse(row, users, 'delete');
+        await repo.deleteTransport(trx, workspaceId, id);
+      });
       await evict(id);
     },
 
@@ -354,6 +386,57 @@ export function createTransportService(deps: TransportServiceDeps) {
 }
 
 export type TransportService = ReturnType<typeof createTransportService>;
+
+function inUse(
+  row: repo.TransportRow,
+  users: { id: string; name: string; status: string; transport_id: string | null }[],
+  action: 'delete' | 'unset',
+): DomainError {
+  const listed = users.slice(0, USES_LISTED);
+  const names = listed.map((c) => `"${c.name}" (${c.id}, ${c.status})`).join(', ');
+  const more = users.length > USES_LISTED ? ' and more' : '';
+  const defaultNote = row.is_default
+    ? '; campaigns without a transport_id use the default, so make another transport the default first (PATCH is_default: true)'
+    : '';
+  const what =
+    action === 'delete'
+      ? `cannot delete transport "${row.name}" (${row.id})`
+      : `cannot unset the default flag of transport "${row.name}" (${row.id})`;
+  return new DomainError(
+    'TRANSPORT_IN_USE',
+    `${what}: unfinished campaigns send through it: ${names}${more}; give them a transport_id or cancel them${defaultNote}`,
+    listed.map((c) => ({
+      path: action === 'delete' ? '/id' : '/is_default',
+      campaign_id: c.id,
+      campaign_name: c.name,
+      campaign_status: c.status,
+      message: `${c.status} campaign "${c.name}" (${c.id}) sends through it${c.transport_id === null ? ' as the default' : ''}`,
+    })),
+  );
+}
+
+/**
+ * Runs a transaction that may make a transport the default. Two such
+ * transactions at once (two creates, or a create and an update) can both
+ * clear the old default and then collide on the one-default-per-workspace
+ * index; the loser runs again, now seeing (and clearing) the winner's flag, so
+ * the last one to commit is the default and nobody gets a 500.
+ */
+async function defaultRace<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      if (!isUniqueViolation(error, 'transports_workspace_default')) throw error;
+      if (attempt >= 5) {
+        throw new DomainError(
+          'TRANSPORT_DEFAULT_CONFLICT',
+          'another request changed the default transport at the same time; try again',
+        );
+      }
+    }
+  }
+}
 
 function merge<T>(base: Record<string, T>, changes: Record<string, T | null>): Record<string, T> {
   const result: Record<string, T> = { ...base };

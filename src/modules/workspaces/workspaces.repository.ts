@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
-import type { Db, Row } from '../../db/index.js';
+import type { Db, NewRow, Row } from '../../db/index.js';
 
 export type WorkspaceRow = Row<'workspaces'>;
 
-export async function insertWorkspace(db: Db, row: WorkspaceRow): Promise<void> {
+export async function insertWorkspace(db: Db, row: NewRow<'workspaces'>): Promise<void> {
   await db.insertInto('workspaces').values(row).execute();
 }
 

@@ -1,0 +1,260 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import { sql } from 'kysely';
+import pino from 'pino';
+import { loadConfig } from '../src/config/index.js';
+import { migrate, openPglite, openPostgres } from '../src/db/index.js';
+import { systemClock } from '../src/lib/clock.js';
+import { uuidv7 } from '../src/lib/ids.js';
+import { generateSecretKey } from '../src/lib/secret-keys.js';
+import { buildHttpApp } from '../src/main/api.js';
+import { createContainer } from '../src/main/container.js';
+import { PIXEL_GIF } from '../src/modules/tracking/index.js';
+import { type BenchDatabase, freshPostgres } from './bench-database.js';
+
+/**
+ * Open pixel and click redirect throughput on one core (the server runs in
+ * this process; load comes from a separate process), with every hit durably
+ * recorded: after each run the writer is flushed and the rows are counted.
+ * Baseline: a bare Fastify app answering the same paths with the same bytes
+ * (the GIF, a 302) and recording nothing, measured in the same run.
+ *
+ * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
+ * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10).
+ */
+
+interface LoadResult {
+  requestsPerSecond: number;
+  latencyP50: number;
+  latencyP99: number;
+  errors: number;
+  total: number;
+  statuses: Record<string, number>;
+}
+
+const CONTACTS = 2000;
+const BODY = [1, 2, 3, 4, 5]
+  .map((i) => `<p><a href="https://shop.example.com/item/${i}?ref=mail">Item ${i}</a></p>`)
+  .join('');
+
+function load(origin: string, pathsFile: string, seconds: number, connections: number): Promise<LoadResult> {
+  const script = fileURLToPath(new URL('./tracking-load-child.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, origin, pathsFile, String(seconds), String(connections)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load exit ${code}`)),
+    );
+  });
+}
+
+/** The same answers without tokens, database or any of Herald's plugins. */
+async function startBaseline() {
+  const app = Fastify({ logger: false });
+  const noStore = 'no-store, no-cache, must-revalidate, private, max-age=0';
+  app.get('/o/:token', async (_request, reply) =>
+    reply
+      .type('image/gif')
+      .header('cache-control', noStore)
+      .header('pragma', 'no-cache')
+      .header('expires', '0')
+      .header('cross-origin-resource-policy', 'cross-origin')
+      .send(PIXEL_GIF),
+  );
+  app.get('/c/:token', async (_request, reply) =>
+    reply
+      .header('cache-control', noStore)
+      .redirect(
+        `https://shop.example.com/item/1?ref=mail&utm_source=herald&utm_medium=email&hid=${uuidv7()}`,
+        302,
+      ),
+  );
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  return { app, origin: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
+}
+
+async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | undefined, dir: string) {
+  const bench: BenchDatabase | undefined =
+    target === 'postgres' ? await freshPostgres(postgresUrl as string) : undefined;
+  const database = bench ? openPostgres({ url: bench.url, poolSize: 10 }) : await openPglite({});
+  await migrate(database.db);
+  const config = loadConfig({
+    env: {
+      HERALD_LOG_LEVEL: 'silent',
+      HERALD_WORKER: 'false',
+      HERALD_RATE_LIMIT_PER_MINUTE: '100000000',
+      HERALD_TRACKING_RATE_LIMIT_PER_MINUTE: '100000000',
+      HERALD_SECRET_KEYS: generateSecretKey(),
+    },
+  });
+  const container = createContainer({
+    config,
+    database,
+    logger: pino({ level: 'silent' }),
+    clock: systemClock,
+  });
+  const boot = await container.workspaces.bootstrap();
+  const workspaceId = boot?.workspace.id as string;
+  const template = await container.templates.create(workspaceId, {
+    name: 'Bench',
+    format: 'html',
+    subject: 'Hi',
+    body: BODY,
+  });
+  const campaign = await container.campaigns.create(workspaceId, {
+    name: 'Bench',
+    template_id: template.id,
+    utm_source: 'herald',
+    utm_medium: 'email',
+  });
+  const now = new Date();
+  await sql`
+    INSERT INTO contacts (id, workspace_id, email, created_at, updated_at)
+    SELECT gen_random_uuid(), ${workspaceId}, 'bench-' || i || '@example.com', ${now}, ${now}
+    FROM generate_series(1, ${CONTACTS}::int) AS i`.execute(container.db);
+  const contacts = await container.db
+    .selectFrom('contacts')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .execute();
+  const tracker = await container.tracking.prepare({
+    workspaceId,
+    templateVersionId: template.version.id,
+    trackOpens: true,
+    trackClicks: true,
+    honeypot: false,
+  });
+  const opens: string[] = [];
+  const clicks: string[] = [];
+  const html = `<html><body>${BODY}</body></html>`;
+  for (const contact of contacts) {
+    const out = tracker.apply(
+      { html, text: '' },
+      { workspaceId, messageId: uuidv7(), contactId: contact.id, campaignId: campaign.id },
+    );
+    for (const m of out.html.matchAll(/https?:\/\/[^/"]+(\/[oc]\/[A-Za-z0-9_-]+)/g)) {
+      const path = m[1] as string;
+      (path.startsWith('/o/') ? opens : clicks).push(path);
+    }
+  }
+  const opensFile = join(dir, `${target}-opens.txt`);
+  const clicksFile = join(dir, `${target}-clicks.txt`);
+  writeFileSync(opensFile, opens.join('\n'));
+  writeFileSync(clicksFile, clicks.join('\n'));
+
+  const app = await buildHttpApp(container);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const rows = async (kind: 'open' | 'click') => {
+    await container.tracking.flush();
+    const r = await sql<{ n: string }>`SELECT count(*) AS n FROM tracking_hits WHERE kind = ${kind}`.execute(
+      container.db,
+    );
+    return Number(r.rows[0]?.n);
+  };
+  return {
+    origin,
+    opensFile,
+    clicksFile,
+    rows,
+    async close() {
+      await app.close();
+      await container.close();
+      await bench?.drop();
+    },
+  };
+}
+
+const ok = (r: LoadResult, status: string) => r.statuses[status] ?? 0;
+
+export async function benchTracking(options: {
+  seconds: number;
+  connections: number;
+  postgresUrl?: string | undefined;
+}) {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-tracking-'));
+  const results: { target: string; kind: string; result: LoadResult; rows: number; answered: number }[] = [];
+  const baselines: Record<string, LoadResult> = {};
+  try {
+    const targets: ('pglite' | 'postgres')[] = options.postgresUrl ? ['pglite', 'postgres'] : ['pglite'];
+    for (const target of targets) {
+      const herald = await startHerald(target, options.postgresUrl, dir);
+      if (!baselines.open) {
+        const baseline = await startBaseline();
+        await load(baseline.origin, herald.opensFile, 2, options.connections); // warm-up
+        baselines.open = await load(baseline.origin, herald.opensFile, options.seconds, options.connections);
+        baselines.click = await load(
+          baseline.origin,
+          herald.clicksFile,
+          options.seconds,
+          options.connections,
+        );
+        await baseline.app.close();
+      }
+      await load(herald.origin, herald.opensFile, 2, options.connections); // warm-up (recorded too)
+      const warm = await herald.rows('open');
+      const open = await load(herald.origin, herald.opensFile, options.seconds, options.connections);
+      results.push({
+        target,
+        kind: 'open',
+        result: open,
+        rows: (await herald.rows('open')) - warm,
+        answered: ok(open, '200'),
+      });
+      const click = await load(herald.origin, herald.clicksFile, options.seconds, options.connections);
+      results.push({
+        target,
+        kind: 'click',
+        result: click,
+        rows: await herald.rows('click'),
+        answered: ok(click, '302'),
+      });
+      await herald.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  console.log(
+    '\n== Open pixel and click redirect (real HTTP, one server process, load from a separate process) ==',
+  );
+  for (const kind of ['open', 'click'] as const) {
+    const baseline = baselines[kind] as LoadResult;
+    const label = kind === 'open' ? 'GET /o/:token (pixel)' : 'GET /c/:token (redirect)';
+    console.log(
+      `${label}\n  baseline: bare Fastify route, same bytes, nothing recorded: ${baseline.requestsPerSecond.toFixed(0)} req/s ` +
+        `(p50 ${baseline.latencyP50} ms, p99 ${baseline.latencyP99} ms)`,
+    );
+    for (const r of results.filter((x) => x.kind === kind)) {
+      console.log(
+        `  ${r.target.padEnd(8)}: ${r.result.requestsPerSecond.toFixed(0)} req/s, ratio to baseline ${(
+          r.result.requestsPerSecond / baseline.requestsPerSecond
+        ).toFixed(3)} (goal >= 0.6; p50 ${r.result.latencyP50} ms, p99 ${r.result.latencyP99} ms); ` +
+          `${r.answered} answered ${kind === 'open' ? '200' : '302'}, ${r.rows} hits recorded` +
+          // The load generator stops counting with requests still in flight (at most one per connection); the server answered and recorded those too.
+          `${r.rows >= r.answered && r.rows <= r.answered + options.connections ? ' (every answered request recorded)' : ' (MISMATCH)'}, ${r.result.errors} errors`,
+      );
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const url = process.env.BENCH_DATABASE_URL;
+  await benchTracking({
+    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 10),
+    connections: 16,
+    postgresUrl: url,
+  });
+}

@@ -1,0 +1,126 @@
+import { type KeyObject, sign } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import {
+  completeSignature,
+  type DomainKey,
+  type PendingSignature,
+  prepareSignature,
+  type SignOptions,
+} from './dkim.js';
+
+/**
+ * DKIM signing with the private-key operation on worker threads. An RSA-2048
+ * signature costs about as much CPU as everything else Herald does for a
+ * message, so on the sending loop's thread it would halve throughput.
+ * Canonicalization and hashing stay on the caller's thread (they are cheap);
+ * only `crypto.sign` moves. With `threads: 0` everything runs inline.
+ */
+export interface DkimSigningPool {
+  sign(raw: Buffer, key: DomainKey, options?: SignOptions): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+// CommonJS evaluated by the worker: only node:crypto, so it runs the same under tsx, vitest and compiled builds.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { sign } = require('node:crypto');
+const keys = new Map();
+parentPort.on('message', (message) => {
+  if (message.key) { keys.set(message.keyId, message.key); return; }
+  try {
+    const signature = sign(message.digest, message.data, keys.get(message.keyId));
+    parentPort.postMessage({ id: message.id, signature });
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, error: String(error && error.message || error) });
+  }
+});
+`;
+
+interface Pending {
+  resolve(signature: Buffer): void;
+  reject(error: Error): void;
+}
+
+interface SigningThread {
+  worker: Worker;
+  /** Keys already sent to this thread, by id. */
+  keys: Set<number>;
+  pending: Map<number, Pending>;
+}
+
+export function createDkimSigningPool(options: { threads: number }): DkimSigningPool {
+  const threads: (SigningThread | undefined)[] = Array.from({ length: Math.max(0, options.threads) });
+  const keyIds = new WeakMap<KeyObject, number>();
+  let nextKeyId = 1;
+  let nextId = 1;
+  let turn = 0;
+  let closed = false;
+
+  function keyIdOf(key: KeyObject): number {
+    let id = keyIds.get(key);
+    if (id === undefined) {
+      id = nextKeyId++;
+      keyIds.set(key, id);
+    }
+    return id;
+  }
+
+  /** Threads start on first use and are replaced if one dies, failing only the signatures it held. */
+  function thread(index: number): SigningThread {
+    const existing = threads[index];
+    if (existing) return existing;
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    // Idle signing threads must not keep a finished process (a CLI command, a test) alive.
+    worker.unref();
+    const created: SigningThread = { worker, keys: new Set(), pending: new Map() };
+    const fail = (error: Error) => {
+      if (threads[index] === created) threads[index] = undefined;
+      for (const waiting of created.pending.values()) waiting.reject(error);
+      created.pending.clear();
+    };
+    worker.on('message', (message: { id: number; signature?: Uint8Array; error?: string }) => {
+      const waiting = created.pending.get(message.id);
+      if (!waiting) return;
+      created.pending.delete(message.id);
+      if (created.pending.size === 0) worker.unref();
+      if (message.signature) waiting.resolve(Buffer.from(message.signature));
+      else waiting.reject(new Error(`DKIM signing failed: ${message.error}`));
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`DKIM signing thread exited (${code})`)));
+    threads[index] = created;
+    return created;
+  }
+
+  function signOnThread(pending: PendingSignature, key: DomainKey): Promise<Buffer> {
+    const signer = thread(turn++ % threads.length);
+    const keyId = keyIdOf(key.privateKey);
+    if (!signer.keys.has(keyId)) {
+      signer.worker.postMessage({ keyId, key: key.privateKey });
+      signer.keys.add(keyId);
+    }
+    const id = nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      signer.pending.set(id, { resolve, reject });
+      // Referenced while a signature is outstanding, so the process waits for it.
+      signer.worker.ref();
+      signer.worker.postMessage({ id, keyId, digest: pending.digest, data: pending.data });
+    });
+  }
+
+  return {
+    async sign(raw, key, signOptions) {
+      const pending = prepareSignature(raw, key, signOptions);
+      if (threads.length === 0 || closed) {
+        return completeSignature(pending, sign(pending.digest, pending.data, key.privateKey));
+      }
+      return completeSignature(pending, await signOnThread(pending, key));
+    },
+
+    async close() {
+      closed = true;
+      await Promise.all(threads.map((t) => t?.worker.terminate()));
+      threads.fill(undefined);
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import { isbot } from 'isbot';
+import type { HitClassification, HitKind } from '../../db/index.js';
+
+/**
+ * Who made an open or a click: a person, or a machine acting for the mailbox.
+ *
+ * Labels: `human`; `proxy` (an image proxy such as Gmail's fetched the pixel
+ * when the person opened the message: a real open whose device is hidden);
+ * `prefetch` (Apple Mail Privacy Protection loads every image of every
+ * message, opened or not); `scanner` (security gateways that follow links
+ * to check them); `bot` (anything else that says it is a bot). human and
+ * proxy count as people in reports.
+ *
+ * Heuristics, in order:
+ * - Opens through a known image proxy (GoogleImageProxy, YahooMailProxy) -> proxy.
+ * - Opens whose user agent is exactly `Mozilla/5.0` -> prefetch (`apple-mpp`).
+ *   Apple's proxy fetches with that bare user agent; its IP ranges are not
+ *   published in a form usable offline, so the user agent is the signal.
+ *   Within minutes of delivery this is the prefetch; later it is still the
+ *   proxy, not the person's device, so it stays prefetch.
+ * - No user agent -> bot (`no-ua`); a user agent `isbot` recognises -> bot
+ *   for opens, scanner for clicks (`isbot-ua`).
+ * - Clicks on the hidden honeypot link -> scanner (`hidden-link`), and so
+ *   are the message's other clicks within `hiddenWindowMs` of it.
+ * - Clicks within `tooFastMs` of delivery -> scanner (`too-fast`): scanners
+ *   check links while the message is delivered; people take longer to open
+ *   and click.
+ * - `burstLinks` different links of one message clicked within
+ *   `burstWindowMs` -> all of them scanner (`burst`).
+ * - Otherwise human.
+ */
+
+export interface ClassifiableHit {
+  id: string;
+  messageId: string;
+  kind: HitKind;
+  /** null for opens and for the honeypot link. */
+  linkId: string | null;
+  occurredAt: Date;
+  userAgent: string | null;
+}
+
+export interface Label {
+  classification: HitClassification;
+  reason: string | null;
+}
+
+export interface LabeledHit extends ClassifiableHit, Label {}
+
+export interface ClassifierOptions {
+  tooFastMs: number;
+  burstWindowMs: number;
+  burstLinks: number;
+  hiddenWindowMs: number;
+}
+
+export const DEFAULT_CLASSIFIER_OPTIONS: ClassifierOptions = {
+  tooFastMs: 10_000,
+  burstWindowMs: 2_000,
+  burstLinks: 3,
+  hiddenWindowMs: 60_000,
+};
+
+const IMAGE_PROXY = /GoogleImageProxy|ggpht\.com|YahooMailProxy/i;
+
+// isbot runs one large regular expression; the same few user agents come back again and again.
+const botCache = new Map<string, boolean>();
+function isBot(ua: string): boolean {
+  let known = botCache.get(ua);
+  if (known === undefined) {
+    known = isbot(ua);
+    if (botCache.size >= 5000) botCache.clear();
+    botCache.set(ua, known);
+  }
+  return known;
+}
+const APPLE_MPP_UA = 'Mozilla/5.0';
+
+/** The label a hit gets from its own properties alone (user agent, link). */
+export function labelByItself(hit: ClassifiableHit): Label | undefined {
+  const ua = hit.userAgent?.trim() ?? '';
+  if (hit.kind === 'open') {
+    if (IMAGE_PROXY.test(ua)) return { classification: 'proxy', reason: 'image-proxy' };
+    if (ua === APPLE_MPP_UA) return { classification: 'prefetch', reason: 'apple-mpp' };
+    if (ua === '') return { classification: 'bot', reason: 'no-ua' };
+    if (isBot(ua)) return { classification: 'bot', reason: 'isbot-ua' };
+    return undefined;
+  }
+  if (hit.linkId === null) return { classification: 'scanner', reason: 'hidden-link' };
+  if (ua === '') return { classification: 'scanner', reason: 'no-ua' };
+  if (isBot(ua)) return { classification: 'scanner', reason: 'isbot-ua' };
+  return undefined;
+}
+
+export interface HitContext {
+  /** When the message was handed to the transport (campaign_sends.finished_at, messages.sent_at); unknown: undefined. */
+  deliveredAt?: Date | undefined;
+  /** Earlier hits (clicks are what matters) of the same message, already labelled (any order). */
+  recent: readonly LabeledHit[];
+}
+
+export interface Classified {
+  label: Label;
+  /** Earlier hits whose label this hit changes (a burst or honeypot seen only now). */
+  relabel: { id: string; label: Label }[];
+}
+
+/** Classifies one hit given what came before it for the same message. Pure. */
+export function classifyHit(
+  hit: ClassifiableHit,
+  context: HitContext,
+  options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
+): Classified {
+  const relabel: { id: string; label: Label }[] = [];
+  const own = labelByItself(hit);
+  const t = hit.occurredAt.getTime();
+  const near = (other: ClassifiableHit, ms: number) => Math.abs(other.occurredAt.getTime() - t) <= ms;
+  const isHumanClick = (h: LabeledHit) =>
+    h.kind === 'click' && (h.classification === 'human' || h.classification === 'proxy');
+
+  if (hit.kind === 'open') return { label: own ?? { classification: 'human', reason: null }, relabel };
+
+  // The honeypot: every click of the message around it is a scanner's.
+  if (hit.linkId === null) {
+    const label: Label = { classification: 'scanner', reason: 'hidden-link' };
+    for (const other of context.recent) {
+      if (isHumanClick(other) && near(other, options.hiddenWindowMs)) relabel.push({ id: other.id, label });
+    }
+    return { label, relabel };
+  }
+  if (own) return { label: own, relabel };
+  if (
+    context.recent.some((h) => h.kind === 'click' && h.linkId === null && near(h, options.hiddenWindowMs))
+  ) {
+    return { label: { classification: 'scanner', reason: 'hidden-link' }, relabel };
+  }
+  if (context.deliveredAt && t - context.deliveredAt.getTime() < options.tooFastMs) {
+    return { label: { classification: 'scanner', reason: 'too-fast' }, relabel };
+  }
+  const burst = context.recent.filter(
+    (h) => h.kind === 'click' && h.linkId !== null && near(h, options.burstWindowMs),
+  );
+  const links = new Set(burst.map((h) => h.linkId));
+  links.add(hit.linkId);
+  if (links.size >= options.burstLinks) {
+    const label: Label = { classification: 'scanner', reason: 'burst' };
+    for (const other of burst) if (isHumanClick(other)) relabel.push({ id: other.id, label });
+    return { label, relabel };
+  }
+  return { label: { classification: 'human', reason: null }, relabel };
+}
+
+/**
+ * Classifies a whole sequence of hits (any messages, any order) from
+ * scratch: the re-run over stored raw hits. Returns the final label per hit id.
+ */
+export function classifySequence(
+  hits: readonly ClassifiableHit[],
+  deliveredAt: (messageId: string) => Date | undefined,
+  options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
+): Map<string, Label> {
+  const classifier = createSequenceClassifier(options);
+  const sorted = [...hits].sort(
+    (a, b) => a.occurredAt.getTime() - b.occurredAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
+  const labels = new Map<string, Label>();
+  for (const hit of sorted) {
+    const result = classifier.push(hit, deliveredAt(hit.messageId));
+    labels.set(hit.id, result.label);
+    for (const change of result.relabel) labels.set(change.id, change.label);
+  }
+  return labels;
+}
+
+/**
+ * A classifier that remembers each message's recent hits, so hits arriving
+ * one by one (or page by page from storage, in time order) are labelled with
+ * their context. Memory is bounded: hits older than the widest window behind
+ * the newest one seen are forgotten, and at most `maxMessages` messages are kept.
+ */
+export function createSequenceClassifier(
+  options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
+  limits: { maxMessages?: number } = {},
+) {
+  const maxMessages = limits.maxMessages ?? 100_000;
+  const keepMs = Math.max(options.hiddenWindowMs, options.burstWindowMs);
+  const recent = new Map<string, LabeledHit[]>();
+  let newest = 0;
+  let pushes = 0;
+
+  function forgetOld(): void {
+    const cutoff = newest - keepMs;
+    for (const [messageId, hits] of recent) {
+      const kept = hits.filter((h) => h.occurredAt.getTime() >= cutoff);
+      if (kept.length === 0) recent.delete(messageId);
+      else if (kept.length !== hits.length) recent.set(messageId, kept);
+    }
+  }
+
+  return {
+    push(hit: ClassifiableHit, deliveredAt: Date | undefined): Classified {
+      const t = hit.occurredAt.getTime();
+      if (t > newest) newest = t;
+      // An open is judged by itself, and only clicks make a click's context: opens are not remembered.
+      if (hit.kind === 'open') return classifyHit(hit, { deliveredAt, recent: [] }, options);
+      const history = recent.get(hit.messageId) ?? [];
+      const cutoff = newest - keepMs;
+      const context = history.filter((h) => h.occurredAt.getTime() >= cutoff);
+      const result = classifyHit(hit, { deliveredAt, recent: context }, options);
+      for (const change of result.relabel) {
+        const target = context.find((h) => h.id === change.id);
+        if (target) Object.assign(target, change.label);
+      }
+      context.push({ ...hit, ...result.label });
+      recent.delete(hit.messageId);
+      recent.set(hit.messageId, context);
+      if (++pushes % 1000 === 0) forgetOld();
+      // Too many messages at once: drop the least recently touched (Map order is touch order).
+      if (recent.size > maxMessages) {
+        for (const key of recent.keys()) {
+          if (recent.size <= maxMessages) break;
+          recent.delete(key);
+        }
+      }
+      return result;
+    },
+    /** Messages currently remembered. */
+    size: () => recent.size,
+  };
+}
+
+/** Machine labels: everything but human and proxy. */
+export function isMachine(classification: HitClassification): boolean {
+  return classification !== 'human' && classification !== 'proxy';
+}

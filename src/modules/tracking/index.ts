@@ -1,0 +1,25 @@
+export {
+  type ClassifiableHit,
+  type ClassifierOptions,
+  classifyHit,
+  classifySequence,
+  createSequenceClassifier,
+  DEFAULT_CLASSIFIER_OPTIONS,
+  isMachine,
+  type Label,
+  labelByItself,
+} from './classification.js';
+export { createHitWriter, type HitWriter, type HitWriterStats } from './hit-writer.js';
+export { anonymizeIp } from './ip-address.js';
+export {
+  destinationUrl,
+  prepareTracking,
+  scanTemplate,
+  type TemplateScan,
+  type Tracker,
+  type TrackingIds,
+  UTM_KEYS,
+} from './link-tracking.js';
+export { RECLASSIFY_TASK, trackingTasks } from './tracking.jobs.js';
+export { PIXEL_GIF, trackingRoutes } from './tracking.routes.js';
+export { createTrackingService, type TrackingService } from './tracking.service.js';

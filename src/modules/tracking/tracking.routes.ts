@@ -1,0 +1,197 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { principalOf } from '../../http/auth.js';
+import { IdParams, responses } from '../../http/schemas.js';
+import {
+  Gif,
+  Html,
+  ReclassifyResult,
+  TokenParams,
+  TrackingSettingsPatch,
+  TrackingSettingsSchema,
+} from './tracking.schemas.js';
+import type { TrackingService } from './tracking.service.js';
+
+/** The transparent 1x1 GIF: 43 bytes. */
+export const PIXEL_GIF = Buffer.from(
+  'R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==',
+  'base64',
+);
+
+const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
+
+/**
+ * The public open pixel and click redirect, and the tracking settings.
+ *
+ * Rate limits: image proxies (Gmail, Apple) fetch pixels for millions of
+ * people from a few addresses, so a per-IP limit would drop real opens.
+ * These routes are limited per token instead (`HERALD_TRACKING_RATE_LIMIT_PER_MINUTE`
+ * requests per minute for one message's pixel or one link of one message),
+ * which stops one token being replayed to inflate counts or fill the table
+ * without ever limiting distinct recipients behind one proxy. The limiter is
+ * a fixed one-minute window in this process (a map cleared each minute),
+ * cheaper than the general per-key limiter on the busiest public routes;
+ * helmet's headers are skipped too (a GIF and a redirect need none of them).
+ *
+ * HEAD requests (link checkers) get the same answer but are not recorded.
+ */
+export function trackingRoutes(deps: {
+  tracking: TrackingService;
+  rateLimitPerMinute: number;
+}): FastifyPluginAsyncTypebox {
+  const { tracking } = deps;
+  const limiter = createTokenLimiter(deps.rateLimitPerMinute);
+  const config = { public: true, rateLimit: false, helmet: { skipRoute: true } } as const;
+  const meta = (request: FastifyRequest) => {
+    const ua = request.headers['user-agent'];
+    return { userAgent: typeof ua === 'string' ? ua : undefined, ip: request.ip };
+  };
+
+  return async (app) => {
+    app.get(
+      '/o/:token',
+      {
+        config,
+        schema: {
+          tags: ['public'],
+          summary: 'Open pixel (records an open; always answers with a transparent GIF)',
+          description:
+            'Embedded in tracked HTML messages. A valid token records an open (classified human, proxy, prefetch or bot) and answers 200; an invalid, tampered or expired one answers 404 with the same GIF, so no broken image shows.',
+          params: TokenParams,
+          response: { 200: Gif, 404: Gif, 429: Gif },
+        },
+      },
+      async (request, reply) => {
+        const limited = !limiter.allow(`o:${request.params.token}`);
+        const valid =
+          !limited && tracking.open(request.params.token, meta(request), request.method === 'GET');
+        return (
+          reply
+            .code(limited ? 429 : valid ? 200 : 404)
+            .header('x-content-type-options', 'nosniff')
+            .type('image/gif')
+            .header('cache-control', NO_STORE)
+            .header('pragma', 'no-cache')
+            .header('expires', '0')
+            // Webmail shows the image from its own origin; helmet's default same-origin would block it.
+            .header('cross-origin-resource-policy', 'cross-origin')
+            .send(PIXEL_GIF)
+        );
+      },
+    );
+
+    app.get(
+      '/c/:token',
+      {
+        config,
+        schema: {
+          tags: ['public'],
+          summary: 'Click redirect (records a click and redirects to the link)',
+          description:
+            "A valid token records a click and redirects (302) to the link's URL as stored for the template version, with the campaign's UTM parameters and `hid=<click id>` appended (pass it to POST /v1/conversions as click_id). An invalid, tampered, expired or unknown token answers 404 with a plain page and never redirects.",
+          params: TokenParams,
+          response: { 200: Html, 404: Html, 429: Html },
+        },
+      },
+      async (request, reply) => {
+        reply
+          .header('cache-control', NO_STORE)
+          .header('x-content-type-options', 'nosniff')
+          .header('referrer-policy', 'no-referrer');
+        if (!limiter.allow(`c:${request.params.token}`)) {
+          return reply
+            .code(429)
+            .type('text/html; charset=utf-8')
+            .header('retry-after', '60')
+            .send(page('Too many requests', '<p>Please try again in a minute.</p>'));
+        }
+        const outcome = await tracking.click(request.params.token, meta(request), request.method === 'GET');
+        if (outcome.kind === 'redirect') return reply.redirect(outcome.location, 302);
+        reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'");
+        if (outcome.kind === 'honeypot')
+          return reply.send(page('Nothing here', '<p>There is nothing here.</p>'));
+        return reply
+          .code(404)
+          .send(
+            page(
+              'Link not valid',
+              '<p>This link is not valid. Please use the links in the email you received.</p>',
+            ),
+          );
+      },
+    );
+
+    app.get(
+      '/v1/tracking/settings',
+      {
+        config: { scope: 'settings:read' },
+        schema: {
+          tags: ['tracking'],
+          summary: "The workspace's tracking settings (IP anonymization)",
+          response: responses({ 200: TrackingSettingsSchema }),
+        },
+      },
+      async (request) => tracking.settings(principalOf(request).workspaceId),
+    );
+
+    app.patch(
+      '/v1/tracking/settings',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags: ['tracking'],
+          summary: "Change the workspace's tracking settings",
+          description:
+            'Applies to hits recorded from now on (within a minute on other processes); stored hits keep what was stored.',
+          body: TrackingSettingsPatch,
+          response: responses({ 200: TrackingSettingsSchema }),
+        },
+      },
+      async (request) => tracking.updateSettings(principalOf(request).workspaceId, request.body),
+    );
+
+    app.post(
+      '/v1/campaigns/:id/reclassify-hits',
+      {
+        config: { scope: 'campaigns:send' },
+        schema: {
+          tags: ['tracking'],
+          summary: "Re-run the bot and privacy-proxy classification over a campaign's opens and clicks",
+          description:
+            'Hits are classified as they are recorded, with what that process has seen of the message so far; this re-run sees every hit of the campaign (e.g. a scanner burst spread over several processes) and updates the labels that change. Analytics are recomputed for the campaign.',
+          params: IdParams,
+          response: responses({ 200: ReclassifyResult }),
+        },
+      },
+      async (request) => tracking.reclassify(principalOf(request).workspaceId, request.params.id),
+    );
+  };
+}
+
+/** At most `max` requests per key and minute, in this process; memory bounded by clearing each minute. */
+function createTokenLimiter(max: number) {
+  let windowStart = Date.now();
+  let counts = new Map<string, number>();
+  return {
+    allow(key: string): boolean {
+      const now = Date.now();
+      if (now - windowStart >= 60_000 || counts.size >= 1_000_000) {
+        windowStart = now;
+        counts = new Map();
+      }
+      const n = (counts.get(key) ?? 0) + 1;
+      counts.set(key, n);
+      return n <= max;
+    },
+  };
+}
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>${title}</title></head>
+<body><h1>${title}</h1>
+${body}
+</body></html>
+`;
+}

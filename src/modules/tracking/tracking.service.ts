@@ -1,0 +1,420 @@
+import type { Logger } from 'pino';
+import type { Db, HitKind, IpAnonymization } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { DomainError } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import type { SecretKeyring } from '../../lib/secret-keys.js';
+import { verifyToken } from '../../lib/signed-tokens.js';
+import type { TemplateService } from '../templates/index.js';
+import {
+  type ClassifiableHit,
+  type ClassifierOptions,
+  createSequenceClassifier,
+  DEFAULT_CLASSIFIER_OPTIONS,
+  type Label,
+} from './classification.js';
+import { createHitWriter, type HitWriterStats } from './hit-writer.js';
+import { anonymizeIp } from './ip-address.js';
+import {
+  destinationUrl,
+  prepareTracking,
+  scanTemplate,
+  type TemplateScan,
+  type Tracker,
+} from './link-tracking.js';
+import * as repo from './tracking.repository.js';
+
+export interface TrackingServiceDeps {
+  db: Db;
+  keyring: SecretKeyring;
+  clock: Clock;
+  logger: Logger;
+  publicUrl: string;
+  templates: Pick<TemplateService, 'getVersion'>;
+  flushIntervalMs: number;
+  batchSize: number;
+  maxBuffered: number;
+  classifier?: ClassifierOptions | undefined;
+}
+
+/** A hit as the endpoints see it, before classification and IP anonymization. */
+interface PendingHit extends ClassifiableHit {
+  workspaceId: string;
+  campaignId: string | null;
+  contactId: string;
+  ip: string | null;
+}
+
+export interface HitMeta {
+  userAgent: string | undefined;
+  ip: string | undefined;
+}
+
+export type ClickOutcome =
+  | { kind: 'redirect'; location: string; hitId: string }
+  | { kind: 'honeypot' }
+  | { kind: 'invalid' };
+
+export interface TrackingSettings {
+  ip_anonymization: IpAnonymization;
+}
+
+const CACHE_TTL_MS = 60_000;
+/**
+ * Analytics adds hits by id order behind a watermark that trails real time by
+ * a few seconds; a batch written later than this (the database was away)
+ * marks its campaigns for a full recompute instead.
+ */
+const LATE_MS = 2_000;
+const MAX_CACHED = 10_000;
+
+/**
+ * Open and click tracking: prepares the per-recipient link rewriter of a
+ * template version, records hits from the public endpoints through the
+ * buffered writer (classifying them and anonymizing IPs as they are written),
+ * and re-classifies stored hits.
+ */
+export function createTrackingService(deps: TrackingServiceDeps) {
+  const { db, keyring, clock, logger } = deps;
+  const base = deps.publicUrl.replace(/\/+$/, '');
+  const options = deps.classifier ?? DEFAULT_CLASSIFIER_OPTIONS;
+  const classifier = createSequenceClassifier(options);
+
+  const versions = new Map<string, Promise<{ scan: TemplateScan; linkIds: Map<string, string> }>>();
+  const links = new Map<string, string>();
+  const utms = new Map<string, { at: number; utm: repo.UtmRow | undefined }>();
+  const ipModeCache = new Map<string, { at: number; mode: IpAnonymization }>();
+
+  const writer = createHitWriter<PendingHit>({
+    write: writeBatch,
+    flushIntervalMs: deps.flushIntervalMs,
+    batchSize: deps.batchSize,
+    maxBuffered: deps.maxBuffered,
+    onError: (error, waiting) =>
+      logger.warn({ err: (error as Error).message, waiting }, 'writing tracking hits failed; will retry'),
+  });
+
+  function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (map.size >= MAX_CACHED) {
+      const oldest = map.keys().next();
+      if (!oldest.done) map.delete(oldest.value);
+    }
+    map.set(key, value);
+  }
+
+  async function ipModesFor(workspaceIds: string[]): Promise<Map<string, IpAnonymization>> {
+    const now = clock.now().getTime();
+    const result = new Map<string, IpAnonymization>();
+    const missing: string[] = [];
+    for (const id of workspaceIds) {
+      const cached = ipModeCache.get(id);
+      if (cached && now - cached.at < CACHE_TTL_MS) result.set(id, cached.mode);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      for (const [id, mode] of await repo.ipModes(db, missing)) {
+        result.set(id, mode);
+        remember(ipModeCache, id, { at: now, mode });
+      }
+    }
+    return result;
+  }
+
+  /** Classifies a batch in time order with its delivery times, then writes it in one insert. */
+  async function writeBatch(batch: PendingHit[]): Promise<void> {
+    const workspaceIds = [...new Set(batch.map((h) => h.workspaceId))];
+    const campaignKeys = new Map<string, { workspaceId: string; campaignId: string; contactId: string }>();
+    const messageKeys = new Map<string, { workspaceId: string; messageId: string }>();
+    for (const h of batch) {
+      // Only clicks are judged by their time since delivery.
+      if (h.kind !== 'click') continue;
+      if (h.campaignId)
+        campaignKeys.set(`${h.campaignId}:${h.contactId}`, {
+          workspaceId: h.workspaceId,
+          campaignId: h.campaignId,
+          contactId: h.contactId,
+        });
+      else messageKeys.set(h.messageId, { workspaceId: h.workspaceId, messageId: h.messageId });
+    }
+    const [modes, delivered] = await Promise.all([
+      ipModesFor(workspaceIds),
+      repo.deliveryTimes(db, [...campaignKeys.values()], [...messageKeys.values()]),
+    ]);
+    const sorted = [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+    const labels = new Map<string, Label>();
+    const late: repo.Relabel[] = [];
+    const inBatch = new Map(batch.map((h) => [h.id, h]));
+    for (const hit of sorted) {
+      const at = delivered.get(hit.campaignId ? `${hit.campaignId}:${hit.contactId}` : hit.messageId);
+      const result = classifier.push(hit, at);
+      labels.set(hit.id, result.label);
+      for (const change of result.relabel) {
+        if (inBatch.has(change.id)) labels.set(change.id, change.label);
+        else
+          late.push({
+            id: change.id,
+            workspaceId: hit.workspaceId,
+            campaignId: hit.campaignId,
+            ...change.label,
+          });
+      }
+    }
+    const rows: repo.HitRow[] = batch.map((h) => {
+      const label = labels.get(h.id) ?? { classification: 'human', reason: null };
+      return {
+        id: h.id,
+        workspace_id: h.workspaceId,
+        campaign_id: h.campaignId,
+        contact_id: h.contactId,
+        message_id: h.messageId,
+        link_id: h.linkId,
+        kind: h.kind,
+        occurred_at: h.occurredAt,
+        user_agent: h.userAgent,
+        ip: anonymizeIp(h.ip, modes.get(h.workspaceId) ?? 'truncate'),
+        classification: label.classification,
+        reason: label.reason,
+      };
+    });
+    await repo.insertHits(db, rows);
+    if (late.length > 0) await repo.relabelHits(db, late, clock.now());
+    const now = clock.now();
+    const delayed = new Map<string, string>();
+    for (const h of batch) {
+      if (h.campaignId && now.getTime() - h.occurredAt.getTime() > LATE_MS)
+        delayed.set(h.campaignId, h.workspaceId);
+    }
+    if (delayed.size > 0) await repo.markDirty(db, delayed, now);
+  }
+
+  function enqueue(
+    kind: HitKind,
+    ids: { workspaceId: string; messageId: string; contactId: string; campaignId?: string | undefined },
+    linkId: string | null,
+    meta: HitMeta,
+  ): string {
+    const now = clock.now();
+    const id = uuidv7(now.getTime());
+    writer.enqueue({
+      id,
+      kind,
+      linkId,
+      workspaceId: ids.workspaceId,
+      messageId: ids.messageId,
+      contactId: ids.contactId,
+      campaignId: ids.campaignId ?? null,
+      occurredAt: now,
+      userAgent: meta.userAgent ? meta.userAgent.slice(0, 500) : null,
+      ip: meta.ip ?? null,
+    });
+    return id;
+  }
+
+  function tokenIds(kind: 'open' | 'click', token: string) {
+    const payload = verifyToken(keyring, kind, token, clock.now());
+    if (!payload?.workspaceId || !payload.messageId || !payload.contactId) return undefined;
+    return {
+      ...payload,
+      workspaceId: payload.workspaceId,
+      messageId: payload.messageId,
+      contactId: payload.contactId,
+    };
+  }
+
+  async function linkUrl(workspaceId: string, linkId: string): Promise<string | undefined> {
+    const key = `${workspaceId}:${linkId}`;
+    const cached = links.get(key);
+    if (cached !== undefined) return cached;
+    const url = await repo.findLinkUrl(db, workspaceId, linkId);
+    if (url !== undefined) remember(links, key, url);
+    return url;
+  }
+
+  async function utmOf(
+    workspaceId: string,
+    campaignId: string | undefined,
+  ): Promise<repo.UtmRow | undefined> {
+    if (!campaignId) return undefined;
+    const key = `${workspaceId}:${campaignId}`;
+    const now = clock.now().getTime();
+    const cached = utms.get(key);
+    if (cached && now - cached.at < CACHE_TTL_MS) return cached.utm;
+    const utm = await repo.campaignUtm(db, workspaceId, campaignId);
+    remember(utms, key, { at: now, utm });
+    return utm;
+  }
+
+  async function settings(workspaceId: string): Promise<TrackingSettings> {
+    const modes = await repo.ipModes(db, [workspaceId]);
+    const mode = modes.get(workspaceId);
+    if (!mode) throw new DomainError('WORKSPACE_NOT_FOUND', `workspace ${workspaceId} does not exist`);
+    return { ip_anonymization: mode };
+  }
+
+  return {
+    /**
+     * The link rewriter for one template version, for a campaign (or any
+     * sender): links are found and registered once per version (cached);
+     * `apply` then runs per recipient.
+     */
+    async prepare(input: {
+      workspaceId: string;
+      templateVersionId: string;
+      trackOpens: boolean;
+      trackClicks: boolean;
+      honeypot?: boolean | undefined;
+    }): Promise<Tracker> {
+      const key = `${input.workspaceId}:${input.templateVersionId}`;
+      let entry = versions.get(key);
+      if (!entry) {
+        entry = (async () => {
+          const version = await deps.templates.getVersion(input.workspaceId, input.templateVersionId);
+          const scan = scanTemplate(version.compiled_html, version.compiled_text, { publicUrl: base });
+          const rows = await repo.upsertLinks(
+            db,
+            input.workspaceId,
+            input.templateVersionId,
+            scan.urls,
+            clock.now(),
+          );
+          return { scan, linkIds: new Map(rows.map((r) => [r.url, r.id])) };
+        })();
+        entry.catch(() => versions.delete(key));
+        remember(versions, key, entry);
+      }
+      const { scan, linkIds } = await entry;
+      return prepareTracking({
+        keyring,
+        publicUrl: base,
+        scan,
+        linkIds,
+        trackOpens: input.trackOpens,
+        trackClicks: input.trackClicks,
+        honeypot: input.honeypot,
+      });
+    },
+
+    /** Records an open; false when the token is not a valid open token (nothing recorded). */
+    open(token: string, meta: HitMeta, record = true): boolean {
+      const ids = tokenIds('open', token);
+      if (!ids) return false;
+      if (record) enqueue('open', ids, null, meta);
+      return true;
+    },
+
+    /**
+     * Records a click and returns where to send the person: the link's stored
+     * URL (found by the signed link id in the token's workspace) plus UTM
+     * parameters and `hid`. Never a URL taken from the request.
+     */
+    async click(token: string, meta: HitMeta, record = true): Promise<ClickOutcome> {
+      const ids = tokenIds('click', token);
+      if (!ids) return { kind: 'invalid' };
+      if (!ids.linkId) {
+        if (record) enqueue('click', ids, null, meta);
+        return { kind: 'honeypot' };
+      }
+      const url = await linkUrl(ids.workspaceId, ids.linkId);
+      if (url === undefined) return { kind: 'invalid' };
+      const utm = await utmOf(ids.workspaceId, ids.campaignId);
+      const hitId = record ? enqueue('click', ids, ids.linkId, meta) : undefined;
+      return { kind: 'redirect', location: destinationUrl(url, utm ?? {}, hitId), hitId: hitId ?? '' };
+    },
+
+    /**
+     * Runs the classification again over a campaign's stored hits, in arrival
+     * order with a sliding window (bounded memory), and updates the hits
+     * whose label changes; analytics is told through analytics_dirty.
+     */
+    async reclassify(
+      workspaceId: string,
+      campaignId: string,
+    ): Promise<{ examined: number; changed: number }> {
+      if (!(await repo.campaignExists(db, workspaceId, campaignId))) {
+        throw new DomainError(
+          'CAMPAIGN_NOT_FOUND',
+          `campaign ${campaignId} does not exist in this workspace`,
+        );
+      }
+      const fresh = createSequenceClassifier(options, { maxMessages: 1_000_000 });
+      const keepMs = Math.max(options.hiddenWindowMs, options.burstWindowMs);
+      const pending = new Map<string, { hit: repo.HitRow; label: Label }>();
+      const changes: repo.Relabel[] = [];
+      let examined = 0;
+      let changed = 0;
+      let newest = 0;
+      const settle = async (all: boolean) => {
+        for (const [id, entry] of pending) {
+          if (!all && entry.hit.occurred_at.getTime() >= newest - keepMs) continue;
+          pending.delete(id);
+          if (
+            entry.label.classification !== entry.hit.classification ||
+            entry.label.reason !== entry.hit.reason
+          ) {
+            changes.push({ id, workspaceId, campaignId, ...entry.label });
+          }
+        }
+        if (changes.length >= 1000 || (all && changes.length > 0)) {
+          changed += await repo.relabelHits(db, changes.splice(0), clock.now());
+        }
+      };
+      let after: string | undefined;
+      for (;;) {
+        const page = await repo.hitsPage(db, workspaceId, campaignId, after, 5000);
+        if (page.length === 0) break;
+        after = page[page.length - 1]?.id;
+        const delivered = await repo.deliveryTimes(
+          db,
+          [...new Set(page.map((h) => h.contact_id))].map((contactId) => ({
+            workspaceId,
+            campaignId,
+            contactId,
+          })),
+          [],
+        );
+        for (const hit of page) {
+          examined++;
+          const t = hit.occurred_at.getTime();
+          if (t > newest) newest = t;
+          const result = fresh.push(
+            {
+              id: hit.id,
+              messageId: hit.message_id,
+              kind: hit.kind,
+              linkId: hit.link_id,
+              occurredAt: hit.occurred_at,
+              userAgent: hit.user_agent,
+            },
+            delivered.get(`${campaignId}:${hit.contact_id}`),
+          );
+          pending.set(hit.id, { hit, label: result.label });
+          for (const change of result.relabel) {
+            const target = pending.get(change.id);
+            if (target) target.label = change.label;
+          }
+        }
+        await settle(false);
+      }
+      await settle(true);
+      return { examined, changed };
+    },
+
+    settings,
+
+    async updateSettings(workspaceId: string, patch: Partial<TrackingSettings>): Promise<TrackingSettings> {
+      if (patch.ip_anonymization) {
+        await repo.setIpMode(db, workspaceId, patch.ip_anonymization);
+        ipModeCache.delete(workspaceId);
+      }
+      return settings(workspaceId);
+    },
+
+    /** Writes every buffered hit now (tests, shutdown). */
+    flush: () => writer.flush(),
+    /** Stops the writer after writing every buffered hit. */
+    close: () => writer.close(),
+    stats: (): HitWriterStats => writer.stats(),
+  };
+}
+
+export type TrackingService = ReturnType<typeof createTrackingService>;

@@ -1,0 +1,171 @@
+import { simpleParser } from 'mailparser';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * Tracking end to end: a campaign is sent through a real SMTP server, the
+ * pixel and a link are taken from a captured message and requested over real
+ * HTTP, and the hits land in tracking_hits; the redirect carries the UTM
+ * parameters and the click id.
+ */
+
+let t: TestApp;
+let sink: SmtpSink;
+let origin: string;
+const CHROME =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
+
+type Method = 'GET' | 'POST' | 'PATCH';
+async function call(method: Method, url: string, payload?: object) {
+  const res = await t.app.inject({ method, url, headers: t.auth(), ...(payload ? { payload } : {}) });
+  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+}
+
+beforeAll(async () => {
+  t = await createTestApp({ HERALD_PUBLIC_URL: 'https://mail.shop.example' });
+  sink = await startSmtpSink();
+  await t.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = t.app.server.address();
+  origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const transport = await call('POST', '/v1/transports', {
+    name: 'Local sink',
+    type: 'smtp',
+    settings: { host: sink.host, port: sink.port, tls: 'none' },
+  });
+  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+});
+afterAll(async () => {
+  await t?.close();
+  await sink?.close();
+});
+
+/** The message's HTML and text parts, decoded. */
+async function partsOf(raw: Buffer) {
+  const parsed = await simpleParser(raw);
+  return { html: String(parsed.html || ''), text: parsed.text ?? '' };
+}
+
+/** The request path of a tracked URL, served from the test server instead of the public URL. */
+const local = (url: string) => `${origin}${new URL(url).pathname}`;
+
+describe('a sent campaign’s tracking', () => {
+  it('carries a pixel and tracked links that record hits and redirect with UTM parameters and hid', async () => {
+    const template = await call('POST', '/v1/templates', {
+      name: 'Spring',
+      format: 'html',
+      subject: 'Spring sale',
+      body: '<p>Hi {{ contact.email }}</p><p><a href="https://shop.example/sale?x=1">Sale</a></p><p><a href="https://shop.example/account" data-herald-notrack>Account</a></p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const list = (await call('POST', '/v1/lists', { name: 'Spring', opt_in: 'single' })).body.id;
+    const reader = (await call('POST', '/v1/contacts', { email: 'reader@example.com' })).body.id;
+    const private_ = (
+      await call('POST', '/v1/contacts', { email: 'private@example.com', tracking_consent: false })
+    ).body.id;
+    await call('POST', `/v1/lists/${list}/members`, { contact_ids: [reader, private_] });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Spring',
+      from_email: 'news@shop.example',
+      template_id: template.body.id,
+      lists: [list],
+      utm_source: 'herald',
+      utm_campaign: 'spring',
+    });
+    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
+    await t.container.sender.drain();
+    expect(sink.messages).toHaveLength(2);
+
+    const message = sink.messages.find((m) => m.to[0] === 'reader@example.com');
+    const { html, text } = await partsOf(message?.raw as Buffer);
+    const pixel = /<img src="(https:\/\/mail\.shop\.example\/o\/[A-Za-z0-9_-]+)" width="1" height="1"/.exec(
+      html,
+    )?.[1];
+    const links = [...html.matchAll(/href="(https:\/\/mail\.shop\.example\/c\/[A-Za-z0-9_-]+)"/g)].map(
+      (m) => m[1] as string,
+    );
+    expect(pixel).toBeDefined();
+    expect(links).toHaveLength(2); // the hidden honeypot link and the sale link
+    expect(html).toContain('href="https://shop.example/account"');
+    expect(html).not.toContain('data-herald-notrack');
+    expect(html).toMatch(/href="https:\/\/mail\.shop\.example\/u\//); // unsubscribe stays as it is
+    expect(text).toContain(links[1]);
+    expect(text).not.toContain('https://shop.example/sale');
+
+    const other = await partsOf(sink.messages.find((m) => m.to[0] === 'private@example.com')?.raw as Buffer);
+    expect(other.html).not.toContain('mail.shop.example/o/');
+    expect(other.html).not.toContain('mail.shop.example/c/');
+    expect(other.html).toContain('href="https://shop.example/sale?x=1"');
+
+    t.clock.advance(10 * 60_000);
+    const open = await fetch(local(pixel as string), { headers: { 'user-agent': CHROME } });
+    expect(open.status).toBe(200);
+    expect(open.headers.get('content-type')).toBe('image/gif');
+    expect((await open.arrayBuffer()).byteLength).toBe(43);
+
+    t.clock.advance(30_000);
+    const click = await fetch(local(links[1] as string), {
+      headers: { 'user-agent': CHROME },
+      redirect: 'manual',
+    });
+    expect(click.status).toBe(302);
+    const location = new URL(click.headers.get('location') as string);
+    expect(`${location.origin}${location.pathname}`).toBe('https://shop.example/sale');
+    expect(Object.fromEntries(location.searchParams)).toMatchObject({
+      x: '1',
+      utm_source: 'herald',
+      utm_campaign: 'spring',
+      hid: expect.any(String),
+    });
+
+    await t.container.tracking.flush();
+    const send = await t.container.db
+      .selectFrom('campaign_sends')
+      .select('message_id')
+      .where('contact_id', '=', reader)
+      .executeTakeFirstOrThrow();
+    const hits = await t.container.db
+      .selectFrom('tracking_hits')
+      .selectAll()
+      .where('campaign_id', '=', campaign.body.id)
+      .orderBy('id')
+      .execute();
+    expect(hits).toMatchObject([
+      { kind: 'open', contact_id: reader, link_id: null, classification: 'human', ip: '127.0.0.0' },
+      { kind: 'click', contact_id: reader, id: location.searchParams.get('hid'), classification: 'human' },
+    ]);
+    expect(hits.every((h) => h.message_id === send.message_id.split('@')[0])).toBe(true);
+    const link = await t.container.db
+      .selectFrom('template_links')
+      .select('url')
+      .where('id', '=', hits[1]?.link_id as string)
+      .executeTakeFirstOrThrow();
+    expect(link.url).toBe('https://shop.example/sale?x=1');
+  });
+
+  it('sends untracked messages when the campaign turns tracking off', async () => {
+    sink.messages.length = 0;
+    const template = await call('POST', '/v1/templates', {
+      name: 'Plain',
+      format: 'html',
+      subject: 'Plain',
+      body: '<p><a href="https://shop.example/plain">Plain</a></p>',
+    });
+    const list = (await call('POST', '/v1/lists', { name: 'Plain', opt_in: 'single' })).body.id;
+    await call('POST', `/v1/lists/${list}/members`, { emails: ['plain@example.com'] });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Plain',
+      from_email: 'news@shop.example',
+      template_id: template.body.id,
+      lists: [list],
+      track_opens: false,
+      track_clicks: false,
+    });
+    await call('POST', `/v1/campaigns/${campaign.body.id}/send`);
+    await t.container.sender.drain();
+    const { html } = await partsOf(sink.messages[0]?.raw as Buffer);
+    expect(html).toContain('href="https://shop.example/plain"');
+    expect(html).not.toContain('mail.shop.example/o/');
+    expect(html).not.toContain('mail.shop.example/c/');
+  });
+});
