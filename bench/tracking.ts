@@ -188,7 +188,11 @@ export async function benchTracking(options: {
   const results: { target: string; kind: string; result: LoadResult; rows: number; answered: number }[] = [];
   const baselines: Record<string, LoadResult> = {};
   try {
-    const targets: ('pglite' | 'postgres')[] = options.postgresUrl ? ['pglite', 'postgres'] : ['pglite'];
+    const targets = (
+      (options.postgresUrl ? ['pglite', 'postgres'] : ['pglite']) as ('pglite' | 'postgres')[]
+    ).filter(
+      (target) => !process.env.BENCH_TRACKING_TARGETS || process.env.BENCH_TRACKING_TARGETS.includes(target),
+    );
     for (const target of targets) {
       const herald = await startHerald(target, options.postgresUrl, dir);
       if (!baselines.open) {
