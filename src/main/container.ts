@@ -24,12 +24,15 @@ import { createMessageService, messageTasks } from '../modules/messages/index.js
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
-import { createTrackingService, trackingTasks } from '../modules/tracking/index.js';
+import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
 import { createViewRenderer } from './view-renderer.js';
+
+/** How long after a campaign finished sending its tracking hits are classified again, all together. */
+const RECLASSIFY_AFTER_MS = 60 * 60 * 1000;
 
 /** One signing thread per core beyond the sending loop's own, between 1 and 4. */
 function defaultSigningThreads(): number {
@@ -200,6 +203,19 @@ export function createContainer(options: ContainerOptions) {
     transports,
     tracking,
   });
+  // Scanner bursts and prefetches can span workers, each of which classified only the hits it saw:
+  // once most of a campaign's early machine traffic is in, classify all its stored hits together.
+  const afterCampaignSent = async (campaign: { id: string; workspace_id: string }) => {
+    await jobs.enqueue(
+      RECLASSIFY_TASK,
+      { workspaceId: campaign.workspace_id, campaignId: campaign.id },
+      {
+        workspaceId: campaign.workspace_id,
+        runAt: new Date(clock.now().getTime() + RECLASSIFY_AFTER_MS),
+        idempotencyKey: `${campaign.id}:after-send`,
+      },
+    );
+  };
   const sender = createCampaignSender({
     db,
     clock,
@@ -208,6 +224,7 @@ export function createContainer(options: ContainerOptions) {
     workerId: runner.workerId,
     ports: sendingPorts,
     leaseMs: config.sendLeaseMs,
+    onFinished: afterCampaignSent,
   });
 
   const expectedMigrations = readMigrations().length;
@@ -227,6 +244,8 @@ export function createContainer(options: ContainerOptions) {
     runner,
     sender,
     sendingPorts,
+    /** What every sender does once a campaign is sent; for senders built outside the container (tests). */
+    afterCampaignSent,
     /** Starts background work in this process: jobs and campaign sending. */
     startWorkers() {
       runner?.start();

@@ -158,6 +158,7 @@ describe('sending a campaign', () => {
       ports: t.container.sendingPorts,
       workerId: 'second-worker',
       batchSize: 25,
+      onFinished: t.container.afterCampaignSent,
     });
     await Promise.all([t.container.sender.drain(), second.drain()]);
     const received = sink.messages.map((m) => m.to[0]);
@@ -172,6 +173,20 @@ describe('sending a campaign', () => {
       .execute();
     expect(byWorker).toHaveLength(2);
     for (const row of byWorker) expect(Number(row.n)).toBeGreaterThan(0);
+
+    // Once sent, the campaign's tracking hits are classified again together an hour later (scanner bursts span workers).
+    const finished = (await call('GET', `/v1/campaigns/${campaign.body.id}`)).body;
+    expect(finished.status).toBe('sent');
+    const reclassify = await t.container.db
+      .selectFrom('jobs')
+      .select(['run_at', 'payload'])
+      .where('task', '=', 'tracking.reclassify')
+      .execute();
+    const mine = reclassify.filter(
+      (j) => (j.payload as { campaignId?: string }).campaignId === campaign.body.id,
+    );
+    expect(mine).toHaveLength(1);
+    expect(mine[0]?.run_at.getTime()).toBe(new Date(finished.finished_at).getTime() + 3_600_000);
   });
 
   it('refuses to send or schedule what cannot be sent, with every reason', async () => {

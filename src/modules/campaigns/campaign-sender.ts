@@ -62,6 +62,8 @@ export interface CampaignSenderOptions {
   maxAttempts?: number;
   /** Failure share is judged only after this many outcomes, so one early bounce cannot pause a campaign. */
   minOutcomesForPause?: number;
+  /** Called once when a campaign has sent to its whole audience (e.g. to schedule follow-up work). */
+  onFinished?: ((campaign: repo.CampaignRow) => Promise<void>) | undefined;
 }
 
 /**
@@ -143,7 +145,18 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     if (claim.throttledUntil) return { handled: 0, done: false, waitUntil: claim.throttledUntil };
     if (recipients.length === 0) {
       if (claim.exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
-        await repo.transition(db, campaign.id, ['sending'], { status: 'sent', finished_at: clock.now() });
+        const finished = await repo.transition(db, campaign.id, ['sending'], {
+          status: 'sent',
+          finished_at: clock.now(),
+        });
+        // Only the worker whose transition took effect reports it, so the hook runs once per campaign.
+        if (finished && options.onFinished) {
+          await options
+            .onFinished(finished)
+            .catch((error: Error) =>
+              logger.error({ campaign_id: campaign.id, err: error.message }, 'after-send work failed'),
+            );
+        }
       }
       return { handled: 0, done: true };
     }
