@@ -8,7 +8,7 @@ import {
   dkimPublicKeyValue,
   signMessage,
 } from './dkim.js';
-import { createDkimSigningPool } from './dkim-pool.js';
+import { createDkimSigningPool, SigningUnavailableError } from './dkim-pool.js';
 
 function keyFor(algorithm: DkimAlgorithm, domain: string) {
   const { privateKey } =
@@ -70,5 +70,15 @@ describe('DKIM signing pool', () => {
     await closing.sign(raw, key);
     await closing.close();
     expect((await closing.sign(raw, key)).equals(signMessage(raw, key))).toBe(true);
+  });
+
+  it('rejects with a retriable error when a signing thread cannot sign, and keeps signing afterwards', async () => {
+    const good = keyFor('rsa', 'd.example.com');
+    // An Ed25519 key presented as RSA: the thread's crypto.sign refuses it.
+    const broken = { ...keyFor('ed25519', 'e.example.com'), algorithm: 'rsa' as const };
+    const failure = await pool.sign(messageFor('e.example.com', 1), broken).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(SigningUnavailableError);
+    const raw = messageFor('d.example.com', 2);
+    expect((await pool.sign(raw, good)).equals(signMessage(raw, good))).toBe(true);
   });
 });

@@ -36,6 +36,14 @@ parentPort.on('message', (message) => {
 });
 `;
 
+/** A signing thread failed or exited: the message is fine, so a retry will do. */
+export class SigningUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SigningUnavailableError';
+  }
+}
+
 interface Pending {
   resolve(signature: Buffer): void;
   reject(error: Error): void;
@@ -84,10 +92,12 @@ export function createDkimSigningPool(options: { threads: number }): DkimSigning
       created.pending.delete(message.id);
       if (created.pending.size === 0) worker.unref();
       if (message.signature) waiting.resolve(Buffer.from(message.signature));
-      else waiting.reject(new Error(`DKIM signing failed: ${message.error}`));
+      else waiting.reject(new SigningUnavailableError(`DKIM signing failed: ${message.error}`));
     });
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`DKIM signing thread exited (${code})`)));
+    worker.on('error', (error) =>
+      fail(new SigningUnavailableError(`DKIM signing thread failed: ${error.message}`)),
+    );
+    worker.on('exit', (code) => fail(new SigningUnavailableError(`DKIM signing thread exited (${code})`)));
     threads[index] = created;
     return created;
   }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../lib/clock.js';
 import type { SecretKeyring } from '../lib/secret-keys.js';
 import { createToken } from '../lib/signed-tokens.js';
+import { SigningUnavailableError } from '../mail/dkim-pool.js';
 import { buildMessage, feedbackId, returnPathAddress, unsubscribeLinks } from '../mail/message-builder.js';
 import { isTransportError } from '../mail/transports/transport.js';
 import type { PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
@@ -150,8 +151,11 @@ export function createSendingPorts(deps: {
     },
 
     classify(error) {
+      if (isTransportError(error)) return error.kind;
+      // A signing thread that died says nothing about the message: try it again later.
+      if (error instanceof SigningUnavailableError) return 'temporary';
       // A message that cannot be rendered or built will not improve by retrying.
-      return isTransportError(error) ? error.kind : 'permanent';
+      return 'permanent';
     },
   };
 }
@@ -215,6 +219,7 @@ export function createMailPort(deps: {
     classify(error) {
       if (isTransportError(error))
         return { kind: error.kind, detail: error.providerMessage || error.message };
+      if (error instanceof SigningUnavailableError) return { kind: 'temporary', detail: error.message };
       return { kind: 'permanent', detail: error instanceof Error ? error.message : String(error) };
     },
   };
