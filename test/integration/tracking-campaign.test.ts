@@ -168,4 +168,55 @@ describe('a sent campaign’s tracking', () => {
     expect(html).not.toContain('mail.shop.example/o/');
     expect(html).not.toContain('mail.shop.example/c/');
   });
+
+  it('tracks the links of snippets the template renders, in both parts', async () => {
+    sink.messages.length = 0;
+    const snippet = await call('POST', '/v1/snippets', {
+      name: 'footer',
+      source:
+        '<p><a href="https://shop.example/stores">Find a store</a> <img src="https://cdn.shop.example/logo.png" alt=""></p>',
+    });
+    expect(snippet.status, JSON.stringify(snippet.body)).toBe(201);
+    const template = await call('POST', '/v1/templates', {
+      name: 'With footer',
+      format: 'html',
+      subject: 'Footer',
+      body: '<p><a href="https://shop.example/new">New</a></p>{% render \'footer\' %}',
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const list = (await call('POST', '/v1/lists', { name: 'Footer', opt_in: 'single' })).body.id;
+    await call('POST', `/v1/lists/${list}/members`, { emails: ['footer@example.com'] });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Footer',
+      from_email: 'news@shop.example',
+      template_id: template.body.id,
+      lists: [list],
+    });
+    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
+    await t.container.sender.drain();
+    const { html, text } = await partsOf(sink.messages[0]?.raw as Buffer);
+    expect(html).not.toContain('href="https://shop.example/stores"');
+    expect(html).not.toContain('href="https://shop.example/new"');
+    expect(text).not.toContain('https://shop.example/stores');
+    expect(html).toContain('src="https://cdn.shop.example/logo.png"');
+
+    const tracked = [...html.matchAll(/href="(https:\/\/mail\.shop\.example\/c\/[A-Za-z0-9_-]+)"/g)].map(
+      (m) => m[1] as string,
+    );
+    const destinations = [];
+    for (const url of tracked) {
+      const res = await fetch(local(url), { headers: { 'user-agent': CHROME }, redirect: 'manual' });
+      if (res.status === 302) destinations.push(new URL(res.headers.get('location') as string).pathname);
+    }
+    expect(destinations.sort()).toEqual(['/new', '/stores']);
+    const registered = await t.container.db
+      .selectFrom('template_links')
+      .select('url')
+      .where('template_version_id', '=', template.body.version.id)
+      .execute();
+    expect(registered.map((r) => r.url).sort()).toEqual([
+      'https://shop.example/new',
+      'https://shop.example/stores',
+    ]);
+  });
 });

@@ -405,6 +405,11 @@ export function createTemplateService(deps: TemplateServiceDeps) {
       return toVersion(await requireVersion(workspaceId, versionId));
     },
 
+    /** The snippet sources a version was saved with (name -> source), as it renders them. */
+    async versionSnippets(workspaceId: string, versionId: string): Promise<Record<string, string>> {
+      return (await requireVersion(workspaceId, versionId)).snippets ?? {};
+    },
+
     /** Liquid syntax errors in standalone fields (campaign subject and preheader overrides). */
     checkLiquid(fields: Record<string, string>): ErrorDetail[] {
       return compiler.checkFields(fields);

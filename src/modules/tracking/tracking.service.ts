@@ -30,7 +30,7 @@ export interface TrackingServiceDeps {
   clock: Clock;
   logger: Logger;
   publicUrl: string;
-  templates: Pick<TemplateService, 'getVersion'>;
+  templates: Pick<TemplateService, 'getVersion' | 'versionSnippets'>;
   flushIntervalMs: number;
   batchSize: number;
   maxBuffered: number;
@@ -67,6 +67,8 @@ const CACHE_TTL_MS = 60_000;
  */
 const LATE_MS = 2_000;
 const MAX_CACHED = 10_000;
+/** `href` values of a snippet's links (single or double quoted). */
+const SNIPPET_HREF = /<a\b[^>]*?\shref\s*=\s*(?:"([^"]*)"|'([^']*)')/gi;
 
 /**
  * Open and click tracking: prepares the per-recipient link rewriter of a
@@ -268,8 +270,19 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       let entry = versions.get(key);
       if (!entry) {
         entry = (async () => {
-          const version = await deps.templates.getVersion(input.workspaceId, input.templateVersionId);
-          const scan = scanTemplate(version.compiled_html, version.compiled_text, { publicUrl: base });
+          const [version, snippets] = await Promise.all([
+            deps.templates.getVersion(input.workspaceId, input.templateVersionId),
+            deps.templates.versionSnippets(input.workspaceId, input.templateVersionId),
+          ]);
+          // Snippets render into both parts as stored, so their links are found too: in the HTML as
+          // written, in the text part as the bare URLs the generated text shows for their links.
+          const sources = Object.values(snippets);
+          const hrefs = sources.flatMap((src) => [...src.matchAll(SNIPPET_HREF)].map((m) => m[1] ?? m[2]));
+          const scan = scanTemplate(
+            [version.compiled_html, ...sources].join('\n'),
+            [version.compiled_text, ...hrefs].join('\n'),
+            { publicUrl: base },
+          );
           const rows = await repo.upsertLinks(
             db,
             input.workspaceId,
