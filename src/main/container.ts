@@ -121,6 +121,17 @@ export function createContainer(options: ContainerOptions) {
     sendingDomains,
     transports,
   });
+  const tracking = createTrackingService({
+    db,
+    keyring,
+    clock,
+    logger: logger.child({ component: 'tracking' }),
+    publicUrl: config.publicUrl,
+    templates,
+    flushIntervalMs: config.trackingFlushIntervalMs,
+    batchSize: config.trackingBatchSize,
+    maxBuffered: config.trackingMaxBufferedHits,
+  });
   const messages = createMessageService({
     db,
     clock,
@@ -130,6 +141,7 @@ export function createContainer(options: ContainerOptions) {
     compiler: templateCompiler,
     workspaces,
     mail: mailPort,
+    tracking,
   });
   const confirmations = createConfirmationService({
     keyring,
@@ -162,18 +174,6 @@ export function createContainer(options: ContainerOptions) {
       templates,
       workspaces,
     }),
-  });
-
-  const tracking = createTrackingService({
-    db,
-    keyring,
-    clock,
-    logger: logger.child({ component: 'tracking' }),
-    publicUrl: config.publicUrl,
-    templates,
-    flushIntervalMs: config.trackingFlushIntervalMs,
-    batchSize: config.trackingBatchSize,
-    maxBuffered: config.trackingMaxBufferedHits,
   });
 
   const tasks = {

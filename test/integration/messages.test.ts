@@ -89,6 +89,74 @@ describe('POST /v1/messages', () => {
     expect(contact.body.data[0]).toMatchObject({ id: res.body.contact_id, status: 'active' });
   });
 
+  it('tracks opens and clicks only when asked, and only for template messages', async () => {
+    const template = await call('POST', '/v1/templates', {
+      name: 'Shipped',
+      format: 'html',
+      subject: 'Shipped',
+      body: '<p>Your parcel is on its way: <a href="https://shop.example/track/{{ data.parcel }}">follow it</a> or <a href="https://shop.example/help">get help</a>.</p>',
+    });
+    expect(template.status, JSON.stringify(template.body)).toBe(201);
+    const send = (to: string, track?: boolean) =>
+      call('POST', '/v1/messages', {
+        to,
+        template_id: template.body.id,
+        data: { parcel: 'P1' },
+        from_email: 'orders@shop.example',
+        ...(track === undefined ? {} : { track }),
+      });
+    const tracked = await send('tracked@example.com', true);
+    const plain = await send('plain@example.com');
+    expect([tracked.status, plain.status]).toEqual([202, 202]);
+    await t.container.runner.drain();
+
+    const plainHtml = String((await simpleParser(received('plain@example.com')[0]?.raw as Buffer)).html);
+    expect(plainHtml).not.toMatch(/\/[oc]\//);
+    expect(plainHtml).toContain('href="https://shop.example/help"');
+
+    const html = String((await simpleParser(received('tracked@example.com')[0]?.raw as Buffer)).html);
+    const pixel = /<img src="https?:\/\/[^/]+(\/o\/[A-Za-z0-9_-]+)"/.exec(html)?.[1];
+    const links = [...html.matchAll(/href="https?:\/\/[^/]+(\/c\/[A-Za-z0-9_-]+)"/g)].map(
+      (m) => m[1] as string,
+    );
+    expect(pixel).toBeDefined();
+    // The help link and the hidden honeypot; the per-recipient parcel link stays as it is.
+    expect(links).toHaveLength(2);
+    expect(html).toContain('href="https://shop.example/track/P1"');
+    expect((await t.app.inject({ method: 'GET', url: pixel as string })).statusCode).toBe(200);
+    const redirects = [];
+    for (const link of links) {
+      const res = await t.app.inject({ method: 'GET', url: link });
+      if (res.statusCode === 302) redirects.push(new URL(res.headers.location as string).pathname);
+    }
+    expect(redirects).toEqual(['/help']);
+    await t.container.tracking.flush();
+    const hits = await t.container.db
+      .selectFrom('tracking_hits')
+      .select(['kind', 'campaign_id', 'message_id', 'contact_id', 'link_id', 'classification'])
+      .where('message_id', '=', tracked.body.id)
+      .execute();
+    const mine = { campaign_id: null, message_id: tracked.body.id, contact_id: tracked.body.contact_id };
+    // The open, the help link's click, and the honeypot's click (labelled a scanner).
+    expect(hits).toHaveLength(3);
+    expect(hits).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'open', ...mine }),
+        expect.objectContaining({ kind: 'click', link_id: expect.any(String), ...mine }),
+        expect.objectContaining({ kind: 'click', link_id: null, classification: 'scanner', ...mine }),
+      ]),
+    );
+
+    const inline = await call('POST', '/v1/messages', {
+      to: 'tracked@example.com',
+      inline: { subject: 'Hi', html: '<a href="https://shop.example/">Shop</a>' },
+      from_email: 'orders@shop.example',
+      track: true,
+    });
+    expect(inline.status).toBe(400);
+    expect(inline.body.errors).toEqual([expect.objectContaining({ path: '/track' })]);
+  });
+
   it('sends inline content compiled per request', async () => {
     const res = await call('POST', '/v1/messages', {
       to: 'inline@example.com',

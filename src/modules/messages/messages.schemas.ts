@@ -34,6 +34,12 @@ export const MessageCreateBody = Type.Object(
     transport_id: Type.Optional(
       Type.String({ format: 'uuid', description: "Default: the workspace's default transport." }),
     ),
+    track: Type.Optional(
+      Type.Boolean({
+        description:
+          'Add the open pixel and tracked links, as in campaigns (default false). Needs template_id: links are registered per template version. Contacts without tracking consent get the message untracked.',
+      }),
+    ),
     idempotency_key: Type.Optional(
       Type.String({
         minLength: 1,

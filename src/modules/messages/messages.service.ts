@@ -12,6 +12,7 @@ import type {
   TemplateCompiler,
   TemplateService,
 } from '../templates/index.js';
+import type { TrackingService } from '../tracking/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import { type MailPort, SUPPRESSED_STATUSES } from './mail-port.js';
 import * as repo from './messages.repository.js';
@@ -27,6 +28,8 @@ export interface MessageInput {
   from_name?: string | undefined;
   reply_to?: string | undefined;
   transport_id?: string | undefined;
+  /** Open pixel and tracked links (template messages only). */
+  track?: boolean | undefined;
   idempotency_key?: string | undefined;
 }
 
@@ -65,6 +68,8 @@ interface StoredPayload {
   from_name: string | null;
   reply_to: string | null;
   transport_id: string | null;
+  /** Absent on messages accepted before tracking existed: untracked. */
+  track?: boolean;
 }
 
 export interface MessageServiceDeps {
@@ -76,6 +81,8 @@ export interface MessageServiceDeps {
   compiler: Pick<TemplateCompiler, 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
   mail: MailPort;
+  /** Open pixel and link rewriting for messages sent with `track`. */
+  tracking?: Pick<TrackingService, 'prepare'> | undefined;
 }
 
 /**
@@ -128,6 +135,29 @@ export function createMessageService(deps: MessageServiceDeps) {
       },
       { strictVariables: false },
     );
+  }
+
+  /** The rendered parts with the open pixel and tracked links, when the message asked for them. */
+  async function tracked(
+    workspaceId: string,
+    id: string,
+    payload: StoredPayload,
+    contact: Contact,
+    rendered: { html?: string | undefined; text: string },
+  ): Promise<{ html?: string | undefined; text: string }> {
+    const content = payload.content;
+    if (!payload.track || content.kind !== 'template' || !deps.tracking) return rendered;
+    const tracker = await deps.tracking.prepare({
+      workspaceId,
+      templateVersionId: content.template_version_id,
+      trackOpens: rendered.html !== undefined,
+      trackClicks: true,
+    });
+    const applied = tracker.apply(
+      { html: rendered.html ?? '', text: rendered.text },
+      { workspaceId, messageId: id, contactId: contact.id, trackingConsent: contact.tracking_consent },
+    );
+    return { html: rendered.html === undefined ? undefined : applied.html, text: applied.text };
   }
 
   // Takes the workspace name rather than reading it: accept() renders inside a transaction, and on the
@@ -186,6 +216,13 @@ export function createMessageService(deps: MessageServiceDeps) {
       }
       if (input.transport_id) await mail.checkTransport(workspaceId, input.transport_id);
 
+      if (input.track && input.template_id === undefined) {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          'track needs template_id: tracked links are registered per template version',
+          [{ path: '/track', message: 'only with template_id' }],
+        );
+      }
       let content: StoredPayload['content'];
       if (input.template_id !== undefined) {
         const versionId = await templates.latestVersionId(workspaceId, input.template_id);
@@ -207,6 +244,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         from_name: input.from_name ?? null,
         reply_to: replyTo,
         transport_id: input.transport_id ?? null,
+        ...(input.track ? { track: true } : {}),
       };
       const template = await prepared(workspaceId, payload);
       const workspace = await deps.workspaces.get(workspaceId);
@@ -293,6 +331,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         return;
       }
       try {
+        const body = await tracked(workspaceId, id, payload, contact, rendered);
         const result = await mail.send({
           workspaceId,
           id,
@@ -300,8 +339,8 @@ export function createMessageService(deps: MessageServiceDeps) {
           replyTo: payload.reply_to,
           to: row.to_email,
           subject: rendered.subject,
-          html: rendered.html,
-          text: rendered.text,
+          html: body.html,
+          text: body.text,
           transportId: payload.transport_id,
         });
         await repo.finish(
@@ -353,6 +392,8 @@ function hashRequest(
     from_name: input.from_name ?? null,
     reply_to: normalized.replyTo?.toLowerCase() ?? null,
     transport_id: input.transport_id?.toLowerCase() ?? null,
+    // Left out when false, so requests from before the option existed keep their hash.
+    track: input.track === true ? true : undefined,
   };
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }
