@@ -125,7 +125,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     }
   }
 
-  /** One claim, send and record. `wait` asks the caller to come back later (rate limit); `done` means stop. */
+  /** One claim, send and record. `waitUntil`: come back then (rate limit); `done`: nothing more for now. */
   async function runBatch(
     campaign: repo.CampaignRow,
   ): Promise<{ handled: number; done: boolean; waitUntil?: Date | undefined }> {
@@ -196,8 +196,11 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       }
       return handled;
     };
-    const handled = await Promise.all(Array.from({ length: lanes }, lane));
-    return handled.reduce((a, b) => a + b, 0);
+    // Settled, not all: a failing lane must not leave the other running past the round.
+    const outcomes = await Promise.allSettled(Array.from({ length: lanes }, lane));
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
+    return outcomes.reduce((sum, o) => sum + (o.status === 'fulfilled' ? o.value : 0), 0);
   }
 
   async function pauseIfFailing(campaignId: string): Promise<void> {
