@@ -219,7 +219,7 @@ export function createMessageService(deps: MessageServiceDeps) {
       if (input.track && input.template_id === undefined) {
         throw new DomainError(
           'VALIDATION_FAILED',
-          'track needs template_id: tracked links are registered per template version',
+          'track needs template_id (tracked links are registered per template version): send a template, or leave track out for inline content',
           [{ path: '/track', message: 'only with template_id' }],
         );
       }

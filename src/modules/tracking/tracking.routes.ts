@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { principalOf } from '../../http/auth.js';
+import { htmlPage, sendHtml } from '../../http/public-page.js';
 import { IdParams, responses } from '../../http/schemas.js';
 import {
   Gif,
@@ -94,30 +95,28 @@ export function trackingRoutes(deps: {
         },
       },
       async (request, reply) => {
-        reply
-          .header('cache-control', NO_STORE)
-          .header('x-content-type-options', 'nosniff')
-          .header('referrer-policy', 'no-referrer');
+        reply.header('x-content-type-options', 'nosniff');
         if (!limiter.allow(`c:${request.params.token}`)) {
-          return reply
-            .code(429)
-            .type('text/html; charset=utf-8')
-            .header('retry-after', '60')
-            .send(page('Too many requests', '<p>Please try again in a minute.</p>'));
+          reply.header('retry-after', '60');
+          return sendHtml(reply, 429, htmlPage('Too many requests', '<p>Please try again in a minute.</p>'));
         }
         const outcome = await tracking.click(request.params.token, meta(request), request.method === 'GET');
-        if (outcome.kind === 'redirect') return reply.redirect(outcome.location, 302);
-        reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'none'");
+        if (outcome.kind === 'redirect') {
+          return reply
+            .header('cache-control', NO_STORE)
+            .header('referrer-policy', 'no-referrer')
+            .redirect(outcome.location, 302);
+        }
         if (outcome.kind === 'honeypot')
-          return reply.send(page('Nothing here', '<p>There is nothing here.</p>'));
-        return reply
-          .code(404)
-          .send(
-            page(
-              'Link not valid',
-              '<p>This link is not valid. Please use the links in the email you received.</p>',
-            ),
-          );
+          return sendHtml(reply, 200, htmlPage('Nothing here', '<p>There is nothing here.</p>'));
+        return sendHtml(
+          reply,
+          404,
+          htmlPage(
+            'Link not valid',
+            '<p>This link is not valid. Please use the links in the email you received.</p>',
+          ),
+        );
       },
     );
 
@@ -184,14 +183,4 @@ function createTokenLimiter(max: number) {
       return n <= max;
     },
   };
-}
-
-function page(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>${title}</title></head>
-<body><h1>${title}</h1>
-${body}
-</body></html>
-`;
 }
