@@ -10,7 +10,7 @@ import { uuidv7 } from '../lib/ids.js';
 import { authPlugin } from './auth.js';
 import { metricsPlugin } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
-import { type RouteDeps, registerRoutes } from './routes.js';
+import { type RouteDeps, registerBeaconRoutes, registerRoutes } from './routes.js';
 import { Problem } from './schemas.js';
 import { createValidatorCompiler } from './validation.js';
 
@@ -94,34 +94,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (body.status >= 500) request.log.error({ err: error }, 'request failed');
     return sendProblem(reply, body);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      problem(request, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
-    ),
-  );
-
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id);
-  });
-  app.addHook('onResponse', async (request, reply) => {
-    // Route pattern only: URLs and bodies may carry email addresses.
-    request.log.info(
-      {
-        method: request.method,
-        route: request.routeOptions.url ?? 'unmatched',
-        status: reply.statusCode,
-        ms: Math.round(reply.elapsedTime),
-        api_key_id: request.principal?.apiKeyId,
-      },
-      'request',
-    );
-  });
-
-  await app.register(helmet, {
-    // The docs page needs inline styles and scripts; everything else is JSON.
-    contentSecurityPolicy: false,
-  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -150,27 +122,70 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
 
-  await app.register(authPlugin, { apiKeys: deps.apiKeys });
-  await app.register(rateLimit, {
-    global: true,
-    // After authentication, so the limit applies per API key rather than per address.
-    hook: 'preHandler',
-    max: config.rateLimitPerMinute,
-    timeWindow: 60_000,
-    keyGenerator: (request) => request.principal?.apiKeyId ?? request.ip,
-    errorResponseBuilder: (_request, context) => ({
-      statusCode: 429,
-      message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s.`,
-    }),
-  });
-  await app.register(metricsPlugin, {
-    queueStats: deps.jobs.stats,
-    now: () => deps.clock.now(),
-    trackingStats: deps.tracking?.stats,
+  // The open pixel and click redirect answer every image load and link click
+  // of every email sent: they get a context of their own without the API's
+  // hooks below. Only public routes belong there.
+  await app.register(async (beacons) => {
+    beacons.addHook('onRoute', (route) => {
+      if (!(route.config as { public?: boolean } | undefined)?.public)
+        throw new Error(`Beacon route ${route.method} ${route.url} must be public`);
+    });
+    // No per-request child logger: these routes log nothing per request.
+    beacons.setChildLoggerFactory((logger) => logger);
+    await registerBeaconRoutes(beacons, deps);
   });
 
-  await registerRoutes(app, deps);
+  // Everything else: the API, the public pages, health and docs.
+  await app.register(async (api) => {
+    api.setNotFoundHandler((request, reply) =>
+      sendProblem(
+        reply,
+        problem(request, 'NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}.`),
+      ),
+    );
+    api.addHook('onSend', async (request, reply) => {
+      reply.header('x-request-id', request.id);
+    });
+    api.addHook('onResponse', async (request, reply) => {
+      // Route pattern only: URLs and bodies may carry email addresses.
+      request.log.info(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: reply.statusCode,
+          ms: Math.round(reply.elapsedTime),
+          api_key_id: request.principal?.apiKeyId,
+        },
+        'request',
+      );
+    });
+    await api.register(helmet, {
+      // The docs page needs inline styles and scripts; everything else is JSON.
+      contentSecurityPolicy: false,
+    });
+    await api.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
+
+    await api.register(authPlugin, { apiKeys: deps.apiKeys });
+    await api.register(rateLimit, {
+      global: true,
+      // After authentication, so the limit applies per API key rather than per address.
+      hook: 'preHandler',
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      keyGenerator: (request) => request.principal?.apiKeyId ?? request.ip,
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s.`,
+      }),
+    });
+    await api.register(metricsPlugin, {
+      queueStats: deps.jobs.stats,
+      now: () => deps.clock.now(),
+      trackingStats: deps.tracking?.stats,
+    });
+
+    await registerRoutes(api, deps);
+  });
   return app;
 }

@@ -7,7 +7,9 @@ export interface MetricsOptions {
   queueStats: () => Promise<QueueStat[]>;
   now: () => Date;
   /** The tracking hit writer's counters (buffered, written, dropped). */
-  trackingStats?: (() => { buffered: number; written: number; dropped: number }) | undefined;
+  trackingStats?:
+    | (() => { buffered: number; written: number; dropped: number; requests: Record<string, number> })
+    | undefined;
 }
 
 /**
@@ -60,6 +62,19 @@ export const metricsPlugin = fp<MetricsOptions>(async (app: FastifyInstance, opt
       collect() {
         this.reset();
         this.inc(trackingStats().written);
+      },
+    });
+    new Counter({
+      name: 'herald_tracking_requests_total',
+      help: 'Open pixel and click redirect requests by kind and outcome (valid, invalid token, rate limited, redirect, honeypot).',
+      labelNames: ['kind', 'outcome'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [name, count] of Object.entries(trackingStats().requests)) {
+          const [kind = '', outcome = ''] = name.split('_');
+          this.inc({ kind, outcome }, count);
+        }
       },
     });
     new Counter({

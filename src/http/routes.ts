@@ -15,7 +15,7 @@ import { type MessageService, messagesRoutes } from '../modules/messages/index.j
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
-import { type TrackingService, trackingRoutes } from '../modules/tracking/index.js';
+import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
@@ -47,6 +47,16 @@ export interface RouteDeps {
   analytics: AnalyticsService;
 }
 
+/**
+ * The open pixel and click redirect, served by build-app.ts in a context of
+ * their own, outside the API's hooks (see trackingBeaconRoutes).
+ */
+export async function registerBeaconRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  await app.register(
+    trackingBeaconRoutes({ tracking: deps.tracking, rateLimitPerMinute: deps.trackingRateLimitPerMinute }),
+  );
+}
+
 /** The route table: one line per module. Each route states its scope next to its handler. */
 export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   await app.register(systemRoutes({ checkReady: deps.checkReady }));
@@ -62,9 +72,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(sendingDomainsRoutes({ sendingDomains: deps.sendingDomains }));
   await app.register(messagesRoutes({ messages: deps.messages }));
   await app.register(confirmationsRoutes({ confirmations: deps.confirmations }));
-  await app.register(
-    trackingRoutes({ tracking: deps.tracking, rateLimitPerMinute: deps.trackingRateLimitPerMinute }),
-  );
+  await app.register(trackingRoutes({ tracking: deps.tracking }));
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
 }

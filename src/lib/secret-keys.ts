@@ -6,6 +6,7 @@ import {
   randomBytes,
   timingSafeEqual,
 } from 'node:crypto';
+import { type HmacSha256Key, hmacSha256Key } from './hmac-sha256.js';
 
 /**
  * Herald's secret keys: 32-byte keys that encrypt stored secrets (DKIM
@@ -112,6 +113,23 @@ export function decryptSecret(keyring: SecretKeyring, stored: string, context = 
   }
 }
 
+const signers = new WeakMap<Buffer, Map<string, HmacSha256Key>>();
+
+/** The purpose's signing sub-key, prepared once: signing is on the hot paths of sending and tracking. */
+function signer(key: Buffer, purpose: string): HmacSha256Key {
+  let byPurpose = signers.get(key);
+  if (!byPurpose) {
+    byPurpose = new Map();
+    signers.set(key, byPurpose);
+  }
+  let prepared = byPurpose.get(purpose);
+  if (!prepared) {
+    prepared = hmacSha256Key(derive(key, `sign:${purpose}`));
+    if (byPurpose.size < 1000) byPurpose.set(purpose, prepared);
+  }
+  return prepared;
+}
+
 /** HMAC-SHA256 of `data` under the purpose's sub-key of the given key (default: current). */
 export function sign(
   keyring: SecretKeyring,
@@ -119,9 +137,7 @@ export function sign(
   data: string | Buffer,
   key = keyring.current,
 ): Buffer {
-  return createHmac('sha256', derive(key.key, `sign:${purpose}`))
-    .update(data)
-    .digest();
+  return signer(key.key, purpose).digest(typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 export function verifySignature(

@@ -29,7 +29,7 @@ const KEY_ID_BYTES = 6;
 const EXPIRY_FLAG = 0x80;
 // The order of the mask bits is the wire order; append new fields, never reorder.
 const ID_FIELDS = ['workspaceId', 'messageId', 'contactId', 'campaignId', 'listId', 'linkId'] as const;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+type IdField = (typeof ID_FIELDS)[number];
 
 export function createToken(
   keyring: SecretKeyring,
@@ -38,26 +38,29 @@ export function createToken(
   options: { expiresAt?: Date } = {},
 ): string {
   let mask = 0;
-  const parts: Buffer[] = [];
-  ID_FIELDS.forEach((field, bit) => {
-    const value = payload[field];
-    if (value === undefined) return;
+  let ids = 0;
+  for (let bit = 0; bit < ID_FIELDS.length; bit++) {
+    if (payload[ID_FIELDS[bit] as IdField] === undefined) continue;
     mask |= 1 << bit;
-    parts.push(uuidToBytes(value));
-  });
-  if (options.expiresAt) {
-    mask |= EXPIRY_FLAG;
-    const expiry = Buffer.alloc(4);
-    expiry.writeUInt32BE(Math.ceil(options.expiresAt.getTime() / 1000));
-    parts.push(expiry);
+    ids++;
   }
-  const body = Buffer.concat([
-    Buffer.from([VERSION, mask]),
-    Buffer.from(keyring.current.id, 'base64url'),
-    ...parts,
-  ]);
-  const tag = sign(keyring, `token:${kind}`, body).subarray(0, TAG_BYTES);
-  return Buffer.concat([body, tag]).toString('base64url');
+  if (options.expiresAt) mask |= EXPIRY_FLAG;
+  // One buffer, written in place: tokens are made several times per email sent.
+  const bodyLength = 2 + KEY_ID_BYTES + ids * 16 + (options.expiresAt ? 4 : 0);
+  const bytes = Buffer.allocUnsafe(bodyLength + TAG_BYTES);
+  bytes[0] = VERSION;
+  bytes[1] = mask;
+  bytes.write(keyring.current.id, 2, KEY_ID_BYTES, 'base64url');
+  let offset = 2 + KEY_ID_BYTES;
+  for (const field of ID_FIELDS) {
+    const value = payload[field];
+    if (value === undefined) continue;
+    writeUuid(bytes, offset, value);
+    offset += 16;
+  }
+  if (options.expiresAt) bytes.writeUInt32BE(Math.ceil(options.expiresAt.getTime() / 1000), offset);
+  sign(keyring, `token:${kind}`, bytes.subarray(0, bodyLength)).copy(bytes, bodyLength, 0, TAG_BYTES);
+  return bytes.toString('base64url');
 }
 
 /** The payload of a valid, unexpired token of this kind; undefined for anything else. */
@@ -67,28 +70,30 @@ export function verifyToken(
   token: string,
   now: Date,
 ): TokenPayload | undefined {
-  if (token.length > 200 || !/^[A-Za-z0-9_-]+$/.test(token)) return undefined;
+  if (token.length > 200) return undefined;
   const bytes = Buffer.from(token, 'base64url');
-  // One token, one spelling: refuse variants that differ only in unused trailing bits.
+  // One token, one spelling: refuse variants that differ only in unused trailing bits, and
+  // anything with characters outside base64url (which decoding skips).
   if (bytes.toString('base64url') !== token) return undefined;
   if (bytes.length < 2 + KEY_ID_BYTES + TAG_BYTES || bytes[0] !== VERSION) return undefined;
   const mask = bytes[1] as number;
-  const idCount = ID_FIELDS.filter((_, bit) => mask & (1 << bit)).length;
+  let idCount = 0;
+  for (let bit = 0; bit < ID_FIELDS.length; bit++) if (mask & (1 << bit)) idCount++;
   const hasExpiry = (mask & EXPIRY_FLAG) !== 0;
   const bodyLength = 2 + KEY_ID_BYTES + idCount * 16 + (hasExpiry ? 4 : 0);
   if (bytes.length !== bodyLength + TAG_BYTES || (mask & 0x40) !== 0) return undefined;
 
   const body = bytes.subarray(0, bodyLength);
-  const keyId = bytes.subarray(2, 2 + KEY_ID_BYTES).toString('base64url');
+  const keyId = bytes.toString('base64url', 2, 2 + KEY_ID_BYTES);
   if (!verifySignature(keyring, `token:${kind}`, body, keyId, bytes.subarray(bodyLength))) return undefined;
 
   const payload: TokenPayload = {};
   let offset = 2 + KEY_ID_BYTES;
-  ID_FIELDS.forEach((field, bit) => {
-    if (!(mask & (1 << bit))) return;
-    payload[field] = bytesToUuid(bytes.subarray(offset, offset + 16));
+  for (let bit = 0; bit < ID_FIELDS.length; bit++) {
+    if (!(mask & (1 << bit))) continue;
+    payload[ID_FIELDS[bit] as IdField] = readUuid(bytes, offset);
     offset += 16;
-  });
+  }
   if (hasExpiry) {
     const expiresAt = new Date(bytes.readUInt32BE(offset) * 1000);
     if (now.getTime() >= expiresAt.getTime()) return undefined;
@@ -159,13 +164,49 @@ export function verifyAddressToken(
 }
 
 function uuidToBytes(uuid: string): Buffer {
-  if (!UUID_RE.test(uuid)) throw new TypeError('token ids must be UUIDs');
-  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+  const bytes = Buffer.allocUnsafe(16);
+  writeUuid(bytes, 0, uuid);
+  return bytes;
+}
+
+/** Writes a UUID's 16 bytes at `offset`; anything but the 8-4-4-4-12 hex form is refused. */
+function writeUuid(target: Buffer, offset: number, uuid: string): void {
+  if (uuid.length !== 36) throw new TypeError('token ids must be UUIDs');
+  let out = offset;
+  for (let i = 0; i < 36; ) {
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (uuid.charCodeAt(i) !== 45) throw new TypeError('token ids must be UUIDs');
+      i++;
+      continue;
+    }
+    const high = hexValue(uuid.charCodeAt(i));
+    const low = hexValue(uuid.charCodeAt(i + 1));
+    if (high < 0 || low < 0) throw new TypeError('token ids must be UUIDs');
+    target[out++] = (high << 4) | low;
+    i += 2;
+  }
+}
+
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  if (code >= 65 && code <= 70) return code - 55;
+  return -1;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function readUuid(bytes: Buffer, offset: number): string {
+  let out = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
+    out += HEX[bytes[offset + i] as number];
+  }
+  return out;
 }
 
 function bytesToUuid(bytes: Buffer): string {
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return readUuid(bytes, 0);
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';

@@ -97,5 +97,6 @@ describe('herald serve on SIGTERM', () => {
       ['click', 50],
       ['open', 200],
     ]);
-  });
+    // A real server process, started from source: more than the default test timeout on a busy machine.
+  }, 120_000);
 });

@@ -481,4 +481,30 @@ describe('metrics', () => {
     expect(res.body).toContain('herald_tracking_hits_dropped_total 0');
     expect(res.body).toContain('herald_tracking_hits_buffered 0');
   });
+
+  it('counts pixel and redirect requests by outcome, though those routes skip the per-request hooks', async () => {
+    const counter = async (kind: string, outcome: string) => {
+      const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: t.auth() });
+      const line = new RegExp(
+        `herald_tracking_requests_total\\{kind="${kind}",outcome="${outcome}"\\} (\\d+)`,
+      );
+      return Number(line.exec(res.body)?.[1] ?? 'NaN');
+    };
+    const message = await trackedMessage();
+    const before = {
+      valid: await counter('open', 'valid'),
+      invalid: await counter('open', 'invalid'),
+      redirect: await counter('click', 'redirect'),
+    };
+    expect((await t.app.inject({ method: 'GET', url: message.opens[0] as string })).statusCode).toBe(200);
+    expect((await t.app.inject({ method: 'GET', url: '/o/not-a-token' })).statusCode).toBe(404);
+    // clicks[0] is the hidden honeypot link.
+    expect((await t.app.inject({ method: 'GET', url: message.clicks[1] as string })).statusCode).toBe(302);
+    expect(await counter('open', 'valid')).toBe(before.valid + 1);
+    expect(await counter('open', 'invalid')).toBe(before.invalid + 1);
+    expect(await counter('click', 'redirect')).toBe(before.redirect + 1);
+    // Requests to the beacons are not in the per-route histogram, which is for the API.
+    const res = await t.app.inject({ method: 'GET', url: '/metrics', headers: t.auth() });
+    expect(res.body).not.toContain('route="/o/:token"');
+  });
 });

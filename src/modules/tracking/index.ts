@@ -21,5 +21,10 @@ export {
   UTM_KEYS,
 } from './link-tracking.js';
 export { RECLASSIFY_TASK, trackingTasks } from './tracking.jobs.js';
-export { PIXEL_GIF, trackingRoutes } from './tracking.routes.js';
-export { createTrackingService, type TrackingService } from './tracking.service.js';
+export { PIXEL_GIF, trackingBeaconRoutes, trackingRoutes } from './tracking.routes.js';
+export {
+  type BeaconOutcome,
+  createTrackingService,
+  type TrackingService,
+  type TrackingStats,
+} from './tracking.service.js';

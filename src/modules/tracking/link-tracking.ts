@@ -270,15 +270,12 @@ export function destinationUrl(
   hitId?: string,
 ): string {
   const extra: string[] = [];
-  let parsed: URL | undefined;
-  try {
-    parsed = new URL(url);
-  } catch {
-    parsed = undefined;
-  }
+  // Parsed only when there are UTM values to check against the link's own parameters.
+  let parsed: URL | undefined | null = null;
   for (const key of UTM_KEYS) {
     const value = utm[key];
     if (!value) continue;
+    if (parsed === null) parsed = URL.canParse(url) ? new URL(url) : undefined;
     if (parsed?.searchParams.has(key)) continue;
     extra.push(`${key}=${encodeURIComponent(value)}`);
   }

@@ -21,8 +21,23 @@ export const PIXEL_GIF = Buffer.from(
 
 const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
 
+/** Headers of every pixel answer. Webmail shows the image from its own origin; a same-origin resource policy would block it. */
+const PIXEL_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'content-type': 'image/gif',
+  'cache-control': NO_STORE,
+  pragma: 'no-cache',
+  expires: '0',
+  'cross-origin-resource-policy': 'cross-origin',
+};
+
 /**
- * The public open pixel and click redirect, and the tracking settings.
+ * The public open pixel and click redirect: the busiest routes, one request
+ * per email opened and per link clicked. build-app.ts serves them in a
+ * context of their own, without the API's hooks (authentication, helmet,
+ * rate limit per key, request log line, latency histogram): a GIF and a
+ * redirect need none of them, and the tracking service counts their outcomes
+ * for /metrics (`herald_tracking_requests_total`).
  *
  * Rate limits: image proxies (Gmail, Apple) fetch pixels for millions of
  * people from a few addresses, so a per-IP limit would drop real opens.
@@ -30,19 +45,17 @@ const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
  * requests per minute for one message's pixel or one link of one message),
  * which stops one token being replayed to inflate counts or fill the table
  * without ever limiting distinct recipients behind one proxy. The limiter is
- * a fixed one-minute window in this process (a map cleared each minute),
- * cheaper than the general per-key limiter on the busiest public routes;
- * helmet's headers are skipped too (a GIF and a redirect need none of them).
+ * a fixed one-minute window in this process (a map cleared each minute).
  *
  * HEAD requests (link checkers) get the same answer but are not recorded.
  */
-export function trackingRoutes(deps: {
+export function trackingBeaconRoutes(deps: {
   tracking: TrackingService;
   rateLimitPerMinute: number;
 }): FastifyPluginAsyncTypebox {
   const { tracking } = deps;
   const limiter = createTokenLimiter(deps.rateLimitPerMinute);
-  const config = { public: true, rateLimit: false, helmet: { skipRoute: true } } as const;
+  const config = { public: true } as const;
   const meta = (request: FastifyRequest) => {
     const ua = request.headers['user-agent'];
     return { userAgent: typeof ua === 'string' ? ua : undefined, ip: request.ip };
@@ -62,22 +75,14 @@ export function trackingRoutes(deps: {
           response: { 200: Gif, 404: Gif, 429: Gif },
         },
       },
-      async (request, reply) => {
-        const limited = !limiter.allow(`o:${request.params.token}`);
-        const valid =
-          !limited && tracking.open(request.params.token, meta(request), request.method === 'GET');
-        return (
-          reply
-            .code(limited ? 429 : valid ? 200 : 404)
-            .header('x-content-type-options', 'nosniff')
-            .type('image/gif')
-            .header('cache-control', NO_STORE)
-            .header('pragma', 'no-cache')
-            .header('expires', '0')
-            // Webmail shows the image from its own origin; helmet's default same-origin would block it.
-            .header('cross-origin-resource-policy', 'cross-origin')
-            .send(PIXEL_GIF)
-        );
+      // Synchronous: no promise per pixel.
+      (request, reply) => {
+        const token = request.params.token;
+        let status: 200 | 404 | 429 = 429;
+        if (limiter.allow(`o:${token}`)) {
+          status = tracking.open(token, meta(request), request.method === 'GET') ? 200 : 404;
+        } else tracking.countLimited('open');
+        reply.code(status).headers(PIXEL_HEADERS).send(PIXEL_GIF);
       },
     );
 
@@ -97,6 +102,7 @@ export function trackingRoutes(deps: {
       async (request, reply) => {
         reply.header('x-content-type-options', 'nosniff');
         if (!limiter.allow(`c:${request.params.token}`)) {
+          tracking.countLimited('click');
           reply.header('retry-after', '60');
           return sendHtml(reply, 429, htmlPage('Too many requests', '<p>Please try again in a minute.</p>'));
         }
@@ -119,7 +125,13 @@ export function trackingRoutes(deps: {
         );
       },
     );
+  };
+}
 
+/** The tracking settings and the re-classification of a campaign's hits. */
+export function trackingRoutes(deps: { tracking: TrackingService }): FastifyPluginAsyncTypebox {
+  const { tracking } = deps;
+  return async (app) => {
     app.get(
       '/v1/tracking/settings',
       {

@@ -55,6 +55,19 @@ export type ClickOutcome =
   | { kind: 'honeypot' }
   | { kind: 'invalid' };
 
+export type BeaconOutcome =
+  | 'open_valid'
+  | 'open_invalid'
+  | 'open_limited'
+  | 'click_redirect'
+  | 'click_honeypot'
+  | 'click_invalid'
+  | 'click_limited';
+
+export interface TrackingStats extends HitWriterStats {
+  requests: Record<BeaconOutcome, number>;
+}
+
 export interface TrackingSettings {
   ip_anonymization: IpAnonymization;
 }
@@ -85,7 +98,19 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const versions = new Map<string, Promise<{ scan: TemplateScan; linkIds: Map<string, string> }>>();
   const links = new Map<string, string>();
   const utms = new Map<string, { at: number; utm: repo.UtmRow | undefined }>();
+  const targets = new Map<string, { at: number; target: (hitId: string | undefined) => string }>();
   const ipModeCache = new Map<string, { at: number; mode: IpAnonymization }>();
+
+  /** Requests the public endpoints answered, by outcome; read by the metrics endpoint. */
+  const requests: Record<BeaconOutcome, number> = {
+    open_valid: 0,
+    open_invalid: 0,
+    open_limited: 0,
+    click_redirect: 0,
+    click_honeypot: 0,
+    click_invalid: 0,
+    click_limited: 0,
+  };
 
   const writer = createHitWriter<PendingHit>({
     write: writeBatch,
@@ -246,6 +271,36 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return utm;
   }
 
+  /**
+   * Where a link of a campaign redirects, given the hit id: the stored URL
+   * with the campaign's UTM parameters, worked out once per link and campaign
+   * (parsing the URL is the costly part) and kept as long as the UTM cache.
+   */
+  function cachedTarget(
+    workspaceId: string,
+    linkId: string,
+    campaignId: string | undefined,
+  ): ((hitId: string | undefined) => string) | undefined {
+    const cached = targets.get(`${workspaceId}:${linkId}:${campaignId ?? ''}`);
+    return cached && clock.now().getTime() - cached.at < CACHE_TTL_MS ? cached.target : undefined;
+  }
+
+  async function linkTarget(
+    workspaceId: string,
+    linkId: string,
+    campaignId: string | undefined,
+  ): Promise<((hitId: string | undefined) => string) | undefined> {
+    const key = `${workspaceId}:${linkId}:${campaignId ?? ''}`;
+    const now = clock.now().getTime();
+    const url = await linkUrl(workspaceId, linkId);
+    if (url === undefined) return undefined;
+    const utm = (await utmOf(workspaceId, campaignId)) ?? {};
+    const withUtm = destinationUrl(url, utm);
+    const target = (hitId: string | undefined) => (hitId ? destinationUrl(withUtm, {}, hitId) : withUtm);
+    remember(targets, key, { at: now, target });
+    return target;
+  }
+
   async function settings(workspaceId: string): Promise<TrackingSettings> {
     const modes = await repo.ipModes(db, [workspaceId]);
     const mode = modes.get(workspaceId);
@@ -310,7 +365,11 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     /** Records an open; false when the token is not a valid open token (nothing recorded). */
     open(token: string, meta: HitMeta, record = true): boolean {
       const ids = tokenIds('open', token);
-      if (!ids) return false;
+      if (!ids) {
+        requests.open_invalid++;
+        return false;
+      }
+      requests.open_valid++;
       if (record) enqueue('open', ids, null, meta);
       return true;
     },
@@ -322,16 +381,31 @@ export function createTrackingService(deps: TrackingServiceDeps) {
      */
     async click(token: string, meta: HitMeta, record = true): Promise<ClickOutcome> {
       const ids = tokenIds('click', token);
-      if (!ids) return { kind: 'invalid' };
+      if (!ids) {
+        requests.click_invalid++;
+        return { kind: 'invalid' };
+      }
       if (!ids.linkId) {
+        requests.click_honeypot++;
         if (record) enqueue('click', ids, null, meta);
         return { kind: 'honeypot' };
       }
-      const url = await linkUrl(ids.workspaceId, ids.linkId);
-      if (url === undefined) return { kind: 'invalid' };
-      const utm = await utmOf(ids.workspaceId, ids.campaignId);
+      // Cached after the first click on the link, so the common case awaits nothing.
+      const target =
+        cachedTarget(ids.workspaceId, ids.linkId, ids.campaignId) ??
+        (await linkTarget(ids.workspaceId, ids.linkId, ids.campaignId));
+      if (target === undefined) {
+        requests.click_invalid++;
+        return { kind: 'invalid' };
+      }
+      requests.click_redirect++;
       const hitId = record ? enqueue('click', ids, ids.linkId, meta) : undefined;
-      return { kind: 'redirect', location: destinationUrl(url, utm ?? {}, hitId), hitId: hitId ?? '' };
+      return { kind: 'redirect', location: target(hitId), hitId: hitId ?? '' };
+    },
+
+    /** Counts a request the endpoint refused for its rate limit (the service never saw its token). */
+    countLimited(kind: 'open' | 'click'): void {
+      requests[kind === 'open' ? 'open_limited' : 'click_limited']++;
     },
 
     /**
@@ -426,7 +500,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     flush: () => writer.flush(),
     /** Stops the writer after writing every buffered hit. */
     close: () => writer.close(),
-    stats: (): HitWriterStats => writer.stats(),
+    stats: (): TrackingStats => ({ ...writer.stats(), requests: { ...requests } }),
   };
 }
 
