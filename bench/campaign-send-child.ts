@@ -21,8 +21,12 @@ const [mode, target, dataDir, portArg, rowsArg, connectionsArg, postgresUrl] = p
 const rows = Number(rowsArg);
 const connections = Number(connectionsArg);
 let peakRss = process.memoryUsage().rss;
+/** Memory at the moment RSS peaked. */
+let peakDetail = process.memoryUsage();
 const sampler = setInterval(() => {
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) peakDetail = m;
+  peakRss = Math.max(peakRss, m.rss);
 }, 20);
 
 const database: DatabaseHandle =
@@ -111,6 +115,9 @@ if (mode === 'setup') {
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
       rssBeforeMb: rssBefore / 2 ** 20,
       peakRssMb: peakRss / 2 ** 20,
+      // Where the peak was: the JavaScript heap, and memory outside it (PGlite's WebAssembly heap, buffers).
+      peakHeapUsedMb: peakDetail.heapUsed / 2 ** 20,
+      peakExternalMb: peakDetail.external / 2 ** 20,
     })}\n`,
   );
 }

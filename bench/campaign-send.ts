@@ -21,6 +21,8 @@ interface ChildResult {
   cpuSeconds: number;
   rssBeforeMb: number;
   peakRssMb: number;
+  peakHeapUsedMb: number;
+  peakExternalMb: number;
 }
 
 interface Sink {
@@ -151,7 +153,8 @@ export async function benchCampaignSend(options: {
         `${label}: ${result.sent} sent in ${result.seconds.toFixed(1)} s = ${rate.toFixed(0)} msg/s, ` +
           `ratio to bare nodemailer ${(rate / baseline).toFixed(2)} (goal >= 0.6), ` +
           `${((result.cpuSeconds / result.sent) * 1e6).toFixed(0)} µs CPU per message (all threads), ` +
-          `peak RSS ${result.peakRssMb.toFixed(0)} MB (goal < 250 MB; ${result.rssBeforeMb.toFixed(0)} MB before sending), ` +
+          `peak RSS ${result.peakRssMb.toFixed(0)} MB (goal < 250 MB; ${result.rssBeforeMb.toFixed(0)} MB before sending; ` +
+          `at the peak ${result.peakHeapUsedMb.toFixed(0)} MB JS heap used, ${result.peakExternalMb.toFixed(0)} MB external), ` +
           `campaign ${result.status}`,
       );
     };

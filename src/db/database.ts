@@ -38,6 +38,15 @@ export interface PgliteOptions {
 }
 
 /**
+ * PostgreSQL settings of the embedded database. PGlite's default 128 MB of
+ * shared buffers live in the WebAssembly heap, which never gives memory back,
+ * and they duplicate the operating system's file cache that PGlite reads
+ * through anyway: 16 MB keeps a worker's resident memory about 150 MB lower
+ * (measured opening a data folder: 353 MB with the default, 205 MB with this).
+ */
+const EMBEDDED_SETTINGS = ['shared_buffers = 16MB', 'wal_buffers = 1MB'];
+
+/**
  * Opens the embedded database. The pg Pool talks to PGlite in-process through
  * PGlite's node-postgres adapter, so the rest of Herald uses the same Kysely
  * dialect for both targets. PGlite has one session, so the pool holds one
@@ -53,7 +62,10 @@ export async function openPglite(options: PgliteOptions): Promise<DatabaseHandle
   }
   let pglite: PGlite;
   try {
-    pglite = await PGlite.create(path, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
+    pglite = await PGlite.create(path, {
+      ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+      postgresqlconf: EMBEDDED_SETTINGS,
+    });
   } catch (error) {
     release();
     throw error;

@@ -204,6 +204,9 @@ describe.runIf(testTarget() === 'pglite')('embedded database folder lock', () =>
       expect(readFileSync(join(dataDir, 'herald.lock'), 'utf8')).toBe(String(process.pid));
       const result = await sql<{ one: number }>`SELECT 1 AS one`.execute(handle.db);
       expect(result.rows).toEqual([{ one: 1 }]);
+      // Small shared buffers keep the WebAssembly heap (which never shrinks) small; the OS caches the files.
+      const buffers = await sql<{ shared_buffers: string }>`SHOW shared_buffers`.execute(handle.db);
+      expect(buffers.rows[0]?.shared_buffers).toBe('16MB');
     } finally {
       await handle.close();
     }
