@@ -80,5 +80,15 @@ describe('DKIM signing pool', () => {
     expect(failure).toBeInstanceOf(SigningUnavailableError);
     const raw = messageFor('d.example.com', 2);
     expect((await pool.sign(raw, good)).equals(signMessage(raw, good))).toBe(true);
+
+    // Requested in one turn, so they travel to the thread in one batch: only the bad one fails.
+    const together = await Promise.allSettled([
+      pool.sign(messageFor('d.example.com', 3), good),
+      pool.sign(messageFor('e.example.com', 4), broken),
+      pool.sign(messageFor('d.example.com', 5), good),
+    ]);
+    expect(together.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const third = together[2] as PromiseFulfilledResult<Buffer>;
+    expect(third.value.equals(signMessage(messageFor('d.example.com', 5), good))).toBe(true);
   });
 });

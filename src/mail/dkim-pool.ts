@@ -21,18 +21,22 @@ export interface DkimSigningPool {
 }
 
 // CommonJS evaluated by the worker: only node:crypto, so it runs the same under tsx, vitest and compiled builds.
+// Requests arrive in batches (one message per event-loop turn of the sender) and results go back the same way:
+// a message between threads costs about as much as hashing a whole email, so one per signature would add up.
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { sign } = require('node:crypto');
 const keys = new Map();
 parentPort.on('message', (message) => {
   if (message.key) { keys.set(message.keyId, message.key); return; }
-  try {
-    const signature = sign(message.digest, message.data, keys.get(message.keyId));
-    parentPort.postMessage({ id: message.id, signature });
-  } catch (error) {
-    parentPort.postMessage({ id: message.id, error: String(error && error.message || error) });
-  }
+  const results = message.batch.map((request) => {
+    try {
+      return { id: request.id, signature: sign(request.digest, request.data, keys.get(request.keyId)) };
+    } catch (error) {
+      return { id: request.id, error: String(error && error.message || error) };
+    }
+  });
+  parentPort.postMessage(results);
 });
 `;
 
@@ -49,11 +53,20 @@ interface Pending {
   reject(error: Error): void;
 }
 
+interface SignRequest {
+  id: number;
+  keyId: number;
+  digest: PendingSignature['digest'];
+  data: Buffer;
+}
+
 interface SigningThread {
   worker: Worker;
   /** Keys already sent to this thread, by id. */
   keys: Set<number>;
   pending: Map<number, Pending>;
+  /** Requests of this event-loop turn, posted together once it ends. */
+  outbox: SignRequest[];
 }
 
 export function createDkimSigningPool(options: { threads: number }): DkimSigningPool {
@@ -80,19 +93,21 @@ export function createDkimSigningPool(options: { threads: number }): DkimSigning
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     // Idle signing threads must not keep a finished process (a CLI command, a test) alive.
     worker.unref();
-    const created: SigningThread = { worker, keys: new Set(), pending: new Map() };
+    const created: SigningThread = { worker, keys: new Set(), pending: new Map(), outbox: [] };
     const fail = (error: Error) => {
       if (threads[index] === created) threads[index] = undefined;
       for (const waiting of created.pending.values()) waiting.reject(error);
       created.pending.clear();
     };
-    worker.on('message', (message: { id: number; signature?: Uint8Array; error?: string }) => {
-      const waiting = created.pending.get(message.id);
-      if (!waiting) return;
-      created.pending.delete(message.id);
+    worker.on('message', (results: { id: number; signature?: Uint8Array; error?: string }[]) => {
+      for (const result of results) {
+        const waiting = created.pending.get(result.id);
+        if (!waiting) continue;
+        created.pending.delete(result.id);
+        if (result.signature) waiting.resolve(Buffer.from(result.signature));
+        else waiting.reject(new SigningUnavailableError(`DKIM signing failed: ${result.error}`));
+      }
       if (created.pending.size === 0) worker.unref();
-      if (message.signature) waiting.resolve(Buffer.from(message.signature));
-      else waiting.reject(new SigningUnavailableError(`DKIM signing failed: ${message.error}`));
     });
     worker.on('error', (error) =>
       fail(new SigningUnavailableError(`DKIM signing thread failed: ${error.message}`)),
@@ -103,7 +118,7 @@ export function createDkimSigningPool(options: { threads: number }): DkimSigning
   }
 
   function signOnThread(pending: PendingSignature, key: DomainKey): Promise<Buffer> {
-    const signer = thread(turn++ % threads.length);
+    const signer = thread(turn % threads.length);
     const keyId = keyIdOf(key.privateKey);
     if (!signer.keys.has(keyId)) {
       signer.worker.postMessage({ keyId, key: key.privateKey });
@@ -114,8 +129,17 @@ export function createDkimSigningPool(options: { threads: number }): DkimSigning
       signer.pending.set(id, { resolve, reject });
       // Referenced while a signature is outstanding, so the process waits for it.
       signer.worker.ref();
-      signer.worker.postMessage({ id, keyId, digest: pending.digest, data: pending.data });
+      signer.outbox.push({ id, keyId, digest: pending.digest, data: pending.data });
+      if (signer.outbox.length === 1) queueMicrotask(() => post(signer));
     });
+  }
+
+  /** Posts the turn's requests to their thread; the next turn's batch goes to the next thread. */
+  function post(signer: SigningThread): void {
+    const batch = signer.outbox;
+    signer.outbox = [];
+    turn++;
+    signer.worker.postMessage({ batch });
   }
 
   return {
