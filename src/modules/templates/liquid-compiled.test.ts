@@ -58,6 +58,8 @@ const root = fc.oneof(
   },
   { weight: 2, arbitrary: fc.constantFrom('i', 'item', 'y', 'forloop') },
   { weight: 1, arbitrary: fc.constantFrom('missing', 'toString', 'constructor', '__proto__') },
+  // `include 's0' with x` names the value after the snippet.
+  { weight: 1, arbitrary: fc.constantFrom('s0', 's1') },
 );
 const segment = fc.oneof(
   {
@@ -95,9 +97,24 @@ const segment = fc.oneof(
   },
 );
 // The lenient runs use any path; the strict ones paths the data has, or almost every render would stop at an unknown variable.
-const anyPath = seq(
-  root,
-  fc.array(segment, { maxLength: 2 }).map((s) => s.join('')),
+const anyPath = fc.oneof(
+  {
+    weight: 9,
+    arbitrary: seq(
+      root,
+      fc.array(segment, { maxLength: 2 }).map((s) => s.join('')),
+    ),
+  },
+  // Properties of literals: liquidjs reads them from the literal itself (a drop for nil, empty, blank).
+  fc.constantFrom(
+    '"abc".size',
+    '(1..3).last',
+    'nil.x',
+    'empty.size',
+    'blank.first',
+    '"é😀".first',
+    '(1..4)[1]',
+  ),
 );
 const knownPath = fc.oneof(
   {
@@ -293,7 +310,13 @@ function grammar(snippets: string[], path: fc.Arbitrary<string>) {
         orElse,
         tag('endif'),
       ),
-      seq(tag('unless ', condition), inner, orElse, tag('endunless')),
+      seq(
+        tag('unless ', condition),
+        inner,
+        fc.option(seq(tag('elsif ', condition), inner), { nil: '' }),
+        orElse,
+        tag('endunless'),
+      ),
       seq(
         tag('case ', filtered),
         fc
@@ -317,6 +340,13 @@ function grammar(snippets: string[], path: fc.Arbitrary<string>) {
           tag('endfor'),
         ),
       },
+      // A second loop over the same collection can go on where the first stopped (`offset: continue`).
+      fc
+        .tuple(collection, loopModifiers, block(depth - 1, true))
+        .map(
+          ([over, modifiers, body]) =>
+            `{% for i in ${over} ${modifiers} %}${body}{% endfor %}{% for i in ${over} offset: continue %}{{ i }}{% endfor %}`,
+        ),
       seq(tag('capture ', variable), inner, tag('endcapture')),
     );
   }
