@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { Liquid } from 'liquidjs';
 import { describe, expect, it } from 'vitest';
 import { createLiquidCompiler } from './liquid-compiled.js';
-import { createLiquidEngine } from './liquid-engine.js';
+import { createLiquidEngine, DEFAULT_LIQUID_LIMITS } from './liquid-engine.js';
 
 /**
  * The compiled renderer against liquidjs itself: random templates from a
@@ -447,4 +447,138 @@ describe('compiled Liquid renders exactly what liquidjs renders', () => {
       });
     }
   }
+});
+
+function engineWith(
+  snippets: Record<string, string> = {},
+  options: { strict?: boolean; renderMs?: number } = {},
+) {
+  return createLiquidEngine({
+    snippets: new Map(Object.entries(snippets)),
+    strictVariables: options.strict ?? false,
+    escapeHtml: true,
+    limits: { ...DEFAULT_LIQUID_LIMITS, renderMs: options.renderMs ?? DEFAULT_LIQUID_LIMITS.renderMs },
+  });
+}
+
+function compiled(engine: Liquid, source: string) {
+  const compilation = createLiquidCompiler(engine).compile(engine.parse(source));
+  if (!compilation.ok) throw new Error(`not compiled: ${compilation.reason}`);
+  return compilation.template;
+}
+
+describe('what falls back to liquidjs', () => {
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    ['tablerow', '{% tablerow i in (1..2) %}{{ i }}{% endtablerow %}', {}, /the "tablerow" tag/],
+    ['cycle', "{% cycle 'a', 'b' %}", {}, /the "cycle" tag/],
+    // They write to the caller's scope object: a compiled try then a liquidjs retry would count twice.
+    ['increment', '{% increment n %}', {}, /the "increment" tag/],
+    ['decrement', '{% decrement n %}', {}, /the "decrement" tag/],
+    ['layout', "{% layout 'frame' %}x", { frame: 'a' }, /the "layout" tag/],
+    ['block', '{% block b %}x{% endblock %}', {}, /the "block" tag/],
+    ['a snippet name from a variable', '{% include name %}', {}, /computed when rendering/],
+    ['a snippet name with Liquid in it', "{% render 'a{{ x }}' %}", {}, /computed when rendering/],
+    ['no snippet name', '{% include none %}', {}, /names no snippet/],
+    ['an unknown snippet', "{% include 'nope' %}", {}, /snippet "nope" cannot be loaded/],
+    ['an include cycle', "{% include 'loop' %}", { loop: "a{% include 'loop' %}" }, /"loop" includes itself/],
+    ['a render cycle', "{% render 'again' %}", { again: "{% render 'again' %}" }, /"again" includes itself/],
+    [
+      'a snippet outside the subset',
+      "{% render 'table' %}",
+      { table: '{% cycle 1, 2 %}' },
+      /the "cycle" tag/,
+    ],
+    ['two operands without an operator', '{{ a b }}', {}, /no operator between them/],
+  ];
+  for (const [what, source, snippets, reason] of cases) {
+    it(`${what}, saying why`, () => {
+      const engine = engineWith(snippets);
+      const compilation = createLiquidCompiler(engine).compile(engine.parse(source));
+      expect(compilation.ok).toBe(false);
+      expect(compilation.ok ? '' : compilation.reason).toMatch(reason);
+    });
+  }
+
+  it('a tag the engine defines itself, and engine options that change semantics', () => {
+    const custom = engineWith();
+    custom.registerTag('shout', { render: () => 'HEY' });
+    const withTag = createLiquidCompiler(custom).compile(custom.parse('{% shout %}'));
+    expect(withTag).toEqual({ ok: false, reason: 'the "shout" tag' });
+    const jsTruthy = new Liquid({ jsTruthy: true });
+    expect(createLiquidCompiler(jsTruthy).compile(jsTruthy.parse('{{ a }}'))).toEqual({
+      ok: false,
+      reason: 'the engine option jsTruthy is on',
+    });
+  });
+});
+
+describe('compiled rendering', () => {
+  const contact = { email: 'ann@example.com', attributes: { first_name: 'Ann' }, tags: ['vip'] };
+
+  it('refuses prototype properties (ownPropertyOnly), as liquidjs does', () => {
+    const source =
+      '[{{ contact.constructor }}|{{ contact.__proto__ }}|{{ contact.toString }}|{{ contact.constructor.name }}' +
+      '|{{ contact.tags.constructor }}|{{ contact.email.constructor }}|{{ toString }}|{{ constructor.constructor }}' +
+      '|{{ contact.hasOwnProperty }}|{% for k in contact.__proto__ %}{{ k }}{% endfor %}|{{ contact.tags.push }}]' +
+      '{{ contact.email.length }}{{ contact.tags.size }}';
+    const engine = engineWith();
+    const scope = { contact };
+    expect(compiled(engine, source).render(scope, scope)).toBe('[||||||||||]151');
+    expect(engine.renderSync(engine.parse(source), scope, { globals: scope })).toBe('[||||||||||]151');
+    // Data may have such keys of its own (JSON.parse makes "__proto__" an own property): those are data, read as such.
+    const data = JSON.parse('{"__proto__": {"polluted": "own"}, "constructor": "mine"}');
+    expect(compiled(engine, '{{ d.__proto__.polluted }} {{ d.constructor }}').render({ d: data })).toBe(
+      'own mine',
+    );
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // Strict mode: a prototype property is an unknown variable.
+    const strict = engineWith({}, { strict: true });
+    expect(() => compiled(strict, '{{ contact.constructor }}').render(scope, scope)).toThrow();
+  });
+
+  it('counts range items against the memory limit before allocating them', () => {
+    const engine = engineWith();
+    for (const source of [
+      '{% for i in (1..100000000) %}{{ i }}{% endfor %}',
+      '{% for i in (1..900) %}{% for j in (1..900) %}{% for k in (1..900) %}{% endfor %}{% endfor %}{% endfor %}',
+    ]) {
+      expect(() => compiled(engine, source).render({})).toThrow(/memory alloc limit exceeded/);
+    }
+  });
+
+  it('stops loops at the render time limit', () => {
+    // A limit of 0 ms is over by the first look at the clock, however fast the machine.
+    const engine = engineWith({ each: '{% for x in items %}{% endfor %}' }, { renderMs: 0 });
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    const scope = { items };
+    for (const source of [
+      '{% for a in items %}{% if a %}{% endif %}{% endfor %}',
+      '{% for a in (1..3) %}{% for b in (1..3) %}{% endfor %}{% endfor %}',
+      "{% render 'each' for items as x, items: items %}",
+    ]) {
+      expect(() => compiled(engine, source).render(scope, scope)).toThrow(/template render limit exceeded/);
+    }
+  });
+
+  it('gives render snippets their own scope and include snippets the includer’s', () => {
+    const engine = engineWith({
+      show: '[{{ secret }}|{{ contact.email }}|{{ x }}]',
+      row: '{{ forloop.index }}:{{ tag }}{% unless forloop.last %},{% endunless %}',
+      stop: '{% if i == 2 %}{% break %}{% endif %}{{ i }}',
+    });
+    const scope = { contact };
+    const render = (source: string) => compiled(engine, source).render(scope, scope);
+    expect(render("{% assign secret = 's' %}{% render 'show' %}{% include 'show' %}")).toBe(
+      '[|ann@example.com|][s|ann@example.com|]',
+    );
+    expect(render("{% render 'show', x: 1 %}{% render 'show' with contact.email as x %}")).toBe(
+      '[|ann@example.com|1][|ann@example.com|ann@example.com]',
+    );
+    expect(render("{% include 'show', x: '<b>' %}")).toBe('[|ann@example.com|&lt;b&gt;]');
+    expect(render("{% render 'row' for contact.tags as tag %}|{% render 'row' for (1..3) as tag %}")).toBe(
+      '1:vip|1:1,2:2,3:3',
+    );
+    // An included snippet shares the loop's context: its break ends the loop.
+    expect(render("{% for i in (1..3) %}{% include 'stop' %}{% endfor %}")).toBe('1');
+  });
 });
