@@ -123,6 +123,8 @@ function withPreheader(html: string, preheader: string | null): string {
 
 export interface TemplateCompilerOptions {
   limits?: LiquidLimits | undefined;
+  /** Render Liquid through compiled closures where it can (default); false renders every field with liquidjs (the benchmark's baseline). */
+  compiledLiquid?: boolean | undefined;
 }
 
 /** One Liquid field of a prepared version, parsed once; compiled when it is in the compiled subset. */
@@ -367,6 +369,7 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
     source: string,
   ): PreparedField {
     const templates = parseStored(engine, field, source);
+    if (options.compiledLiquid === false) return { engine, field, templates, compiled: undefined };
     const compilation = compiler.compile(templates);
     if (!compilation.ok) stats.liquidFallbacks++;
     return { engine, field, templates, compiled: compilation.ok ? compilation.template : undefined };
