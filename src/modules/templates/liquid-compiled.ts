@@ -588,7 +588,8 @@ export function createLiquidCompiler(engine: Liquid) {
         };
       } catch (error) {
         if (error instanceof NotCompiled) return { ok: false, reason: error.message };
-        throw error;
+        // liquidjs internals not shaped as expected (a new liquidjs version, say): liquidjs still renders the field.
+        return { ok: false, reason: `the compiler failed: ${(error as Error).message}` };
       }
     },
   };
