@@ -4,6 +4,7 @@ import { loadConfig } from '../src/config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres } from '../src/db/index.js';
 import { systemClock } from '../src/lib/clock.js';
 import { createContainer } from '../src/main/container.js';
+import { CAMPAIGN_TEMPLATE } from './campaign-template.js';
 
 /**
  * A campaign send, in two fresh processes: `setup` creates the database
@@ -62,11 +63,7 @@ if (mode === 'setup') {
   const template = await c.templates.create(workspaceId, {
     name: 'News',
     format: 'html',
-    subject: 'News for {{ contact.attributes.first_name | default: "you" }}',
-    body:
-      '<h1>Hello {{ contact.attributes.first_name | default: "there" }}</h1>' +
-      '<p>This month: {% for i in (1..3) %}item {{ i }}, {% endfor %}and more.</p>'.repeat(4) +
-      '<p><a href="{{ view_in_browser_url }}">View online</a> · <a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    ...CAMPAIGN_TEMPLATE,
   });
   const list = await c.lists.create(workspaceId, { name: 'Bench', opt_in: 'single' });
   await sql`

@@ -3,6 +3,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchTemplateRender } from './template-render.js';
 import { benchTracking } from './tracking.js';
 
 /**
@@ -15,7 +16,8 @@ import { benchTracking } from './tracking.js';
  * BENCH_ANALYTICS_RECIPIENTS: campaign size of the report benchmark on PostgreSQL (default
  * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
  * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking).
+ * BENCH_RENDER_SECONDS: how long each template's render benchmark runs per renderer (default 4).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking, render).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -57,3 +59,4 @@ if (wanted('tracking'))
     connections: 16,
     postgresUrl: pgUrl,
   });
+if (wanted('render')) await benchTemplateRender({ seconds: Number(process.env.BENCH_RENDER_SECONDS ?? 4) });

@@ -71,6 +71,8 @@ describe('template compiler', () => {
       },
       { strictVariables: false },
     );
+    // Every field is in the compiled subset: none is left to liquidjs.
+    expect(compiler.stats.liquidFallbacks).toBe(0);
     const r = await prepared.render(context);
     expect(r.subject).toBe('Hi Ann');
     expect(r.preheader).toBe('For ann@example.com');
@@ -156,6 +158,7 @@ describe('template compiler', () => {
     expect(r.html).toContain('Bye ann@example.com');
     expect(r.text).toContain('Bye ann@example.com');
     expect(r.text).not.toContain('<p>');
+    expect(compiler.stats.liquidFallbacks).toBe(0);
     const e = await invalid(
       compiler.compile(
         {
@@ -200,6 +203,7 @@ describe('template compiler', () => {
     const compiler = createTemplateCompiler();
     for (const body of [
       '{% for i in (1..10000000) %}{{ i }}{% endfor %}',
+      '{% for i in (1..100000000) %}{{ i }}{% endfor %}',
       '{% for i in (1..900) %}{% for j in (1..900) %}{% for k in (1..900) %}{% endfor %}{% endfor %}{% endfor %}',
     ]) {
       const out = await compiler.compile(
@@ -251,5 +255,58 @@ describe('template compiler', () => {
     const err = (await p.render(context).catch((x: unknown) => x)) as DomainError;
     expect(err.code).toBe('TEMPLATE_RENDER_FAILED');
     expect(err.details?.[0]).toMatchObject({ variable: 'contact.attributes.plan', line: 2, column: 6 });
+  });
+
+  it('names the unknown variable where it is, in every field, in loops and snippets alike', async () => {
+    const compiler = createTemplateCompiler();
+    const version = {
+      subject: 'Hi',
+      preheader: null,
+      compiled_html: 'ok',
+      compiled_text: 'ok',
+      text_body: 'ok',
+      snippets: { foot: 'a\n  {{ nothing }}' },
+    };
+    const cases: [Partial<typeof version>, object][] = [
+      [{ subject: 'Hi {{ contact.attributes.nope }}' }, { path: '/subject', line: 1, column: 7 }],
+      [
+        {
+          compiled_html: '<p>\n{% for t in contact.tags %}\n  {{ t.size }}{{ contact.plan }}{% endfor %}</p>',
+        },
+        { path: '/body', variable: 'contact.plan', line: 3, column: 18 },
+      ],
+      [
+        { compiled_text: "x\n {% render 'foot' %}" },
+        { path: '/text', variable: 'nothing', line: 2, column: 6 },
+      ],
+    ];
+    for (const [fields, detail] of cases) {
+      const p = compiler.prepare({ ...version, ...fields }, { strictVariables: true });
+      const err = (await p.render(context).catch((x: unknown) => x)) as DomainError;
+      expect(err.code).toBe('TEMPLATE_RENDER_FAILED');
+      expect(err.details?.[0]).toMatchObject(detail);
+    }
+    expect(compiler.stats.liquidFallbacks).toBe(0);
+  });
+
+  it('leaves fields outside the compiled subset to liquidjs, with the same output', async () => {
+    const compiler = createTemplateCompiler();
+    const p = compiler.prepare(
+      {
+        subject: '{% increment n %}{% increment n %} {{ contact.email }}',
+        preheader: null,
+        compiled_html: '<table>{% tablerow t in contact.tags %}{{ t }}{% endtablerow %}</table>',
+        compiled_text: '{% for t in contact.tags %}{{ t }}{% endfor %}',
+        text_body: 'x',
+        snippets: {},
+      },
+      { strictVariables: false },
+    );
+    expect(compiler.stats.liquidFallbacks).toBe(2);
+    // A copy: liquidjs's increment writes its counter into the scope object it is given.
+    const r = await p.render({ ...context });
+    expect(r.subject).toBe('01 ann@example.com');
+    expect(r.html).toBe('<table><tr class="row1"><td class="col1">vip</td></tr></table>');
+    expect(r.text).toBe('vip');
   });
 });

@@ -4,6 +4,7 @@ import type { Liquid, Template } from 'liquidjs';
 import mjml2html from 'mjml';
 import type { TemplateFormat } from '../../db/index.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
+import { type CompiledLiquid, createLiquidCompiler, type LiquidCompiler } from './liquid-compiled.js';
 import {
   createLiquidEngine,
   DEFAULT_LIQUID_LIMITS,
@@ -122,17 +123,28 @@ function withPreheader(html: string, preheader: string | null): string {
 
 export interface TemplateCompilerOptions {
   limits?: LiquidLimits | undefined;
+  /** Render Liquid through compiled closures where it can (default); false renders every field with liquidjs (the benchmark's baseline). */
+  compiledLiquid?: boolean | undefined;
+}
+
+/** One Liquid field of a prepared version, parsed once; compiled when it is in the compiled subset. */
+interface PreparedField {
+  engine: Liquid;
+  field: string;
+  templates: Template[];
+  compiled: CompiledLiquid | undefined;
 }
 
 /**
  * Turns a version's source into its stored artefacts (MJML -> HTML, CSS
  * inlined, text part) once at save time, and prepares stored versions for
  * per-recipient rendering. `stats` counts the expensive compiles, so tests
- * can prove sending never compiles.
+ * can prove sending never compiles, and the prepared fields liquidjs renders
+ * because they are outside the compiled subset (liquid-compiled.ts).
  */
 export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
   const limits = options.limits ?? DEFAULT_LIQUID_LIMITS;
-  const stats = { compiles: 0, prepares: 0 };
+  const stats = { compiles: 0, prepares: 0, liquidFallbacks: 0 };
 
   function engines(snippets: ReadonlyMap<string, string>, strictVariables: boolean) {
     return {
@@ -284,11 +296,12 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
         escapeHtml: false,
         limits,
       });
-      const parsed = {
-        subject: parseStored(plain, 'subject', version.subject),
-        preheader: parseStored(plain, 'preheader', version.preheader ?? ''),
-        html: parseStored(html, 'body', version.compiled_html),
-        text: parseStored(plain, 'text', version.compiled_text),
+      const compilers = { html: createLiquidCompiler(html), plain: createLiquidCompiler(plain) };
+      const fields = {
+        subject: prepareField(plain, compilers.plain, 'subject', version.subject),
+        preheader: prepareField(plain, compilers.plain, 'preheader', version.preheader ?? ''),
+        html: prepareField(html, compilers.html, 'body', version.compiled_html),
+        text: prepareField(plain, compilers.plain, 'text', version.compiled_text),
       };
 
       // Positions in the compiled HTML mean little to the author: point at the same tag in the source instead.
@@ -312,10 +325,17 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
       }
 
       // Synchronous: the snippet file system is in memory, and skipping a promise per tag matters per recipient.
-      function run(engine: Liquid, field: string, tpl: Template[], scope: object): string {
+      // Scope as globals too, so `{% render %}` snippets, which get an isolated scope, still see contact, workspace and the URLs.
+      function run({ engine, field, templates, compiled }: PreparedField, scope: object): string {
+        if (compiled) {
+          try {
+            return compiled.render(scope, scope);
+          } catch {
+            // liquidjs renders it again below: its error is the one users see, with line and column.
+          }
+        }
         try {
-          // As globals too, so `{% render %}` snippets, which get an isolated scope, still see contact, workspace and the URLs.
-          return engine.renderSync(tpl, scope, { globals: scope }) as string;
+          return engine.renderSync(templates, scope, { globals: scope }) as string;
         } catch (error) {
           const detail = inSource(describeLiquidError(error, field, limits), field);
           throw new DomainError(
@@ -328,19 +348,32 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
 
       return {
         async render(context) {
-          const subject = run(plain, 'subject', parsed.subject, context);
-          const preheader = run(plain, 'preheader', parsed.preheader, context);
+          const subject = run(fields.subject, context);
+          const preheader = run(fields.preheader, context);
           const scope = { ...context, __preheader: preheader };
           return {
             subject: subject.replace(/\s+/g, ' ').trim(),
             preheader: preheader.trim(),
-            html: run(html, 'body', parsed.html, scope),
-            text: run(plain, 'text', parsed.text, context),
+            html: run(fields.html, scope),
+            text: run(fields.text, context),
           };
         },
       };
     },
   };
+
+  function prepareField(
+    engine: Liquid,
+    compiler: LiquidCompiler,
+    field: string,
+    source: string,
+  ): PreparedField {
+    const templates = parseStored(engine, field, source);
+    if (options.compiledLiquid === false) return { engine, field, templates, compiled: undefined };
+    const compilation = compiler.compile(templates);
+    if (!compilation.ok) stats.liquidFallbacks++;
+    return { engine, field, templates, compiled: compilation.ok ? compilation.template : undefined };
+  }
 
   function parseStored(engine: Liquid, field: string, source: string): Template[] {
     try {
