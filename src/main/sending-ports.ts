@@ -9,7 +9,7 @@ import type { PreparedCampaign, SendingPorts } from '../modules/campaigns/index.
 import type { ListService } from '../modules/lists/index.js';
 import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
 import type { SendingDomainService } from '../modules/sending-domains/index.js';
-import type { TemplateService } from '../modules/templates/index.js';
+import { RenderTimeLimitError, type TemplateService } from '../modules/templates/index.js';
 import type { TrackingService } from '../modules/tracking/index.js';
 import type { TransportService } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
@@ -154,6 +154,8 @@ export function createSendingPorts(deps: {
       if (isTransportError(error)) return error.kind;
       // A signing thread that died says nothing about the message: try it again later.
       if (error instanceof SigningUnavailableError) return 'temporary';
+      // Out of render time once (a pause, a busy machine) may pass next time; retried up to the attempt limit.
+      if (error instanceof RenderTimeLimitError) return 'temporary';
       // A message that cannot be rendered or built will not improve by retrying.
       return 'permanent';
     },
@@ -219,7 +221,8 @@ export function createMailPort(deps: {
     classify(error) {
       if (isTransportError(error))
         return { kind: error.kind, detail: error.providerMessage || error.message };
-      if (error instanceof SigningUnavailableError) return { kind: 'temporary', detail: error.message };
+      if (error instanceof SigningUnavailableError || error instanceof RenderTimeLimitError)
+        return { kind: 'temporary', detail: error.message };
       return { kind: 'permanent', detail: error instanceof Error ? error.message : String(error) };
     },
   };

@@ -6,11 +6,12 @@ import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { Contact, ContactService } from '../contacts/index.js';
 import { requireEmail } from '../contacts/index.js';
-import type {
-  PreparedTemplate,
-  RenderContext,
-  TemplateCompiler,
-  TemplateService,
+import {
+  type PreparedTemplate,
+  type RenderContext,
+  RenderTimeLimitError,
+  type TemplateCompiler,
+  type TemplateService,
 } from '../templates/index.js';
 import type { TrackingService } from '../tracking/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
@@ -320,6 +321,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         const workspace = await deps.workspaces.get(workspaceId);
         rendered = await render(workspace.name, payload, await prepared(workspaceId, payload), contact);
       } catch (error) {
+        // Out of render time may pass on the job's next attempt; every other render error is final.
+        if (error instanceof RenderTimeLimitError) throw error;
         const message = error instanceof Error ? error.message : String(error);
         await repo.finish(
           db,

@@ -9,6 +9,7 @@ export {
   type PreparedTemplate,
   type RenderContext,
   type RenderedMessage,
+  RenderTimeLimitError,
   type TemplateCompiler,
 } from './template-compiler.js';
 export { templatesRoutes } from './templates.routes.js';

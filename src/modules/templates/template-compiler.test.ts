@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../lib/errors.js';
-import { createTemplateCompiler, type RenderContext } from './template-compiler.js';
+import { createTemplateCompiler, type RenderContext, RenderTimeLimitError } from './template-compiler.js';
 
 const context: RenderContext = {
   contact: {
@@ -226,6 +226,8 @@ describe('template compiler', () => {
       expect(Date.now() - started).toBeLessThan(3000);
       expect(err.code).toBe('TEMPLATE_RENDER_FAILED');
       expect(err.message).toMatch(/loop over fewer items/);
+      // Running out of time may pass on a retry (senders retry it); running out of memory will not.
+      expect(err instanceof RenderTimeLimitError).toBe(/took longer than/.test(err.message));
     }
   });
 

@@ -338,11 +338,9 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
           return engine.renderSync(templates, scope, { globals: scope }) as string;
         } catch (error) {
           const detail = inSource(describeLiquidError(error, field, limits), field);
-          throw new DomainError(
-            'TEMPLATE_RENDER_FAILED',
-            `the template could not be rendered: ${detail.message}`,
-            [detail],
-          );
+          const message = `the template could not be rendered: ${detail.message}`;
+          if (isRenderTimeLimit(error)) throw new RenderTimeLimitError(message, [detail]);
+          throw new DomainError('TEMPLATE_RENDER_FAILED', message, [detail]);
         }
       }
 
@@ -389,3 +387,23 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
 }
 
 export type TemplateCompiler = ReturnType<typeof createTemplateCompiler>;
+
+/**
+ * A render that ran out of time. Unlike other render errors it may pass on
+ * another try (a pause for garbage collection, a busy machine, the first use
+ * of a locale's date names), so senders retry it rather than fail the recipient.
+ */
+export class RenderTimeLimitError extends DomainError {
+  constructor(message: string, details: ErrorDetail[]) {
+    super('TEMPLATE_RENDER_FAILED', message, details);
+    this.name = 'RenderTimeLimitError';
+  }
+}
+
+function isRenderTimeLimit(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; depth++) {
+    if (/render limit exceeded/.test(current.message)) return true;
+    current = (current as { originalError?: unknown }).originalError;
+  }
+  return false;
+}
