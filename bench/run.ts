@@ -3,6 +3,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchSmtpClient } from './smtp-client.js';
 import { benchTracking } from './tracking.js';
 
 /**
@@ -15,7 +16,8 @@ import { benchTracking } from './tracking.js';
  * BENCH_ANALYTICS_RECIPIENTS: campaign size of the report benchmark on PostgreSQL (default
  * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
  * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking).
+ * BENCH_SMTP_MESSAGES: messages per round of the SMTP client benchmark (default 50,000; two rounds per client).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, smtp, analytics, tracking).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -45,6 +47,7 @@ if (wanted('send'))
     bigRows: process.env.BENCH_SEND_1M === '1' ? 1_000_000 : undefined,
     postgresUrl: pgUrl,
   });
+if (wanted('smtp')) await benchSmtpClient({ messages: Number(process.env.BENCH_SMTP_MESSAGES ?? 50_000) });
 if (wanted('analytics'))
   await benchAnalytics({
     recipients: Number(process.env.BENCH_ANALYTICS_RECIPIENTS ?? 1_000_000),
