@@ -194,6 +194,8 @@ class SmtpSession implements SmtpClient {
   private partial = '';
   private replyLines: string[] = [];
   private quitTimer: NodeJS.Timeout | undefined;
+  /** The EHLO name. */
+  private name: string | undefined;
 
   constructor(options: SmtpClientOptions) {
     this.options = options;
@@ -219,31 +221,12 @@ class SmtpSession implements SmtpClient {
     this.socket = socket;
     this.listen(socket);
     const waiter = this.waiter as Waiter;
-    waiter.timer = setTimeout(
-      () =>
-        this.fail(
-          new SmtpError(
-            'ETIMEDOUT',
-            `no connection to ${host}:${port} within ${connectionTimeoutMs} ms`,
-            'CONN',
-          ),
-        ),
-      connectionTimeoutMs,
-    );
+    waiter.timer = this.failAfter(connectionTimeoutMs, `no connection to ${host}:${port}`, 'CONN');
     const connected = () => {
       this.phase = 'session';
       clearTimeout(waiter.timer);
-      waiter.timer = setTimeout(
-        () =>
-          this.fail(
-            new SmtpError(
-              'ETIMEDOUT',
-              `no greeting from ${host}:${port} within ${greetingTimeoutMs} ms`,
-              'greeting',
-            ),
-          ),
-        greetingTimeoutMs,
-      );
+      if (this.waiter !== waiter) return;
+      waiter.timer = this.failAfter(greetingTimeoutMs, `no greeting from ${host}:${port}`, 'greeting');
     };
     socket.once('connect', () => {
       socket.setNoDelay(true);
@@ -254,8 +237,9 @@ class SmtpSession implements SmtpClient {
 
     try {
       const [reply] = (await greeting) as [SmtpReply];
-      if (reply.code !== 220)
+      if (reply.code !== 220) {
         throw new SmtpError('ECONNECTION', `${host}:${port} refused the session`, 'greeting', reply);
+      }
       this.socket.setTimeout(this.options.socketTimeoutMs);
       await this.hello();
       if (this.options.tls === 'starttls') {
@@ -394,7 +378,9 @@ class SmtpSession implements SmtpClient {
   }
 
   private async hello(): Promise<void> {
-    const name = this.options.name?.replace(/[\s<>]/g, '') || defaultName(this.socket);
+    // Named once: after STARTTLS the TLS socket may not know the local address.
+    this.name ??= this.options.name?.replace(/[\s<>]/g, '') || defaultName(this.socket);
+    const name = this.name;
     const ehlo = await this.command(`EHLO ${name}\r\n`, 'ECONNECTION', 'EHLO');
     if (ehlo.code === 250) {
       this.extensions = parseExtensions(ehlo.text);
@@ -466,11 +452,7 @@ class SmtpSession implements SmtpClient {
     this.listen(secure);
     const handshake = this.expect(0, 'ETLS', 'STARTTLS');
     const waiter = this.waiter as Waiter;
-    waiter.timer = setTimeout(
-      () =>
-        this.fail(new SmtpError('ETIMEDOUT', `no TLS handshake within ${socketTimeoutMs} ms`, 'STARTTLS')),
-      socketTimeoutMs,
-    );
+    waiter.timer = this.failAfter(socketTimeoutMs, 'no TLS handshake', 'STARTTLS');
     secure.once('secureConnect', () => {
       if (this.waiter !== waiter) return;
       this.phase = 'session';
@@ -480,6 +462,10 @@ class SmtpSession implements SmtpClient {
       waiter.resolve([]);
     });
     return handshake;
+  }
+
+  private failAfter(ms: number, what: string, command: string): NodeJS.Timeout {
+    return setTimeout(() => this.fail(new SmtpError('ETIMEDOUT', `${what} within ${ms} ms`, command)), ms);
   }
 
   private rejectUnauthorized(): boolean {
