@@ -1,4 +1,4 @@
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import nodemailer from 'nodemailer';
 import { generateSecretKey } from '../src/lib/secret-keys.js';
 import { freshPostgres } from './bench-database.js';
+import { startSink } from './smtp-sink.js';
 
 /**
  * Campaign sending through the whole pipeline (claim, render, build, DKIM
@@ -23,41 +24,6 @@ interface ChildResult {
   peakRssMb: number;
   peakHeapUsedMb: number;
   peakExternalMb: number;
-}
-
-interface Sink {
-  port: number;
-  count(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  const script = fileURLToPath(new URL('./smtp-sink-child.js', import.meta.url));
-  const child: ChildProcess = fork(script, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const next = <T>(key: string) =>
-    new Promise<T>((resolve) => {
-      const on = (message: Record<string, T>) => {
-        if (key in message) {
-          child.off('message', on);
-          resolve(message[key] as T);
-        }
-      };
-      child.on('message', on);
-    });
-  const port = await next<number>('port');
-  return {
-    port,
-    count() {
-      const answer = next<number>('count');
-      child.send('count');
-      return answer;
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send('stop');
-      }),
-  };
 }
 
 /** Bare nodemailer: a pooled transport, one pre-built raw message, a window of sends in flight. */

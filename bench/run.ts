@@ -3,6 +3,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchSmtpClient } from './smtp-client.js';
 import { benchTemplateRender } from './template-render.js';
 import { benchTracking } from './tracking.js';
 
@@ -18,6 +19,8 @@ import { benchTracking } from './tracking.js';
  * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
  * BENCH_RENDER_SECONDS: how long each template's render benchmark runs per renderer (default 4).
  * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking, render).
+ * BENCH_SMTP_MESSAGES: messages per round of the SMTP client benchmark (default 50,000; two rounds per client).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, smtp, analytics, tracking).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -47,6 +50,7 @@ if (wanted('send'))
     bigRows: process.env.BENCH_SEND_1M === '1' ? 1_000_000 : undefined,
     postgresUrl: pgUrl,
   });
+if (wanted('smtp')) await benchSmtpClient({ messages: Number(process.env.BENCH_SMTP_MESSAGES ?? 50_000) });
 if (wanted('analytics'))
   await benchAnalytics({
     recipients: Number(process.env.BENCH_ANALYTICS_RECIPIENTS ?? 1_000_000),

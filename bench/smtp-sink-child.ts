@@ -4,7 +4,8 @@ import { SMTPServer } from 'smtp-server';
 /**
  * A counting SMTP sink in its own process, so accepting messages does not
  * share an event loop (or CPU accounting) with the sender being measured.
- * Reports its port over IPC, then answers 'count' with the messages accepted.
+ * Reports its port over IPC, then answers 'count' with the messages accepted
+ * and 'cpu' with its own CPU time (process.cpuUsage()).
  */
 let count = 0;
 const server = new SMTPServer({
@@ -28,6 +29,7 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.on('message', (message) => {
   if (message === 'count') process.send?.({ count });
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
   if (message === 'reset') count = 0;
   if (message === 'stop') server.close(() => process.exit(0));
 });

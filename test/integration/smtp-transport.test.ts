@@ -3,6 +3,7 @@ import { generate } from 'selfsigned';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSmtpTransport, type SmtpOptions, TransportError } from '../../src/mail/transports/index.js';
+import { startRawSmtpServer } from '../helpers/raw-smtp-server.js';
 
 const raw = Buffer.from(
   'From: Shop <news@shop.example>\r\nTo: ann@example.com\r\nSubject: Hello\r\nMessage-ID: <m1@shop.example>\r\n\r\nHi Ann\r\n',
@@ -14,6 +15,7 @@ const message = {
 };
 
 interface Received {
+  session: string;
   from: string;
   to: string[];
   data: Buffer;
@@ -23,6 +25,15 @@ interface Received {
 
 let pems: { private: string; cert: string };
 const servers: SMTPServer[] = [];
+const rawServers: { close(): Promise<void> }[] = [];
+
+async function startRaw(script: Parameters<typeof startRawSmtpServer>[0] = {}) {
+  const server = await startRawSmtpServer(script);
+  rawServers.push(server);
+  return server;
+}
+
+const to = (address: string) => ({ ...message, envelope: { ...message.envelope, to: [address] } });
 
 async function startServer(extra: Partial<SMTPServerOptions> = {}) {
   const received: Received[] = [];
@@ -33,6 +44,11 @@ async function startServer(extra: Partial<SMTPServerOptions> = {}) {
     onAuth(auth, _session, callback) {
       if (auth.username === 'herald' && auth.password === 's3cret') return callback(null, { user: 'herald' });
       return callback(new Error('Invalid username or password'));
+    },
+    onMailFrom(address, _session, callback) {
+      const code = address.address.startsWith('hard') ? 553 : address.address.startsWith('soft') ? 450 : 0;
+      if (!code) return callback();
+      return callback(Object.assign(new Error('Sender refused'), { responseCode: code }));
     },
     onRcptTo(address, _session, callback) {
       const code = address.address.startsWith('hard') ? 550 : address.address.startsWith('soft') ? 451 : 0;
@@ -46,7 +62,16 @@ async function startServer(extra: Partial<SMTPServerOptions> = {}) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        // A recipient named body-hard@ or body-soft@ gets the message refused after its data.
+        const refusal = session.envelope.rcptTo
+          .map((r) => r.address.match(/^body-(hard|soft)@/)?.[1])
+          .find(Boolean);
+        if (refusal) {
+          const code = refusal === 'hard' ? 554 : 452;
+          return callback(Object.assign(new Error('Message refused'), { responseCode: code }));
+        }
         received.push({
+          session: session.id,
           from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
           to: session.envelope.rcptTo.map((r) => r.address),
           data: Buffer.concat(chunks),
@@ -93,6 +118,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(() => resolve(undefined)))));
+  await Promise.all(rawServers.map((s) => s.close()));
 });
 
 describe('smtp transport', () => {
@@ -209,5 +235,139 @@ describe('smtp transport', () => {
     const errors = await Promise.all(Array.from({ length: 10 }, () => failure(transport.send(message))));
     expect(errors.every((e) => e.kind === 'connection')).toBe(true);
     await transport.close();
+  });
+
+  it('classifies 4xx and 5xx on MAIL FROM, DATA and after the data as temporary and permanent', async () => {
+    const { port, received } = await startServer();
+    const transport = createSmtpTransport(options(port, { maxConnections: 1 }));
+    const from = (address: string) => ({ ...message, envelope: { ...message.envelope, from: address } });
+    const cases: [Promise<unknown>, string, number][] = [
+      [transport.send(from('hard@shop.example')), 'permanent', 553],
+      [transport.send(from('soft@shop.example')), 'temporary', 450],
+      [transport.send(to('body-hard@example.com')), 'permanent', 554],
+      [transport.send(to('body-soft@example.com')), 'temporary', 452],
+    ];
+    for (const [sending, kind, code] of cases) {
+      const error = await failure(sending);
+      expect([error.kind, error.code]).toEqual([kind, code]);
+    }
+    // Each refusal was reset, and the same connection still delivers.
+    await transport.send(message);
+    await transport.close();
+    expect(received.map((r) => r.to)).toEqual([['ann@example.com']]);
+
+    // smtp-server always answers DATA with 354 once a recipient is accepted; this one does not.
+    for (const [reply, kind] of [
+      [554, 'permanent'],
+      [451, 'temporary'],
+    ] as const) {
+      const raw = await startRaw({ reply: (c) => (c === 'DATA' ? `${reply} 5.3.0 not now` : undefined) });
+      const dataRefused = createSmtpTransport(options(raw.port, { tls: 'none', user: undefined }));
+      const error = await failure(dataRefused.send(message));
+      expect([error.kind, error.code]).toEqual([kind, reply]);
+      await dataRefused.close();
+    }
+  });
+
+  it('delivers to the accepted recipients when others are refused', async () => {
+    const { port, received } = await startServer();
+    const transport = createSmtpTransport(options(port));
+    const result = await transport.send({
+      ...message,
+      envelope: { ...message.envelope, to: ['ann@example.com', 'hard@example.com'] },
+    });
+    await transport.close();
+    expect(result.providerMessageId).toBe('Q1');
+    expect(received.map((r) => r.to)).toEqual([['ann@example.com']]);
+  });
+
+  it("refuses a message over the server's SIZE limit as permanent without sending it", async () => {
+    const { port, received } = await startServer({ size: 200 });
+    const transport = createSmtpTransport(options(port));
+    const error = await failure(
+      transport.send({ ...message, raw: Buffer.concat([raw, Buffer.alloc(300, 'x')]) }),
+    );
+    expect([error.kind, error.code]).toEqual(['permanent', 'EMESSAGE']);
+    await transport.send(message);
+    await transport.close();
+    expect(received).toHaveLength(1);
+  });
+
+  it('treats a 421 or 554 greeting, a greeting that never comes and a refused TLS certificate as connection errors', async () => {
+    for (const greeting of ['421 4.3.2 too busy', '554 5.3.2 no service for you']) {
+      const raw = await startRaw({ greeting });
+      const transport = createSmtpTransport(options(raw.port, { tls: 'none', user: undefined }));
+      const error = await failure(transport.send(message));
+      expect(error.kind).toBe('connection');
+      await transport.close();
+    }
+    const silent = await startRaw({ greeting: null });
+    const waiting = createSmtpTransport(options(silent.port, { timeoutMs: 200 }));
+    const timeout = await failure(waiting.send(message));
+    expect([timeout.kind, timeout.code]).toEqual(['connection', 'ETIMEDOUT']);
+    await waiting.close();
+
+    const { port } = await startServer();
+    const verifying = createSmtpTransport(options(port, { rejectUnauthorized: true }));
+    const tls = await failure(verifying.send(message));
+    expect([tls.kind, tls.code]).toEqual(['connection', 'ETLS']);
+    await verifying.close();
+  });
+
+  it('sends over implicit TLS with AUTH LOGIN', async () => {
+    const { port, received } = await startServer({ secure: true, authMethods: ['LOGIN'] });
+    const transport = createSmtpTransport(options(port, { tls: 'implicit' }));
+    await transport.send(message);
+    await transport.close();
+    expect(received[0]?.secure).toBe(true);
+    expect(received[0]?.user).toBe('herald');
+  });
+
+  it('reports a server hanging up during the data as a connection error and does not send the message again', async () => {
+    // The second message of every session is cut off during its data.
+    const raw = await startRaw({ closeDuringData: (session) => session.messages.length === 1 });
+    const transport = createSmtpTransport(
+      options(raw.port, { tls: 'none', user: undefined, maxConnections: 1 }),
+    );
+    await transport.send(to('first@example.com'));
+    const error = await failure(transport.send(to('cut@example.com')));
+    expect([error.kind, error.code]).toEqual(['connection', 'ECONNECTION']);
+    await transport.send(to('third@example.com'));
+    await transport.close();
+    // The cut message started once: it was not moved to another connection, where it might have arrived twice.
+    expect(raw.sessions.map((s) => s.dataStarted)).toEqual([2, 1]);
+    expect(raw.sessions.flatMap((s) => s.commands.filter((c) => c.startsWith('RCPT')))).toEqual([
+      'RCPT TO:<first@example.com>',
+      'RCPT TO:<cut@example.com>',
+      'RCPT TO:<third@example.com>',
+    ]);
+  });
+
+  it('closes the connection after a 421 in a transaction (temporary) and carries on over a new one', async () => {
+    let refused = 0;
+    const raw = await startRaw({
+      reply: (c) => (c.startsWith('RCPT') && refused++ === 0 ? '421 4.4.5 try later' : undefined),
+    });
+    const transport = createSmtpTransport(
+      options(raw.port, { tls: 'none', user: undefined, maxConnections: 1 }),
+    );
+    const error = await failure(transport.send(message));
+    expect([error.kind, error.code]).toEqual(['temporary', 421]);
+    await transport.send(message);
+    await transport.close();
+    expect(raw.sessions.map((s) => s.messages.length)).toEqual([0, 1]);
+  });
+
+  it('never puts more than max_messages on one connection while sending many at once', async () => {
+    const { port, received } = await startServer();
+    const transport = createSmtpTransport(options(port, { maxConnections: 3, maxMessages: 4 }));
+    const addresses = Array.from({ length: 30 }, (_, i) => `m${i}@example.com`);
+    await Promise.all(addresses.map((address) => transport.send(to(address))));
+    await transport.close();
+    expect(received.map((r) => r.to[0]).sort()).toEqual([...addresses].sort());
+    const perSession = new Map<string, number>();
+    for (const r of received) perSession.set(r.session, (perSession.get(r.session) ?? 0) + 1);
+    expect(Math.max(...perSession.values())).toBeLessThanOrEqual(4);
+    expect(perSession.size).toBeGreaterThanOrEqual(8);
   });
 });

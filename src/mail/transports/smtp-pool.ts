@@ -1,16 +1,19 @@
-import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
+import {
+  connectSmtp,
+  type SmtpClient,
+  type SmtpClientOptions,
+  type SmtpEnvelope,
+  type SmtpError,
+  type SmtpSent,
+} from './smtp-client.js';
 
 /**
- * A pool of SMTP connections that sends pre-built messages. nodemailer's
- * SMTPConnection speaks the protocol (greeting, EHLO, STARTTLS, AUTH, dot
- * stuffing, timeouts); the pool around it is Herald's own because
- * nodemailer's Mailer re-parses every raw message into a MIME tree and
- * streams it through several transforms, which cost about four times the CPU
- * of the SMTP conversation itself, per message.
+ * A pool of SMTP connections that sends pre-built messages over Herald's own
+ * client (smtp-client.ts). Each connection carries one message at a time;
+ * messages wait in one queue and go to whichever connection is idle.
  */
 export interface SmtpPoolOptions {
-  connection: SMTPConnection.Options;
-  auth?: { user: string; pass: string } | undefined;
+  client: SmtpClientOptions;
   maxConnections: number;
   /** Messages per connection before it is closed and a fresh one opened. */
   maxMessages: number;
@@ -18,22 +21,19 @@ export interface SmtpPoolOptions {
   idleTimeoutMs?: number | undefined;
 }
 
-export interface SmtpEnvelope {
-  from: string;
-  to: string[];
-}
+export type { SmtpEnvelope, SmtpSent } from './smtp-client.js';
 
 interface Job {
   envelope: SmtpEnvelope;
   raw: Buffer;
-  resolve(info: SMTPConnection.SentMessageInfo): void;
+  resolve(info: SmtpSent): void;
   reject(error: Error): void;
   /** Put back once already: a job moves to another connection at most once. */
   requeued: boolean;
 }
 
 interface PoolConnection {
-  smtp: SMTPConnection;
+  client: SmtpClient | undefined;
   state: 'connecting' | 'idle' | 'busy' | 'resetting' | 'closed';
   messages: number;
   job?: Job | undefined;
@@ -54,33 +54,38 @@ export function createSmtpPool(options: SmtpPoolOptions) {
     conn.state = 'closed';
     clearTimeout(conn.idleTimer);
     connections.delete(conn);
-    conn.smtp.close();
+    conn.client?.close();
     const job = conn.job;
     conn.job = undefined;
     if (job) job.reject(error ?? connectionError('the SMTP connection closed while sending'));
     if (then === 'pump') pump();
   }
 
+  /** Closes politely (QUIT) a connection that is not needed any more. */
+  function retire(conn: PoolConnection): void {
+    conn.state = 'closed';
+    clearTimeout(conn.idleTimer);
+    connections.delete(conn);
+    conn.client?.quit();
+  }
+
   function open(): void {
-    const smtp = new SMTPConnection(options.connection);
-    const conn: PoolConnection = { smtp, state: 'connecting', messages: 0 };
+    const conn: PoolConnection = { client: undefined, state: 'connecting', messages: 0 };
     connections.add(conn);
-    // A send in progress learns about failures through its callback; these catch the rest.
-    smtp.on('error', (error: Error) => {
-      if (conn.state === 'connecting') failOpening(conn, error);
-      else if (conn.state !== 'busy') closeConnection(conn, error);
-    });
-    smtp.once('end', () => closeConnection(conn));
-    smtp.connect((error) => {
-      if (conn.state !== 'connecting') return;
-      if (error) return failOpening(conn, error);
-      if (!options.auth) return ready(conn);
-      smtp.login(options.auth, (loginError) => {
-        if (conn.state !== 'connecting') return;
-        if (loginError) return failOpening(conn, loginError);
+    // A send or reset in flight learns about a failure from its own promise; this catches idle connections.
+    const onClose = (error: SmtpError | undefined) => {
+      if (conn.state === 'idle') closeConnection(conn, error);
+    };
+    connectSmtp(options.client, onClose).then(
+      (client) => {
+        conn.client = client;
+        if (conn.state !== 'connecting') return client.quit();
         ready(conn);
-      });
-    });
+      },
+      (error: Error) => {
+        if (conn.state === 'connecting') failOpening(conn, error);
+      },
+    );
   }
 
   /**
@@ -105,10 +110,7 @@ export function createSmtpPool(options: SmtpPoolOptions) {
   function startIdleTimer(conn: PoolConnection): void {
     clearTimeout(conn.idleTimer);
     conn.idleTimer = setTimeout(() => {
-      if (conn.state !== 'idle') return;
-      conn.state = 'closed';
-      connections.delete(conn);
-      conn.smtp.quit();
+      if (conn.state === 'idle') retire(conn);
     }, idleTimeoutMs);
     conn.idleTimer.unref();
   }
@@ -128,47 +130,58 @@ export function createSmtpPool(options: SmtpPoolOptions) {
   }
 
   function run(conn: PoolConnection, job: Job): void {
+    const client = conn.client as SmtpClient;
     clearTimeout(conn.idleTimer);
     conn.state = 'busy';
     conn.job = job;
     const reused = conn.messages > 0;
-    conn.smtp.send(job.envelope, job.raw, (error, info) => {
-      if (conn.job !== job) return;
-      conn.job = undefined;
-      conn.messages++;
-      if (!error) {
+    client.send(job.envelope, job.raw).then(
+      (info) => {
+        if (conn.job !== job) return;
+        conn.job = undefined;
+        conn.messages++;
         job.resolve(info);
-        return release(conn);
-      }
-      const code = (error as { code?: string }).code ?? '';
-      const reply = (error as { responseCode?: number }).responseCode;
-      // A server that dropped a connection it had kept idle: the message never left, try another connection once.
-      if (reused && !job.requeued && TRANSIENT.has(code) && reply === undefined) {
-        job.requeued = true;
-        queue.unshift(job);
-        return closeConnection(conn);
-      }
-      job.reject(error);
-      if ((code === 'EENVELOPE' || code === 'EMESSAGE') && reply !== 421) {
-        // The server refused this message; the session is fine once reset.
-        conn.state = 'resetting';
-        conn.smtp.reset((resetError) => {
-          if (conn.state !== 'resetting') return;
-          if (resetError) return closeConnection(conn, resetError);
-          release(conn);
-        });
-        return;
-      }
-      closeConnection(conn, error);
-    });
+        release(conn);
+      },
+      (error: SmtpError) => {
+        if (conn.job !== job) return;
+        conn.job = undefined;
+        conn.messages++;
+        const reply = error.responseCode;
+        // A server that dropped a connection it had kept idle: the message never left, try another connection once.
+        if (reused && !job.requeued && !error.bodySent && TRANSIENT.has(error.code) && reply === undefined) {
+          job.requeued = true;
+          queue.unshift(job);
+          closeConnection(conn);
+          return;
+        }
+        job.reject(error);
+        if ((error.code === 'EENVELOPE' || error.code === 'EMESSAGE') && reply !== 421 && !client.closed) {
+          // The server refused this message; the session is fine once reset.
+          conn.state = 'resetting';
+          client.reset().then(
+            () => {
+              if (conn.state === 'resetting') release(conn);
+            },
+            (resetError: Error) => {
+              if (conn.state === 'resetting') closeConnection(conn, resetError);
+            },
+          );
+          return;
+        }
+        closeConnection(conn, error);
+      },
+    );
   }
 
   function release(conn: PoolConnection): void {
     if (conn.state === 'closed') return;
+    if (conn.client?.closed) {
+      closeConnection(conn);
+      return;
+    }
     if (conn.messages >= options.maxMessages) {
-      conn.state = 'closed';
-      connections.delete(conn);
-      conn.smtp.quit();
+      retire(conn);
       pump();
       return;
     }
@@ -178,7 +191,7 @@ export function createSmtpPool(options: SmtpPoolOptions) {
   }
 
   return {
-    send(envelope: SmtpEnvelope, raw: Buffer): Promise<SMTPConnection.SentMessageInfo> {
+    send(envelope: SmtpEnvelope, raw: Buffer): Promise<SmtpSent> {
       if (closed) return Promise.reject(connectionError('the SMTP pool is closed'));
       return new Promise((resolve, reject) => {
         queue.push({ envelope, raw, resolve, reject, requeued: false });
@@ -191,14 +204,8 @@ export function createSmtpPool(options: SmtpPoolOptions) {
       closed = true;
       for (const job of queue.splice(0)) job.reject(connectionError('the SMTP pool is closed'));
       for (const conn of [...connections]) {
-        if (conn.state === 'idle') {
-          conn.state = 'closed';
-          clearTimeout(conn.idleTimer);
-          connections.delete(conn);
-          conn.smtp.quit();
-        } else {
-          closeConnection(conn);
-        }
+        if (conn.state === 'idle') retire(conn);
+        else closeConnection(conn);
       }
     },
   };

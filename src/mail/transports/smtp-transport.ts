@@ -20,35 +20,27 @@ export interface SmtpOptions {
   timeoutMs?: number | undefined;
 }
 
-/** Error codes nodemailer gives when it never got to deliver: network, TLS, greeting, login. */
-const CONNECTION_CODES = new Set([
-  'ECONNECTION',
-  'ETIMEDOUT',
-  'ESOCKET',
-  'EDNS',
-  'ETLS',
-  'EAUTH',
-  'EPROTOCOL',
-]);
+/**
+ * Error codes of failures before a message's transaction: network, TLS,
+ * greeting, EHLO, login. Whatever the server replied there, it refused the
+ * connection, not the recipient.
+ */
+const CONNECTION_CODES = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'ETLS', 'EAUTH', 'EPROTOCOL']);
 
 /** An SMTP connection pool that sends the already-built raw message with its own envelope. */
 export function createSmtpTransport(options: SmtpOptions): Transport {
   const timeout = options.timeoutMs ?? 30_000;
   const pool = createSmtpPool({
-    connection: {
+    client: {
       host: options.host,
       port: options.port,
-      secure: options.tls === 'implicit',
-      requireTLS: options.tls === 'starttls',
-      ignoreTLS: options.tls === 'none',
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
-      tls: { rejectUnauthorized: options.rejectUnauthorized ?? true },
-      logger: false,
-      debug: false,
+      tls: options.tls,
+      rejectUnauthorized: options.rejectUnauthorized ?? true,
+      auth: options.user ? { user: options.user, pass: options.password ?? '' } : undefined,
+      connectionTimeoutMs: timeout,
+      greetingTimeoutMs: timeout,
+      socketTimeoutMs: timeout,
     },
-    auth: options.user ? { user: options.user, pass: options.password ?? '' } : undefined,
     maxConnections: options.maxConnections,
     maxMessages: options.maxMessages,
   });
@@ -56,10 +48,8 @@ export function createSmtpTransport(options: SmtpOptions): Transport {
     type: 'smtp',
     async send(message: OutgoingMessage): Promise<SendResult> {
       try {
+        // Every recipient refused is an error; some refused (reported in info.rejected) is still a delivery.
         const info = await pool.send(message.envelope, message.raw);
-        if (info.rejected.length > 0 && info.accepted.length === 0) {
-          throw new TransportError('permanent', 'every recipient was rejected', 'EENVELOPE');
-        }
         return { providerMessageId: queueId(info.response) ?? message.messageId };
       } catch (error) {
         throw classify(error);
@@ -81,17 +71,16 @@ function classify(error: unknown): TransportError {
   if (error instanceof TransportError) return error;
   const e = error as { code?: string; responseCode?: number; response?: string; message?: string };
   const reply = e.response ?? e.message ?? 'SMTP error';
-  if (
-    e.code === 'EAUTH' ||
-    e.code === 'ETLS' ||
-    (e.code && CONNECTION_CODES.has(e.code) && !e.responseCode)
-  ) {
+  if (e.code && CONNECTION_CODES.has(e.code)) {
     return new TransportError('connection', reply, e.responseCode ?? e.code, error);
   }
   if (typeof e.responseCode === 'number') {
     if (e.responseCode >= 500) return new TransportError('permanent', reply, e.responseCode, error);
     if (e.responseCode >= 400) return new TransportError('temporary', reply, e.responseCode, error);
   }
+  // Refused before sending (an invalid address, over the server's SIZE): sending it again cannot help.
+  if (e.code === 'EENVELOPE' || e.code === 'EMESSAGE')
+    return new TransportError('permanent', reply, e.code, error);
   // Anything unexplained (a dropped socket mid-message) is retried rather than blamed on the recipient.
   return new TransportError('connection', reply, e.code, error);
 }
