@@ -24,10 +24,12 @@ const connections = Number(connectionsArg);
 let peakRss = process.memoryUsage().rss;
 /** Memory at the moment RSS peaked. */
 let peakDetail = process.memoryUsage();
+// rss() alone is cheap; the full breakdown (which reads the heap statistics) only at a new peak.
 const sampler = setInterval(() => {
-  const m = process.memoryUsage();
-  if (m.rss > peakRss) peakDetail = m;
-  peakRss = Math.max(peakRss, m.rss);
+  const rss = process.memoryUsage.rss();
+  if (rss <= peakRss) return;
+  peakRss = rss;
+  peakDetail = process.memoryUsage();
 }, 20);
 
 const database: DatabaseHandle =
