@@ -30,7 +30,7 @@ const sampler = setInterval(() => {
   if (rss <= peakRss) return;
   peakRss = rss;
   peakDetail = process.memoryUsage();
-}, 20);
+}, 100);
 
 const database: DatabaseHandle =
   target === 'postgres'

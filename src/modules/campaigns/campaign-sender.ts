@@ -105,11 +105,12 @@ export function createCampaignSender(options: CampaignSenderOptions) {
   async function sendOne(
     campaign: PreparedCampaign,
     recipient: ClaimedRecipient,
+    composed: ReturnType<PreparedCampaign['compose']> | undefined,
   ): Promise<SendResult | undefined> {
     // Claimed before the contact unsubscribed, bounced or was blocked (a re-send after a crash): do not send.
-    if (recipient.status !== 'active') return { contactId: recipient.contact_id, outcome: 'skipped' };
+    if (!composed) return { contactId: recipient.contact_id, outcome: 'skipped' };
     try {
-      const message = await campaign.compose(recipient);
+      const message = await composed;
       const { providerMessageId } = await campaign.send({ ...message, messageId: recipient.message_id });
       return { contactId: recipient.contact_id, outcome: 'sent', providerMessageId };
     } catch (error) {
@@ -160,13 +161,22 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       }
       return { handled: 0, done: true };
     }
+    // The whole batch is composed first, in one go: its signatures then travel to the DKIM
+    // threads together, one message each way instead of one per recipient.
+    const composed = recipients.map((recipient) => {
+      if (recipient.status !== 'active') return undefined;
+      const message = content.compose(recipient);
+      // Awaited (and its failure handled) by sendOne; this only keeps an early failure from counting as unhandled.
+      message.catch(() => {});
+      return message;
+    });
     const results: SendResult[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(concurrency, recipients.length) }, async () => {
         while (next < recipients.length) {
-          const recipient = recipients[next++] as ClaimedRecipient;
-          const result = await sendOne(content, recipient);
+          const index = next++;
+          const result = await sendOne(content, recipients[index] as ClaimedRecipient, composed[index]);
           if (result) results.push(result);
         }
       }),
