@@ -1,5 +1,3 @@
-import { simpleParser } from 'mailparser';
-
 /**
  * The parts of a built message that JSON mail APIs (SendGrid, Postmark) take
  * as fields, because they have no raw-MIME endpoint. The provider rebuilds
@@ -35,6 +33,8 @@ const OWNED_BY_PROVIDER = new Set([
 ]);
 
 export async function messageParts(raw: Buffer): Promise<MessageParts> {
+  // Loaded on first use (about 30 MB): only the SendGrid and Postmark transports need a parser.
+  const { simpleParser } = await import('mailparser');
   const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true });
   const from = parsed.from?.value[0];
   if (!from?.address) throw new Error('message has no From address');

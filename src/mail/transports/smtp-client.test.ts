@@ -20,7 +20,8 @@ const lines = (...parts: string[]) => Buffer.from(parts.join(''), 'latin1');
 describe('encodeMessageData', () => {
   it('leaves a CRLF message without leading dots as it is and appends ".\\r\\n"', () => {
     const raw = lines('Subject: hi\r\n', '\r\n', 'Hello\r\n');
-    const { data, size, eightBit } = encodeMessageData(raw);
+    const { chunks, size, eightBit } = encodeMessageData(raw);
+    const data = Buffer.concat(chunks);
     expect(data.toString('latin1')).toBe('Subject: hi\r\n\r\nHello\r\n.\r\n');
     expect(size).toBe(raw.length);
     expect(eightBit).toBe(false);
@@ -38,7 +39,8 @@ describe('encodeMessageData', () => {
       ['..\r\n', '...\r\n.\r\n'],
     ];
     for (const [input, wire] of cases) {
-      const { data, size } = encodeMessageData(lines(input));
+      const { chunks, size } = encodeMessageData(lines(input));
+      const data = Buffer.concat(chunks);
       expect(data.toString('latin1'), JSON.stringify(input)).toBe(wire);
       expect(size).toBe(data.length - (/[\r\n]$/.test(input) ? 3 : 5));
     }
@@ -59,7 +61,8 @@ describe('encodeMessageData', () => {
     fc.assert(
       fc.property(fc.array(byte, { minLength: 1, maxLength: 300 }), (bytes) => {
         const raw = Buffer.from(bytes);
-        const { data, size, eightBit } = encodeMessageData(raw);
+        const { chunks, size, eightBit } = encodeMessageData(raw);
+        const data = Buffer.concat(chunks);
         expect(data.equals(expectedData(raw))).toBe(true);
         const last = bytes[bytes.length - 1];
         expect(size).toBe(data.length - (last === 10 || last === 13 ? 3 : 5));

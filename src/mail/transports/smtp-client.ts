@@ -284,7 +284,7 @@ class SmtpSession implements SmtpClient {
       );
     }
     if (raw.length === 0) throw new SmtpError('EMESSAGE', 'the message is empty', 'API');
-    const { data, size, eightBit } = encodeMessageData(raw);
+    const { chunks, size, eightBit } = encodeMessageData(raw);
     if (extensions.size && size > extensions.size) {
       throw new SmtpError(
         'EMESSAGE',
@@ -303,7 +303,7 @@ class SmtpSession implements SmtpClient {
     const outcome = extensions.pipelining
       ? await this.pipelinedEnvelope(mail, to)
       : await this.envelopeOneByOne(mail, to);
-    const reply = await this.command(data, 'EMESSAGE', 'data', true);
+    const reply = await this.command(chunks, 'EMESSAGE', 'data', true);
     if (!positive(reply)) {
       const error = new SmtpError('EMESSAGE', 'the server refused the message', 'data', reply);
       error.bodySent = true;
@@ -479,13 +479,13 @@ class SmtpSession implements SmtpClient {
     socket.on('timeout', this.onTimeout);
   }
 
-  private async command(line: string | Buffer, code: SmtpErrorCode, command: string, bodySent = false) {
+  private async command(line: string | Buffer[], code: SmtpErrorCode, command: string, bodySent = false) {
     return (await this.exchange(line, 1, code, command, bodySent))[0] as SmtpReply;
   }
 
-  /** Writes `data` at once and resolves with the `expected` replies to it. */
+  /** Writes `data` at once (chunks in one writev) and resolves with the `expected` replies to it. */
   private exchange(
-    data: string | Buffer,
+    data: string | Buffer[],
     expected: number,
     code: SmtpErrorCode,
     command: string,
@@ -493,7 +493,14 @@ class SmtpSession implements SmtpClient {
   ): Promise<SmtpReply[]> {
     const ready = this.state === 'open' && !this.waiter;
     const waiting = this.expect(expected, code, command, bodySent);
-    if (ready) this.socket.write(data);
+    if (ready) {
+      if (typeof data === 'string') this.socket.write(data);
+      else {
+        this.socket.cork();
+        for (const chunk of data) this.socket.write(chunk);
+        this.socket.uncork();
+      }
+    }
     return waiting;
   }
 
@@ -651,7 +658,7 @@ class SmtpSession implements SmtpClient {
  * needs no changes, the usual case, is copied once into the output with no
  * other allocation.
  */
-export function encodeMessageData(raw: Buffer): { data: Buffer; size: number; eightBit: boolean } {
+export function encodeMessageData(raw: Buffer): { chunks: Buffer[]; size: number; eightBit: boolean } {
   const length = raw.length;
   // Pairs (position, kind): insert a dot before it, a CR before it (a bare LF), or an LF after it (a bare CR).
   const edits: number[] = [];
@@ -679,10 +686,11 @@ export function encodeMessageData(raw: Buffer): { data: Buffer; size: number; ei
   const last = raw[length - 1];
   const terminator = last === LF || last === CR ? DOT_CRLF : CRLF_DOT_CRLF;
   const size = length + edits.length / 2;
+  const eightBit = !isAscii(raw);
+  // The usual case needs no changes: the message goes as it is, the terminator in the same write (writev).
+  if (edits.length === 0) return { chunks: [raw, terminator], size, eightBit };
   const data = Buffer.allocUnsafe(size + terminator.length);
-  if (edits.length === 0) {
-    raw.copy(data, 0);
-  } else {
+  {
     let from = 0;
     let to = 0;
     for (let e = 0; e < edits.length; e += 2) {
@@ -696,7 +704,7 @@ export function encodeMessageData(raw: Buffer): { data: Buffer; size: number; ei
     raw.copy(data, to, from);
   }
   terminator.copy(data, size);
-  return { data, size, eightBit: !isAscii(raw) };
+  return { chunks: [data], size, eightBit };
 }
 
 const CR = 13;

@@ -81,6 +81,8 @@ export function createCampaignSender(options: CampaignSenderOptions) {
   const lanes = options.lanes ?? 2;
   const roundMs = options.roundMs ?? 2000;
   const concurrency = options.concurrency ?? 8;
+  /** Messages composed (and signed) together, one block ahead of the sends. */
+  const composeBlock = 2 * concurrency;
   const leaseMs = options.leaseMs ?? 120_000;
   const maxAttempts = options.maxAttempts ?? 5;
   const minOutcomes = options.minOutcomesForPause ?? 50;
@@ -161,21 +163,28 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       }
       return { handled: 0, done: true };
     }
-    // The whole batch is composed first, in one go: its signatures then travel to the DKIM
-    // threads together, one message each way instead of one per recipient.
-    const composed = recipients.map((recipient) => {
-      if (recipient.status !== 'active') return undefined;
-      const message = content.compose(recipient);
-      // Awaited (and its failure handled) by sendOne; this only keeps an early failure from counting as unhandled.
-      message.catch(() => {});
-      return message;
-    });
+    // Composed a block at a time, one block ahead of the sends: a block's signatures travel to the
+    // DKIM threads in one message each way, and a message lives only briefly between compose and
+    // send, so its buffers die young instead of piling up until a full garbage collection.
+    const composed: (ReturnType<PreparedCampaign['compose']> | undefined)[] = [];
+    const composeThrough = (index: number) => {
+      const end = Math.min(recipients.length, index + 1);
+      for (let i = composed.length; i < end; i++) {
+        const recipient = recipients[i] as ClaimedRecipient;
+        const message = recipient.status === 'active' ? content.compose(recipient) : undefined;
+        // Awaited (and its failure handled) by sendOne; this only keeps an early failure from counting as unhandled.
+        message?.catch(() => {});
+        composed.push(message);
+      }
+    };
     const results: SendResult[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(concurrency, recipients.length) }, async () => {
         while (next < recipients.length) {
           const index = next++;
+          if (index >= composed.length - composeBlock)
+            composeThrough(index - (index % composeBlock) + 2 * composeBlock - 1);
           const result = await sendOne(content, recipients[index] as ClaimedRecipient, composed[index]);
           if (result) results.push(result);
         }

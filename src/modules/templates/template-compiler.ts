@@ -1,7 +1,5 @@
 import { convert } from 'html-to-text';
-import juice from 'juice';
 import type { Liquid, Template } from 'liquidjs';
-import mjml2html from 'mjml';
 import type { TemplateFormat } from '../../db/index.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { type CompiledLiquid, createLiquidCompiler, type LiquidCompiler } from './liquid-compiled.js';
@@ -179,6 +177,8 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
 
   async function compileMjml(body: string, errors: ErrorDetail[]): Promise<string | undefined> {
     try {
+      // Loaded when first needed: mjml and juice hold about 40 MB, and only saving a version uses them, never a sender.
+      const { default: mjml2html } = await import('mjml');
       const result = await mjml2html(body, {
         validationLevel: 'strict',
         // mj-include reads files: templates never touch the file system.
@@ -253,6 +253,7 @@ export function createTemplateCompiler(options: TemplateCompilerOptions = {}) {
       let html: string | undefined = inert;
       if (source.format === 'mjml') html = await compileMjml(inert, errors);
       if (html === undefined) refuse(errors);
+      const { default: juice } = await import('juice');
       html = juice(html, { preserveMediaQueries: true, preserveFontFaces: true, applyWidthAttributes: true });
 
       const kept = new Set([...html.matchAll(PLACEHOLDER)].map((m) => Number(m[1])));
