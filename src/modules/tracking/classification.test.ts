@@ -105,6 +105,17 @@ describe('classification of crafted hit sequences', () => {
     ).toEqual(['proxy:image-proxy', 'proxy:image-proxy']);
   });
 
+  it('keeps the work per click bounded when one message is clicked over and over', () => {
+    const classifier = createSequenceClassifier();
+    // A machine hitting one message's single link every 10 ms: no burst (one link), so human by the rules.
+    for (let i = 0; i < 1000; i++)
+      classifier.push(hit('click', 20_000 + i * 10, CHROME, 'link-1'), delivered);
+    // The honeypot relabels the clicks around it, but only those the classifier still remembers.
+    const honeypot = classifier.push(hit('click', 30_100, CHROME, null), delivered);
+    expect(honeypot.label).toEqual({ classification: 'scanner', reason: 'hidden-link' });
+    expect(honeypot.relabel.length).toBe(32);
+  });
+
   it('labels a real person human: opens, then clicks two links at a human pace', () => {
     const sequence = [
       hit('open', 20 * 60_000, APPLE_MAIL),

@@ -75,6 +75,8 @@ function isBot(ua: string): boolean {
   return known;
 }
 const APPLE_MPP_UA = 'Mozilla/5.0';
+/** Clicks of one message a sequence classifier remembers (the newest). */
+const MAX_REMEMBERED_CLICKS = 32;
 
 /** The label a hit gets from its own properties alone (user agent, link). */
 export function labelByItself(hit: ClassifiableHit): Label | undefined {
@@ -176,7 +178,8 @@ export function classifySequence(
  * A classifier that remembers each message's recent hits, so hits arriving
  * one by one (or page by page from storage, in time order) are labelled with
  * their context. Memory is bounded: hits older than the widest window behind
- * the newest one seen are forgotten, and at most `maxMessages` messages are kept.
+ * the newest one seen are forgotten, at most 32 clicks per message and at
+ * most `maxMessages` messages are kept.
  */
 export function createSequenceClassifier(
   options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
@@ -212,6 +215,9 @@ export function createSequenceClassifier(
         if (target) Object.assign(target, change.label);
       }
       context.push({ ...hit, ...result.label });
+      // A message clicked more often than this within the window is a machine's: judging it by its newest
+      // clicks is enough, and keeps the work per hit bounded however often one message's links are hit.
+      if (context.length > MAX_REMEMBERED_CLICKS) context.splice(0, context.length - MAX_REMEMBERED_CLICKS);
       recent.delete(hit.messageId);
       recent.set(hit.messageId, context);
       if (++pushes % 1000 === 0) forgetOld();
