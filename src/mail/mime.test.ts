@@ -1,6 +1,15 @@
 import { simpleParser } from 'mailparser';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodedWords, foldAtSpaces, mimePart, quotedPrintable, rfc5322Date } from './mime.js';
+import {
+  encodedWords,
+  encodeQpBytes,
+  encodeQpLine,
+  foldAtSpaces,
+  mimePart,
+  quotedPrintable,
+  rfc5322Date,
+} from './mime.js';
 
 /** Decodes a part with an independent parser by wrapping it in a minimal message. */
 async function decode(part: string): Promise<string> {
@@ -29,6 +38,31 @@ describe('quoted-printable', () => {
       }
       const part = `Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n${encoded}`;
       expect(await decode(part)).toBe(text.replace(/\r\n/g, '\n'));
+    }
+  });
+
+  it('encodes ASCII lines on the string exactly as byte by byte', () => {
+    // Characters biased towards the ones with rules: '=', blanks, controls, "From " and long runs.
+    const char = fc.oneof(
+      fc.constantFrom('=', ' ', '\t', 'F', 'From ', '\x7f', '\x00', '.'),
+      fc.string({ unit: 'binary-ascii', minLength: 1, maxLength: 1 }),
+      fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 90 }),
+    );
+    fc.assert(
+      fc.property(fc.array(char, { maxLength: 80 }), (parts) => {
+        const line = parts.join('').replace(/[\r\n]/g, '');
+        expect(encodeQpLine(line)).toBe(encodeQpBytes(line));
+      }),
+      { numRuns: 3000 },
+    );
+    // Every length around the soft-break columns, with what sits next to a break: '=', blanks, "From ".
+    for (const head of ['', '=', 'ab=', '\t', 'From ', '==']) {
+      for (const tail of ['', ' ', '=', '\t', 'x=', ' From ']) {
+        for (let length = 0; length <= 240; length++) {
+          const line = `${head}${'x'.repeat(length)}${tail}`;
+          expect(encodeQpLine(line), JSON.stringify(line)).toBe(encodeQpBytes(line));
+        }
+      }
     }
   });
 

@@ -33,7 +33,66 @@ export function quotedPrintable(text: string): string {
   return out;
 }
 
-function encodeQpLine(line: string): string {
+/** Characters that need a closer look in an ASCII line: all but space and printable ASCII other than `=`. */
+const QP_SPECIAL = /[^\x20-\x3c\x3e-\x7e]/g;
+
+/**
+ * One line, quoted-printable. ASCII lines (nearly every line of HTML) are
+ * encoded on the string itself: the regular expression finds the next
+ * character that needs encoding and the run before it is copied in slices
+ * of up to a line's width. Other lines go byte by byte through their UTF-8
+ * (`encodeQpBytes`, which this must match exactly: mime.test.ts).
+ */
+export function encodeQpLine(line: string): string {
+  for (let i = 0; i < line.length; i++) if (line.charCodeAt(i) > 127) return encodeQpBytes(line);
+  const last = line.length - 1;
+  let out = '';
+  let width = 0;
+  let i = 0;
+  while (i <= last) {
+    QP_SPECIAL.lastIndex = i;
+    let runEnd = QP_SPECIAL.exec(line)?.index ?? line.length;
+    // A blank at the very end of the line is encoded (it would be stripped in transit).
+    if (runEnd === line.length && line.charCodeAt(last) === 32) runEnd = last;
+    while (i < runEnd) {
+      // "From " at the start of a line gets mangled by some MTAs: its F is encoded.
+      if (width === 0 && line.startsWith('From ', i)) {
+        out += '=46';
+        width = 3;
+        i++;
+        continue;
+      }
+      // Up to column 75, leaving room for a soft break's "="; the line's last character may take column 76.
+      let room = MAX_LINE - 1 - width;
+      const remaining = runEnd - i;
+      if (runEnd - 1 === last && remaining === room + 1) room++;
+      if (remaining <= room) {
+        out += line.slice(i, runEnd);
+        width += remaining;
+        i = runEnd;
+      } else {
+        out += `${line.slice(i, i + room)}=\r\n`;
+        i += room;
+        width = 0;
+      }
+    }
+    if (i > last) break;
+    const code = line.charCodeAt(i);
+    const token = code === 9 && i !== last ? '\t' : code === 9 ? '=09' : (QP_BYTE[code] as string);
+    const final = code === 32 ? '=20' : token;
+    if (width + final.length > (i === last ? MAX_LINE : MAX_LINE - 1)) {
+      out += '=\r\n';
+      width = 0;
+    }
+    out += final;
+    width += final.length;
+    i++;
+  }
+  return out;
+}
+
+/** One line, quoted-printable, byte by byte through its UTF-8. */
+export function encodeQpBytes(line: string): string {
   const bytes = Buffer.from(line, 'utf8');
   const last = bytes.length - 1;
   let out = '';
