@@ -1,4 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,6 +7,8 @@ import {
   type DkimAlgorithm,
   dkimDnsRecord,
   dkimPublicKeyValue,
+  relaxedBody,
+  relaxedBodyHash,
   signMessage,
 } from './dkim.js';
 
@@ -104,5 +107,18 @@ describe('signMessage', () => {
   it('publishes the Ed25519 key as 32 raw bytes and the RSA key as SPKI', () => {
     expect(Buffer.from(dkimPublicKeyValue(keyFor('ed25519').key.privateKey), 'base64')).toHaveLength(32);
     expect(dkimPublicKeyValue(keyFor('rsa').key.privateKey)).toMatch(/^MIIBIjAN/);
+  });
+});
+
+describe('relaxed body hash', () => {
+  it('equals the hash of the canonical body built by the rules, for any body', () => {
+    const piece = fc.constantFrom('a', ' ', '\t', '\r\n', '\r', '\n', '  ', ' \r\n', '=', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+        const body = Buffer.from(pieces.join(''), 'latin1');
+        expect(relaxedBodyHash(body)).toBe(createHash('sha256').update(relaxedBody(body)).digest('base64'));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

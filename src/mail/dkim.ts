@@ -98,7 +98,7 @@ export function prepareSignature(raw: Buffer, key: DomainKey, options: SignOptio
   const headerText = raw.subarray(0, headerEnd).toString('latin1');
   const body = split < 0 ? Buffer.alloc(0) : raw.subarray(split + 4);
 
-  const bodyHash = createHash('sha256').update(relaxedBody(body)).digest('base64');
+  const bodyHash = relaxedBodyHash(body);
   const fields = parseHeaders(headerText);
 
   const signed: string[] = [];
@@ -163,7 +163,8 @@ function relaxedHeader(field: string): string {
   return `${name}:${value}`;
 }
 
-function relaxedBody(body: Buffer): Buffer {
+/** The relaxed canonical body (RFC 6376 3.4.4): blanks squeezed, none at line ends, no empty lines at the end. */
+export function relaxedBody(body: Buffer): Buffer {
   if (body.length === 0) return body;
   const text = body
     .toString('latin1')
@@ -171,6 +172,31 @@ function relaxedBody(body: Buffer): Buffer {
     .replace(/ (?=\r\n|$)/g, '')
     .replace(/(\r\n)+$/, '');
   return text.length === 0 ? Buffer.alloc(0) : Buffer.from(`${text}\r\n`, 'latin1');
+}
+
+/** Anything relaxed canonicalization would change inside the lines: a tab, two blanks, a blank before a line end. */
+function needsRelaxing(body: Buffer): boolean {
+  return (
+    body.indexOf(9) >= 0 ||
+    body.indexOf('  ') >= 0 ||
+    body.indexOf(' \r\n') >= 0 ||
+    body[body.length - 1] === 32
+  );
+}
+
+/**
+ * SHA-256 of the relaxed canonical body, base64. Herald's own parts
+ * (quoted-printable or base64, CRLF line ends) need nothing changed inside
+ * their lines, so the body is usually hashed as it is, less any empty lines
+ * at its end, without building the canonical copy.
+ */
+export function relaxedBodyHash(body: Buffer): string {
+  const hash = createHash('sha256');
+  if (needsRelaxing(body)) return hash.update(relaxedBody(body)).digest('base64');
+  let end = body.length;
+  while (end >= 2 && body[end - 2] === 13 && body[end - 1] === 10) end -= 2;
+  if (end === 0) return hash.digest('base64');
+  return hash.update(body.subarray(0, end)).update('\r\n').digest('base64');
 }
 
 function fold(base64: string): string {

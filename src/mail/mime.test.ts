@@ -1,5 +1,5 @@
-import { simpleParser } from 'mailparser';
 import fc from 'fast-check';
+import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
 import {
   encodedWords,
