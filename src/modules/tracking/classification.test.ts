@@ -162,6 +162,9 @@ describe('the sequence classifier', () => {
     // Opens are judged alone and not remembered.
     classifier.push(hit('open', 16_000, CHROME, null, 'm-4'), delivered);
     expect(classifier.size()).toBe(2);
+    // A click more than the widest window (a minute) later: the messages before it are forgotten.
+    classifier.push(hit('click', 16_000 + 61_000, CHROME, 'link-1', 'm-5'), delivered);
+    expect(classifier.size()).toBe(1);
   });
 });
 

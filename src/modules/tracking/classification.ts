@@ -189,14 +189,18 @@ export function createSequenceClassifier(
   const keepMs = Math.max(options.hiddenWindowMs, options.burstWindowMs);
   const recent = new Map<string, LabeledHit[]>();
   let newest = 0;
-  let pushes = 0;
 
+  /**
+   * Forgets messages not clicked within the window. The map is in order of
+   * last touch (push moves a message to the end) and hits arrive in about
+   * time order, so the stale ones are at the front: stop at the first recent one.
+   */
   function forgetOld(): void {
     const cutoff = newest - keepMs;
     for (const [messageId, hits] of recent) {
-      const kept = hits.filter((h) => h.occurredAt.getTime() >= cutoff);
-      if (kept.length === 0) recent.delete(messageId);
-      else if (kept.length !== hits.length) recent.set(messageId, kept);
+      const latest = hits[hits.length - 1];
+      if (latest && latest.occurredAt.getTime() >= cutoff) break;
+      recent.delete(messageId);
     }
   }
 
@@ -206,9 +210,11 @@ export function createSequenceClassifier(
       if (t > newest) newest = t;
       // An open is judged by itself, and only clicks make a click's context: opens are not remembered.
       if (hit.kind === 'open') return classifyHit(hit, { deliveredAt, recent: [] }, options);
-      const history = recent.get(hit.messageId) ?? [];
+      const context = recent.get(hit.messageId) ?? [];
       const cutoff = newest - keepMs;
-      const context = history.filter((h) => h.occurredAt.getTime() >= cutoff);
+      let stale = 0;
+      while (stale < context.length && (context[stale] as LabeledHit).occurredAt.getTime() < cutoff) stale++;
+      if (stale > 0) context.splice(0, stale);
       const result = classifyHit(hit, { deliveredAt, recent: context }, options);
       for (const change of result.relabel) {
         const target = context.find((h) => h.id === change.id);
@@ -220,7 +226,7 @@ export function createSequenceClassifier(
       if (context.length > MAX_REMEMBERED_CLICKS) context.splice(0, context.length - MAX_REMEMBERED_CLICKS);
       recent.delete(hit.messageId);
       recent.set(hit.messageId, context);
-      if (++pushes % 1000 === 0) forgetOld();
+      forgetOld();
       // Too many messages at once: drop the least recently touched (Map order is touch order).
       if (recent.size > maxMessages) {
         for (const key of recent.keys()) {
