@@ -95,14 +95,15 @@ export async function deliveryTimes(
 ): Promise<Map<string, Date>> {
   const times = new Map<string, Date>();
   if (campaignHits.length > 0) {
+    // One JSON parameter, as for inserts: cheaper to send than three uuid arrays.
+    const keys = JSON.stringify(
+      campaignHits.map((h) => ({ c: h.campaignId, p: h.contactId, w: h.workspaceId })),
+    );
     const rows = await sql<{ campaign_id: string; contact_id: string; finished_at: Date | null }>`
       SELECT s.campaign_id, s.contact_id, s.finished_at
       FROM campaign_sends s
-      JOIN unnest(${campaignHits.map((h) => h.campaignId)}::uuid[], ${campaignHits.map((h) => h.contactId)}::uuid[],
-                  ${campaignHits.map((h) => h.workspaceId)}::uuid[]) AS k(campaign_id, contact_id, workspace_id)
-        ON s.campaign_id = k.campaign_id AND s.contact_id = k.contact_id AND s.workspace_id = k.workspace_id`.execute(
-      db,
-    );
+      JOIN json_to_recordset(${keys}::json) AS k(c uuid, p uuid, w uuid)
+        ON s.campaign_id = k.c AND s.contact_id = k.p AND s.workspace_id = k.w`.execute(db);
     for (const r of rows.rows)
       if (r.finished_at) times.set(`${r.campaign_id}:${r.contact_id}`, r.finished_at);
   }

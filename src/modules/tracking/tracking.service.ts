@@ -99,6 +99,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const links = new Map<string, string>();
   const utms = new Map<string, { at: number; utm: repo.UtmRow | undefined }>();
   const targets = new Map<string, { at: number; target: (hitId: string | undefined) => string }>();
+  const deliveredAt = new Map<string, Date>();
   const ipModeCache = new Map<string, { at: number; mode: IpAnonymization }>();
 
   /** Requests the public endpoints answered, by outcome; read by the metrics endpoint. */
@@ -147,6 +148,36 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return result;
   }
 
+  /**
+   * When each clicked message was delivered. A sent message's time never
+   * changes, so found times are kept (bounded): a message's later clicks, in
+   * later batches, need no lookup.
+   */
+  async function deliveryTimesFor(
+    campaignKeys: Map<string, { workspaceId: string; campaignId: string; contactId: string }>,
+    messageKeys: Map<string, { workspaceId: string; messageId: string }>,
+  ): Promise<Map<string, Date>> {
+    const times = new Map<string, Date>();
+    const missingCampaign = [...campaignKeys].filter(([key]) => !known(key));
+    const missingMessage = [...messageKeys].filter(([key]) => !known(key));
+    function known(key: string): boolean {
+      const at = deliveredAt.get(key);
+      if (at) times.set(key, at);
+      return at !== undefined;
+    }
+    if (missingCampaign.length === 0 && missingMessage.length === 0) return times;
+    const found = await repo.deliveryTimes(
+      db,
+      missingCampaign.map(([, k]) => k),
+      missingMessage.map(([, k]) => k),
+    );
+    for (const [key, at] of found) {
+      times.set(key, at);
+      remember(deliveredAt, key, at);
+    }
+    return times;
+  }
+
   /** Classifies a batch in time order with its delivery times, then writes it in one insert. */
   async function writeBatch(batch: PendingHit[]): Promise<void> {
     const workspaceIds = [...new Set(batch.map((h) => h.workspaceId))];
@@ -165,7 +196,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     }
     const [modes, delivered] = await Promise.all([
       ipModesFor(workspaceIds),
-      repo.deliveryTimes(db, [...campaignKeys.values()], [...messageKeys.values()]),
+      deliveryTimesFor(campaignKeys, messageKeys),
     ]);
     const sorted = [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
     const labels = new Map<string, Label>();
