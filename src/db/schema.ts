@@ -35,6 +35,9 @@ export interface Database {
   analytics_links: AnalyticsLinkTable;
   analytics_recipients: AnalyticsRecipientTable;
   analytics_link_recipients: AnalyticsLinkRecipientTable;
+  events: EventTable;
+  event_message_ids: EventMessageIdTable;
+  anonymous_ids: AnonymousIdTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -495,4 +498,38 @@ export interface AnalyticsLinkRecipientTable {
   contact_id: string;
   workspace_id: string;
   human_clicked: boolean;
+}
+
+// 0013_events: behavioural events (partitioned by month of occurred_at), message-id dedup, anonymous ids.
+export type EventType = 'track' | 'identify' | 'page' | 'screen';
+export type EventSource = 'api' | 'herald';
+
+export interface EventTable {
+  id: string;
+  workspace_id: string;
+  occurred_at: Timestamp;
+  received_at: Timestamp;
+  type: EventType;
+  name: string | null;
+  contact_id: string | null;
+  user_id: string | null;
+  anonymous_id: string | null;
+  message_id: string;
+  source: ColumnType<EventSource, EventSource | undefined, EventSource>;
+  properties: JsonColumn<Record<string, unknown>>;
+  context: JsonColumn<Record<string, unknown> | null> | null;
+}
+
+export interface EventMessageIdTable {
+  workspace_id: string;
+  message_id: string;
+  received_at: Timestamp;
+}
+
+export interface AnonymousIdTable {
+  workspace_id: string;
+  anonymous_id: string;
+  contact_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
 }

@@ -8,6 +8,7 @@ import { type CampaignSender, type CampaignService, campaignsRoutes } from '../m
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
+import { type EventService, eventsRoutes } from '../modules/events/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
@@ -45,6 +46,11 @@ export interface RouteDeps {
   trackingRateLimitPerMinute: number;
   publicPages: PublicPagesService;
   analytics: AnalyticsService;
+  events: EventService;
+  /** Requests per minute per API key to each event ingestion route. */
+  eventsRateLimitPerMinute: number;
+  /** Largest /v1/batch body. */
+  eventsBatchMaxBytes: number;
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */
@@ -67,4 +73,11 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   );
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
+  await app.register(
+    eventsRoutes({
+      events: deps.events,
+      rateLimitPerMinute: deps.eventsRateLimitPerMinute,
+      batchMaxBytes: deps.eventsBatchMaxBytes,
+    }),
+  );
 }

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
-import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.js';
+import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
@@ -17,6 +17,7 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
+import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
@@ -102,6 +103,13 @@ export function createContainer(options: ContainerOptions) {
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
   const campaigns = createCampaignService({ db, clock, templates });
+  const events = createEventService({
+    db,
+    clock,
+    contacts,
+    retentionDays: config.eventRetentionDays,
+    dedupDays: config.eventDedupDays,
+  });
 
   const imports = createImportService({
     db,
@@ -181,6 +189,7 @@ export function createContainer(options: ContainerOptions) {
     ...trackingTasks({ tracking }),
     ...messageTasks({ messages }),
     ...confirmationTasks({ confirmations }),
+    ...eventTasks({ events }),
   };
   runner = createJobRunner({
     db,
@@ -189,6 +198,13 @@ export function createContainer(options: ContainerOptions) {
     tasks,
     concurrency: config.jobConcurrency,
     pollIntervalMs: config.jobPollIntervalMs,
+  });
+
+  const scheduler = createJobScheduler({
+    jobs,
+    clock,
+    logger: logger.child({ component: 'scheduler' }),
+    schedules: [{ task: MAINTAIN_TASK, everyMs: 3_600_000 }],
   });
 
   const sendingPorts = createSendingPorts({
@@ -242,6 +258,7 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     runner,
+    scheduler,
     sender,
     sendingPorts,
     /** What every sender does once a campaign is sent; for senders built outside the container (tests). */
@@ -249,6 +266,7 @@ export function createContainer(options: ContainerOptions) {
     /** Starts background work in this process: jobs and campaign sending. */
     startWorkers() {
       runner?.start();
+      scheduler.start(60_000);
       sender.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
     },
@@ -271,6 +289,7 @@ export function createContainer(options: ContainerOptions) {
     tracking,
     analytics,
     analyticsRollup,
+    events,
     routeDeps: {
       clock,
       jobs,
@@ -294,9 +313,13 @@ export function createContainer(options: ContainerOptions) {
       tracking,
       trackingRateLimitPerMinute: config.trackingRateLimitPerMinute,
       analytics,
+      events,
+      eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
+      eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
+      scheduler.stop();
       await sender.stop();
       await analyticsRollup.stop();
       await runner?.stop();
