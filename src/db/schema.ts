@@ -38,6 +38,10 @@ export interface Database {
   events: EventTable;
   event_message_ids: EventMessageIdTable;
   anonymous_ids: AnonymousIdTable;
+  segments: SegmentTable;
+  segment_members: SegmentMemberTable;
+  segment_watermarks: SegmentWatermarkTable;
+  campaign_segments: CampaignSegmentTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -532,4 +536,36 @@ export interface AnonymousIdTable {
   contact_id: string;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+// 0014_segments: saved segments, their recorded members, and campaign audiences by segment.
+export interface SegmentTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  definition: JsonColumn<unknown>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  members_checked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  member_count: ColumnType<number, number | undefined, number>;
+}
+
+export interface SegmentMemberTable {
+  segment_id: string;
+  contact_id: string;
+  workspace_id: string;
+  entered_at: Timestamp;
+}
+
+export interface SegmentWatermarkTable {
+  workspace_id: string;
+  checked_until: Timestamp;
+}
+
+export interface CampaignSegmentTable {
+  campaign_id: string;
+  segment_id: string;
+  workspace_id: string;
+  excluded: boolean;
 }

@@ -14,6 +14,7 @@ import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
+import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
 import { type TrackingService, trackingRoutes } from '../modules/tracking/index.js';
@@ -47,6 +48,7 @@ export interface RouteDeps {
   publicPages: PublicPagesService;
   analytics: AnalyticsService;
   events: EventService;
+  segments: SegmentService;
   /** Requests per minute per API key to each event ingestion route. */
   eventsRateLimitPerMinute: number;
   /** Largest /v1/batch body. */
@@ -73,6 +75,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   );
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
+  await app.register(segmentsRoutes({ segments: deps.segments }));
   await app.register(
     eventsRoutes({
       events: deps.events,

@@ -23,6 +23,7 @@ import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
+import { createSegmentService } from '../modules/segments/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
@@ -103,6 +104,7 @@ export function createContainer(options: ContainerOptions) {
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
   const campaigns = createCampaignService({ db, clock, templates });
+  const segments = createSegmentService({ db, clock, attributes });
   const events = createEventService({
     db,
     clock,
@@ -290,6 +292,7 @@ export function createContainer(options: ContainerOptions) {
     analytics,
     analyticsRollup,
     events,
+    segments,
     routeDeps: {
       clock,
       jobs,
@@ -314,6 +317,7 @@ export function createContainer(options: ContainerOptions) {
       trackingRateLimitPerMinute: config.trackingRateLimitPerMinute,
       analytics,
       events,
+      segments,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },

@@ -1,0 +1,14 @@
+export {
+  type CompiledSegment,
+  compileSegment,
+  matchingContactsSql,
+  type SegmentContext,
+} from './segment-compiler.js';
+export { type Condition, checkDefinition } from './segment-definition.js';
+export { segmentsRoutes } from './segments.routes.js';
+export {
+  compileSavedSegment,
+  createSegmentService,
+  type Segment,
+  type SegmentService,
+} from './segments.service.js';
