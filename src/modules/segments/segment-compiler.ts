@@ -41,6 +41,8 @@ export interface SegmentContext {
   now: Date;
   /** Definitions of segments this one may name ({"segment": id}), already checked and free of cycles. */
   segments: ReadonlyMap<string, Condition>;
+  /** Prefix of the aliases the SQL introduces (default "sg"), so several compiled segments fit in one query. */
+  aliasPrefix?: string;
 }
 
 export interface CompiledSegment {
@@ -292,6 +294,9 @@ export function compileSegment(definition: Condition, context: SegmentContext): 
   const ws = context.workspaceId;
   const now = context.now;
   const joins: RawBuilder<unknown>[] = [];
+  const prefix = context.aliasPrefix ?? 'sg';
+  if (!/^[a-z][a-z0-9_]{0,15}$/.test(prefix))
+    throw new Error(`alias prefix ${prefix} is not a plain identifier`);
   let aliasCount = 0;
 
   /**
@@ -309,21 +314,21 @@ export function compileSegment(definition: Condition, context: SegmentContext): 
     } = {},
   ): Part {
     aliasCount++;
-    const join = sql.id(`sg${aliasCount}`);
-    const row = `sg${aliasCount}r`;
+    const join = sql.id(`${prefix}${aliasCount}`);
+    const row = `${prefix}${aliasCount}r`;
     const setSource = inner(row);
     const having = options.having ? sql`HAVING ${options.having(row)}` : sql``;
     joins.push(
       sql`LEFT JOIN (SELECT ${sql.ref(`${row}.contact_id`)} FROM ${setSource.from} WHERE ${setSource.where} AND ${sql.ref(
         `${row}.contact_id`,
       )} IS NOT NULL GROUP BY ${sql.ref(`${row}.contact_id`)} ${having}) AS ${join} ON ${sql.ref(
-        `sg${aliasCount}.contact_id`,
+        `${prefix}${aliasCount}.contact_id`,
       )} = c.id`,
     );
     const set = options.negate
-      ? sql<SqlBool>`(${sql.ref(`sg${aliasCount}.contact_id`)} IS NULL)`
-      : sql<SqlBool>`(${sql.ref(`sg${aliasCount}.contact_id`)} IS NOT NULL)`;
-    const probeRow = `sg${aliasCount}p`;
+      ? sql<SqlBool>`(${sql.ref(`${prefix}${aliasCount}.contact_id`)} IS NULL)`
+      : sql<SqlBool>`(${sql.ref(`${prefix}${aliasCount}.contact_id`)} IS NOT NULL)`;
+    const probeRow = `${prefix}${aliasCount}p`;
     const probeSource = inner(probeRow);
     const correlated = sql<SqlBool>`${probeSource.where} AND ${sql.ref(`${probeRow}.contact_id`)} = c.id`;
     let probe: RawBuilder<SqlBool>;
@@ -501,7 +506,7 @@ export function compileSegment(definition: Condition, context: SegmentContext): 
         };
       };
       aliasCount++;
-      const alias = `sg${aliasCount}`;
+      const alias = `${prefix}${aliasCount}`;
       const row = `${alias}r`;
       const setSource = source(row);
       const totals = holds(sql`count(*)`, sql`coalesce(sum(${sql.ref(`${row}.revenue`)}), 0)`);

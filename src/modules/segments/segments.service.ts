@@ -122,12 +122,13 @@ export async function compileSavedSegment(
   workspaceId: string,
   segmentId: string,
   now: Date,
+  aliasPrefix?: string,
 ): Promise<CompiledSegment | undefined> {
   const row = await repo.findSegment(db, workspaceId, segmentId);
   if (!row) return undefined;
   const definition = row.definition as Condition;
   const segments = await resolveReferences(db, workspaceId, definition);
-  return compileSegment(definition, { workspaceId, now, segments });
+  return compileSegment(definition, { workspaceId, now, segments, ...(aliasPrefix ? { aliasPrefix } : {}) });
 }
 
 export function createSegmentService(deps: { db: Db; clock: Clock; attributes: AttributeTypes }) {
