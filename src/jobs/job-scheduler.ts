@@ -38,8 +38,11 @@ export function createJobScheduler(deps: {
 
   return {
     tick,
-    start(checkEveryMs: number) {
+    /** Offers the jobs now and then every half of the shortest period (between 1 s and 60 s). */
+    start() {
       if (timer) return;
+      const shortest = Math.min(...deps.schedules.map((s) => s.everyMs));
+      const checkEveryMs = Math.max(1000, Math.min(60_000, Math.floor(shortest / 2)));
       const run = () =>
         tick().catch((error: Error) =>
           deps.logger.warn({ err: error.message }, 'could not schedule periodic jobs'),

@@ -23,7 +23,12 @@ import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
-import { createSegmentService } from '../modules/segments/index.js';
+import {
+  createSegmentMembership,
+  createSegmentService,
+  REFRESH_TASK,
+  segmentTasks,
+} from '../modules/segments/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
@@ -105,6 +110,12 @@ export function createContainer(options: ContainerOptions) {
   });
   const campaigns = createCampaignService({ db, clock, templates });
   const segments = createSegmentService({ db, clock, attributes });
+  const segmentMembership = createSegmentMembership({
+    db,
+    clock,
+    logger: logger.child({ component: 'segments' }),
+    fullEveryMs: config.segmentFullRefreshMinutes * 60_000,
+  });
   const events = createEventService({
     db,
     clock,
@@ -192,6 +203,7 @@ export function createContainer(options: ContainerOptions) {
     ...messageTasks({ messages }),
     ...confirmationTasks({ confirmations }),
     ...eventTasks({ events }),
+    ...segmentTasks({ membership: segmentMembership }),
   };
   runner = createJobRunner({
     db,
@@ -206,7 +218,10 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     clock,
     logger: logger.child({ component: 'scheduler' }),
-    schedules: [{ task: MAINTAIN_TASK, everyMs: 3_600_000 }],
+    schedules: [
+      { task: MAINTAIN_TASK, everyMs: 3_600_000 },
+      { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
+    ],
   });
 
   const sendingPorts = createSendingPorts({
@@ -268,7 +283,7 @@ export function createContainer(options: ContainerOptions) {
     /** Starts background work in this process: jobs and campaign sending. */
     startWorkers() {
       runner?.start();
-      scheduler.start(60_000);
+      scheduler.start();
       sender.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
     },
@@ -293,6 +308,7 @@ export function createContainer(options: ContainerOptions) {
     analyticsRollup,
     events,
     segments,
+    segmentMembership,
     routeDeps: {
       clock,
       jobs,
