@@ -3,6 +3,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchSegments } from './segments.js';
 import { benchTracking } from './tracking.js';
 
 /**
@@ -15,7 +16,10 @@ import { benchTracking } from './tracking.js';
  * BENCH_ANALYTICS_RECIPIENTS: campaign size of the report benchmark on PostgreSQL (default
  * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
  * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking).
+ * BENCH_SEGMENTS_CONTACTS / BENCH_SEGMENTS_EVENTS: size of the segments benchmark on PostgreSQL (default
+ * 1,000,000 contacts and 20,000,000 events; generating them takes about 10 minutes), BENCH_SEGMENTS_INGEST_SECONDS
+ * the length of each event ingestion run (default 20).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking, segments).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -56,4 +60,11 @@ if (wanted('tracking'))
     seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 10),
     connections: 16,
     postgresUrl: pgUrl,
+  });
+if (wanted('segments'))
+  await benchSegments({
+    postgresUrl: pgUrl,
+    contacts: Number(process.env.BENCH_SEGMENTS_CONTACTS ?? 1_000_000),
+    events: Number(process.env.BENCH_SEGMENTS_EVENTS ?? 20_000_000),
+    ingestSeconds: Number(process.env.BENCH_SEGMENTS_INGEST_SECONDS ?? 20),
   });

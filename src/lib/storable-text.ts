@@ -39,3 +39,33 @@ export function unstorableText(
   }
   return undefined;
 }
+
+/**
+ * The same checks on a value already serialized by JSON.stringify, in one
+ * pass over the text: JSON.stringify writes U+0000 as \u0000 and an unpaired
+ * surrogate as \udxxx (a paired one it writes as is), and nesting shows as
+ * brackets outside strings. Cheaper than walking the value on hot paths
+ * (event ingestion), and the text is needed anyway.
+ */
+export function unstorableJson(json: string): string | undefined {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const ch = json.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c /* \ */) {
+        if (json.charCodeAt(i + 1) === 0x75 /* u */) {
+          const hex = json.slice(i + 2, i + 6).toLowerCase();
+          if (hex === '0000') return 'contains a NUL character (\\u0000), which cannot be stored';
+          if (hex >= 'd800' && hex <= 'dfff' && hex.length === 4)
+            return 'contains an unpaired UTF-16 surrogate, which is not valid Unicode text';
+        }
+        i++;
+      } else if (ch === 0x22 /* " */) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x7b || ch === 0x5b) {
+      if (++depth > MAX_JSON_DEPTH) return `nests deeper than ${MAX_JSON_DEPTH} levels`;
+    } else if (ch === 0x7d || ch === 0x5d) depth--;
+  }
+  return undefined;
+}

@@ -263,11 +263,12 @@ describe('batch', () => {
           messageId: 'b-10',
           context: { page: { path: '/' } },
         },
+        { type: 'track', userId: 'user-100', event: 'Batched', properties: { note: 'a\u0000b' } },
       ],
     });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.accepted).toBe(2);
-    expect(res.body.rejected).toBe(9);
+    expect(res.body.rejected, JSON.stringify(res.body.errors)).toBe(10);
     expect(res.body.success).toBe(false);
     const byIndex = new Map<number, string>(
       res.body.errors.map((e: { index: number; path: string; message: string }) => [
@@ -285,6 +286,9 @@ describe('batch', () => {
     expect(byIndex.get(7)).toContain('reserved');
     expect(byIndex.get(8)).toContain('at most 32 KB');
     expect(byIndex.get(9)).toBe('/batch/9/surprise unknown field "surprise"');
+    expect(byIndex.get(11)).toBe(
+      '/batch/11 the event contains a NUL character (\\u0000), which cannot be stored',
+    );
     const page = (await eventsOf({ name: 'Home' }))[0];
     expect(page?.type).toBe('page');
     const stored = await sql<{ context: Record<string, unknown> }>`

@@ -217,9 +217,9 @@ export function audience(db: Db, workspaceId: string, campaignId: string, segmen
 
 /**
  * Recipients if the campaign were sent now. With segments, in the set shape:
- * the included lists' members, the excluded lists' members and every
- * segment condition are each one aggregated subquery, hash-joined to the
- * contacts once, instead of a probe per contact (see segments/segment-compiler.ts).
+ * the included lists' members and the segment's matches are one union the
+ * contacts are semi-joined to, the exclusions anti joins, instead of a probe
+ * per contact (see segments/segment-compiler.ts).
  */
 export async function countAudience(
   db: Db,
@@ -234,29 +234,27 @@ export async function countAudience(
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }
-  const all = [...(segments.include ? [segments.include] : []), ...segments.exclude];
+  const included = segments.include
+    ? sql`UNION ALL SELECT seg.id FROM (${segments.include.matching}) AS seg`
+    : sql``;
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM contacts c
-    LEFT JOIN (
-      SELECT m.contact_id FROM campaign_lists cl
-      JOIN list_memberships m ON m.list_id = cl.list_id
-      JOIN lists l ON l.id = cl.list_id
-      WHERE cl.campaign_id = ${campaignId} AND NOT cl.excluded AND ${INCLUDED_MEMBER}
-      GROUP BY m.contact_id) inc ON inc.contact_id = c.id
-    LEFT JOIN (
-      SELECT m.contact_id FROM campaign_lists cl
-      JOIN list_memberships m ON m.list_id = cl.list_id
-      WHERE cl.campaign_id = ${campaignId} AND cl.excluded AND m.status <> 'unsubscribed'
-      GROUP BY m.contact_id) exl ON exl.contact_id = c.id
-    ${sql.join(
-      all.flatMap((s) => s.joins),
-      sql` `,
-    )}
     WHERE c.workspace_id = ${workspaceId} AND c.status = 'active'
-      AND ${segments.include ? sql`(inc.contact_id IS NOT NULL OR ${segments.include.where})` : sql`inc.contact_id IS NOT NULL`}
-      AND exl.contact_id IS NULL
+      AND c.id IN (
+        SELECT m.contact_id FROM campaign_lists cl
+        JOIN list_memberships m ON m.list_id = cl.list_id
+        JOIN lists l ON l.id = cl.list_id
+        WHERE cl.campaign_id = ${campaignId} AND NOT cl.excluded AND ${INCLUDED_MEMBER}
+        ${included})
+      AND NOT EXISTS (
+        SELECT 1 FROM campaign_lists cl
+        JOIN list_memberships m ON m.list_id = cl.list_id AND m.contact_id = c.id
+        WHERE cl.campaign_id = ${campaignId} AND cl.excluded AND m.status <> 'unsubscribed')
       ${sql.join(
-        segments.exclude.map((s) => sql`AND NOT ${s.where}`),
+        segments.exclude.map(
+          (s, i) =>
+            sql`AND NOT EXISTS (SELECT 1 FROM (${s.matching}) AS ${sql.id(`ex${i}`)} WHERE ${sql.ref(`ex${i}.id`)} = c.id)`,
+        ),
         sql` `,
       )}`.execute(db);
   return Number(result.rows[0]?.n ?? 0);

@@ -2,7 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { EventType } from '../../db/index.js';
 import type { ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { unstorableText } from '../../lib/storable-text.js';
+import { unstorableJson } from '../../lib/storable-text.js';
 import { EVENT_SCHEMAS } from './events.schemas.js';
 
 /** One event as Herald stores it, after validation and clock correction. */
@@ -108,9 +108,15 @@ export function normalizeEvent(
       ],
     };
   }
-  const unstorable = unstorableText(input, path);
-  if (unstorable) return { ok: false, errors: [unstorable] };
-  const size = Buffer.byteLength(JSON.stringify(input));
+  let json: string;
+  try {
+    json = JSON.stringify(input);
+  } catch {
+    return { ok: false, errors: [{ path, message: 'the event nests too deep to be read' }] };
+  }
+  const unstorable = unstorableJson(json);
+  if (unstorable) return { ok: false, errors: [{ path, message: `the event ${unstorable}` }] };
+  const size = Buffer.byteLength(json);
   if (size > EVENT_MAX_BYTES) {
     return {
       ok: false,

@@ -154,37 +154,29 @@ export function createEventService(deps: EventServiceDeps) {
         else for (const e of result.errors) errors.push({ index, path: e.path ?? path, message: e.message });
       });
 
-      // Seen before, or twice in this request: the first copy counts, the rest are duplicates.
-      const seen = await repo.seenMessageIds(
-        db,
-        workspaceId,
-        valid.map((p) => p.event.messageId),
-      );
+      // Twice in this request: the first copy counts. Identify calls seen before are skipped before they
+      // change contacts; the other events need no look-up: the insert's idempotency stores each once.
       const fresh: Pending[] = [];
+      const inRequest = new Set<string>();
       for (const pending of valid) {
-        if (seen.has(pending.event.messageId)) continue;
-        seen.add(pending.event.messageId);
+        if (inRequest.has(pending.event.messageId)) continue;
+        inRequest.add(pending.event.messageId);
         fresh.push(pending);
       }
+      const identifyIds = fresh.filter((p) => p.event.type === 'identify').map((p) => p.event.messageId);
+      const seen = await repo.seenMessageIds(db, workspaceId, identifyIds);
       let duplicates = valid.length - fresh.length;
 
-      const keysOf = (events: Pending[]): repo.ContactKeys => {
-        const externalIds = new Set<string>();
-        const emailKeys = new Set<string>();
-        const anonymousIds = new Set<string>();
-        for (const { event } of events) {
-          if (event.userId) {
-            externalIds.add(event.userId);
-            if (event.userId.includes('@')) emailKeys.add(event.userId.toLowerCase());
-          }
-          const traitsEmail = (event.context?.traits as { email?: unknown } | undefined)?.email;
-          if (typeof traitsEmail === 'string') {
-            const checked = checkEmail(traitsEmail);
-            if ('email' in checked) emailKeys.add(checked.email.toLowerCase());
-          }
-          if (event.anonymousId) anonymousIds.add(event.anonymousId);
-        }
-        return { externalIds: [...externalIds], emailKeys: [...emailKeys], anonymousIds: [...anonymousIds] };
+      const keysOf = (event: NormalizedEvent): repo.ContactKeys => {
+        const emailKeys: string[] = [];
+        if (event.userId?.includes('@')) emailKeys.push(event.userId.toLowerCase());
+        const traitsEmail = traitsEmailKey(event);
+        if (traitsEmail) emailKeys.push(traitsEmail);
+        return {
+          externalIds: event.userId ? [event.userId] : [],
+          emailKeys,
+          anonymousIds: event.anonymousId ? [event.anonymousId] : [],
+        };
       };
       const contactOf = (event: NormalizedEvent, resolved: repo.ResolvedContacts): string | null => {
         if (event.userId) {
@@ -192,20 +184,22 @@ export function createEventService(deps: EventServiceDeps) {
             resolved.byExternalId.get(event.userId) ?? resolved.byEmailKey.get(event.userId.toLowerCase());
           if (found) return found;
         }
-        const traitsEmail = (event.context?.traits as { email?: unknown } | undefined)?.email;
-        if (typeof traitsEmail === 'string') {
-          const checked = checkEmail(traitsEmail);
-          const found = 'email' in checked ? resolved.byEmailKey.get(checked.email.toLowerCase()) : undefined;
-          if (found) return found;
-        }
+        const traitsEmail = traitsEmailKey(event);
+        const found = traitsEmail ? resolved.byEmailKey.get(traitsEmail) : undefined;
+        if (found) return found;
         return (event.anonymousId && resolved.byAnonymousId.get(event.anonymousId)) || null;
       };
 
       // Identify calls first, in order: they create contacts and aliases the other events then resolve to.
-      const identifies = fresh.filter((p) => p.event.type === 'identify');
       const failed = new Set<Pending>();
-      for (const pending of identifies) {
-        const resolved = await repo.resolveContacts(db, workspaceId, keysOf([pending]));
+      for (const pending of fresh) {
+        if (pending.event.type !== 'identify') continue;
+        if (seen.has(pending.event.messageId)) {
+          failed.add(pending);
+          duplicates++;
+          continue;
+        }
+        const resolved = await repo.resolveContacts(db, workspaceId, keysOf(pending.event));
         try {
           pending.contactId = await identify(
             workspaceId,
@@ -219,9 +213,6 @@ export function createEventService(deps: EventServiceDeps) {
             errors.push({ index: pending.index, path: e.path ?? pending.path, message: e.message });
         }
       }
-      const others = fresh.filter((p) => p.event.type !== 'identify');
-      const resolved = await repo.resolveContacts(db, workspaceId, keysOf(others));
-      for (const pending of others) pending.contactId = contactOf(pending.event, resolved);
 
       const toStore = fresh.filter((p) => !failed.has(p));
       await ensurePartitions(toStore.map((p) => p.event));
@@ -232,6 +223,8 @@ export function createEventService(deps: EventServiceDeps) {
           type: p.event.type,
           name: p.event.name,
           contactId: p.contactId,
+          userEmailKey: p.event.userId?.includes('@') ? p.event.userId.toLowerCase() : null,
+          traitsEmailKey: traitsEmailKey(p.event) ?? null,
           userId: p.event.userId,
           anonymousId: p.event.anonymousId,
           messageId: p.event.messageId,
@@ -249,7 +242,7 @@ export function createEventService(deps: EventServiceDeps) {
         await ensurePartitions(toStore.map((p) => p.event));
         stored = await repo.insertEvents(db, workspaceId, rows, receivedAt);
       }
-      // A concurrent retry of the same message stored it first.
+      // Seen before (or a concurrent retry of the same message stored it first).
       duplicates += rows.length - stored.length;
       errors.sort((a, b) => a.index - b.index);
       const rejected = new Set(errors.map((e) => e.index)).size;
@@ -320,6 +313,14 @@ export function createEventService(deps: EventServiceDeps) {
       };
     },
   };
+}
+
+/** The normalized, lower-cased context.traits.email of an event, when it has a valid one. */
+function traitsEmailKey(event: NormalizedEvent): string | undefined {
+  const raw = (event.context?.traits as { email?: unknown } | undefined)?.email;
+  if (typeof raw !== 'string') return undefined;
+  const checked = checkEmail(raw);
+  return 'email' in checked ? checked.email.toLowerCase() : undefined;
 }
 
 function isEventPosition(value: string): boolean {
