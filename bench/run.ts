@@ -3,6 +3,7 @@ import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
+import { benchSegments } from './segments.js';
 import { benchSmtpClient } from './smtp-client.js';
 import { benchTemplateRender } from './template-render.js';
 import { benchTracking } from './tracking.js';
@@ -18,9 +19,11 @@ import { benchTracking } from './tracking.js';
  * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
  * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10).
  * BENCH_RENDER_SECONDS: how long each template's render benchmark runs per renderer (default 4).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, analytics, tracking, render).
  * BENCH_SMTP_MESSAGES: messages per round of the SMTP client benchmark (default 50,000; two rounds per client).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, smtp, analytics, tracking).
+ * BENCH_SEGMENTS_CONTACTS / BENCH_SEGMENTS_EVENTS: size of the segments benchmark on PostgreSQL (default
+ * 1,000,000 contacts and 20,000,000 events; generating them takes about 10 minutes), BENCH_SEGMENTS_INGEST_SECONDS
+ * the length of each event ingestion run (default 20).
+ * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, smtp, analytics, tracking, render, segments).
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
@@ -64,3 +67,10 @@ if (wanted('tracking'))
     postgresUrl: pgUrl,
   });
 if (wanted('render')) await benchTemplateRender({ seconds: Number(process.env.BENCH_RENDER_SECONDS ?? 4) });
+if (wanted('segments'))
+  await benchSegments({
+    postgresUrl: pgUrl,
+    contacts: Number(process.env.BENCH_SEGMENTS_CONTACTS ?? 1_000_000),
+    events: Number(process.env.BENCH_SEGMENTS_EVENTS ?? 20_000_000),
+    ingestSeconds: Number(process.env.BENCH_SEGMENTS_INGEST_SECONDS ?? 20),
+  });

@@ -26,6 +26,12 @@ export interface Config {
   trackingBatchSize: number;
   trackingMaxBufferedHits: number;
   trackingRateLimitPerMinute: number;
+  eventRetentionDays: number;
+  eventDedupDays: number;
+  eventsRateLimitPerMinute: number;
+  eventsBatchMaxBytes: number;
+  segmentRefreshIntervalMs: number;
+  segmentFullRefreshMinutes: number;
 }
 
 export class ConfigError extends Error {

@@ -176,6 +176,56 @@ export const SETTINGS = {
     description:
       'Requests per minute to one open-pixel or click token (per token, not per IP: image proxies fetch for many people from few addresses).',
   },
+  eventRetentionDays: {
+    env: 'HERALD_EVENT_RETENTION_DAYS',
+    type: 'integer',
+    min: 1,
+    max: 36500,
+    default: 730,
+    description:
+      'How long behavioural events are kept. Whole months are dropped once they are older than this; events with an older timestamp are refused at ingestion.',
+  },
+  eventDedupDays: {
+    env: 'HERALD_EVENT_DEDUP_DAYS',
+    type: 'integer',
+    min: 1,
+    max: 36500,
+    default: 30,
+    description:
+      'How long an event messageId is remembered, so a retry within this time is stored once (Segment itself deduplicates within a day).',
+  },
+  eventsRateLimitPerMinute: {
+    env: 'HERALD_EVENTS_RATE_LIMIT_PER_MINUTE',
+    type: 'integer',
+    min: 1,
+    default: 12000,
+    description:
+      'Requests per minute per API key to each event ingestion route (/v1/track, /v1/identify, /v1/page, /v1/screen, /v1/batch), instead of HERALD_RATE_LIMIT_PER_MINUTE.',
+  },
+  eventsBatchMaxBytes: {
+    env: 'HERALD_EVENTS_BATCH_MAX_BYTES',
+    type: 'integer',
+    min: 1024,
+    default: 512000,
+    description:
+      'Largest /v1/batch body (Segment allows 500 KB); never more than HERALD_BODY_LIMIT_BYTES. A batch holds at most 500 events of at most 32 KB each.',
+  },
+  segmentRefreshIntervalMs: {
+    env: 'HERALD_SEGMENT_REFRESH_INTERVAL_MS',
+    type: 'integer',
+    min: 1000,
+    default: 60000,
+    description:
+      'How often a worker looks for contacts entering or leaving saved segments (contacts touched by new events or changes since the last look) and records segment.entered / segment.exited events.',
+  },
+  segmentFullRefreshMinutes: {
+    env: 'HERALD_SEGMENT_FULL_REFRESH_MINUTES',
+    type: 'integer',
+    min: 1,
+    default: 60,
+    description:
+      'How often each saved segment is evaluated in full and compared with its recorded members, which catches what the incremental check cannot see (time windows passing, list and engagement changes).',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

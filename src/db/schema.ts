@@ -35,6 +35,13 @@ export interface Database {
   analytics_links: AnalyticsLinkTable;
   analytics_recipients: AnalyticsRecipientTable;
   analytics_link_recipients: AnalyticsLinkRecipientTable;
+  events: EventTable;
+  event_message_ids: EventMessageIdTable;
+  anonymous_ids: AnonymousIdTable;
+  segments: SegmentTable;
+  segment_members: SegmentMemberTable;
+  segment_watermarks: SegmentWatermarkTable;
+  campaign_segments: CampaignSegmentTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -495,4 +502,70 @@ export interface AnalyticsLinkRecipientTable {
   contact_id: string;
   workspace_id: string;
   human_clicked: boolean;
+}
+
+// 0013_events: behavioural events (partitioned by month of occurred_at), message-id dedup, anonymous ids.
+export type EventType = 'track' | 'identify' | 'page' | 'screen';
+export type EventSource = 'api' | 'herald';
+
+export interface EventTable {
+  id: string;
+  workspace_id: string;
+  occurred_at: Timestamp;
+  received_at: Timestamp;
+  type: EventType;
+  name: string | null;
+  contact_id: string | null;
+  user_id: string | null;
+  anonymous_id: string | null;
+  message_id: string;
+  source: ColumnType<EventSource, EventSource | undefined, EventSource>;
+  properties: JsonColumn<Record<string, unknown>>;
+  context: JsonColumn<Record<string, unknown> | null> | null;
+}
+
+export interface EventMessageIdTable {
+  workspace_id: string;
+  message_id: string;
+  received_at: Timestamp;
+}
+
+export interface AnonymousIdTable {
+  workspace_id: string;
+  anonymous_id: string;
+  contact_id: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+// 0014_segments: saved segments, their recorded members, and campaign audiences by segment.
+export interface SegmentTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  definition: JsonColumn<unknown>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  members_checked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  member_count: ColumnType<number, number | undefined, number>;
+}
+
+export interface SegmentMemberTable {
+  segment_id: string;
+  contact_id: string;
+  workspace_id: string;
+  entered_at: Timestamp;
+}
+
+export interface SegmentWatermarkTable {
+  workspace_id: string;
+  checked_until: Timestamp;
+}
+
+export interface CampaignSegmentTable {
+  campaign_id: string;
+  segment_id: string;
+  workspace_id: string;
+  excluded: boolean;
 }

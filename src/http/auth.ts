@@ -9,6 +9,11 @@ declare module 'fastify' {
     scope?: Scope;
     /** Reachable without an API key (health, docs, signed-token endpoints). */
     public?: boolean;
+    /**
+     * Also accepts the key as HTTP Basic user name with an empty password, as
+     * Segment's libraries send their write key (the event ingestion routes).
+     */
+    basicAuth?: boolean;
   }
   interface FastifyRequest {
     principal: Principal | undefined;
@@ -43,14 +48,20 @@ export const authPlugin = fp<{ apiKeys: ApiKeyService }>(async (app: FastifyInst
     const config = request.routeOptions.config;
     if (config.public || !request.routeOptions.url) return;
     const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) {
+    const secret = header ? presentedKey(header, config.basicAuth === true) : undefined;
+    if (!secret) {
       return sendProblem(
         reply,
-        problem(request, 'UNAUTHENTICATED', 'Send an API key in the header "Authorization: Bearer <key>".'),
+        problem(
+          request,
+          'UNAUTHENTICATED',
+          config.basicAuth
+            ? 'Send an API key as "Authorization: Bearer <key>", or as HTTP Basic user name with an empty password (a Segment write key).'
+            : 'Send an API key in the header "Authorization: Bearer <key>".',
+        ),
       );
     }
-    const principal = await apiKeys.authenticate(match[1]);
+    const principal = await apiKeys.authenticate(secret);
     if (!principal) {
       return sendProblem(
         reply,
@@ -71,6 +82,18 @@ export const authPlugin = fp<{ apiKeys: ApiKeyService }>(async (app: FastifyInst
     }
   });
 });
+
+/** The key in an Authorization header: Bearer, or (where allowed) Basic with the key as user name. */
+function presentedKey(header: string, basic: boolean): string | undefined {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (bearer?.[1]) return bearer[1];
+  if (!basic) return undefined;
+  const encoded = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header)?.[1];
+  if (!encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const user = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
+  return user.length > 0 ? user : undefined;
+}
 
 /** Who made an API change, for the consent ledger: the key, and the caller's address and user agent. */
 export function apiOrigin(request: FastifyRequest): {

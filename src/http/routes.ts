@@ -8,11 +8,13 @@ import { type CampaignSender, type CampaignService, campaignsRoutes } from '../m
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
+import { type EventService, eventsRoutes } from '../modules/events/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
+import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
@@ -45,6 +47,12 @@ export interface RouteDeps {
   trackingRateLimitPerMinute: number;
   publicPages: PublicPagesService;
   analytics: AnalyticsService;
+  events: EventService;
+  segments: SegmentService;
+  /** Requests per minute per API key to each event ingestion route. */
+  eventsRateLimitPerMinute: number;
+  /** Largest /v1/batch body. */
+  eventsBatchMaxBytes: number;
 }
 
 /**
@@ -75,4 +83,12 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(trackingRoutes({ tracking: deps.tracking }));
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
+  await app.register(segmentsRoutes({ segments: deps.segments }));
+  await app.register(
+    eventsRoutes({
+      events: deps.events,
+      rateLimitPerMinute: deps.eventsRateLimitPerMinute,
+      batchMaxBytes: deps.eventsBatchMaxBytes,
+    }),
+  );
 }

@@ -8,4 +8,5 @@ export {
   type TaskHandler,
   type TaskRegistry,
 } from './job-runner.js';
+export { createJobScheduler, type JobScheduler, type Schedule } from './job-scheduler.js';
 export type { JobRow, QueueStat } from './jobs.repository.js';

@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
-import { createJobQueue, createJobRunner, type JobRunner } from '../jobs/index.js';
+import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
@@ -17,11 +17,18 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
+import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
+import {
+  createSegmentMembership,
+  createSegmentService,
+  REFRESH_TASK,
+  segmentTasks,
+} from '../modules/segments/index.js';
 import { createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
@@ -102,6 +109,20 @@ export function createContainer(options: ContainerOptions) {
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
   const campaigns = createCampaignService({ db, clock, templates });
+  const segments = createSegmentService({ db, clock, attributes });
+  const segmentMembership = createSegmentMembership({
+    db,
+    clock,
+    logger: logger.child({ component: 'segments' }),
+    fullEveryMs: config.segmentFullRefreshMinutes * 60_000,
+  });
+  const events = createEventService({
+    db,
+    clock,
+    contacts,
+    retentionDays: config.eventRetentionDays,
+    dedupDays: config.eventDedupDays,
+  });
 
   const imports = createImportService({
     db,
@@ -181,6 +202,8 @@ export function createContainer(options: ContainerOptions) {
     ...trackingTasks({ tracking }),
     ...messageTasks({ messages }),
     ...confirmationTasks({ confirmations }),
+    ...eventTasks({ events }),
+    ...segmentTasks({ membership: segmentMembership }),
   };
   runner = createJobRunner({
     db,
@@ -189,6 +212,16 @@ export function createContainer(options: ContainerOptions) {
     tasks,
     concurrency: config.jobConcurrency,
     pollIntervalMs: config.jobPollIntervalMs,
+  });
+
+  const scheduler = createJobScheduler({
+    jobs,
+    clock,
+    logger: logger.child({ component: 'scheduler' }),
+    schedules: [
+      { task: MAINTAIN_TASK, everyMs: 3_600_000 },
+      { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
+    ],
   });
 
   const sendingPorts = createSendingPorts({
@@ -242,6 +275,7 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     runner,
+    scheduler,
     sender,
     sendingPorts,
     /** What every sender does once a campaign is sent; for senders built outside the container (tests). */
@@ -249,6 +283,7 @@ export function createContainer(options: ContainerOptions) {
     /** Starts background work in this process: jobs and campaign sending. */
     startWorkers() {
       runner?.start();
+      scheduler.start();
       sender.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
     },
@@ -271,6 +306,9 @@ export function createContainer(options: ContainerOptions) {
     tracking,
     analytics,
     analyticsRollup,
+    events,
+    segments,
+    segmentMembership,
     routeDeps: {
       clock,
       jobs,
@@ -294,9 +332,14 @@ export function createContainer(options: ContainerOptions) {
       tracking,
       trackingRateLimitPerMinute: config.trackingRateLimitPerMinute,
       analytics,
+      events,
+      segments,
+      eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
+      eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
+      scheduler.stop();
       await sender.stop();
       await analyticsRollup.stop();
       await runner?.stop();

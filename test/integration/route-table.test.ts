@@ -30,6 +30,7 @@ function sampleRequest(
     .replace(/^\/v1\/templates\/:id/, `/v1/templates/${fixtures.template?.id}`)
     .replace(/^\/v1\/snippets\/:id/, `/v1/snippets/${fixtures.snippet?.id}`)
     .replace(/^\/v1\/messages\/:id/, `/v1/messages/${fixtures.message?.id}`)
+    .replace(/^\/v1\/segments\/:id/, `/v1/segments/${fixtures.segment?.id}`)
     .replace(/:version$/, '1')
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
   const bodies: Record<string, unknown> = {
@@ -48,6 +49,7 @@ function sampleRequest(
     'POST /v1/lists/:id/members/confirm': { contact_ids: [fixtures.contact?.id] },
     'POST /v1/lists/:id/members/remove': { contact_ids: [fixtures.contact?.id] },
     'PATCH /v1/transports/:id': { name: 'hacked' },
+    'PATCH /v1/segments/:id': { name: 'hacked' },
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
   };
   const key = `${method} ${url}`;
@@ -115,6 +117,12 @@ beforeAll(async () => {
       inline: { subject: 'Receipt', text: 'Thanks' },
     });
   }
+  if (hasRoute('/v1/segments')) {
+    fixtures.segment = await inject('POST', '/v1/segments', {
+      name: 'Owners segment',
+      definition: { field: 'email', operator: 'ends_with', value: '@example.com' },
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -134,6 +142,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/templates/:id': 'template',
   '/v1/snippets/:id': 'snippet',
   '/v1/messages/:id': 'message',
+  '/v1/segments/:id': 'segment',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */

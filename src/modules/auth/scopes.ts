@@ -21,6 +21,10 @@ export const SCOPES = {
   'metrics:read': 'Read Prometheus metrics at /metrics.',
   'analytics:read': 'Read campaign reports and the workspace overview (counts, no personal data).',
   'conversions:write': 'Record conversions (purchases, sign-ups) with revenue.',
+  'events:write':
+    'Send behavioural events (track, identify, page, screen, batch): the write key of the Segment-compatible ingestion API.',
+  'segments:read': 'Read segments, count them and preview their contacts.',
+  'segments:write': 'Create, change and delete segments.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

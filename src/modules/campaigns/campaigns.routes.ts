@@ -207,7 +207,8 @@ export function campaignsRoutes(deps: {
           summary: 'Who would receive the campaign now',
           description:
             'Active contacts on an included list (confirmed on double opt-in lists, not unsubscribed on single ' +
-            'opt-in lists), minus current members of excluded lists, each once.',
+            'opt-in lists) or matching the segment, minus current members of excluded lists and contacts matching ' +
+            'an excluded segment, each once. Segments are evaluated now.',
           params: IdParams,
           querystring: Type.Object(PageQuery, { additionalProperties: false }),
           response: responses({ 200: AudienceSchema }),

@@ -71,6 +71,18 @@ const settings = {
   exclude_lists: Type.Optional(
     Type.Array(Uuid, { maxItems: 100, description: 'Lists whose current members never receive it.' }),
   ),
+  segment_id: Type.Optional(
+    Type.Union([Uuid, Type.Null()], {
+      description:
+        "A segment whose active contacts receive the campaign too (with the included lists' members, each once). Evaluated live at every claim while sending.",
+    }),
+  ),
+  exclude_segment_ids: Type.Optional(
+    Type.Array(Uuid, {
+      maxItems: 20,
+      description: 'Segments whose contacts never receive it (evaluated live, like the audience segment).',
+    }),
+  ),
 };
 
 export const CampaignCreateBody = Type.Object(
@@ -107,6 +119,8 @@ export const CampaignSchema = Type.Object(
     failure_threshold: Type.Number(),
     lists: Type.Array(Type.String()),
     exclude_lists: Type.Array(Type.String()),
+    segment_id: Type.Union([Type.String(), Type.Null()]),
+    exclude_segment_ids: Type.Array(Type.String()),
     scheduled_at: NullableTimestamp,
     started_at: NullableTimestamp,
     finished_at: NullableTimestamp,

@@ -29,6 +29,10 @@ export interface CampaignSettings {
   lists?: string[] | undefined;
   /** Lists whose members never receive it, even when an included list has them. */
   exclude_lists?: string[] | undefined;
+  /** A segment whose active contacts receive the campaign too (evaluated live at every claim). */
+  segment_id?: string | null | undefined;
+  /** Segments whose contacts never receive it. */
+  exclude_segment_ids?: string[] | undefined;
 }
 
 export interface Campaign {
@@ -54,6 +58,8 @@ export interface Campaign {
   failure_threshold: number;
   lists: string[];
   exclude_lists: string[];
+  segment_id: string | null;
+  exclude_segment_ids: string[];
   scheduled_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
@@ -121,8 +127,12 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
     else if (!versionId)
       missing.push({ path: '/template_id', message: `template ${row.template_id} does not exist` });
     const lists = await repo.campaignLists(trx, row.id);
-    if (!lists.some((l) => !l.excluded))
-      missing.push({ path: '/lists', message: 'include at least one list (lists)' });
+    const segments = await repo.campaignSegments(trx, row.id);
+    if (!lists.some((l) => !l.excluded) && !segments.some((s) => !s.excluded))
+      missing.push({
+        path: '/lists',
+        message: 'include at least one list (lists) or a segment (segment_id)',
+      });
     if (missing.length > 0) {
       throw new DomainError(
         'CAMPAIGN_NOT_READY',
@@ -130,11 +140,11 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
         missing,
       );
     }
-    const audience = await repo.countAudience(trx, row.workspace_id, row.id);
+    const audience = await repo.countAudience(trx, row.workspace_id, row.id, clock.now());
     if (audience === 0) {
       throw new DomainError(
         'AUDIENCE_EMPTY',
-        `campaign ${row.id} has no recipients: its lists have no active, subscribed contacts outside the excluded lists`,
+        `campaign ${row.id} has no recipients: its lists and segment have no active, subscribed contacts outside the excluded lists and segments`,
       );
     }
     return { versionId: versionId as string, audience };
@@ -171,6 +181,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
 
   async function toCampaign(trx: Db, row: repo.CampaignRow): Promise<Campaign> {
     const lists = await repo.campaignLists(trx, row.id);
+    const segments = await repo.campaignSegments(trx, row.id);
     return {
       id: row.id,
       name: row.name,
@@ -194,6 +205,8 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       failure_threshold: row.failure_threshold,
       lists: lists.filter((l) => !l.excluded).map((l) => l.list_id),
       exclude_lists: lists.filter((l) => l.excluded).map((l) => l.list_id),
+      segment_id: segments.find((s) => !s.excluded)?.segment_id ?? null,
+      exclude_segment_ids: segments.filter((s) => s.excluded).map((s) => s.segment_id),
       scheduled_at: row.scheduled_at,
       started_at: row.started_at,
       finished_at: row.finished_at,
@@ -204,8 +217,53 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
     };
   }
 
-  /** Checks addresses and lists; returns the column values to write and the audience lists, if given. */
-  async function checkSettings(trx: Db, workspaceId: string, input: CampaignSettings) {
+  /**
+   * The campaign's segments after a change: `segment_id` replaces the included
+   * one, `exclude_segment_ids` the excluded ones; what is not given stays.
+   */
+  async function checkSegments(
+    trx: Db,
+    workspaceId: string,
+    campaignId: string | undefined,
+    input: CampaignSettings,
+    errors: ErrorDetail[],
+  ): Promise<{ segmentId: string; excluded: boolean }[] | undefined> {
+    if (input.segment_id === undefined && input.exclude_segment_ids === undefined) return undefined;
+    const current = campaignId ? await repo.campaignSegments(trx, campaignId) : [];
+    const included =
+      input.segment_id !== undefined
+        ? input.segment_id
+        : (current.find((s) => !s.excluded)?.segment_id ?? null);
+    const excluded = [
+      ...new Set(input.exclude_segment_ids ?? current.filter((s) => s.excluded).map((s) => s.segment_id)),
+    ];
+    if (included && excluded.includes(included)) {
+      errors.push({
+        path: '/exclude_segment_ids',
+        message: `segment ${included} is both the audience and excluded`,
+      });
+    }
+    const wanted = [...(included ? [included] : []), ...excluded];
+    const known = new Set(await repo.existingSegmentIds(trx, workspaceId, wanted));
+    const unknown = wanted.filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new DomainError(
+        'SEGMENT_NOT_FOUND',
+        `segment ${unknown.join(', ')} does not exist in this workspace`,
+        unknown.map((id) => ({
+          path: id === included ? '/segment_id' : '/exclude_segment_ids',
+          message: `unknown segment ${id}`,
+        })),
+      );
+    }
+    return [
+      ...(included ? [{ segmentId: included, excluded: false }] : []),
+      ...excluded.filter((id) => id !== included).map((segmentId) => ({ segmentId, excluded: true })),
+    ];
+  }
+
+  /** Checks addresses, lists and segments; returns the column values to write and the audience, if given. */
+  async function checkSettings(trx: Db, workspaceId: string, input: CampaignSettings, campaignId?: string) {
     const errors: ErrorDetail[] = [];
     const columns: Record<string, unknown> = {};
     for (const field of ['from_email', 'reply_to'] as const) {
@@ -270,9 +328,10 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
         ...excluded.map((listId) => ({ listId, excluded: true })),
       ];
     }
+    const segments = await checkSegments(trx, workspaceId, campaignId, input, errors);
     if (errors.length > 0)
       throw new DomainError('VALIDATION_FAILED', errors.map((e) => e.message).join('; '), errors);
-    return { columns, lists };
+    return { columns, lists, segments };
   }
 
   async function mustFind(trx: Db, workspaceId: string, id: string, lock = false): Promise<repo.CampaignRow> {
@@ -299,7 +358,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
   return {
     async create(workspaceId: string, input: CampaignSettings & { name: string }): Promise<Campaign> {
       return db.transaction().execute(async (trx) => {
-        const { columns, lists } = await checkSettings(trx, workspaceId, input);
+        const { columns, lists, segments } = await checkSettings(trx, workspaceId, input);
         const now = clock.now();
         const row = await repo.insertCampaign(trx, {
           ...columns,
@@ -310,6 +369,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
           updated_at: now,
         });
         if (lists) await repo.replaceCampaignLists(trx, workspaceId, row.id, lists);
+        if (segments) await repo.replaceCampaignSegments(trx, workspaceId, row.id, segments);
         return toCampaign(trx, row);
       });
     },
@@ -344,8 +404,9 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
             `campaign ${id} is ${current.status}; only draft or scheduled campaigns can be edited (pause and cancel are actions)`,
           );
         }
-        const { columns, lists } = await checkSettings(trx, workspaceId, input);
+        const { columns, lists, segments } = await checkSettings(trx, workspaceId, input, id);
         if (lists) await repo.replaceCampaignLists(trx, workspaceId, id, lists);
+        if (segments) await repo.replaceCampaignSegments(trx, workspaceId, id, segments);
         const row = await repo.updateCampaign(trx, workspaceId, id, { ...columns, updated_at: clock.now() });
         return toCampaign(trx, row ?? current);
       });
@@ -478,11 +539,12 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
     ): Promise<{ total: number; data: { id: string; email: string }[]; next_cursor: string | null }> {
       const after = decodeCursor(page.cursor);
       await mustFind(db, workspaceId, id);
-      const rows = await repo.pageAudience(db, workspaceId, id, { after, limit: page.limit });
+      const now = clock.now();
+      const rows = await repo.pageAudience(db, workspaceId, id, { after, limit: page.limit }, now);
       const data = rows.slice(0, page.limit).map((r) => ({ id: r.id, email: r.email }));
       const last = data[data.length - 1];
       return {
-        total: await repo.countAudience(db, workspaceId, id),
+        total: await repo.countAudience(db, workspaceId, id, now),
         data,
         next_cursor: rows.length > page.limit && last ? encodeCursor(last.id) : null,
       };

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { ContactStatus, Db } from '../../db/index.js';
-import { audience } from './campaigns.repository.js';
+import { audience, audienceSegments } from './campaigns.repository.js';
 
 /** A recipient handed to a worker: the ledger row's identity plus what rendering needs. */
 export interface ClaimedRecipient {
@@ -93,7 +93,9 @@ export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult
     let cursor = campaign.audience_cursor;
     const wanted = limit - ids.length;
     if (wanted > 0 && !exhausted) {
-      let next = audience(trx, claim.workspaceId, claim.campaignId).select('c.id');
+      // Segments are compiled per claim with the claim's time: live, never a snapshot.
+      const segments = await audienceSegments(trx, claim.workspaceId, claim.campaignId, claim.now);
+      let next = audience(trx, claim.workspaceId, claim.campaignId, segments).select('c.id');
       if (cursor) next = next.where('c.id', '>', cursor);
       const fresh = await next.orderBy('c.id').limit(wanted).execute();
       if (fresh.length > 0) {

@@ -1,0 +1,16 @@
+export {
+  type CompiledSegment,
+  compileSegment,
+  matchingContactsSql,
+  type SegmentContext,
+} from './segment-compiler.js';
+export { type Condition, checkDefinition } from './segment-definition.js';
+export { createSegmentMembership, type SegmentMembership } from './segment-membership.js';
+export { REFRESH_TASK, segmentTasks } from './segments.jobs.js';
+export { segmentsRoutes } from './segments.routes.js';
+export {
+  compileSavedSegment,
+  createSegmentService,
+  type Segment,
+  type SegmentService,
+} from './segments.service.js';
