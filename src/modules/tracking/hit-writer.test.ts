@@ -44,6 +44,34 @@ describe('the buffered hit writer', () => {
     await writer.close();
   });
 
+  it('leaves hits that arrive during a write for a full batch or the timer, not a small write of their own', async () => {
+    let release: () => void = () => {};
+    const batches: number[][] = [];
+    const writer = createHitWriter<number>({
+      write: async (batch) => {
+        batches.push([...batch]);
+        // The first write stays open until released, so hits pile up behind it.
+        if (batches.length === 1) await new Promise<void>((resolve) => (release = resolve));
+      },
+      flushIntervalMs: 60_000,
+      batchSize: 3,
+      maxBuffered: 100,
+    });
+    for (const hit of [1, 2, 3]) writer.enqueue(hit);
+    for (let i = 0; i < 20 && batches.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    writer.enqueue(4);
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    // 4 waits: one hit is no batch.
+    expect(batches).toEqual([[1, 2, 3]]);
+    for (const hit of [5, 6]) writer.enqueue(hit);
+    for (let i = 0; i < 20 && batches.length === 1; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(batches).toEqual([[1, 2, 3], [4, 5, 6]]);
+    writer.enqueue(7);
+    await writer.close();
+    expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
+  });
+
   it('writes on its timer', async () => {
     const target = sink();
     const writer = createHitWriter({
