@@ -180,10 +180,14 @@ export function createTrackingService(deps: TrackingServiceDeps) {
 
   /** Classifies a batch in time order with its delivery times, then writes it in one insert. */
   async function writeBatch(batch: PendingHit[]): Promise<void> {
-    const workspaceIds = [...new Set(batch.map((h) => h.workspaceId))];
+    const workspaceIds = new Set<string>();
     const campaignKeys = new Map<string, { workspaceId: string; campaignId: string; contactId: string }>();
     const messageKeys = new Map<string, { workspaceId: string; messageId: string }>();
-    for (const h of batch) {
+    let inOrder = true;
+    for (let i = 0; i < batch.length; i++) {
+      const h = batch[i] as PendingHit;
+      workspaceIds.add(h.workspaceId);
+      if (i > 0 && h.occurredAt.getTime() < (batch[i - 1] as PendingHit).occurredAt.getTime()) inOrder = false;
       // Only clicks are judged by their time since delivery.
       if (h.kind !== 'click') continue;
       if (h.campaignId)
@@ -195,19 +199,23 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       else messageKeys.set(h.messageId, { workspaceId: h.workspaceId, messageId: h.messageId });
     }
     const [modes, delivered] = await Promise.all([
-      ipModesFor(workspaceIds),
+      ipModesFor([...workspaceIds]),
       deliveryTimesFor(campaignKeys, messageKeys),
     ]);
-    const sorted = [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
-    const labels = new Map<string, Label>();
+    // Queued in arrival order, a batch is in time order, except one put back after a failed write.
+    const sorted = inOrder ? batch : [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+    const labels: Label[] = new Array(sorted.length);
+    let positions: Map<string, number> | undefined;
     const late: repo.Relabel[] = [];
-    const inBatch = new Map(batch.map((h) => [h.id, h]));
-    for (const hit of sorted) {
+    for (let i = 0; i < sorted.length; i++) {
+      const hit = sorted[i] as PendingHit;
       const at = delivered.get(hit.campaignId ? `${hit.campaignId}:${hit.contactId}` : hit.messageId);
       const result = classifier.push(hit, at);
-      labels.set(hit.id, result.label);
+      labels[i] = result.label;
       for (const change of result.relabel) {
-        if (inBatch.has(change.id)) labels.set(change.id, change.label);
+        positions ??= new Map(sorted.map((h, index) => [h.id, index]));
+        const earlier = positions.get(change.id);
+        if (earlier !== undefined) labels[earlier] = change.label;
         else
           late.push({
             id: change.id,
@@ -217,8 +225,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           });
       }
     }
-    const rows: repo.HitRow[] = batch.map((h) => {
-      const label = labels.get(h.id) ?? { classification: 'human', reason: null };
+    const rows: repo.HitRow[] = sorted.map((h, i) => {
+      const label = labels[i] as Label;
       return {
         id: h.id,
         workspace_id: h.workspaceId,
