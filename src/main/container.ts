@@ -231,6 +231,7 @@ export function createContainer(options: ContainerOptions) {
     logger: logger.child({ component: 'sender' }),
     templates,
     lists,
+    segments,
     workspaces,
     sendingDomains,
     transports,

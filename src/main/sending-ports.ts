@@ -5,9 +5,10 @@ import { createToken } from '../lib/signed-tokens.js';
 import { SigningUnavailableError } from '../mail/dkim-pool.js';
 import { buildMessage, feedbackId, returnPathAddress, unsubscribeLinks } from '../mail/message-builder.js';
 import { isTransportError } from '../mail/transports/transport.js';
-import type { PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
+import type { IncludedAudience, PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
 import type { ListService } from '../modules/lists/index.js';
 import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
+import type { SegmentService } from '../modules/segments/index.js';
 import type { SendingDomainService } from '../modules/sending-domains/index.js';
 import { RenderTimeLimitError, type TemplateService } from '../modules/templates/index.js';
 import type { TrackingService } from '../modules/tracking/index.js';
@@ -27,6 +28,7 @@ export function createSendingPorts(deps: {
   logger: Logger;
   templates: Pick<TemplateService, 'compileForSend'>;
   lists: Pick<ListService, 'get'>;
+  segments: Pick<SegmentService, 'get'>;
   workspaces: Pick<WorkspaceService, 'get'>;
   sendingDomains: Pick<SendingDomainService, 'signerFor'>;
   transports: Pick<TransportService, 'transportFor'>;
@@ -36,8 +38,27 @@ export function createSendingPorts(deps: {
   const { keyring, publicUrl, clock } = deps;
   const base = publicUrl.replace(/\/+$/, '');
 
+  /**
+   * The mailing list List-Id names (RFC 2919), so mailbox providers can group
+   * the campaign's mail and offer its unsubscribe: one list (with several, the
+   * first the campaign includes), or the segment when the audience has no list.
+   */
+  async function mailingList(
+    workspaceId: string,
+    audience: IncludedAudience,
+  ): Promise<{ kind: 'list' | 'segment'; id: string; name: string } | undefined> {
+    const listId = audience.listIds[0];
+    if (listId) {
+      const list = await deps.lists.get(workspaceId, listId);
+      return { kind: 'list', id: list.id, name: list.name };
+    }
+    if (!audience.segmentId) return undefined;
+    const segment = await deps.segments.get(workspaceId, audience.segmentId);
+    return { kind: 'segment', id: segment.id, name: segment.name };
+  }
+
   return {
-    async prepare(campaign, includedListIds): Promise<PreparedCampaign> {
+    async prepare(campaign, audience): Promise<PreparedCampaign> {
       if (!campaign.template_version_id || !campaign.from_email) {
         throw new Error(`campaign ${campaign.id} started without a pinned template version or sender`);
       }
@@ -51,8 +72,7 @@ export function createSendingPorts(deps: {
         deps.workspaces.get(workspaceId),
         deps.sendingDomains.signerFor(workspaceId, domain),
         deps.transports.transportFor(workspaceId, campaign.transport_id),
-        // List-Id names one list; with several, the first the campaign includes.
-        includedListIds[0] ? deps.lists.get(workspaceId, includedListIds[0]) : Promise.resolve(undefined),
+        mailingList(workspaceId, audience),
         // Links registered once per version here; per recipient only the rewrite below.
         deps.tracking && (campaign.track_opens || campaign.track_clicks)
           ? deps.tracking.prepare({
@@ -69,7 +89,7 @@ export function createSendingPorts(deps: {
           'no sending domain with a DKIM key matches the sender: messages go out unsigned',
         );
       }
-      const firstList = list ? { id: list.id, name: list.name } : undefined;
+      const firstList = list?.kind === 'list' ? { id: list.id, name: list.name } : undefined;
       const from = { name: campaign.from_name ?? undefined, email: campaign.from_email };
       const replyTo = campaign.reply_to ? { email: campaign.reply_to } : undefined;
 
@@ -128,10 +148,10 @@ export function createSendingPorts(deps: {
             marketing: {
               unsubscribeUrl: links.url,
               unsubscribeMailto: links.mailto,
-              list: firstList ? { id: firstList.id, name: firstList.name, workspaceId } : undefined,
+              list: list ? { id: list.id, name: list.name, workspaceId } : undefined,
               feedbackId: feedbackId({
                 campaignId: campaign.id,
-                listId: firstList?.id,
+                listId: list?.id,
                 workspaceId,
                 senderId: signer?.domain ?? domain,
               }),

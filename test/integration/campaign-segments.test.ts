@@ -37,6 +37,10 @@ async function orders(i: number, count: number, daysAgo: number) {
   }
 }
 
+function listIdOf(raw: Buffer): string | undefined {
+  return /\r\nList-ID: ([^\r]*)\r\n/i.exec(raw.toString())?.[1];
+}
+
 async function campaign(body: object) {
   const res = await call('POST', '/v1/campaigns', {
     from_email: 'news@shop.example',
@@ -141,6 +145,9 @@ describe('campaigns with segments', () => {
 
     const received = await sendAndCollect(id);
     expect(received).toEqual([...expected].map(email).sort());
+    // With a list in the audience, List-Id names the list.
+    const listIds = new Set(sink.messages.map((m) => listIdOf(m.raw)));
+    expect([...listIds]).toEqual([`"Newsletter" <${list}.${t.workspaceId}.shop.example>`]);
     const progress = (await call('GET', `/v1/campaigns/${id}`)).body.progress;
     expect(progress).toEqual({ to_send: expected.size, sent: expected.size, failed: 0 });
   });
@@ -163,6 +170,11 @@ describe('campaigns with segments', () => {
     expect(received).toContain(email(59));
     expect(received).not.toContain(email(2));
     expect(new Set(received).size).toBe(received.length);
+    // A segment-only audience is the mailing list List-Id names, so providers can group and unsubscribe it.
+    for (const m of sink.messages) {
+      expect(listIdOf(m.raw)).toBe(`"Ordered this week" <${segment.body.id}.${t.workspaceId}.shop.example>`);
+      expect(m.raw.toString()).toMatch(/\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n/);
+    }
   });
 
   it('needs a list or a segment, and refuses unknown or contradictory segments', async () => {

@@ -29,9 +29,30 @@ export interface PreparedCampaign {
   }): Promise<{ providerMessageId: string }>;
 }
 
+export interface IncludedAudience {
+  listIds: string[];
+  segmentId: string | undefined;
+}
+
+/** The lists and the segment a campaign sends to, without those it excludes. */
+async function includedAudience(db: Db, campaignId: string): Promise<IncludedAudience> {
+  const [lists, segments] = await Promise.all([
+    repo.campaignLists(db, campaignId),
+    repo.campaignSegments(db, campaignId),
+  ]);
+  return {
+    listIds: lists.filter((l) => !l.excluded).map((l) => l.list_id),
+    segmentId: segments.find((s) => !s.excluded)?.segment_id,
+  };
+}
+
 export interface SendingPorts {
-  /** Called once per campaign and pinned version: compile, parse keys, open the transport. */
-  prepare(campaign: repo.CampaignRow, includedListIds: string[]): Promise<PreparedCampaign>;
+  /**
+   * Called once per campaign and pinned version: compile, parse keys, open the
+   * transport. `audience` holds the lists and the segment the campaign
+   * includes (not its exclusions), which name the mailing list in List-Id.
+   */
+  prepare(campaign: repo.CampaignRow, audience: IncludedAudience): Promise<PreparedCampaign>;
   /** 'permanent' fails the recipient; anything else is retried after the claim's lease. */
   classify(error: unknown): 'permanent' | 'temporary' | 'connection';
 }
@@ -92,12 +113,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     const key = `${campaign.id}:${campaign.template_version_id}:${campaign.updated_at.getTime()}`;
     let entry = prepared.get(key);
     if (!entry) {
-      entry = repo.campaignLists(db, campaign.id).then((lists) =>
-        ports.prepare(
-          campaign,
-          lists.filter((l) => !l.excluded).map((l) => l.list_id),
-        ),
-      );
+      entry = includedAudience(db, campaign.id).then((audience) => ports.prepare(campaign, audience));
       entry.catch(() => prepared.delete(key));
       prepared.set(key, entry);
     }
@@ -298,11 +314,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       campaign: repo.CampaignRow,
       emails: string[],
     ): Promise<{ email: string; delivered: boolean; error?: string }[]> {
-      const lists = await repo.campaignLists(db, campaign.id);
-      const content = await ports.prepare(
-        campaign,
-        lists.filter((l) => !l.excluded).map((l) => l.list_id),
-      );
+      const content = await ports.prepare(campaign, await includedAudience(db, campaign.id));
       const known = new Map(
         (await recipientsByEmail(db, campaign.workspace_id, emails)).map((c) => [c.email_key, c]),
       );

@@ -2,6 +2,7 @@ export {
   type CampaignSender,
   type CampaignSenderOptions,
   createCampaignSender,
+  type IncludedAudience,
   type PreparedCampaign,
   type SendingPorts,
 } from './campaign-sender.js';
