@@ -66,7 +66,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The browsable docs served by @fastify/swagger-ui describe the API and hold no data.
     if (route.url === '/docs' || route.url.startsWith('/docs/'))
       route.config = { ...route.config, public: true };
-    const cfg = (route.config ?? {}) as { scope?: string; public?: boolean };
+    const cfg = (route.config ?? {}) as { scope?: string; public?: boolean; basicAuth?: boolean };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
@@ -81,7 +81,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       });
     }
     if (!cfg.public && route.schema && !route.schema.hide) {
-      route.schema.security = [{ apiKey: [] }];
+      // Alternatives: either scheme authenticates a route that takes Basic (Segment's write key).
+      route.schema.security = cfg.basicAuth ? [{ apiKey: [] }, { writeKey: [] }] : [{ apiKey: [] }];
       const note = cfg.scope ? `Requires scope \`${cfg.scope}\`.` : '';
       route.schema.description = [route.schema.description, note].filter(Boolean).join('\n\n');
     }
@@ -109,6 +110,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           apiKey: { type: 'http', scheme: 'bearer', description: 'A Herald API key (hk_...).' },
+          writeKey: {
+            type: 'http',
+            scheme: 'basic',
+            description:
+              'An API key as HTTP Basic user name with an empty password, as Segment libraries send a write key (event ingestion routes only).',
+          },
         },
       },
     },

@@ -77,11 +77,14 @@ describe('HTTP conventions', () => {
       const path = route.url.replace(/:(\w+)/g, '{$1}');
       const operation = doc.paths[path]?.[route.method.toLowerCase()];
       expect(operation, `${route.method} ${path} missing from OpenAPI`).toBeDefined();
-      expect(operation.security).toEqual([{ apiKey: [] }]);
+      // The Segment-compatible ingestion routes also take the key as a Basic user name (a write key).
+      const ingestion = ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/batch'].includes(path);
+      expect(operation.security).toEqual(ingestion ? [{ apiKey: [] }, { writeKey: [] }] : [{ apiKey: [] }]);
       expect(operation.description).toContain(`Requires scope \`${route.scope}\``);
       expect(operation.responses['401']).toBeDefined();
     }
     expect(doc.components.schemas.Problem).toBeDefined();
+    expect(doc.components.securitySchemes.writeKey).toMatchObject({ type: 'http', scheme: 'basic' });
     const docs = await t.app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(docs.statusCode);
   });
