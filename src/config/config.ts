@@ -26,6 +26,8 @@ export interface Config {
   trackingBatchSize: number;
   trackingMaxBufferedHits: number;
   trackingRateLimitPerMinute: number;
+  formRateLimitPerIpPerHour: number;
+  formRateLimitPerAddressPerHour: number;
   eventRetentionDays: number;
   eventDedupDays: number;
   eventsRateLimitPerMinute: number;

@@ -176,6 +176,22 @@ export const SETTINGS = {
     description:
       'Requests per minute to one open-pixel or click token (per token, not per IP: image proxies fetch for many people from few addresses).',
   },
+  formRateLimitPerIpPerHour: {
+    env: 'HERALD_FORM_RATE_LIMIT_PER_IP_PER_HOUR',
+    type: 'integer',
+    min: 1,
+    default: 20,
+    description:
+      'Hosted subscribe form submissions per hour from one IP address (per process); more get 429. Raise it when many people sign up from behind one address (an office, a fair).',
+  },
+  formRateLimitPerAddressPerHour: {
+    env: 'HERALD_FORM_RATE_LIMIT_PER_ADDRESS_PER_HOUR',
+    type: 'integer',
+    min: 1,
+    default: 3,
+    description:
+      'Hosted subscribe form submissions per hour for one email address (per process); more are accepted silently but do nothing, so a form cannot be used to flood someone with confirmation emails.',
+  },
   eventRetentionDays: {
     env: 'HERALD_EVENT_RETENTION_DAYS',
     type: 'integer',

@@ -180,6 +180,8 @@ export function createContainer(options: ContainerOptions) {
   const publicPages = createPublicPagesService({
     keyring,
     clock,
+    formPerIpPerHour: config.formRateLimitPerIpPerHour,
+    formPerEmailPerHour: config.formRateLimitPerAddressPerHour,
     publicUrl: config.publicUrl,
     lists,
     contacts,

@@ -812,3 +812,37 @@ describe('an unsubscribe during a running campaign', () => {
     expect((await call('GET', `/v1/campaigns/${campaign2}`)).body.status).toBe('sent');
   });
 });
+
+describe('form limits from the configuration', () => {
+  it('honours HERALD_FORM_RATE_LIMIT_PER_IP_PER_HOUR and _PER_ADDRESS_PER_HOUR', async () => {
+    const app = await createTestApp({
+      HERALD_FORM_RATE_LIMIT_PER_IP_PER_HOUR: '3',
+      HERALD_FORM_RATE_LIMIT_PER_ADDRESS_PER_HOUR: '1',
+    });
+    try {
+      const list = await app.app.inject({
+        method: 'POST',
+        url: '/v1/lists',
+        headers: app.auth(),
+        payload: { name: 'Open', opt_in: 'single', visibility: 'public' },
+      });
+      const submit = (email: string) =>
+        app.app.inject({
+          method: 'POST',
+          url: `/f/${list.json().id}`,
+          headers: FORM,
+          payload: `email=${encodeURIComponent(email)}`,
+        });
+      // Per address: the second submission of one address is accepted but changes nothing.
+      expect((await submit('one@example.com')).statusCode).toBe(200);
+      const before = await databaseSnapshot(app.container.database.pool);
+      expect((await submit('one@example.com')).statusCode).toBe(200);
+      expect(await databaseSnapshot(app.container.database.pool)).toBe(before);
+      // Per IP: the fourth submission from the address is refused.
+      expect((await submit('three@example.com')).statusCode).toBe(200);
+      expect((await submit('four@example.com')).statusCode).toBe(429);
+    } finally {
+      await app.close();
+    }
+  });
+});
