@@ -240,7 +240,7 @@ export const SETTINGS = {
     min: 1,
     default: 60,
     description:
-      'How often each saved segment is evaluated in full and compared with its recorded members, which catches what the incremental check cannot see (time windows passing, list and engagement changes).',
+      'How often each saved segment is evaluated in full and compared with its recorded members, which catches what the incremental check cannot see (time windows passing, send outcomes).',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -105,23 +105,36 @@ describe('segment membership changes', () => {
     expect(await refresh()).toMatchObject({ entered: 0, exited: 0 });
   });
 
-  it('catches time windows passing and list changes in the periodic full comparison', async () => {
-    await call('POST', `/v1/lists/${listId}/members`, { contact_ids: [ids.cy] });
+  it('finds list joins and removals incrementally, through the consent records they write', async () => {
+    later(MINUTE);
+    await call('POST', `/v1/lists/${listId}/members`, { contact_ids: [ids.bo] });
+    expect(await refresh()).toMatchObject({ full: 0, entered: 1, exited: 0 });
+    later(MINUTE);
+    await call('POST', `/v1/lists/${listId}/members/remove`, { contact_ids: [ids.bo] });
+    expect(await refresh()).toMatchObject({ full: 0, entered: 0, exited: 1 });
+    expect((await changes()).slice(-2)).toEqual(['News readers: +bo', 'News readers: -bo']);
+  });
+
+  it('catches time windows passing in the periodic full comparison', async () => {
     later(8 * DAY);
-    // The window has passed and cy joined the list, but nobody was touched since... and a full check is due.
+    // The window has passed, but nobody was touched since... and a full check is due.
     const round = await refresh();
     expect(round.full).toBe(2);
     expect(await changes()).toEqual([
       'Recent pro buyers: +bo',
       'Recent pro buyers: -ann',
-      'News readers: +cy',
+      'News readers: +bo',
+      'News readers: -bo',
       'Recent pro buyers: -bo',
     ]);
   });
 
   it('stores the changes as events of the contact, with the segment', async () => {
     const res = await call('GET', `/v1/contacts/${ids.bo}/events`);
-    const herald = res.body.data.filter((e: { source: string }) => e.source === 'herald');
+    const herald = res.body.data.filter(
+      (e: { source: string; properties: { segment_id?: string } }) =>
+        e.source === 'herald' && e.properties.segment_id === segmentId,
+    );
     expect(herald.map((e: { name: string }) => e.name)).toEqual(['segment.exited', 'segment.entered']);
     expect(herald[0].properties).toEqual({ segment_id: segmentId, segment_name: 'Recent pro buyers' });
     const segment = await call('GET', `/v1/segments/${segmentId}`);

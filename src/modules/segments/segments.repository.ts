@@ -226,14 +226,22 @@ export async function setWatermark(db: Db, workspaceId: string, checkedUntil: Da
 
 /**
  * Contacts of the workspace touched since `since`: sent an event, changed
- * (attributes, status, tags...), opened or clicked, or converted. At most
- * `limit + 1` ids, so a caller can tell "too many, check everything" apart.
- * Each part is served by an index: events by the BRIN on received_at,
- * contacts by (workspace_id, updated_at), hits by their UUIDv7 primary key
- * (ids are taken at the hit, so an id range is a time range), conversions by
- * (workspace_id, occurred_at). Changes these cannot see (list memberships,
- * send outcomes, time passing) are caught by the periodic full check.
+ * (attributes, status, tags...), joined, confirmed, left or were removed from
+ * a list, opened or clicked, or converted. At most `limit + 1` ids, so a
+ * caller can tell "too many, check everything" apart. Each part is served by
+ * an index: events by the BRIN on received_at, contacts by (workspace_id,
+ * updated_at), hits and consent records by their UUIDv7 primary keys (ids are
+ * taken when the row is written, so an id range is a time range; every list
+ * membership change writes a consent record, removals included),
+ * conversions by (workspace_id, occurred_at). Changes these cannot see (send
+ * outcomes, time passing) are caught by the periodic full check.
  */
+/** The smallest UUIDv7 of a millisecond: ids above it were taken at or after that time. */
+function uuidAt(at: Date): string {
+  const hex = at.getTime().toString(16).padStart(12, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-0000-0000-000000000000`;
+}
+
 export async function touchedContacts(
   db: Db,
   workspaceId: string,
@@ -248,8 +256,10 @@ export async function touchedContacts(
       SELECT c.id FROM contacts c WHERE c.workspace_id = ${workspaceId} AND c.updated_at > ${since}
       UNION
       SELECT h.contact_id FROM tracking_hits h
-      WHERE h.id > (lpad(to_hex(floor(extract(epoch FROM ${since}::timestamptz) * 1000)::bigint), 12, '0') || repeat('0', 20))::uuid
-        AND h.workspace_id = ${workspaceId}
+      WHERE h.id > ${uuidAt(since)}::uuid AND h.workspace_id = ${workspaceId}
+      UNION
+      SELECT r.contact_id FROM consent_records r
+      WHERE r.id > ${uuidAt(since)}::uuid AND r.workspace_id = ${workspaceId}
       UNION
       SELECT v.contact_id FROM conversions v
       WHERE v.workspace_id = ${workspaceId} AND v.occurred_at > ${since} AND v.contact_id IS NOT NULL
