@@ -66,7 +66,10 @@ describe('the buffered hit writer', () => {
     expect(batches).toEqual([[1, 2, 3]]);
     for (const hit of [5, 6]) writer.enqueue(hit);
     for (let i = 0; i < 20 && batches.length === 1; i++) await new Promise((r) => setTimeout(r, 5));
-    expect(batches).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(batches).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     writer.enqueue(7);
     await writer.close();
     expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]);

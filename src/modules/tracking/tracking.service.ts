@@ -187,7 +187,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     for (let i = 0; i < batch.length; i++) {
       const h = batch[i] as PendingHit;
       workspaceIds.add(h.workspaceId);
-      if (i > 0 && h.occurredAt.getTime() < (batch[i - 1] as PendingHit).occurredAt.getTime()) inOrder = false;
+      if (i > 0 && h.occurredAt.getTime() < (batch[i - 1] as PendingHit).occurredAt.getTime())
+        inOrder = false;
       // Only clicks are judged by their time since delivery.
       if (h.kind !== 'click') continue;
       if (h.campaignId)
@@ -203,7 +204,9 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       deliveryTimesFor(campaignKeys, messageKeys),
     ]);
     // Queued in arrival order, a batch is in time order, except one put back after a failed write.
-    const sorted = inOrder ? batch : [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
+    const sorted = inOrder
+      ? batch
+      : [...batch].sort((a, b) => a.occurredAt.getTime() - b.occurredAt.getTime());
     const labels: Label[] = new Array(sorted.length);
     let positions: Map<string, number> | undefined;
     const late: repo.Relabel[] = [];
