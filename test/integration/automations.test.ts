@@ -432,3 +432,42 @@ describe('the shipped examples', () => {
     }
   });
 });
+
+describe('templates used by automations', () => {
+  it('refuses deleting a template a draft or the current version uses, until the automation is archived', async () => {
+    const doomed = await createTemplate('Doomed');
+    await createTemplate('Replacement');
+    const byName = await call('POST', '/v1/automations', {
+      name: 'Uses Doomed',
+      definition: journey('DOOMED', 'Hello'),
+    });
+    const refused = await call('DELETE', `/v1/templates/${doomed.id}`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.code).toBe('TEMPLATE_IN_USE');
+    expect(refused.body.detail).toContain('"Uses Doomed"');
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({ automation_id: byName.body.id, automation_status: 'draft' }),
+    ]);
+
+    // Published with it, then the draft moves on: the current version still sends it.
+    expect((await call('POST', `/v1/automations/${byName.body.id}/publish`)).status).toBe(201);
+    await call('PATCH', `/v1/automations/${byName.body.id}`, { definition: journey('Replacement', 'Hello') });
+    const still = await call('DELETE', `/v1/templates/${doomed.id}`);
+    expect(still.status).toBe(409);
+    expect(still.body.errors[0]).toMatchObject({ automation_status: 'active' });
+
+    expect((await call('POST', `/v1/automations/${byName.body.id}/archive`)).status).toBe(200);
+    expect((await call('DELETE', `/v1/templates/${doomed.id}`)).status).toBe(204);
+  });
+
+  it('refuses deleting a template a draft names by id', async () => {
+    const pinned = await createTemplate('By id');
+    const definition = journey();
+    definition.nodes[2] = { id: 'second', type: 'send_email', template_id: pinned.id, next: 'done' } as never;
+    const created = await call('POST', '/v1/automations', { name: 'By id user', definition });
+    expect(created.status).toBe(201);
+    expect((await call('DELETE', `/v1/templates/${pinned.id}`)).status).toBe(409);
+    expect((await call('DELETE', `/v1/automations/${created.body.id}`)).status).toBe(204);
+    expect((await call('DELETE', `/v1/templates/${pinned.id}`)).status).toBe(204);
+  });
+});
