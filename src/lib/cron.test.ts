@@ -38,6 +38,7 @@ describe('parseCron', () => {
     expect([...parseCron('0 0 * * 0').weekdays]).toEqual([0]);
     expect([...parseCron('0 0 * * SUN,Sat').weekdays].sort()).toEqual([0, 6]);
     expect([...parseCron('0 0 * * 5-7').weekdays].sort()).toEqual([0, 5, 6]);
+    expect([...parseCron('0 0 * * fri-sun').weekdays].sort()).toEqual([0, 5, 6]);
     expect(parseCron('@weekly').minutes).toEqual([0]);
     expect(parseCron('  0  9 * * *  ').hours).toEqual([9]);
     expect(parseCron('5/20 * * * *').minutes).toEqual([5, 25, 45]);

@@ -103,6 +103,8 @@ function parseField(field: CronField, text: string): Set<number> {
       if (more !== undefined) throw new CronError(`${field} field: "${base}" is not a range like 1-5`, field);
       low = parseValue(field, a);
       high = parseValue(field, b);
+      // "fri-sun" ends on Sunday: read it as 5-7.
+      if (field === 'day-of-week' && high === 0 && low > 0) high = 7;
       if (low > high)
         throw new CronError(`${field} field: the range "${base}" runs backwards; write it low-high`, field);
     } else {
@@ -214,7 +216,10 @@ function offsetAt(instant: number, timeZone: string): number {
   return wallClock(instant, timeZone) - instant;
 }
 
-/** No zone changes its offset twice within this span, so the offsets on either side of a change are found by looking this far. */
+/**
+ * No zone changes its offset twice within a day and twice this span, so the
+ * offsets on either side of a change are found by looking this far.
+ */
 const SPAN = 14 * 3600_000;
 
 /**
@@ -264,12 +269,16 @@ export function nextOccurrence(expression: string | CronExpression, after: Date,
   for (let i = 0, day = firstDay; i <= MAX_DAYS; i++, day += DAY) {
     if (best !== undefined && day > bestWall + SHIFT) break;
     if (!dayMatches(cron, new Date(day))) continue;
+    // The same offset on both sides of the day means no change within it: each wall time is one subtraction
+    // away, without formatting an instant per candidate minute.
+    const offset = offsetAt(day - SPAN, timeZone);
+    const steady = offset === offsetAt(day + DAY + SPAN, timeZone);
     for (const hour of cron.hours) {
       for (const minute of cron.minutes) {
         const wall = day + hour * 3600_000 + minute * 60_000;
         if (wall < scanFrom) continue;
         if (best !== undefined && wall > bestWall + SHIFT) return new Date(best);
-        const instant = wallToInstant(wall, timeZone);
+        const instant = steady ? wall - offset : wallToInstant(wall, timeZone);
         if (instant > afterMs && (best === undefined || instant < best)) {
           best = instant;
           bestWall = wall;

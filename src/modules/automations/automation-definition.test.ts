@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ErrorDetail } from '../../lib/errors.js';
 import {
@@ -600,6 +601,53 @@ describe('automation definitions: bad ones', () => {
 
   it('refuses text the database cannot store', () => {
     expectError(errorsOf(cartWith((d) => (d.start = 'a\u0000'))), '/definition/start', /NUL/);
+  });
+});
+
+describe('automation definitions: any input', () => {
+  const wellFormed = (errors: ErrorDetail[]) => {
+    for (const e of errors) {
+      expect(typeof e.message).toBe('string');
+      expect(e.message.length).toBeGreaterThan(0);
+      expect(e.path?.startsWith('/definition')).toBe(true);
+    }
+  };
+
+  it('never throws on arbitrary JSON, and every error has a path and a message', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const errors = errorsOf(value);
+        expect(errors.length).toBeGreaterThan(0);
+        wellFormed(errors);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws when any field of a good definition is replaced, and names the node when inside one', () => {
+    const fields = ['id', 'type', 'next', 'for', 'template', 'branches', 'else', 'hours', 'condition'];
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 6 }),
+        fc.constantFrom(...fields),
+        fc.jsonValue(),
+        (index, field, value) => {
+          const d = cartWith((def) => {
+            const node = def.nodes[index] as Record<string, unknown>;
+            if (field === 'hours' && node.for) (node.for as Record<string, unknown>).hours = value;
+            else if (field === 'condition' && Array.isArray(node.branches))
+              (node.branches[0] as Record<string, unknown>).condition = value;
+            else node[field] = value;
+          });
+          const errors = errorsOf(d);
+          wellFormed(errors);
+          const id = cart().nodes as { id: string }[];
+          for (const e of errors.filter((e) => e.path?.startsWith(`/definition/nodes/${index}/`)))
+            if (field !== 'id') expect(e.node).toBe(id[index]?.id);
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
 
