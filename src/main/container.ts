@@ -111,7 +111,7 @@ export function createContainer(options: ContainerOptions) {
   });
   const campaigns = createCampaignService({ db, clock, templates });
   const segments = createSegmentService({ db, clock, attributes });
-  const automations = createAutomationService({ db, clock });
+  const automations = createAutomationService({ db, clock, attributes });
   const segmentMembership = createSegmentMembership({
     db,
     clock,

@@ -191,6 +191,45 @@ describe('validate', () => {
   });
 });
 
+describe('attribute types', () => {
+  it('checks the attributes a definition uses against the attribute schema', async () => {
+    expect((await call('POST', '/v1/attributes', { name: 'plan', type: 'string' })).status).toBe(201);
+    expect((await call('POST', '/v1/attributes', { name: 'renews_on', type: 'date' })).status).toBe(201);
+    const res = await call('POST', '/v1/automations/validate', {
+      definition: {
+        trigger: { type: 'date_attribute', attribute: 'plan', hour: 9 },
+        start: 'b',
+        nodes: [
+          {
+            id: 'b',
+            type: 'branch',
+            branches: [{ condition: { attribute: 'plan', operator: 'greater_than', value: 3 }, next: 'w' }],
+            else: 'w',
+          },
+          { id: 'w', type: 'wait', until_attribute: { attribute: 'renews_on', offset_days: -7 }, next: 'u' },
+          {
+            id: 'u',
+            type: 'update_contact',
+            set_attributes: { plan: 3, renews_on: '2027-01-01' },
+            next: 'e',
+          },
+          { id: 'e', type: 'exit' },
+        ],
+      },
+    });
+    expect(res.body.valid).toBe(false);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({
+        path: '/definition/trigger/attribute',
+        message:
+          'attribute "plan" is a string in the attribute schema; a date_attribute trigger needs a date attribute',
+      }),
+      expect.objectContaining({ path: '/definition/nodes/0/branches/0/condition/operator', node: 'b' }),
+      expect.objectContaining({ path: '/definition/nodes/2/set_attributes/plan', node: 'u' }),
+    ]);
+  });
+});
+
 describe('publishing', () => {
   let id: string;
 
@@ -259,6 +298,16 @@ describe('publishing', () => {
       'AUTOMATION_VERSION_NOT_FOUND',
     );
     expect((await call('GET', `/v1/automations/${id}/versions/0`)).status).toBe(400);
+  });
+
+  it('gives concurrent publishes consecutive versions', async () => {
+    const created = await call('POST', '/v1/automations', { name: 'Raced', definition: journey() });
+    const results = await Promise.all(
+      [1, 2, 3].map(() => call('POST', `/v1/automations/${created.body.id}/publish`)),
+    );
+    expect(results.map((r) => r.status)).toEqual([201, 201, 201]);
+    expect(results.map((r) => r.body.version).sort()).toEqual([1, 2, 3]);
+    expect((await call('GET', `/v1/automations/${created.body.id}`)).body.current_version).toBe(3);
   });
 
   it('pauses and resumes, refusing moves from the wrong state', async () => {

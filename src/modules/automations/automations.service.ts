@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
+import { checkAttributeTypes } from '../segments/index.js';
 import {
   type AutomationDefinition,
   checkAutomationDefinition,
@@ -49,6 +50,72 @@ export interface AutomationInput {
 }
 
 const DEFINITION_PATH = '/definition';
+
+/** What the automations module needs of the attribute schema: names and types. */
+export interface AttributeTypes {
+  definitions(workspaceId: string, trx?: Db): Promise<ReadonlyMap<string, string>>;
+}
+
+/** Whether a value fits an attribute type of the schema (null clears any). */
+function fitsType(type: string, value: unknown): boolean {
+  if (value === null) return true;
+  if (type === 'number') return typeof value === 'number';
+  if (type === 'boolean') return typeof value === 'boolean';
+  if (type === 'date') return typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value);
+  return typeof value === 'string';
+}
+
+/**
+ * Attributes the definition uses whose type in the workspace's attribute
+ * schema does not fit: date triggers and waits on a non-date attribute,
+ * values that update_contact would have refused, branch conditions with an
+ * operator or value the type does not take (as segments refuse them).
+ */
+function attributeErrors(
+  definition: AutomationDefinition,
+  types: ReadonlyMap<string, string>,
+): ErrorDetail[] {
+  const errors: ErrorDetail[] = [];
+  const dateAttribute = (name: string, path: string, what: string, node?: string) => {
+    const type = types.get(name);
+    if (type && type !== 'date')
+      errors.push({
+        path,
+        ...(node ? { node } : {}),
+        message: `${node ? `node "${node}": ` : ''}attribute "${name}" is a ${type} in the attribute schema; ${what} needs a date attribute`,
+      });
+  };
+  const trigger = definition.trigger;
+  if (trigger.type === 'date_attribute')
+    dateAttribute(trigger.attribute, `${DEFINITION_PATH}/trigger/attribute`, 'a date_attribute trigger');
+  definition.nodes.forEach((node, i) => {
+    const at = `${DEFINITION_PATH}/nodes/${i}`;
+    if (node.type === 'wait' && node.until_attribute)
+      dateAttribute(
+        node.until_attribute.attribute,
+        `${at}/until_attribute/attribute`,
+        'until_attribute',
+        node.id,
+      );
+    if (node.type === 'update_contact' && node.set_attributes) {
+      for (const [name, value] of Object.entries(node.set_attributes)) {
+        const type = types.get(name);
+        if (type && !fitsType(type, value))
+          errors.push({
+            path: `${at}/set_attributes/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`,
+            node: node.id,
+            message: `node "${node.id}": attribute "${name}" is a ${type} in the attribute schema; give a ${type} value (or null to clear it)`,
+          });
+      }
+    }
+    if (node.type === 'branch')
+      node.branches.forEach((branch, j) => {
+        for (const e of checkAttributeTypes(branch.condition, types, `${at}/branches/${j}/condition`))
+          errors.push({ ...e, node: node.id });
+      });
+  });
+  return errors;
+}
 
 function invalid(errors: ErrorDetail[], what = 'The automation definition is invalid'): DomainError {
   const summary = errors
@@ -120,11 +187,12 @@ function toVersion(row: repo.AutomationVersionRow): AutomationVersion {
  */
 async function resolveReferences(
   db: Db,
+  attributes: AttributeTypes,
   workspaceId: string,
   definition: AutomationDefinition,
 ): Promise<{ errors: ErrorDetail[]; resolved: Resolved }> {
   const refs = definitionReferences(definition, DEFINITION_PATH);
-  const errors: ErrorDetail[] = [];
+  const errors: ErrorDetail[] = attributeErrors(definition, await attributes.definitions(workspaceId, db));
   const found = await repo.templates(
     db,
     workspaceId,
@@ -173,8 +241,8 @@ async function resolveReferences(
   return { errors, resolved: { emails } };
 }
 
-export function createAutomationService(deps: { db: Db; clock: Clock }) {
-  const { db, clock } = deps;
+export function createAutomationService(deps: { db: Db; clock: Clock; attributes: AttributeTypes }) {
+  const { db, clock, attributes } = deps;
 
   async function mustFind(trx: Db, workspaceId: string, id: string, lock = false) {
     const row = await repo.findAutomation(trx, workspaceId, id, lock);
@@ -290,7 +358,7 @@ export function createAutomationService(deps: { db: Db; clock: Clock }) {
         if (row.status === 'archived')
           throw stateError(row, 'publish', 'archived automations are kept as they were; create a new one');
         const definition = structural(row.draft_definition);
-        const { errors, resolved } = await resolveReferences(trx, workspaceId, definition);
+        const { errors, resolved } = await resolveReferences(trx, attributes, workspaceId, definition);
         if (errors.length > 0) throw invalid(errors, 'The draft cannot be published');
         const now = clock.now();
         const version = (row.current_version ?? 0) + 1;
@@ -393,7 +461,7 @@ export function createAutomationService(deps: { db: Db; clock: Clock }) {
     async validate(workspaceId: string, raw: unknown): Promise<{ valid: boolean; errors: ErrorDetail[] }> {
       const result = checkAutomationDefinition(raw, DEFINITION_PATH);
       if (!result.ok) return { valid: false, errors: result.errors };
-      const { errors } = await resolveReferences(db, workspaceId, result.definition);
+      const { errors } = await resolveReferences(db, attributes, workspaceId, result.definition);
       return { valid: errors.length === 0, errors };
     },
   };

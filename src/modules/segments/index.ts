@@ -6,6 +6,7 @@ export {
 } from './segment-compiler.js';
 export {
   type Condition,
+  checkAttributeTypes,
   checkDefinition,
   references as conditionReferences,
 } from './segment-definition.js';
