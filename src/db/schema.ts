@@ -42,6 +42,8 @@ export interface Database {
   segment_members: SegmentMemberTable;
   segment_watermarks: SegmentWatermarkTable;
   campaign_segments: CampaignSegmentTable;
+  automations: AutomationTable;
+  automation_versions: AutomationVersionTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -568,4 +570,29 @@ export interface CampaignSegmentTable {
   segment_id: string;
   workspace_id: string;
   excluded: boolean;
+}
+
+// 0015_automations: automation definitions (draft) and their published, immutable versions.
+export type AutomationStatus = 'draft' | 'active' | 'paused' | 'archived';
+
+export interface AutomationTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  description: string | null;
+  status: ColumnType<AutomationStatus, AutomationStatus | undefined, AutomationStatus>;
+  draft_definition: JsonColumn<unknown>;
+  current_version: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AutomationVersionTable {
+  id: string;
+  automation_id: string;
+  workspace_id: string;
+  version: number;
+  definition: JsonColumn<unknown>;
+  resolved: JsonColumn<unknown>;
+  published_at: Timestamp;
 }

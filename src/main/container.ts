@@ -9,6 +9,7 @@ import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
+import { createAutomationService } from '../modules/automations/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
 import {
   confirmationTasks,
@@ -110,6 +111,7 @@ export function createContainer(options: ContainerOptions) {
   });
   const campaigns = createCampaignService({ db, clock, templates });
   const segments = createSegmentService({ db, clock, attributes });
+  const automations = createAutomationService({ db, clock, attributes });
   const segmentMembership = createSegmentMembership({
     db,
     clock,
@@ -312,6 +314,7 @@ export function createContainer(options: ContainerOptions) {
     events,
     segments,
     segmentMembership,
+    automations,
     routeDeps: {
       clock,
       jobs,
@@ -337,6 +340,7 @@ export function createContainer(options: ContainerOptions) {
       analytics,
       events,
       segments,
+      automations,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },

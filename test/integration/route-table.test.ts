@@ -31,6 +31,7 @@ function sampleRequest(
     .replace(/^\/v1\/snippets\/:id/, `/v1/snippets/${fixtures.snippet?.id}`)
     .replace(/^\/v1\/messages\/:id/, `/v1/messages/${fixtures.message?.id}`)
     .replace(/^\/v1\/segments\/:id/, `/v1/segments/${fixtures.segment?.id}`)
+    .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/:version$/, '1')
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
   const bodies: Record<string, unknown> = {
@@ -50,6 +51,7 @@ function sampleRequest(
     'POST /v1/lists/:id/members/remove': { contact_ids: [fixtures.contact?.id] },
     'PATCH /v1/transports/:id': { name: 'hacked' },
     'PATCH /v1/segments/:id': { name: 'hacked' },
+    'PATCH /v1/automations/:id': { name: 'hacked' },
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
   };
   const key = `${method} ${url}`;
@@ -123,6 +125,21 @@ beforeAll(async () => {
       definition: { field: 'email', operator: 'ends_with', value: '@example.com' },
     });
   }
+  if (hasRoute('/v1/automations')) {
+    const automation = await inject('POST', '/v1/automations', {
+      name: 'Owners journey',
+      definition: {
+        trigger: { type: 'api' },
+        start: 'hello',
+        nodes: [
+          { id: 'hello', type: 'send_email', template: 'Owners', next: 'done' },
+          { id: 'done', type: 'exit' },
+        ],
+      },
+    });
+    await inject('POST', `/v1/automations/${automation.id}/publish`, {});
+    fixtures.automation = automation;
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -143,6 +160,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/snippets/:id': 'snippet',
   '/v1/messages/:id': 'message',
   '/v1/segments/:id': 'segment',
+  '/v1/automations/:id': 'automation',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */

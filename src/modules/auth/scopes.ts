@@ -25,6 +25,8 @@ export const SCOPES = {
     'Send behavioural events (track, identify, page, screen, batch): the write key of the Segment-compatible ingestion API.',
   'segments:read': 'Read segments, count them and preview their contacts.',
   'segments:write': 'Create, change and delete segments.',
+  'automations:read': 'Read automations, their drafts and published versions; validate definitions.',
+  'automations:write': 'Create, change, publish, pause, resume, archive and delete automations.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

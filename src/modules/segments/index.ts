@@ -4,7 +4,12 @@ export {
   matchingContactsSql,
   type SegmentContext,
 } from './segment-compiler.js';
-export { type Condition, checkDefinition } from './segment-definition.js';
+export {
+  type Condition,
+  checkAttributeTypes,
+  checkDefinition,
+  references as conditionReferences,
+} from './segment-definition.js';
 export { createSegmentMembership, type SegmentMembership } from './segment-membership.js';
 export { REFRESH_TASK, segmentTasks } from './segments.jobs.js';
 export { segmentsRoutes } from './segments.routes.js';

@@ -153,6 +153,48 @@ export async function unfinishedCampaignsUsingTemplate(
     .execute();
 }
 
+export interface AutomationUse {
+  id: string;
+  name: string;
+  status: string;
+}
+
+/**
+ * Automations not archived whose draft names the template (by id, or by name
+ * in any case) or whose current version pinned it. Read-only, like the
+ * campaigns check above: automations depend on templates, not the other way
+ * round, and the check must run in the deleting transaction.
+ */
+export async function automationsUsingTemplate(
+  db: Db,
+  workspaceId: string,
+  template: { id: string; name: string },
+  limit: number,
+): Promise<AutomationUse[]> {
+  return db
+    .selectFrom('automations as a')
+    .select(['a.id', 'a.name', 'a.status'])
+    .where('a.workspace_id', '=', workspaceId)
+    .where('a.status', '<>', 'archived')
+    .where((eb) =>
+      eb.or([
+        eb.exists(
+          sql`(SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(a.draft_definition->'nodes') = 'array' THEN a.draft_definition->'nodes' ELSE '[]'::jsonb END) AS n
+               WHERE n->>'type' = 'send_email'
+                 AND (n->>'template_id' = ${template.id} OR lower(n->>'template') = ${template.name.toLowerCase()}))`,
+        ),
+        eb.exists(
+          sql`(SELECT 1 FROM automation_versions AS v, jsonb_each(v.resolved->'emails') AS e
+               WHERE v.automation_id = a.id AND v.version = a.current_version
+                 AND e.value->>'template_id' = ${template.id})`,
+        ),
+      ]),
+    )
+    .orderBy('a.id')
+    .limit(limit)
+    .execute();
+}
+
 /**
  * Unfinished campaigns whose pinned version, or the latest version of their
  * template, was saved with this snippet (directly or through other snippets).

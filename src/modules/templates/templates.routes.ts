@@ -108,7 +108,9 @@ export function templatesRoutes(deps: { templates: TemplateService }): FastifyPl
           description:
             'Refused with 409 TEMPLATE_IN_USE while an unfinished campaign (draft, scheduled, sending, paused) ' +
             'uses it by template_id or a pinned version; the error names the campaigns (errors[].campaign_id, ' +
-            'campaign_name, campaign_status). Otherwise the template is gone from the API and its name is free, ' +
+            'campaign_name, campaign_status), and likewise while an automation that is not archived names it in ' +
+            'its draft (by id or name) or pinned it in its current version (errors[].automation_id, ' +
+            'automation_name, automation_status). Otherwise the template is gone from the API and its name is free, ' +
             'but its immutable versions are kept for the finished campaigns, transactional messages and "view ' +
             'in browser" pages that pinned them. Lists using it for confirmation emails fall back to the ' +
             'built-in text.',

@@ -314,9 +314,10 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     },
 
     /**
-     * Deletes a template unless an unfinished campaign still uses it (409
-     * TEMPLATE_IN_USE naming them). Deleting archives it: it is gone from the
-     * API and its name is free, while its versions stay for what pinned them.
+     * Deletes a template unless an unfinished campaign or an automation not
+     * archived still uses it (409 TEMPLATE_IN_USE naming them). Deleting
+     * archives it: it is gone from the API and its name is free, while its
+     * versions stay for what pinned them.
      */
     async remove(workspaceId: string, id: string): Promise<void> {
       await db.transaction().execute(async (trx) => {
@@ -328,6 +329,21 @@ export function createTemplateService(deps: TemplateServiceDeps) {
             `template "${template.name}" (${id})`,
             users,
             'choose another template for them (PATCH /v1/campaigns/{id}) or cancel them, then delete it',
+          );
+        }
+        const automations = await repo.automationsUsingTemplate(trx, workspaceId, template, USES_LISTED + 1);
+        if (automations.length > 0) {
+          const listed = automations.slice(0, USES_LISTED);
+          throw new DomainError(
+            'TEMPLATE_IN_USE',
+            `cannot delete template "${template.name}" (${id}): automations use it in their draft or current version: ${listed.map((a) => `"${a.name}" (${a.id}, ${a.status})`).join(', ')}${automations.length > USES_LISTED ? ' and more' : ''}; change their drafts and publish them again, or archive them, then delete it`,
+            listed.map((a) => ({
+              path: '/id',
+              automation_id: a.id,
+              automation_name: a.name,
+              automation_status: a.status,
+              message: `used by ${a.status} automation "${a.name}" (${a.id})`,
+            })),
           );
         }
         await repo.archiveTemplate(trx, workspaceId, id, clock.now());

@@ -1,0 +1,210 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { principalOf } from '../../http/auth.js';
+import { IdParams, PageOf, responses } from '../../http/schemas.js';
+import {
+  AutomationCreateBody,
+  AutomationListQuery,
+  AutomationPatchBody,
+  AutomationSchema,
+  AutomationVersionSchema,
+  ValidateBody,
+  ValidationSchema,
+  VersionListQuery,
+  VersionParams,
+} from './automations.schemas.js';
+import type { AutomationService } from './automations.service.js';
+
+const INVALID =
+  'A bad definition is 422 AUTOMATION_INVALID with one entry per problem in `errors`, each with the JSON pointer of the failing part (/definition/nodes/3/next) and, inside the graph, the `node` id.';
+
+/** The problem responses plus 422, which only the definition checks produce. */
+function withInvalid<T extends Parameters<typeof responses>[0]>(ok: T) {
+  return { ...responses(ok), 422: Type.Ref('Problem') };
+}
+
+export function automationsRoutes(deps: { automations: AutomationService }): FastifyPluginAsyncTypebox {
+  const { automations } = deps;
+  const tags = ['automations'];
+  return async (app) => {
+    app.get(
+      '/v1/automations',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'List automations',
+          querystring: AutomationListQuery,
+          response: responses({ 200: PageOf(AutomationSchema) }),
+        },
+      },
+      async (request) =>
+        automations.list(principalOf(request).workspaceId, {
+          cursor: request.query.cursor,
+          limit: request.query.limit ?? 100,
+          status: request.query.status,
+        }),
+    );
+
+    app.post(
+      '/v1/automations',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: 'Create an automation (a draft)',
+          description: `The definition is checked for structure (fields, values, the graph); the templates, lists and segments it names are checked when it is published. ${INVALID}`,
+          body: AutomationCreateBody,
+          response: withInvalid({ 201: AutomationSchema }),
+        },
+      },
+      async (request, reply) =>
+        reply.code(201).send(await automations.create(principalOf(request).workspaceId, request.body)),
+    );
+
+    app.post(
+      '/v1/automations/validate',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Check a definition without saving it',
+          description:
+            'Everything publishing checks, including that the templates, lists and segments it names exist in this workspace. Always 200: `valid` says whether it would publish, `errors` says what to fix.',
+          body: ValidateBody,
+          response: responses({ 200: ValidationSchema }),
+        },
+      },
+      async (request) => automations.validate(principalOf(request).workspaceId, request.body.definition),
+    );
+
+    app.get(
+      '/v1/automations/:id',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Get an automation with its draft',
+          params: IdParams,
+          response: responses({ 200: AutomationSchema }),
+        },
+      },
+      async (request) => automations.get(principalOf(request).workspaceId, request.params.id),
+    );
+
+    app.patch(
+      '/v1/automations/:id',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: 'Change name, description or the draft',
+          description: `A new definition replaces the draft only; the published version stays as it is until the next publish. 409 AUTOMATION_STATE for an archived automation. ${INVALID}`,
+          params: IdParams,
+          body: AutomationPatchBody,
+          response: withInvalid({ 200: AutomationSchema }),
+        },
+      },
+      async (request) =>
+        automations.update(principalOf(request).workspaceId, request.params.id, request.body),
+    );
+
+    app.delete(
+      '/v1/automations/:id',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: 'Delete an automation that was never published',
+          description:
+            '409 AUTOMATION_STATE once it has been published: archive it instead, which keeps its versions.',
+          params: IdParams,
+          response: responses({ 204: Type.Null() }),
+        },
+      },
+      async (request, reply) => {
+        await automations.remove(principalOf(request).workspaceId, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/v1/automations/:id/publish',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: 'Publish the draft as the next version',
+          description: `Checks the draft fully, including its references, and saves it as version N+1 with the template version of each email pinned: contacts already inside keep the content they entered with. A draft becomes active; a paused automation stays paused. ${INVALID}`,
+          params: IdParams,
+          response: withInvalid({ 201: AutomationVersionSchema }),
+        },
+      },
+      async (request, reply) =>
+        reply.code(201).send(await automations.publish(principalOf(request).workspaceId, request.params.id)),
+    );
+
+    for (const [action, summary, description] of [
+      [
+        'pause',
+        'Pause an active automation',
+        'Nobody enters and runs inside wait until resumed. 409 AUTOMATION_STATE unless active.',
+      ],
+      ['resume', 'Resume a paused automation', '409 AUTOMATION_STATE unless paused.'],
+      [
+        'archive',
+        'Archive an automation',
+        'Stops it for good; its versions stay readable. 409 AUTOMATION_STATE when already archived.',
+      ],
+    ] as const) {
+      app.post(
+        `/v1/automations/:id/${action}`,
+        {
+          config: { scope: 'automations:write' },
+          schema: {
+            tags,
+            summary,
+            description,
+            params: IdParams,
+            response: responses({ 200: AutomationSchema }),
+          },
+        },
+        async (request) => automations[action](principalOf(request).workspaceId, request.params.id),
+      );
+    }
+
+    app.get(
+      '/v1/automations/:id/versions',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'List the published versions, oldest first',
+          params: IdParams,
+          querystring: VersionListQuery,
+          response: responses({ 200: PageOf(AutomationVersionSchema) }),
+        },
+      },
+      async (request) =>
+        automations.versions(principalOf(request).workspaceId, request.params.id, {
+          cursor: request.query.cursor,
+          limit: request.query.limit ?? 100,
+        }),
+    );
+
+    app.get(
+      '/v1/automations/:id/versions/:version',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Get one published version',
+          params: VersionParams,
+          response: responses({ 200: AutomationVersionSchema }),
+        },
+      },
+      async (request) =>
+        automations.version(principalOf(request).workspaceId, request.params.id, request.params.version),
+    );
+  };
+}

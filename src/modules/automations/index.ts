@@ -1,0 +1,13 @@
+export {
+  type AutomationDefinition,
+  type AutomationNode,
+  checkAutomationDefinition,
+  type Trigger,
+} from './automation-definition.js';
+export { automationsRoutes } from './automations.routes.js';
+export {
+  type Automation,
+  type AutomationService,
+  type AutomationVersion,
+  createAutomationService,
+} from './automations.service.js';
