@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SETTINGS } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
 import { serve } from './api.js';
+import { bouncesCommand } from './commands/bounces.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { keysCommand } from './commands/keys.js';
@@ -74,6 +75,7 @@ export function buildCli(): Command {
   program.addCommand(keysCommand());
   program.addCommand(exportCommand());
   program.addCommand(importCommand());
+  program.addCommand(bouncesCommand());
   return program;
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,14 +25,15 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('herald CLI', () => {
+// Each command is a process of its own that opens the database (PGlite boots in a few seconds).
+describe('herald CLI', { timeout: 120_000 }, () => {
   it('prints help for every command, listing the settings', () => {
     const top = runHerald(['--help'], env);
     expect(top.status).toBe(0);
-    for (const command of ['serve', 'worker', 'migrate', 'keys', 'import', 'export'])
+    for (const command of ['serve', 'worker', 'migrate', 'keys', 'import', 'export', 'bounces'])
       expect(top.stdout).toContain(command);
     expect(top.stdout).toContain('HERALD_DATA_DIR');
-    for (const command of [['keys', 'create'], ['import'], ['export'], ['migrate']]) {
+    for (const command of [['keys', 'create'], ['import'], ['export'], ['migrate'], ['bounces', 'parse']]) {
       const help = runHerald([...command, '--help'], env);
       expect(help.status, command.join(' ')).toBe(0);
       expect(help.stdout).toContain('Usage: herald');
@@ -73,5 +74,51 @@ describe('herald CLI', () => {
     const unknown = runHerald(['frobnicate'], env);
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('classifies bounce files and mboxes offline, one JSON line per recipient', () => {
+    const fixtures = join(import.meta.dirname, '../fixtures/bounces');
+    const mbox = join(dataDir, 'bounces.mbox');
+    // An mbox of a Gmail DSN and an out-of-office reply, as a mail client saves a folder.
+    writeFileSync(
+      mbox,
+      ['gmail-does-not-exist.eml', 'out-of-office.eml']
+        .map(
+          (f) => `From MAILER-DAEMON Tue Mar 10 09:12:03 2026\n${readFileSync(join(fixtures, f), 'utf8')}\n`,
+        )
+        .join(''),
+    );
+    const qmail = join(fixtures, 'qmail-no-mailbox.eml');
+    const missing = join(dataDir, 'missing.eml');
+    const result = runHerald(['bounces', 'parse', qmail, mbox, missing], env);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`cannot read ${missing}`);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toMatchObject([
+      {
+        file: qmail,
+        message: 1,
+        type: 'bounce',
+        recipient: 'erin@example.info',
+        status: '5.1.1',
+        reason: 'user_unknown',
+        severity: 'hard',
+        original_message_id: '<qmail-1@shop.example>',
+      },
+      {
+        file: mbox,
+        message: 1,
+        type: 'bounce',
+        recipient: 'heidi@gmail.com',
+        reply_code: 550,
+        reason: 'user_unknown',
+        severity: 'hard',
+        original_message_id: '<gmail-1@shop.example>',
+      },
+      { file: mbox, message: 2, type: 'auto_reply', recipient: 'mia@example.com', reason: 'auto_reply' },
+    ]);
   });
 });

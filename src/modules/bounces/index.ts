@@ -1,0 +1,3 @@
+export { type ParsedReport, parseReport, type ReportedRecipient, type ReportKind } from './bounce-parser.js';
+export { BOUNCE_REASONS, type BounceReason, classifyFailure, type Severity } from './bounce-reasons.js';
+export { splitMbox } from './mbox.js';
