@@ -1,4 +1,9 @@
-import { type BounceReason, classifyFailure, type Severity } from './bounce-reasons.js';
+import {
+  type BounceReason,
+  classifyFailure,
+  failureCodes as codesOf,
+  type Severity,
+} from './bounce-reasons.js';
 import { allParts, header, type MessagePart, parseHeaderBlock, parseMessage } from './raw-message.js';
 
 /**
@@ -219,13 +224,6 @@ function failure(input: {
     severity: input.kind === 'delay' ? 'soft' : severity,
     feedbackType: null,
   };
-}
-
-/** The reply and enhanced status codes a diagnostic text starts with or contains (`550-5.1.1 ...`, `(#5.1.1)`). */
-function codesOf(diagnostic: string | null): { replyCode: number | null; status: string | null } {
-  if (!diagnostic) return { replyCode: null, status: null };
-  const reply = /(?:^|[\s:;])([245]\d\d)(?:[\s:-]|$)/.exec(diagnostic)?.[1];
-  return { replyCode: reply ? Number(reply) : null, status: diagnostic.match(STATUS)?.[1] ?? null };
 }
 
 /** `rfc822; a@b` -> `a@b`; `dns; mx.example.com` -> `mx.example.com`. */

@@ -108,3 +108,16 @@ export function classifyFailure(evidence: FailureEvidence): { reason: BounceReas
   // A temporary failure is never hard, whatever its text says: the server itself expects a retry to work.
   return { reason, severity: hard && permanent ? 'hard' : 'soft' };
 }
+
+/** The SMTP reply and enhanced status codes a diagnostic text starts with or contains (`550-5.1.1 ...`, `(#5.1.1)`). */
+export function failureCodes(diagnostic: string | null | undefined): {
+  replyCode: number | null;
+  status: string | null;
+} {
+  if (!diagnostic) return { replyCode: null, status: null };
+  const reply = /(?:^|[\s:;])([245]\d\d)(?:[\s:-]|$)/.exec(diagnostic)?.[1];
+  return {
+    replyCode: reply ? Number(reply) : null,
+    status: diagnostic.match(/\b([245]\.\d{1,3}\.\d{1,3})\b/)?.[1] ?? null,
+  };
+}
