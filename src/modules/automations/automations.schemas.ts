@@ -12,7 +12,7 @@ const Uuid = Type.String({ format: 'uuid' });
 export const AutomationDefinitionSchema = Type.Unsafe<unknown>({
   type: 'object',
   description:
-    '{"trigger": {...}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
+    '{"trigger": {...}, "sender": {"from_email", "from_name", "reply_to", "transport_id"}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
     '"goal": {"event", "where", "node"}, "start": node id, "nodes": [...]}. Triggers: event, contact_created, list_subscribed, ' +
     'list_confirmed, segment_entered, segment_exited, date_attribute, engagement, api, schedule. Nodes: send_email, wait, wait_for, ' +
     'branch, random_split, update_contact, webhook, goal, exit. See the README section "Automations" for every field.',
@@ -23,6 +23,7 @@ export const AutomationDefinitionSchema = Type.Unsafe<unknown>({
         event: 'Cart Updated',
         where: [{ property: 'total', operator: 'greater_than', value: 0 }],
       },
+      sender: { from_email: 'news@shop.example', from_name: 'Shop' },
       entry: { mode: 'once' },
       instance_key: 'cart_id',
       goal: { event: 'Order Completed', node: 'purchased' },

@@ -221,7 +221,13 @@ async function resolveReferences(
       template_name: template.name,
     };
   }
-  for (const table of ['lists', 'segments', 'campaigns'] as const) {
+  if (definition.nodes.some((n) => n.type === 'send_email') && !definition.sender)
+    errors.push({
+      path: `${DEFINITION_PATH}/sender`,
+      message:
+        'the automation sends email but has no sender: add "sender": {"from_email": "news@shop.example"} (from_name, reply_to and transport_id are optional)',
+    });
+  for (const table of ['lists', 'segments', 'campaigns', 'transports'] as const) {
     const what = table.slice(0, -1);
     const existing = await repo.existingIds(
       db,
