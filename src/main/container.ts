@@ -9,7 +9,7 @@ import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
-import { createAutomationService } from '../modules/automations/index.js';
+import { createAutomationEngine, createAutomationService } from '../modules/automations/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
 import {
   confirmationTasks,
@@ -139,6 +139,7 @@ export function createContainer(options: ContainerOptions) {
 
   const mailPort = createMailPort({
     keyring,
+    publicUrl: config.publicUrl,
     clock,
     logger: logger.child({ component: 'mail' }),
     sendingDomains,
@@ -165,6 +166,14 @@ export function createContainer(options: ContainerOptions) {
     workspaces,
     mail: mailPort,
     tracking,
+  });
+  const automationEngine = createAutomationEngine({
+    db,
+    clock,
+    logger: logger.child({ component: 'automations' }),
+    contacts,
+    lists,
+    messages,
   });
   const confirmations = createConfirmationService({
     keyring,
@@ -282,11 +291,12 @@ export function createContainer(options: ContainerOptions) {
     sendingPorts,
     /** What every sender does once a campaign is sent; for senders built outside the container (tests). */
     afterCampaignSent,
-    /** Starts background work in this process: jobs and campaign sending. */
+    /** Starts background work in this process: jobs, campaign sending and automation runs. */
     startWorkers() {
       runner?.start();
       scheduler.start();
       sender.start(config.jobPollIntervalMs);
+      automationEngine.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
     },
     apiKeys,
@@ -312,6 +322,7 @@ export function createContainer(options: ContainerOptions) {
     segments,
     segmentMembership,
     automations,
+    automationEngine,
     routeDeps: {
       clock,
       jobs,
@@ -338,6 +349,7 @@ export function createContainer(options: ContainerOptions) {
       events,
       segments,
       automations,
+      automationEngine,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },
@@ -345,6 +357,7 @@ export function createContainer(options: ContainerOptions) {
     async close(): Promise<void> {
       scheduler.stop();
       await sender.stop();
+      await automationEngine.stop();
       await analyticsRollup.stop();
       await runner?.stop();
       await transports.closeAll();

@@ -4,6 +4,12 @@ export {
   checkAutomationDefinition,
   type Trigger,
 } from './automation-definition.js';
+export {
+  type AutomationEngine,
+  createAutomationEngine,
+  type EnrolResult,
+  type Run,
+} from './automation-engine.js';
 export { automationsRoutes } from './automations.routes.js';
 export {
   type Automation,

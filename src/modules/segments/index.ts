@@ -15,6 +15,7 @@ export { REFRESH_TASK, segmentTasks } from './segments.jobs.js';
 export { segmentsRoutes } from './segments.routes.js';
 export {
   compileSavedSegment,
+  contactMatches,
   createSegmentService,
   type Segment,
   type SegmentService,
