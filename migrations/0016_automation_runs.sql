@@ -69,3 +69,12 @@ CREATE TABLE automation_step_executions (
   -- The unique step-execution key.
   PRIMARY KEY (run_id, step)
 );
+
+-- Where the trigger scan (the automations.triggers job) stands per workspace:
+-- it reads what arrived after scanned_until minus an overlap (transactions
+-- that committed late), and enrolment is idempotent by (automation_id,
+-- trigger_id), so what the overlap reads again enrols nobody twice.
+CREATE TABLE automation_trigger_watermarks (
+  workspace_id   uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+  scanned_until  timestamptz NOT NULL
+);

@@ -218,6 +218,14 @@ export const SETTINGS = {
     description:
       'How often a worker looks for contacts entering or leaving saved segments (contacts touched by new events or changes since the last look) and records segment.entered / segment.exited events.',
   },
+  automationTriggerIntervalMs: {
+    env: 'HERALD_AUTOMATION_TRIGGER_INTERVAL_MS',
+    type: 'integer',
+    min: 100,
+    default: 5000,
+    description:
+      'How often a worker scans new events, contacts and consent records for automation triggers, goals and wait_for events (each scan reads the last minute again; enrolment is idempotent).',
+  },
   segmentFullRefreshMinutes: {
     env: 'HERALD_SEGMENT_FULL_REFRESH_MINUTES',
     type: 'integer',

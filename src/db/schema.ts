@@ -46,6 +46,7 @@ export interface Database {
   automation_versions: AutomationVersionTable;
   automation_runs: AutomationRunTable;
   automation_step_executions: AutomationStepExecutionTable;
+  automation_trigger_watermarks: AutomationTriggerWatermarkTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -629,4 +630,9 @@ export interface AutomationStepExecutionTable {
   workspace_id: string;
   executed_at: Timestamp;
   outcome: JsonColumn<unknown>;
+}
+
+export interface AutomationTriggerWatermarkTable {
+  workspace_id: string;
+  scanned_until: Timestamp;
 }

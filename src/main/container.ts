@@ -9,7 +9,13 @@ import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
-import { createAutomationEngine, createAutomationService } from '../modules/automations/index.js';
+import {
+  automationTasks,
+  createAutomationEngine,
+  createAutomationService,
+  createTriggerScan,
+  TRIGGERS_TASK,
+} from '../modules/automations/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
 import {
   confirmationTasks,
@@ -175,6 +181,12 @@ export function createContainer(options: ContainerOptions) {
     lists,
     messages,
   });
+  const automationTriggers = createTriggerScan({
+    db,
+    clock,
+    logger: logger.child({ component: 'automations' }),
+    engine: automationEngine,
+  });
   const confirmations = createConfirmationService({
     keyring,
     publicUrl: config.publicUrl,
@@ -215,6 +227,7 @@ export function createContainer(options: ContainerOptions) {
     ...confirmationTasks({ confirmations }),
     ...eventTasks({ events }),
     ...segmentTasks({ membership: segmentMembership }),
+    ...automationTasks({ triggers: automationTriggers }),
   };
   runner = createJobRunner({
     db,
@@ -232,6 +245,7 @@ export function createContainer(options: ContainerOptions) {
     schedules: [
       { task: MAINTAIN_TASK, everyMs: 3_600_000 },
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
+      { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
     ],
   });
 
@@ -323,6 +337,7 @@ export function createContainer(options: ContainerOptions) {
     segmentMembership,
     automations,
     automationEngine,
+    automationTriggers,
     routeDeps: {
       clock,
       jobs,

@@ -48,9 +48,10 @@ function delivered(): string[] {
 async function tick(ms = 0) {
   if (ms > 0) t.clock.advance(ms);
   for (let i = 0; i < 5; i++) {
+    const scanned = await t.container.automationTriggers.scan();
     const steps = await t.container.automationEngine.drain();
     const jobs = await t.container.runner.drain();
-    if (steps === 0 && jobs === 0) return;
+    if (steps === 0 && jobs === 0 && scanned.enrolled + scanned.moved === 0) return;
   }
 }
 
@@ -251,6 +252,8 @@ describe('the abandoned cart', () => {
     expect(delivered()).toEqual(['carl@example.com: Cart discount', 'carl@example.com: Cart discount']);
     const runs = await call('GET', `/v1/automations/${id}/runs?status=completed`);
     expect(runs.body.data).toHaveLength(3);
+    // Its trigger would also take the events of the trigger tests below.
+    expect((await call('POST', `/v1/automations/${id}/archive`)).status).toBe(200);
   });
 });
 
@@ -532,6 +535,140 @@ describe('exactly once', () => {
       SELECT count(*) AS n FROM automation_step_executions s JOIN automation_runs r ON r.id = s.run_id
       WHERE r.automation_id = ${id}`.execute(t.container.db);
     expect(Number(steps.rows[0]?.n)).toBe(30 * 4);
+  });
+});
+
+describe('triggers from data', () => {
+  it('enrols on a matching event, one run per cart, and a purchase between reminders reaches the goal', async () => {
+    const definition = example('abandoned-cart');
+    const id = await automation('Cart trigger', definition);
+    const pia = await contact('pia@example.com');
+    const quinn = await contact('quinn@example.com');
+    await track(pia, 'Cart Updated', { cart_id: 'p-1', total: 30 });
+    await track(pia, 'Cart Updated', { cart_id: 'p-2', total: 12 });
+    await track(pia, 'Cart Updated', { cart_id: 'p-3', total: 0 }); // fails the where filter
+    await track(pia, 'Cart Updated', { total: 5 }); // names no cart: no instance to enrol
+    await track(quinn, 'Cart Updated', { cart_id: 'q-1', total: 8 });
+    await tick();
+    // The next scans read the same events again (the overlap) and enrol nobody twice.
+    await tick(10_000);
+    const runs = await call('GET', `/v1/automations/${id}/runs`);
+    expect(runs.body.data.map((r: { instance_key: string }) => r.instance_key).sort()).toEqual([
+      'p-1',
+      'p-2',
+      'q-1',
+    ]);
+    expect(runs.body.data[0].data).toMatchObject({ cart_id: 'p-1', total: 30 });
+    await tick(4 * HOUR);
+    expect(delivered().sort()).toEqual([
+      'pia@example.com: Cart reminder',
+      'pia@example.com: Cart reminder',
+      'quinn@example.com: Cart reminder',
+    ]);
+    // Quinn buys between the reminder and the discount; Pia's purchase names one of her carts.
+    await tick(HOUR);
+    await track(quinn, 'Order Completed', { total: 8 });
+    await track(pia, 'Order Completed', { cart_id: 'p-2' });
+    await tick();
+    await tick(DAY);
+    expect(delivered()).toEqual(['pia@example.com: Cart discount']);
+    const after = (await call('GET', `/v1/automations/${id}/runs`)).body.data as {
+      instance_key: string;
+      status: string;
+      exit_reason: string;
+      id: string;
+    }[];
+    expect(after.map((r) => `${r.instance_key}:${r.status}:${r.exit_reason}`).sort()).toEqual([
+      'p-1:completed:exit',
+      'p-2:completed:goal',
+      'q-1:completed:goal',
+    ]);
+    const goalRun = after.find((r) => r.instance_key === 'q-1') as { id: string };
+    const steps = (await call('GET', `/v1/automations/${id}/runs/${goalRun.id}`)).body.steps;
+    expect(steps[steps.length - 1]).toMatchObject({ node_id: 'purchased', outcome: { goal: true } });
+  });
+
+  it('wait_for: the awaited event moves the run on; without it the timeout does', async () => {
+    const id = await automation('Wait for a click', {
+      trigger: { type: 'api' },
+      sender: SENDER,
+      start: 'await',
+      nodes: [
+        {
+          id: 'await',
+          type: 'wait_for',
+          event: 'Feature Used',
+          where: [{ property: 'feature', operator: 'equals', value: 'export' }],
+          timeout: { days: 1 },
+          next: 'thanks',
+          timeout_next: 'nudge',
+        },
+        { id: 'thanks', type: 'send_email', template: 'A', next: 'done' },
+        { id: 'nudge', type: 'send_email', template: 'B', next: 'done' },
+        { id: 'done', type: 'exit' },
+      ],
+    });
+    const rae = await contact('rae@example.com');
+    await contact('sam@example.com');
+    await enroll(id, { contact: { id: rae } });
+    await enroll(id, { contact: { email: 'sam@example.com' } });
+    await tick();
+    await tick(HOUR);
+    await track(rae, 'Feature Used', { feature: 'import' });
+    await tick();
+    expect(delivered()).toEqual([]);
+    await track(rae, 'Feature Used', { feature: 'export' });
+    await tick();
+    expect(delivered()).toEqual(['rae@example.com: A']);
+    await tick(DAY);
+    expect(delivered()).toEqual(['sam@example.com: B']);
+  });
+
+  it('enrols new contacts, list confirmations and segment entries', async () => {
+    const created = await automation('New contacts', {
+      trigger: { type: 'contact_created' },
+      start: 'tag',
+      nodes: [
+        { id: 'tag', type: 'update_contact', add_tags: ['greeted'], next: 'done' },
+        { id: 'done', type: 'exit' },
+      ],
+    });
+    const list = await call('POST', '/v1/lists', { name: 'Weekly' });
+    const welcome = example('welcome-series');
+    welcome.trigger.list_id = list.body.id;
+    const confirmed = await automation('Weekly welcome', welcome);
+    const segment = await call('POST', '/v1/segments', {
+      name: 'Gold',
+      definition: { attribute: 'tier', operator: 'equals', value: 'gold' },
+    });
+    expect(segment.status, JSON.stringify(segment.body)).toBe(201);
+    const entered = await automation('Gold entered', {
+      trigger: { type: 'segment_entered', segment_id: segment.body.id },
+      start: 'done',
+      nodes: [{ id: 'done', type: 'exit' }],
+    });
+    const uma = await contact('uma@example.com');
+    await tick();
+    expect((await call('GET', `/v1/contacts/${uma}`)).body.tags).toEqual(['greeted']);
+    expect(
+      (await call('POST', `/v1/lists/${list.body.id}/members`, { contact_ids: [uma] })).status,
+    ).toBeLessThan(300);
+    await tick();
+    expect(delivered()).toEqual(['uma@example.com: Welcome']);
+    const at = t.clock.now();
+    await sql`INSERT INTO events (id, workspace_id, occurred_at, received_at, type, name, contact_id, message_id, source, properties)
+      VALUES (${uuidv7(at.getTime())}, ${t.workspaceId}, ${at}, ${at}, 'track', 'segment.entered', ${uma}, ${uuidv7()}, 'herald',
+              ${JSON.stringify({ segment_id: segment.body.id })})`.execute(t.container.db);
+    await tick();
+    for (const [automationId, n] of [
+      [created, 1],
+      [confirmed, 1],
+      [entered, 1],
+    ] as const)
+      expect(
+        (await call('GET', `/v1/automations/${automationId}/runs`)).body.data,
+        automationId,
+      ).toHaveLength(n);
   });
 });
 

@@ -85,6 +85,8 @@ interface Waiting {
   event?: string | undefined;
   where?: PropertyFilter[] | undefined;
   engagement?: string | undefined;
+  /** When the wait began: only events received from then on count. */
+  since: string;
   deadline: string;
 }
 
@@ -313,6 +315,7 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           waiting: {
             ...(node.event ? { event: node.event, where: node.where } : {}),
             ...(node.engagement ? { engagement: node.engagement } : {}),
+            since: now.toISOString(),
             deadline: deadline.toISOString(),
           },
           outcome: { waiting_until: deadline.toISOString() },
@@ -478,6 +481,57 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   let current: Promise<unknown> = Promise.resolve();
 
   const engine = {
+    /**
+     * Something a run was waiting for happened (the trigger scan found it):
+     * `event` moves a run waiting in wait_for node `node` on to `to`; `goal`
+     * moves an active run to the goal node `to`, where it completes. Step
+     * `step + 1` under the run's lock, like every step: when the run moved on
+     * meanwhile (the runner timed the wait out, another scan got there first)
+     * nothing happens.
+     */
+    async interrupt(
+      run: { id: string; step: number; node: string },
+      kind: 'event' | 'goal',
+      to: string,
+      eventId: string,
+    ): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const locked = await repo.lockRun(trx, run.id);
+        if (locked?.status !== 'active' || locked.step !== run.step || locked.node !== run.node) return false;
+        if (kind === 'event' && locked.waiting === null) return false;
+        const now = clock.now();
+        const number = locked.step + 1;
+        const inserted = await repo.insertStep(trx, {
+          run_id: run.id,
+          step: number,
+          node_id: kind === 'goal' ? to : locked.node,
+          workspace_id: locked.workspace_id,
+          executed_at: now,
+          outcome: JSON.stringify(
+            kind === 'goal' ? { goal: true, event_id: eventId } : { event_id: eventId },
+          ),
+        });
+        if (!inserted) return false;
+        await repo.updateRun(
+          trx,
+          run.id,
+          kind === 'goal'
+            ? {
+                step: number,
+                node: to,
+                status: 'completed',
+                exit_reason: 'goal',
+                finished_at: now,
+                next_run_at: null,
+                waiting: null,
+                updated_at: now,
+              }
+            : { step: number, node: to, next_run_at: now, waiting: null, updated_at: now },
+        );
+        return true;
+      });
+    },
+
     async enroll(
       workspaceId: string,
       automationId: string,

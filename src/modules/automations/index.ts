@@ -10,6 +10,12 @@ export {
   type EnrolResult,
   type Run,
 } from './automation-engine.js';
+export {
+  automationTasks,
+  createTriggerScan,
+  TRIGGERS_TASK,
+  type TriggerScan,
+} from './automation-triggers.js';
 export { automationsRoutes } from './automations.routes.js';
 export {
   type Automation,

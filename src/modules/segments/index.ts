@@ -2,6 +2,7 @@ export {
   type CompiledSegment,
   compileSegment,
   matchingContactsSql,
+  propertyFiltersSql,
   type SegmentContext,
 } from './segment-compiler.js';
 export {
