@@ -5,12 +5,14 @@ import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import {
   automationTasks,
+  automationWebhookTasks,
   createAutomationEngine,
   createAutomationService,
   createTriggerScan,
@@ -173,6 +175,9 @@ export function createContainer(options: ContainerOptions) {
     mail: mailPort,
     tracking,
   });
+  // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.
+  const webhookSecretFor = (workspaceId: string) =>
+    `whsec_${sign(keyring, 'automation-webhook-secret', workspaceId).toString('hex')}`;
   const automationEngine = createAutomationEngine({
     db,
     clock,
@@ -180,6 +185,8 @@ export function createContainer(options: ContainerOptions) {
     contacts,
     lists,
     messages,
+    jobs,
+    webhookSecretFor,
   });
   const automationTriggers = createTriggerScan({
     db,
@@ -228,6 +235,7 @@ export function createContainer(options: ContainerOptions) {
     ...eventTasks({ events }),
     ...segmentTasks({ membership: segmentMembership }),
     ...automationTasks({ triggers: automationTriggers }),
+    ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
   };
   runner = createJobRunner({
     db,

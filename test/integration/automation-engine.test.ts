@@ -1,4 +1,7 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -671,6 +674,77 @@ describe('triggers from data', () => {
       ).toHaveLength(n);
   });
 });
+
+describe('webhooks', () => {
+  it('posts signed JSON once per step, retried with backoff after a server error', async () => {
+    const received: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
+    let failNext = true;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.statusCode = failNext ? 503 : 204;
+        failNext = false;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const id = await automation('Hook', {
+        trigger: { type: 'api' },
+        start: 'hook',
+        nodes: [
+          {
+            id: 'hook',
+            type: 'webhook',
+            url: `http://127.0.0.1:${port}/herald`,
+            payload: { kind: 'vip' },
+            next: 'done',
+          },
+          { id: 'done', type: 'exit' },
+        ],
+      });
+      const vic = await contact('vic@example.com');
+      const run = await enroll(id, { contact: { id: vic }, data: { plan: 'pro' } });
+      await tick();
+      expect(received).toHaveLength(1);
+      await tick(10 * MINUTE);
+      expect(received).toHaveLength(2);
+      await tick(DAY);
+      expect(received).toHaveLength(2);
+      const [first, second] = received as [(typeof received)[0], (typeof received)[0]];
+      expect(second.body).toBe(first.body);
+      expect(second.headers['herald-delivery']).toBe(`automation:${run.body.run.id}:1`);
+      const body = JSON.parse(second.body);
+      expect(body).toMatchObject({
+        automation: { id, name: 'Hook', version: 1 },
+        run: { id: run.body.run.id, step: 1, node: 'hook' },
+        contact: { id: vic, email: 'vic@example.com' },
+        data: { plan: 'pro' },
+        payload: { kind: 'vip' },
+      });
+      const { secret } = (await call('GET', '/v1/automations/webhook-secret')).body;
+      const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(second.headers['herald-signature'])) ?? [];
+      expect(v1).toBe(createHmac('sha256', secret).update(`${t}.${second.body}`).digest('hex'));
+      const other = await otherWorkspaceSecret();
+      expect(other).not.toBe(secret);
+      const done = await call('GET', `/v1/automations/${id}/runs/${run.body.run.id}`);
+      expect(done.body).toMatchObject({ status: 'completed', exit_reason: 'exit' });
+      expect(done.body.steps[0].outcome).toMatchObject({ webhook: 'queued' });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+async function otherWorkspaceSecret() {
+  const other = await t.createWorkspace('Hooks elsewhere');
+  return (await call('GET', '/v1/automations/webhook-secret', undefined, other.adminKey)).body.secret;
+}
 
 describe('tenant isolation and scopes', () => {
   it("never enrols into or shows another workspace's automation", async () => {

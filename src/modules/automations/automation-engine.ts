@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { AutomationRunStatus, Db } from '../../db/index.js';
+import type { JobQueue } from '../../jobs/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -21,6 +22,7 @@ import {
   type WaitNode,
   WEEKDAYS,
 } from './automation-definition.js';
+import { WEBHOOK_TASK, type WebhookJob } from './automation-webhooks.js';
 import * as automationsRepo from './automations.repository.js';
 import type { Resolved } from './automations.service.js';
 import * as repo from './runs.repository.js';
@@ -97,7 +99,11 @@ interface LoadedVersion {
   nodes: Map<string, AutomationNode>;
 }
 
-type Transition = { outcome: Record<string, unknown> } & (
+type Transition = {
+  outcome: Record<string, unknown>;
+  /** A job the step's transaction enqueues: written exactly when the step is. */
+  webhook?: WebhookJob;
+} & (
   | { to: string; at: Date; waiting?: Waiting | null }
   | { end: Exclude<AutomationRunStatus, 'active'>; reason: string }
 );
@@ -213,6 +219,8 @@ export interface AutomationEngineDeps {
   contacts: Pick<ContactService, 'findByIds' | 'findOne' | 'update'>;
   lists: Pick<ListService, 'addMembers' | 'removeMembers'>;
   messages: Pick<MessageService, 'accept'>;
+  jobs: Pick<JobQueue, 'enqueue'>;
+  webhookSecretFor: (workspaceId: string) => string;
   /** Runs claimed per round (default 100). */
   batchSize?: number;
   /** How long a claimed run is left to its worker before another may take it (default 60 s). */
@@ -355,8 +363,24 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           await lists.removeMembers(ws, listId, { contact_ids: [contact.id] }, origin(run.automation_id));
         return { to: node.next, at: soon, outcome: { updated: true } };
       }
-      case 'webhook':
-        return { to: node.next, at: soon, outcome: { skipped: 'not yet supported' } };
+      case 'webhook': {
+        const deliveryId = `automation:${run.id}:${step}`;
+        const body = JSON.stringify({
+          delivery_id: deliveryId,
+          automation: { id: run.automation_id, name: version.name, version: run.version },
+          run: { id: run.id, step, node: node.id, instance_key: run.instance_key || null },
+          contact: { id: contact.id, email: contact.email, external_id: contact.external_id },
+          data: run.data ?? {},
+          payload: node.payload ?? {},
+          sent_at: now.toISOString(),
+        });
+        return {
+          to: node.next,
+          at: soon,
+          webhook: { workspaceId: ws, url: node.url, body, deliveryId },
+          outcome: { webhook: 'queued', delivery_id: deliveryId },
+        };
+      }
       case 'goal':
         return { end: 'completed', reason: 'goal', outcome: { goal: true } };
       case 'exit':
@@ -452,6 +476,13 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
               updated_at: committedAt,
             };
       await repo.updateRun(trx, run.id, changes);
+      if (transition.webhook)
+        await deps.jobs.enqueue(
+          WEBHOOK_TASK,
+          transition.webhook,
+          { workspaceId: run.workspace_id, idempotencyKey: transition.webhook.deliveryId, maxAttempts: 8 },
+          trx,
+        );
       return {
         ...locked,
         ...changes,
@@ -530,6 +561,11 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
         );
         return true;
       });
+    },
+
+    /** The secret webhook requests of the workspace are signed with (HMAC-SHA256, see automation-webhooks.ts). */
+    webhookSecret(workspaceId: string): { secret: string } {
+      return { secret: deps.webhookSecretFor(workspaceId) };
     },
 
     async enroll(

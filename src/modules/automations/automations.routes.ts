@@ -217,6 +217,21 @@ export function automationsRoutes(deps: {
         automations.version(principalOf(request).workspaceId, request.params.id, request.params.version),
     );
 
+    app.get(
+      '/v1/automations/webhook-secret',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: "The workspace's webhook signing secret",
+          description:
+            'Webhook nodes POST JSON with `Herald-Signature: t=<unix seconds>,v1=<hex>`, the hex HMAC-SHA256 of `<t>.<body>` under this secret, and `Herald-Delivery: automation:<run id>:<step>` (the same on every retry). It changes when the secret keys rotate.',
+          response: responses({ 200: Type.Object({ secret: Type.String() }, { title: 'WebhookSecret' }) }),
+        },
+      },
+      async (request) => engine.webhookSecret(principalOf(request).workspaceId),
+    );
+
     app.post(
       '/v1/automations/:id/enroll',
       {

@@ -16,6 +16,7 @@ export {
   TRIGGERS_TASK,
   type TriggerScan,
 } from './automation-triggers.js';
+export { automationWebhookTasks, WEBHOOK_TASK } from './automation-webhooks.js';
 export { automationsRoutes } from './automations.routes.js';
 export {
   type Automation,
