@@ -108,7 +108,7 @@ export const SETTINGS = {
     min: 1000,
     default: 120000,
     description:
-      'How long a worker holds the campaign recipients it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it. Keep it well above the time one batch takes to send.',
+      'How long a worker holds the campaign recipients and automation runs it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it, and its automation runs repeat the step in flight (the same message). Keep it well above the time one batch takes to send.',
   },
   dkimThreads: {
     env: 'HERALD_DKIM_THREADS',

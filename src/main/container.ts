@@ -187,6 +187,7 @@ export function createContainer(options: ContainerOptions) {
     messages,
     jobs,
     webhookSecretFor,
+    leaseMs: config.sendLeaseMs,
   });
   const automationTriggers = createTriggerScan({
     db,
