@@ -700,9 +700,11 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
       automationId: string,
       options: { cursor?: string | undefined; limit: number; status?: AutomationRunStatus | undefined },
     ): Promise<Page<Run>> {
+      // A bad cursor is the caller's 400 before anything is looked up.
+      const after = decodeCursor(options.cursor);
       await mustExist(workspaceId, automationId);
       const rows = await repo.listRuns(db, workspaceId, automationId, {
-        after: decodeCursor(options.cursor),
+        after,
         limit: options.limit,
         status: options.status,
       });
