@@ -33,6 +33,7 @@ export interface Config {
   eventsRateLimitPerMinute: number;
   eventsBatchMaxBytes: number;
   segmentRefreshIntervalMs: number;
+  automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;
 }
 

@@ -108,7 +108,7 @@ export const SETTINGS = {
     min: 1000,
     default: 120000,
     description:
-      'How long a worker holds the campaign recipients it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it. Keep it well above the time one batch takes to send.',
+      'How long a worker holds the campaign recipients and automation runs it claimed; recipients a crashed worker left unrecorded are re-sent (same Message-ID) after it, and its automation runs repeat the step in flight (the same message). Keep it well above the time one batch takes to send.',
   },
   dkimThreads: {
     env: 'HERALD_DKIM_THREADS',
@@ -233,6 +233,14 @@ export const SETTINGS = {
     default: 60000,
     description:
       'How often a worker looks for contacts entering or leaving saved segments (contacts touched by new events or changes since the last look) and records segment.entered / segment.exited events.',
+  },
+  automationTriggerIntervalMs: {
+    env: 'HERALD_AUTOMATION_TRIGGER_INTERVAL_MS',
+    type: 'integer',
+    min: 100,
+    default: 5000,
+    description:
+      'How often a worker scans new events, contacts and consent records for automation triggers, goals and wait_for events (each scan reads the last minute again; enrolment is idempotent).',
   },
   segmentFullRefreshMinutes: {
     env: 'HERALD_SEGMENT_FULL_REFRESH_MINUTES',

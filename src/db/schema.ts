@@ -44,6 +44,9 @@ export interface Database {
   campaign_segments: CampaignSegmentTable;
   automations: AutomationTable;
   automation_versions: AutomationVersionTable;
+  automation_runs: AutomationRunTable;
+  automation_step_executions: AutomationStepExecutionTable;
+  automation_trigger_watermarks: AutomationTriggerWatermarkTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -595,4 +598,41 @@ export interface AutomationVersionTable {
   definition: JsonColumn<unknown>;
   resolved: JsonColumn<unknown>;
   published_at: Timestamp;
+}
+
+// 0016_automation_runs: per-contact runs of an automation version and their step executions.
+export type AutomationRunStatus = 'active' | 'completed' | 'exited' | 'failed';
+
+export interface AutomationRunTable {
+  id: string;
+  workspace_id: string;
+  automation_id: string;
+  version: number;
+  contact_id: string;
+  instance_key: ColumnType<string, string | undefined, string>;
+  status: AutomationRunStatus;
+  node: string;
+  step: ColumnType<number, number | undefined, number>;
+  next_run_at: Date | null;
+  waiting: ColumnType<unknown, string | null | undefined, string | null>;
+  exit_reason: string | null;
+  entered_at: Timestamp;
+  finished_at: Date | null;
+  updated_at: Timestamp;
+  trigger_id: string | null;
+  data: JsonColumn<unknown>;
+}
+
+export interface AutomationStepExecutionTable {
+  run_id: string;
+  step: number;
+  node_id: string;
+  workspace_id: string;
+  executed_at: Timestamp;
+  outcome: JsonColumn<unknown>;
+}
+
+export interface AutomationTriggerWatermarkTable {
+  workspace_id: string;
+  scanned_until: Timestamp;
 }

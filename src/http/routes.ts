@@ -4,7 +4,11 @@ import type { Clock } from '../lib/clock.js';
 import { type AnalyticsService, analyticsRoutes } from '../modules/analytics/index.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
-import { type AutomationService, automationsRoutes } from '../modules/automations/index.js';
+import {
+  type AutomationEngine,
+  type AutomationService,
+  automationsRoutes,
+} from '../modules/automations/index.js';
 import { type CampaignSender, type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
@@ -51,6 +55,7 @@ export interface RouteDeps {
   events: EventService;
   segments: SegmentService;
   automations: AutomationService;
+  automationEngine: AutomationEngine;
   /** Requests per minute per API key to each event ingestion route. */
   eventsRateLimitPerMinute: number;
   /** Largest /v1/batch body. */
@@ -86,7 +91,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
   await app.register(segmentsRoutes({ segments: deps.segments }));
-  await app.register(automationsRoutes({ automations: deps.automations }));
+  await app.register(automationsRoutes({ automations: deps.automations, engine: deps.automationEngine }));
   await app.register(
     eventsRoutes({
       events: deps.events,

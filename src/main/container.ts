@@ -5,11 +5,19 @@ import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
-import { createAutomationService } from '../modules/automations/index.js';
+import {
+  automationTasks,
+  automationWebhookTasks,
+  createAutomationEngine,
+  createAutomationService,
+  createTriggerScan,
+  TRIGGERS_TASK,
+} from '../modules/automations/index.js';
 import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
 import {
   confirmationTasks,
@@ -139,6 +147,7 @@ export function createContainer(options: ContainerOptions) {
 
   const mailPort = createMailPort({
     keyring,
+    publicUrl: config.publicUrl,
     clock,
     logger: logger.child({ component: 'mail' }),
     sendingDomains,
@@ -165,6 +174,26 @@ export function createContainer(options: ContainerOptions) {
     workspaces,
     mail: mailPort,
     tracking,
+  });
+  // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.
+  const webhookSecretFor = (workspaceId: string) =>
+    `whsec_${sign(keyring, 'automation-webhook-secret', workspaceId).toString('hex')}`;
+  const automationEngine = createAutomationEngine({
+    db,
+    clock,
+    logger: logger.child({ component: 'automations' }),
+    contacts,
+    lists,
+    messages,
+    jobs,
+    webhookSecretFor,
+    leaseMs: config.sendLeaseMs,
+  });
+  const automationTriggers = createTriggerScan({
+    db,
+    clock,
+    logger: logger.child({ component: 'automations' }),
+    engine: automationEngine,
   });
   const confirmations = createConfirmationService({
     keyring,
@@ -208,6 +237,8 @@ export function createContainer(options: ContainerOptions) {
     ...confirmationTasks({ confirmations }),
     ...eventTasks({ events }),
     ...segmentTasks({ membership: segmentMembership }),
+    ...automationTasks({ triggers: automationTriggers }),
+    ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
   };
   runner = createJobRunner({
     db,
@@ -225,6 +256,7 @@ export function createContainer(options: ContainerOptions) {
     schedules: [
       { task: MAINTAIN_TASK, everyMs: 3_600_000 },
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
+      { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
     ],
   });
 
@@ -285,11 +317,12 @@ export function createContainer(options: ContainerOptions) {
     sendingPorts,
     /** What every sender does once a campaign is sent; for senders built outside the container (tests). */
     afterCampaignSent,
-    /** Starts background work in this process: jobs and campaign sending. */
+    /** Starts background work in this process: jobs, campaign sending and automation runs. */
     startWorkers() {
       runner?.start();
       scheduler.start();
       sender.start(config.jobPollIntervalMs);
+      automationEngine.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
     },
     apiKeys,
@@ -315,6 +348,8 @@ export function createContainer(options: ContainerOptions) {
     segments,
     segmentMembership,
     automations,
+    automationEngine,
+    automationTriggers,
     routeDeps: {
       clock,
       jobs,
@@ -341,6 +376,7 @@ export function createContainer(options: ContainerOptions) {
       events,
       segments,
       automations,
+      automationEngine,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },
@@ -348,6 +384,7 @@ export function createContainer(options: ContainerOptions) {
     async close(): Promise<void> {
       scheduler.stop();
       await sender.stop();
+      await automationEngine.stop();
       await analyticsRollup.stop();
       await runner?.stop();
       await transports.closeAll();

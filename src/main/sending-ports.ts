@@ -184,11 +184,14 @@ export function createSendingPorts(deps: {
 
 /**
  * Connects transactional mail (transactional messages, double opt-in
- * confirmations) to message building, DKIM and transports: no list headers,
- * a VERP return path, the sending domain's signature when it has one.
+ * confirmations) and automation emails to message building, DKIM and
+ * transports: a VERP return path, the sending domain's signature when it has
+ * one; list headers only on marketing mail (automation emails of kind
+ * marketing).
  */
 export function createMailPort(deps: {
   keyring: SecretKeyring;
+  publicUrl: string;
   clock: Clock;
   logger: Logger;
   sendingDomains: Pick<SendingDomainService, 'signerFor'>;
@@ -198,6 +201,17 @@ export function createMailPort(deps: {
   return {
     async checkTransport(workspaceId, transportId) {
       await deps.transports.transportFor(workspaceId, transportId);
+    },
+
+    marketingLinks(input) {
+      const domain = input.fromEmail.split('@')[1] as string;
+      return unsubscribeLinks(keyring, {
+        publicUrl: deps.publicUrl,
+        domain,
+        workspaceId: input.workspaceId,
+        messageId: input.messageId,
+        contactId: input.contactId,
+      });
     },
 
     async send(mail: OutgoingMail) {
@@ -223,6 +237,18 @@ export function createMailPort(deps: {
         html: mail.html,
         text: mail.text,
         returnPath: returnPathAddress(keyring, mail.id, domain),
+        // Automation emails: the unsubscribe headers of campaigns, Feedback-ID naming the automation.
+        marketing: mail.marketing
+          ? {
+              unsubscribeUrl: mail.marketing.unsubscribeUrl,
+              unsubscribeMailto: mail.marketing.unsubscribeMailto,
+              feedbackId: feedbackId({
+                campaignId: mail.marketing.automationId,
+                workspaceId: mail.workspaceId,
+                senderId: signer?.domain ?? domain,
+              }),
+            }
+          : undefined,
       });
       const raw = signer ? await signer.sign(built.raw) : built.raw;
       const release = await live.limiter.acquire();

@@ -29,6 +29,7 @@ async function createTemplate(name: string, body = `<p>${name}</p>`) {
 function journey(first = 'Hello', second = 'Follow-up') {
   return {
     trigger: { type: 'event', event: 'Signed Up' },
+    sender: { from_email: 'news@shop.example', from_name: 'Shop' },
     start: 'first',
     nodes: [
       { id: 'first', type: 'send_email', template: first, next: 'wait' },
@@ -154,6 +155,37 @@ describe('validate', () => {
     });
     expect(structural.body.valid).toBe(false);
     expect(structural.body.errors[0]).toMatchObject({ path: '/definition/instance_key' });
+  });
+
+  it('needs a sender with valid addresses and a transport of this workspace when the graph sends email', async () => {
+    const { sender: _, ...noSender } = journey();
+    const missing = await call('POST', '/v1/automations/validate', { definition: noSender });
+    expect(missing.body.valid).toBe(false);
+    expect(missing.body.errors).toEqual([
+      expect.objectContaining({ path: '/definition/sender', message: expect.stringContaining('no sender') }),
+    ]);
+    const bad = await call('POST', '/v1/automations/validate', {
+      definition: { ...journey(), sender: { from_email: 'not an address', reply_to: 'x@', extra: 1 } },
+    });
+    expect(bad.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+      '/definition/sender/extra',
+      '/definition/sender/from_email',
+      '/definition/sender/reply_to',
+    ]);
+    const noTransport = await call('POST', '/v1/automations/validate', {
+      definition: {
+        ...journey(),
+        sender: { from_email: 'news@shop.example', transport_id: '0190a000-0000-7000-8000-000000000099' },
+      },
+    });
+    expect(noTransport.body.errors).toEqual([
+      expect.objectContaining({ path: '/definition/sender/transport_id' }),
+    ]);
+    // Without a send_email node no sender is needed.
+    const quiet = await call('POST', '/v1/automations/validate', {
+      definition: { trigger: { type: 'api' }, start: 'e', nodes: [{ id: 'e', type: 'exit' }] },
+    });
+    expect(quiet.body).toEqual({ valid: true, errors: [] });
   });
 
   it('checks the lists, segments and campaigns a definition names', async () => {

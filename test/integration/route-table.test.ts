@@ -33,6 +33,7 @@ function sampleRequest(
     .replace(/^\/v1\/segments\/:id/, `/v1/segments/${fixtures.segment?.id}`)
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/:version$/, '1')
+    .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
   const bodies: Record<string, unknown> = {
     'PATCH /v1/contacts/:id': { attributes: { hacked: true } },
@@ -52,6 +53,7 @@ function sampleRequest(
     'PATCH /v1/transports/:id': { name: 'hacked' },
     'PATCH /v1/segments/:id': { name: 'hacked' },
     'PATCH /v1/automations/:id': { name: 'hacked' },
+    'POST /v1/automations/:id/enroll': { contact: { id: fixtures.contact?.id } },
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
   };
   const key = `${method} ${url}`;
@@ -130,6 +132,7 @@ beforeAll(async () => {
       name: 'Owners journey',
       definition: {
         trigger: { type: 'api' },
+        sender: { from_email: 'news@shop.example' },
         start: 'hello',
         nodes: [
           { id: 'hello', type: 'send_email', template: 'Owners', next: 'done' },
@@ -139,6 +142,10 @@ beforeAll(async () => {
     });
     await inject('POST', `/v1/automations/${automation.id}/publish`, {});
     fixtures.automation = automation;
+    const enrolled = await inject('POST', `/v1/automations/${automation.id}/enroll`, {
+      contact: { id: fixtures.contact?.id },
+    });
+    fixtures.run = enrolled.run;
   }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];

@@ -2,6 +2,7 @@ import { cronError, isTimeZone } from '../../lib/cron.js';
 import type { ErrorDetail } from '../../lib/errors.js';
 import { isUuid } from '../../lib/ids.js';
 import { unstorableText } from '../../lib/storable-text.js';
+import { checkEmail } from '../contacts/index.js';
 import { type Condition, checkDefinition as checkCondition, conditionReferences } from '../segments/index.js';
 
 /**
@@ -122,8 +123,17 @@ export type AutomationNode =
 
 export type NodeType = AutomationNode['type'];
 
+/** Who the automation's emails come from; required at publish when the graph sends email. */
+export interface Sender {
+  from_email: string;
+  from_name?: string;
+  reply_to?: string;
+  transport_id?: string;
+}
+
 export interface AutomationDefinition {
   trigger: Trigger;
+  sender?: Sender;
   entry?: Entry;
   instance_key?: string;
   exit_on?: ExitReason[];
@@ -387,6 +397,27 @@ function checkEntry(c: Checker, value: unknown, path: string): void {
       'days (how long before a contact may enter again)',
     );
   else if (value.days !== undefined) c.fail(`${path}/days`, 'days applies to mode "again_after" only');
+}
+
+function checkSender(c: Checker, value: unknown, path: string): void {
+  if (!isObject(value)) {
+    c.fail(path, 'sender must be an object such as {"from_email": "news@shop.example", "from_name": "Shop"}');
+    return;
+  }
+  c.unknownKeys(value, ['from_email', 'from_name', 'reply_to', 'transport_id'], path);
+  for (const key of ['from_email', 'reply_to'] as const) {
+    const v = value[key];
+    if (v === undefined && key === 'reply_to') continue;
+    if (typeof v !== 'string') {
+      c.fail(`${path}/${key}`, `${key} must be an email address such as news@shop.example`);
+      continue;
+    }
+    const checked = checkEmail(v, `${path}/${key}`);
+    if ('error' in checked) c.fail(`${path}/${key}`, `${key}: ${checked.error.message}`);
+  }
+  if (value.from_name !== undefined)
+    c.string(value.from_name, `${path}/from_name`, 'from_name', undefined, 200);
+  if (value.transport_id !== undefined) c.uuid(value.transport_id, `${path}/transport_id`, 'transport_id');
 }
 
 function checkWebhookUrl(c: Checker, value: unknown, path: string, node: string): void {
@@ -906,8 +937,13 @@ export function checkAutomationDefinition(raw: unknown, pathPrefix = ''): Defini
       errors: [{ path: pathPrefix, message: 'a definition is an object with trigger, start and nodes' }],
     };
   }
-  c.unknownKeys(raw, ['trigger', 'entry', 'instance_key', 'exit_on', 'goal', 'start', 'nodes'], pathPrefix);
+  c.unknownKeys(
+    raw,
+    ['trigger', 'sender', 'entry', 'instance_key', 'exit_on', 'goal', 'start', 'nodes'],
+    pathPrefix,
+  );
   const triggerType = checkTrigger(c, raw.trigger, `${pathPrefix}/trigger`);
+  if (raw.sender !== undefined) checkSender(c, raw.sender, `${pathPrefix}/sender`);
   if (raw.entry !== undefined) checkEntry(c, raw.entry, `${pathPrefix}/entry`);
   if (raw.instance_key !== undefined) {
     if (
@@ -1000,7 +1036,10 @@ export function definitionReferences(definition: AutomationDefinition, pathPrefi
     lists: [] as Mention[],
     segments: [] as Mention[],
     campaigns: [] as Mention[],
+    transports: [] as Mention[],
   };
+  if (definition.sender?.transport_id)
+    found.transports.push({ id: definition.sender.transport_id, path: `${pathPrefix}/sender/transport_id` });
   const t = definition.trigger;
   const tp = `${pathPrefix}/trigger`;
   if (t.type === 'list_subscribed' || t.type === 'list_confirmed')

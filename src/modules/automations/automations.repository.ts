@@ -167,11 +167,11 @@ export async function templates(
     .execute();
 }
 
-/** The ids among `ids` that exist in the workspace's lists, segments or campaigns (read-only, as above). */
+/** The ids among `ids` that exist in the workspace's lists, segments, campaigns or transports (read-only, as above). */
 export async function existingIds(
   db: Db,
   workspaceId: string,
-  table: 'lists' | 'segments' | 'campaigns',
+  table: 'lists' | 'segments' | 'campaigns' | 'transports',
   ids: string[],
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();

@@ -2,12 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, responses } from '../../http/schemas.js';
+import type { AutomationEngine } from './automation-engine.js';
 import {
   AutomationCreateBody,
   AutomationListQuery,
   AutomationPatchBody,
   AutomationSchema,
   AutomationVersionSchema,
+  EnrollBody,
+  EnrollResultSchema,
+  RunListQuery,
+  RunParams,
+  RunSchema,
+  RunWithStepsSchema,
   ValidateBody,
   ValidationSchema,
   VersionListQuery,
@@ -23,8 +30,11 @@ function withInvalid<T extends Parameters<typeof responses>[0]>(ok: T) {
   return { ...responses(ok), 422: Type.Ref('Problem') };
 }
 
-export function automationsRoutes(deps: { automations: AutomationService }): FastifyPluginAsyncTypebox {
-  const { automations } = deps;
+export function automationsRoutes(deps: {
+  automations: AutomationService;
+  engine: AutomationEngine;
+}): FastifyPluginAsyncTypebox {
+  const { automations, engine } = deps;
   const tags = ['automations'];
   return async (app) => {
     app.get(
@@ -205,6 +215,76 @@ export function automationsRoutes(deps: { automations: AutomationService }): Fas
       },
       async (request) =>
         automations.version(principalOf(request).workspaceId, request.params.id, request.params.version),
+    );
+
+    app.get(
+      '/v1/automations/webhook-secret',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: "The workspace's webhook signing secret",
+          description:
+            'Webhook nodes POST JSON with `Herald-Signature: t=<unix seconds>,v1=<hex>`, the hex HMAC-SHA256 of `<t>.<body>` under this secret, and `Herald-Delivery: automation:<run id>:<step>` (the same on every retry). It changes when the secret keys rotate.',
+          response: responses({ 200: Type.Object({ secret: Type.String() }, { title: 'WebhookSecret' }) }),
+        },
+      },
+      async (request) => engine.webhookSecret(principalOf(request).workspaceId),
+    );
+
+    app.post(
+      '/v1/automations/:id/enroll',
+      {
+        config: { scope: 'automations:write' },
+        schema: {
+          tags,
+          summary: 'Enrol one contact',
+          description:
+            'Works for every trigger type (for api triggers it is the only way in; for the others it is how to try a journey). The contact enters the current version at its start node now; `data` is available to its emails as {{ automation.data }}. 201 with the run, or 200 with `enrolled: false`, the `reason` and the earlier `run` when the entry rules keep the contact out (already_inside, once_ever, again_after_not_reached) or the contact is unsubscribed, bounced, complained or blocked (contact_suppressed). 404 CONTACT_NOT_FOUND for an unknown contact; 409 AUTOMATION_STATE unless the automation is active (a paused one enrols nobody).',
+          params: IdParams,
+          body: EnrollBody,
+          response: responses({ 200: EnrollResultSchema, 201: EnrollResultSchema }),
+        },
+      },
+      async (request, reply) => {
+        const result = await engine.enroll(principalOf(request).workspaceId, request.params.id, request.body);
+        return reply.code(result.enrolled ? 201 : 200).send(result);
+      },
+    );
+
+    app.get(
+      '/v1/automations/:id/runs',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: "List the automation's runs, oldest first",
+          params: IdParams,
+          querystring: RunListQuery,
+          response: responses({ 200: PageOf(RunSchema) }),
+        },
+      },
+      async (request) =>
+        engine.runs(principalOf(request).workspaceId, request.params.id, {
+          cursor: request.query.cursor,
+          limit: request.query.limit ?? 100,
+          status: request.query.status,
+        }),
+    );
+
+    app.get(
+      '/v1/automations/:id/runs/:runId',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Get one run with its step executions',
+          params: RunParams,
+          response: responses({ 200: RunWithStepsSchema }),
+        },
+      },
+      async (request) =>
+        engine.run(principalOf(request).workspaceId, request.params.id, request.params.runId),
     );
   };
 }

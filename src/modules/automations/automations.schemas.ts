@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { PageQuery, Timestamp } from '../../http/schemas.js';
+import { NullableTimestamp, PageQuery, Timestamp } from '../../http/schemas.js';
 
 const Uuid = Type.String({ format: 'uuid' });
 
@@ -12,7 +12,7 @@ const Uuid = Type.String({ format: 'uuid' });
 export const AutomationDefinitionSchema = Type.Unsafe<unknown>({
   type: 'object',
   description:
-    '{"trigger": {...}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
+    '{"trigger": {...}, "sender": {"from_email", "from_name", "reply_to", "transport_id"}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
     '"goal": {"event", "where", "node"}, "start": node id, "nodes": [...]}. Triggers: event, contact_created, list_subscribed, ' +
     'list_confirmed, segment_entered, segment_exited, date_attribute, engagement, api, schedule. Nodes: send_email, wait, wait_for, ' +
     'branch, random_split, update_contact, webhook, goal, exit. See the README section "Automations" for every field.',
@@ -23,6 +23,7 @@ export const AutomationDefinitionSchema = Type.Unsafe<unknown>({
         event: 'Cart Updated',
         where: [{ property: 'total', operator: 'greater_than', value: 0 }],
       },
+      sender: { from_email: 'news@shop.example', from_name: 'Shop' },
       entry: { mode: 'once' },
       instance_key: 'cart_id',
       goal: { event: 'Order Completed', node: 'purchased' },
@@ -142,3 +143,117 @@ export const ValidationSchema = Type.Object(
   },
   { title: 'AutomationValidation' },
 );
+
+const ContactRef = Type.Object(
+  {
+    id: Type.Optional(Uuid),
+    email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+    external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    maxProperties: 1,
+    description: 'Exactly one of id, email, external_id.',
+  },
+);
+
+export const EnrollBody = Type.Object(
+  {
+    contact: ContactRef,
+    instance_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Required when the automation has an instance_key (one run per value, such as a cart id).',
+      }),
+    ),
+    data: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'Available to the emails of this run as {{ automation.data }}.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const RunStatusSchema = Type.Union(
+  [Type.Literal('active'), Type.Literal('completed'), Type.Literal('exited'), Type.Literal('failed')],
+  {
+    description:
+      'active: inside (due at next_run_at); completed: reached a goal or exit node; exited: left (exit_on, archived, contact deleted); failed: a step could not be executed (exit_reason says why).',
+  },
+);
+
+export const RunSchema = Type.Object(
+  {
+    id: Uuid,
+    automation_id: Uuid,
+    version: Type.Integer({ description: 'The version the contact entered and stays on.' }),
+    contact_id: Uuid,
+    instance_key: Type.Union([Type.String(), Type.Null()]),
+    status: RunStatusSchema,
+    node: Type.String({ description: 'The node the run executes next (or waits in).' }),
+    step: Type.Integer({ description: 'Node executions so far.' }),
+    next_run_at: NullableTimestamp,
+    waiting: Type.Unsafe<unknown>({
+      description: 'What a wait_for waits for, with its deadline; null otherwise.',
+    }),
+    exit_reason: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'goal, exit, unsubscribed, bounced, complained, archived, contact_deleted, or the failure.',
+    }),
+    entered_at: Timestamp,
+    finished_at: NullableTimestamp,
+    data: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { title: 'AutomationRun' },
+);
+
+export const StepSchema = Type.Object(
+  {
+    step: Type.Integer(),
+    node_id: Type.String(),
+    executed_at: Timestamp,
+    outcome: Type.Record(Type.String(), Type.Unknown(), {
+      description: 'message_id (send_email), until (wait), branch, path, timed_out, exited, skipped, error.',
+    }),
+  },
+  { title: 'AutomationStepExecution' },
+);
+
+export const RunWithStepsSchema = Type.Intersect(
+  [RunSchema, Type.Object({ steps: Type.Array(StepSchema) })],
+  {
+    title: 'AutomationRunWithSteps',
+  },
+);
+
+export const EnrollResultSchema = Type.Object(
+  {
+    enrolled: Type.Boolean(),
+    reason: Type.Optional(
+      Type.Union(
+        [
+          Type.Literal('already_inside'),
+          Type.Literal('once_ever'),
+          Type.Literal('again_after_not_reached'),
+          Type.Literal('contact_suppressed'),
+          Type.Literal('duplicate_trigger'),
+        ],
+        { description: 'Why the contact was not enrolled (enrolled false).' },
+      ),
+    ),
+    message: Type.Optional(Type.String()),
+    run: Type.Optional(RunSchema),
+  },
+  { title: 'AutomationEnrollment' },
+);
+
+export const RunListQuery = Type.Object(
+  { ...PageQuery, status: Type.Optional(RunStatusSchema) },
+  { additionalProperties: false },
+);
+
+export const RunParams = Type.Object({ id: Uuid, runId: Uuid }, { additionalProperties: false });

@@ -11,6 +11,7 @@ import {
   withDefaults,
 } from './automation-definition.js';
 import * as repo from './automations.repository.js';
+import { exitActiveRuns } from './runs.repository.js';
 
 export interface Automation {
   id: string;
@@ -221,7 +222,13 @@ async function resolveReferences(
       template_name: template.name,
     };
   }
-  for (const table of ['lists', 'segments', 'campaigns'] as const) {
+  if (definition.nodes.some((n) => n.type === 'send_email') && !definition.sender)
+    errors.push({
+      path: `${DEFINITION_PATH}/sender`,
+      message:
+        'the automation sends email but has no sender: add "sender": {"from_email": "news@shop.example"} (from_name, reply_to and transport_id are optional)',
+    });
+  for (const table of ['lists', 'segments', 'campaigns', 'transports'] as const) {
     const what = table.slice(0, -1);
     const existing = await repo.existingIds(
       db,
@@ -270,6 +277,7 @@ export function createAutomationService(deps: { db: Db; clock: Clock; attributes
     action: string,
     to: AutomationStatus,
     allowed: (row: repo.AutomationRow) => string | undefined,
+    alongside?: (trx: Db) => Promise<void>,
   ): Promise<Automation> {
     return db.transaction().execute(async (trx) => {
       const row = await mustFind(trx, workspaceId, id, true);
@@ -279,6 +287,7 @@ export function createAutomationService(deps: { db: Db; clock: Clock; attributes
         status: to,
         updated_at: clock.now(),
       });
+      if (alongside) await alongside(trx);
       return toAutomation(('row' in result && result.row) || row);
     });
   }
@@ -406,8 +415,14 @@ export function createAutomationService(deps: { db: Db; clock: Clock; attributes
 
     /** Stops it for good (the engine will enrol nobody and end the runs inside); versions stay readable. */
     async archive(workspaceId: string, id: string): Promise<Automation> {
-      return transition(workspaceId, id, 'archive', 'archived', (row) =>
-        row.status === 'archived' ? 'it is already archived' : undefined,
+      return transition(
+        workspaceId,
+        id,
+        'archive',
+        'archived',
+        (row) => (row.status === 'archived' ? 'it is already archived' : undefined),
+        // In the same transaction: no run advances after its automation is archived.
+        (trx) => exitActiveRuns(trx, workspaceId, id, 'archived', clock.now()).then(() => undefined),
       );
     },
 

@@ -4,6 +4,19 @@ export {
   checkAutomationDefinition,
   type Trigger,
 } from './automation-definition.js';
+export {
+  type AutomationEngine,
+  createAutomationEngine,
+  type EnrolResult,
+  type Run,
+} from './automation-engine.js';
+export {
+  automationTasks,
+  createTriggerScan,
+  TRIGGERS_TASK,
+  type TriggerScan,
+} from './automation-triggers.js';
+export { automationWebhookTasks, WEBHOOK_TASK } from './automation-webhooks.js';
 export { automationsRoutes } from './automations.routes.js';
 export {
   type Automation,

@@ -333,6 +333,21 @@ export function createContactService(deps: ContactServiceDeps) {
       return { contacts: [...found.values()], invalid };
     },
 
+    /** One contact by id, email (any case) or external_id; undefined when the workspace has none. */
+    async findOne(
+      workspaceId: string,
+      ref: { id?: string | undefined; email?: string | undefined; external_id?: string | undefined },
+    ): Promise<Contact | undefined> {
+      let row: repo.ContactRow | undefined;
+      if (ref.id !== undefined) row = await repo.findContact(db, workspaceId, ref.id);
+      else if (ref.email !== undefined) {
+        const checked = checkEmail(ref.email);
+        row = 'error' in checked ? undefined : await repo.findContactByEmail(db, workspaceId, checked.email);
+      } else if (ref.external_id !== undefined)
+        row = await repo.findContactByExternalId(db, workspaceId, ref.external_id);
+      return row ? toContact(row) : undefined;
+    },
+
     /** The subset of `ids` that are contacts of this workspace. */
     async findByIds(workspaceId: string, ids: string[], trx: Db = db): Promise<Contact[]> {
       return (await repo.findByIds(trx, workspaceId, ids)).map(toContact);

@@ -1,5 +1,5 @@
 export type { FailureKind, MailPort, OutgoingMail } from './mail-port.js';
-export { SUPPRESSED_STATUSES } from './mail-port.js';
+export { MARKETING_SUPPRESSED_STATUSES, SUPPRESSED_STATUSES } from './mail-port.js';
 export { messageTasks } from './messages.jobs.js';
 export { messagesRoutes } from './messages.routes.js';
 export {

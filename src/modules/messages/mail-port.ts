@@ -13,6 +13,8 @@ export interface OutgoingMail {
   html?: string | undefined;
   text: string;
   transportId?: string | null | undefined;
+  /** Marketing mail (automation emails): one-click unsubscribe, List-Unsubscribe-Post and Feedback-ID headers. */
+  marketing?: { automationId: string; unsubscribeUrl: string; unsubscribeMailto: string } | undefined;
 }
 
 export type FailureKind = 'permanent' | 'temporary' | 'connection';
@@ -20,6 +22,11 @@ export type FailureKind = 'permanent' | 'temporary' | 'connection';
 export interface MailPort {
   /** Throws TRANSPORT_NOT_FOUND when the workspace has no such transport. */
   checkTransport(workspaceId: string, transportId: string): Promise<void>;
+  /** The signed unsubscribe link and mailto address of one marketing message to one contact. */
+  marketingLinks(input: { workspaceId: string; messageId: string; contactId: string; fromEmail: string }): {
+    url: string;
+    mailto: string;
+  };
   send(mail: OutgoingMail): Promise<{ providerMessageId: string; messageId: string }>;
   /** permanent: give up on the message; temporary/connection: retry later. `detail` may quote addresses: never log it. */
   classify(error: unknown): { kind: FailureKind; detail: string };
@@ -27,3 +34,6 @@ export interface MailPort {
 
 /** Contacts that must never be mailed, transactional or not. */
 export const SUPPRESSED_STATUSES: readonly string[] = ['bounced', 'complained', 'blocked'];
+
+/** Contacts that must never get marketing mail. */
+export const MARKETING_SUPPRESSED_STATUSES: readonly string[] = [...SUPPRESSED_STATUSES, 'unsubscribed'];

@@ -15,7 +15,7 @@ import {
 } from '../templates/index.js';
 import type { TrackingService } from '../tracking/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
-import { type MailPort, SUPPRESSED_STATUSES } from './mail-port.js';
+import { MARKETING_SUPPRESSED_STATUSES, type MailPort, SUPPRESSED_STATUSES } from './mail-port.js';
 import * as repo from './messages.repository.js';
 
 export const SEND_TASK = 'messages.send';
@@ -32,6 +32,17 @@ export interface MessageInput {
   /** Open pixel and tracked links (template messages only). */
   track?: boolean | undefined;
   idempotency_key?: string | undefined;
+  /**
+   * A template version to send instead of the template's latest (automations
+   * send the version their published version pinned). Internal: not in the API.
+   */
+  template_version_id?: string | undefined;
+  /**
+   * Marketing mail from an automation: never to unsubscribed contacts, with
+   * one-click unsubscribe and Feedback-ID headers, and `automation` in Liquid.
+   * Internal: not in the API.
+   */
+  automation?: { id: string; name: string; data: Record<string, unknown>; marketing: boolean } | undefined;
 }
 
 export interface Message {
@@ -71,6 +82,14 @@ interface StoredPayload {
   transport_id: string | null;
   /** Absent on messages accepted before tracking existed: untracked. */
   track?: boolean;
+  /** Messages from automations (absent on others). */
+  automation?: { id: string; name: string; data: Record<string, unknown>; marketing: boolean };
+}
+
+function suppresses(payload: Pick<StoredPayload, 'automation'>, status: string): boolean {
+  return (payload.automation?.marketing ? MARKETING_SUPPRESSED_STATUSES : SUPPRESSED_STATUSES).includes(
+    status,
+  );
 }
 
 export interface MessageServiceDeps {
@@ -168,8 +187,9 @@ export function createMessageService(deps: MessageServiceDeps) {
     payload: StoredPayload,
     template: PreparedTemplate,
     contact: Contact,
+    unsubscribeUrl = '',
   ) {
-    const context: RenderContext & { data: Record<string, unknown> } = {
+    const context: RenderContext & { data: Record<string, unknown>; automation?: unknown } = {
       contact: {
         id: contact.id,
         email: contact.email,
@@ -182,10 +202,19 @@ export function createMessageService(deps: MessageServiceDeps) {
       },
       lists: [],
       workspace: { name: workspaceName },
-      unsubscribe_url: '',
+      unsubscribe_url: unsubscribeUrl,
       preferences_url: '',
       view_in_browser_url: '',
       data: payload.data,
+      ...(payload.automation
+        ? {
+            automation: {
+              id: payload.automation.id,
+              name: payload.automation.name,
+              data: payload.automation.data,
+            },
+          }
+        : {}),
     };
     const rendered = await template.render(context);
     const hasHtml = payload.content.kind === 'template' || payload.content.html !== null;
@@ -226,7 +255,8 @@ export function createMessageService(deps: MessageServiceDeps) {
       }
       let content: StoredPayload['content'];
       if (input.template_id !== undefined) {
-        const versionId = await templates.latestVersionId(workspaceId, input.template_id);
+        const versionId =
+          input.template_version_id ?? (await templates.latestVersionId(workspaceId, input.template_id));
         if (!versionId) {
           throw new DomainError(
             'TEMPLATE_NOT_FOUND',
@@ -246,6 +276,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         reply_to: replyTo,
         transport_id: input.transport_id ?? null,
         ...(input.track ? { track: true } : {}),
+        ...(input.automation ? { automation: input.automation } : {}),
       };
       const template = await prepared(workspaceId, payload);
       const workspace = await deps.workspaces.get(workspaceId);
@@ -261,7 +292,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         await render(workspace.name, payload, template, contact);
         const now = clock.now();
         const id = uuidv7(now.getTime());
-        const suppressed = SUPPRESSED_STATUSES.includes(contact.status);
+        const suppressed = suppresses(payload, contact.status);
         const row = await repo.insertMessage(trx, {
           id,
           workspace_id: workspaceId,
@@ -312,14 +343,28 @@ export function createMessageService(deps: MessageServiceDeps) {
       if (row?.status !== 'queued') return;
       const payload = row.payload as StoredPayload;
       const [contact] = await contacts.findByIds(workspaceId, [row.contact_id]);
-      if (!contact || SUPPRESSED_STATUSES.includes(contact.status)) {
+      if (!contact || suppresses(payload, contact.status)) {
         await repo.finish(db, workspaceId, id, { status: 'failed', error: 'suppressed' }, clock.now());
         return;
       }
+      const links = payload.automation?.marketing
+        ? mail.marketingLinks({
+            workspaceId,
+            messageId: id,
+            contactId: contact.id,
+            fromEmail: payload.from_email,
+          })
+        : undefined;
       let rendered: Awaited<ReturnType<typeof render>>;
       try {
         const workspace = await deps.workspaces.get(workspaceId);
-        rendered = await render(workspace.name, payload, await prepared(workspaceId, payload), contact);
+        rendered = await render(
+          workspace.name,
+          payload,
+          await prepared(workspaceId, payload),
+          contact,
+          links?.url,
+        );
       } catch (error) {
         // Out of render time may pass on the job's next attempt; every other render error is final.
         if (error instanceof RenderTimeLimitError) throw error;
@@ -345,6 +390,14 @@ export function createMessageService(deps: MessageServiceDeps) {
           html: body.html,
           text: body.text,
           transportId: payload.transport_id,
+          marketing:
+            links && payload.automation
+              ? {
+                  automationId: payload.automation.id,
+                  unsubscribeUrl: links.url,
+                  unsubscribeMailto: links.mailto,
+                }
+              : undefined,
         });
         await repo.finish(
           db,
@@ -397,6 +450,8 @@ function hashRequest(
     transport_id: input.transport_id?.toLowerCase() ?? null,
     // Left out when false, so requests from before the option existed keep their hash.
     track: input.track === true ? true : undefined,
+    template_version_id: input.template_version_id?.toLowerCase(),
+    automation: input.automation,
   };
   return createHash('sha256').update(canonicalJson(request)).digest('hex');
 }

@@ -2,6 +2,7 @@ export {
   type CompiledSegment,
   compileSegment,
   matchingContactsSql,
+  propertyFiltersSql,
   type SegmentContext,
 } from './segment-compiler.js';
 export {
@@ -15,6 +16,7 @@ export { REFRESH_TASK, segmentTasks } from './segments.jobs.js';
 export { segmentsRoutes } from './segments.routes.js';
 export {
   compileSavedSegment,
+  contactMatches,
   createSegmentService,
   type Segment,
   type SegmentService,

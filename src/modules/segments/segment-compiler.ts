@@ -165,6 +165,24 @@ function jsonPath(column: RawBuilder<unknown>, path: string | string[]): RawBuil
   return sql`jsonb_extract_path(${column}, VARIADIC ${path}::text[])`;
 }
 
+/**
+ * An event condition's property filters (`where`) over the `properties`
+ * column of the events row aliased `alias`, as one predicate (true when there
+ * are none): for automation triggers, goals and wait_for nodes, which filter
+ * events as the segment language's event condition does.
+ */
+export function propertyFiltersSql(
+  alias: string,
+  where: readonly { property: string | string[]; operator: string; value?: unknown }[] | undefined,
+  now: Date,
+): RawBuilder<SqlBool> {
+  const column = sql.ref(`${alias}.properties`);
+  const filters = (where ?? []).map((f) =>
+    jsonComparison(jsonPath(column, f.property), f as Comparison, now),
+  );
+  return filters.length === 0 ? TRUE : sql<SqlBool>`(${sql.join(filters, sql` AND `)})`;
+}
+
 /** Text comparisons on a text column (NULL when unset). */
 function textComparison(
   column: RawBuilder<unknown>,

@@ -131,6 +131,26 @@ export async function compileSavedSegment(
   return compileSegment(definition, { workspaceId, now, segments, ...(aliasPrefix ? { aliasPrefix } : {}) });
 }
 
+/**
+ * Whether one contact matches a condition now (the probe shape: a few index
+ * lookups): for automation branches. Segments it names are loaded from the
+ * workspace; one that no longer exists makes the call throw SEGMENT_INVALID.
+ */
+export async function contactMatches(
+  db: Db,
+  workspaceId: string,
+  condition: Condition,
+  contactId: string,
+  now: Date,
+): Promise<boolean> {
+  const segments = await resolveReferences(db, workspaceId, condition);
+  const compiled = compileSegment(condition, { workspaceId, now, segments });
+  const found = await repo.withSegmentSettings(db, (trx) =>
+    repo.matchingAmong(trx, workspaceId, compiled.probe, [contactId]),
+  );
+  return found.length > 0;
+}
+
 export function createSegmentService(deps: { db: Db; clock: Clock; attributes: AttributeTypes }) {
   const { db, clock, attributes } = deps;
 
