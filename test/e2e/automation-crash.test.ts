@@ -6,6 +6,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openPglite } from '../../src/db/index.js';
+import { header, waitFor as waitUntil } from '../helpers/crash-test.js';
 import { heraldArgs } from '../helpers/herald-process.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
@@ -40,23 +41,8 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-function header(raw: Buffer, name: string): string | undefined {
-  const head = raw
-    .subarray(0, raw.indexOf('\r\n\r\n'))
-    .toString('latin1')
-    .replace(/\r\n[ \t]+/g, ' ');
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 240_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(2 + Math.random() * 15);
-  }
-}
+const waitFor = (what: string, condition: () => boolean | Promise<boolean>) =>
+  waitUntil(what, condition, 240_000);
 
 describe('a worker killed while contacts move through an automation', () => {
   it('delivers each step to each contact exactly once', async () => {

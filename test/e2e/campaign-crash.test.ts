@@ -6,6 +6,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openPglite } from '../../src/db/index.js';
+import { header, waitFor as waitUntil } from '../helpers/crash-test.js';
 import { heraldArgs } from '../helpers/herald-process.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
@@ -41,24 +42,8 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-function header(raw: Buffer, name: string): string | undefined {
-  const head = raw
-    .subarray(0, raw.indexOf('\r\n\r\n'))
-    .toString('latin1')
-    .replace(/\r\n[ \t]+/g, ' ');
-  return new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(head)?.[1]?.trim();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    // A random poll step, so kills land at random points of a batch.
-    await sleep(2 + Math.random() * 15);
-  }
-}
+const waitFor = (what: string, condition: () => boolean | Promise<boolean>) =>
+  waitUntil(what, condition, 90_000);
 
 describe('a worker killed mid-campaign', () => {
   it('sends to every recipient, duplicates only what was in flight, with the same Message-ID', async () => {
