@@ -66,6 +66,14 @@ export interface WorkspaceTable {
   created_at: Timestamp;
   /** What is stored of a tracking hit's IP address (0008). */
   ip_anonymization: ColumnType<IpAnonymization, IpAnonymization | undefined, IpAnonymization>;
+  /** IANA time zone of schedules and of contacts without one (0017). */
+  timezone: ColumnType<string, string | undefined, string>;
+  /** Frequency caps on marketing email per contact; null: none (0017). */
+  max_marketing_per_day: ColumnType<number | null, number | null | undefined, number | null>;
+  max_marketing_per_week: ColumnType<number | null, number | null | undefined, number | null>;
+  /** Quiet hours as local minutes from midnight; null: none (0017). */
+  quiet_hours_start: ColumnType<number | null, number | null | undefined, number | null>;
+  quiet_hours_end: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type IpAnonymization = 'none' | 'truncate' | 'drop';

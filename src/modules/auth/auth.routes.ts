@@ -4,7 +4,13 @@ import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, PageQuery, responses } from '../../http/schemas.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import type { ApiKeyService } from './api-keys.service.js';
-import { ApiKeySchema, CreateApiKeyBody, CreatedApiKeySchema, WorkspaceSchema } from './auth.schemas.js';
+import {
+  ApiKeySchema,
+  CreateApiKeyBody,
+  CreatedApiKeySchema,
+  UpdateWorkspaceBody,
+  WorkspaceSchema,
+} from './auth.schemas.js';
 
 export function authRoutes(deps: {
   apiKeys: ApiKeyService;
@@ -23,6 +29,22 @@ export function authRoutes(deps: {
         },
       },
       async (request) => workspaces.get(principalOf(request).workspaceId),
+    );
+
+    app.patch(
+      '/v1/workspace',
+      {
+        config: { scope: 'admin' },
+        schema: {
+          tags: ['workspace'],
+          summary: 'Change the workspace: name, time zone, sending policy',
+          description:
+            'Fields left out keep their value. Frequency caps and quiet hours apply to marketing email from campaigns and automations from their next send on; transactional email is exempt. A campaign recipient over a cap is skipped (send status skipped, error frequency_cap); an automation email over a cap or in quiet hours waits until it is allowed; a campaign recipient in quiet hours waits until they end.',
+          body: UpdateWorkspaceBody,
+          response: responses({ 200: WorkspaceSchema }),
+        },
+      },
+      async (request) => workspaces.update(principalOf(request).workspaceId, request.body),
     );
 
     app.get(

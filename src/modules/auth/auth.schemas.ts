@@ -36,7 +36,67 @@ export const CreateApiKeyBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Cap = (span: string) =>
+  Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+    description: `Most marketing emails one contact gets in any ${span} (campaigns and automations together; transactional email is exempt). null: no cap.`,
+  });
+
+const QuietHours = Type.Union(
+  [
+    Type.Object(
+      {
+        start: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['21:00'] }),
+        end: Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', examples: ['08:00'] }),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ],
+  {
+    description:
+      "Local times in the contact's time zone (the workspace's for contacts without one) between which no marketing email is sent: automation emails and campaign recipients wait until the end. A start after the end spans midnight. null: none.",
+  },
+);
+
+export const SendingPolicySchema = Type.Object(
+  {
+    frequency_caps: Type.Object({ per_day: Cap('24 hours'), per_week: Cap('7 days') }),
+    quiet_hours: QuietHours,
+  },
+  { title: 'SendingPolicy' },
+);
+
 export const WorkspaceSchema = Type.Object(
-  { id: Type.String({ format: 'uuid' }), name: Type.String(), created_at: Timestamp },
+  {
+    id: Type.String({ format: 'uuid' }),
+    name: Type.String(),
+    created_at: Timestamp,
+    timezone: Type.String({
+      description: 'IANA time zone of automation schedules and of contacts that have none.',
+    }),
+    sending_policy: SendingPolicySchema,
+  },
   { title: 'Workspace' },
+);
+
+export const UpdateWorkspaceBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    timezone: Type.Optional(Type.String({ description: 'IANA time zone, e.g. Europe/Berlin.' })),
+    sending_policy: Type.Optional(
+      Type.Object(
+        {
+          frequency_caps: Type.Optional(
+            Type.Object(
+              { per_day: Type.Optional(Cap('24 hours')), per_week: Type.Optional(Cap('7 days')) },
+              { additionalProperties: false },
+            ),
+          ),
+          quiet_hours: Type.Optional(QuietHours),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
 );

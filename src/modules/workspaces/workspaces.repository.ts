@@ -11,6 +11,14 @@ export async function findWorkspace(db: Db, id: string): Promise<WorkspaceRow | 
   return db.selectFrom('workspaces').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+export async function updateWorkspace(
+  db: Db,
+  id: string,
+  changes: Partial<Omit<NewRow<'workspaces'>, 'id' | 'created_at'>>,
+): Promise<void> {
+  await db.updateTable('workspaces').set(changes).where('id', '=', id).execute();
+}
+
 export async function listWorkspaces(db: Db): Promise<WorkspaceRow[]> {
   return db.selectFrom('workspaces').selectAll().orderBy('id').execute();
 }
