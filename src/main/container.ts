@@ -42,7 +42,7 @@ import { createSendingDomainService } from '../modules/sending-domains/index.js'
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
-import { createWorkspaceService } from '../modules/workspaces/index.js';
+import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
 import { createViewRenderer } from './view-renderer.js';
@@ -178,6 +178,7 @@ export function createContainer(options: ContainerOptions) {
   // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.
   const webhookSecretFor = (workspaceId: string) =>
     `whsec_${sign(keyring, 'automation-webhook-secret', workspaceId).toString('hex')}`;
+  const sendingPolicy = createSendingPolicyCheck({ db, workspaces });
   const automationEngine = createAutomationEngine({
     db,
     clock,
@@ -187,6 +188,7 @@ export function createContainer(options: ContainerOptions) {
     messages,
     jobs,
     webhookSecretFor,
+    sendingPolicy,
     leaseMs: config.sendLeaseMs,
   });
   const automationTriggers = createTriggerScan({
@@ -293,6 +295,7 @@ export function createContainer(options: ContainerOptions) {
     campaigns,
     workerId: runner.workerId,
     ports: sendingPorts,
+    sendingPolicy,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
   });

@@ -12,6 +12,7 @@ import type { Contact, ContactService } from '../contacts/index.js';
 import type { ListService } from '../lists/index.js';
 import type { MessageService } from '../messages/index.js';
 import { contactMatches } from '../segments/index.js';
+import type { SendingPolicyCheck } from '../workspaces/index.js';
 import {
   type AutomationDefinition,
   type AutomationNode,
@@ -221,6 +222,8 @@ export interface AutomationEngineDeps {
   messages: Pick<MessageService, 'accept'>;
   jobs: Pick<JobQueue, 'enqueue'>;
   webhookSecretFor: (workspaceId: string) => string;
+  /** The workspace's frequency caps and quiet hours, which marketing emails wait for. */
+  sendingPolicy: Pick<SendingPolicyCheck, 'deferrals'>;
   /** Runs claimed per round (default 100). */
   batchSize?: number;
   /** How long a claimed run is left to its worker before another may take it (default 60 s). */
@@ -280,6 +283,24 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
         const sender = version.definition.sender;
         if (!pinned || !sender)
           return { end: 'failed', reason: `node "${node.id}" has no pinned template or sender`, outcome: {} };
+        const idempotencyKey = `automation:${run.id}:${step}`;
+        const marketing = (node.kind ?? 'marketing') === 'marketing';
+        if (marketing) {
+          // Over a frequency cap or in quiet hours: the node runs again when the email is allowed.
+          // This step's own message (a retry after a crash) is not counted against the cap.
+          const held = await deps.sendingPolicy.deferrals(ws, [contact], now, { idempotencyKey });
+          const deferral = held.get(contact.id);
+          if (deferral)
+            return {
+              to: node.id,
+              at: deferral.until,
+              outcome: {
+                deferred: deferral.reason,
+                until: deferral.until.toISOString(),
+                ...(deferral.cap ? { cap: deferral.cap } : {}),
+              },
+            };
+        }
         const { message, created } = await messages.accept(ws, {
           to: contact.email,
           template_id: pinned.template_id,
@@ -288,12 +309,12 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           from_name: sender.from_name,
           reply_to: sender.reply_to,
           transport_id: sender.transport_id,
-          idempotency_key: `automation:${run.id}:${step}`,
+          idempotency_key: idempotencyKey,
           automation: {
             id: run.automation_id,
             name: version.name,
             data: (run.data ?? {}) as Record<string, unknown>,
-            marketing: (node.kind ?? 'marketing') === 'marketing',
+            marketing,
           },
         });
         return {

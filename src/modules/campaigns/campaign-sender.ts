@@ -7,6 +7,7 @@ import type { CampaignService } from './campaigns.service.js';
 import {
   type ClaimedRecipient,
   claimRecipients,
+  deferRecipients,
   recipientsByEmail,
   recordResults,
   type SendResult,
@@ -63,6 +64,19 @@ export interface CampaignSenderOptions {
   logger: Logger;
   campaigns: Pick<CampaignService, 'startDue'>;
   ports: SendingPorts;
+  /**
+   * The workspace's frequency caps and quiet hours: a recipient over a cap
+   * is skipped (error frequency_cap), one in quiet hours waits until they
+   * end. Absent: no policy applies.
+   */
+  sendingPolicy?: {
+    deferrals(
+      workspaceId: string,
+      recipients: readonly { id: string; timezone: string | null }[],
+      now: Date,
+      exclude: { campaignId: string },
+    ): Promise<Map<string, { reason: 'quiet_hours' | 'frequency_cap'; until: Date }>>;
+  };
   workerId: string;
   /** Recipients claimed at a time. */
   batchSize?: number;
@@ -159,10 +173,10 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       leaseUntil: new Date(now.getTime() + leaseMs),
       messageIdDomain: content.messageIdDomain,
     });
-    const { recipients } = claim;
+    const { recipients: claimed } = claim;
     if (claim.stopped) return { handled: 0, done: true };
     if (claim.throttledUntil) return { handled: 0, done: false, waitUntil: claim.throttledUntil };
-    if (recipients.length === 0) {
+    if (claimed.length === 0) {
       if (claim.exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
         const finished = await repo.transition(db, campaign.id, ['sending'], {
           status: 'sent',
@@ -179,6 +193,8 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       }
       return { handled: 0, done: true };
     }
+    const results: SendResult[] = [];
+    const recipients = await applySendingPolicy(campaign, claimed, now, results);
     // Composed a block at a time, one block ahead of the sends: a block's signatures travel to the
     // DKIM threads in one message each way, and a message lives only briefly between compose and
     // send, so its buffers die young instead of piling up until a full garbage collection.
@@ -193,7 +209,6 @@ export function createCampaignSender(options: CampaignSenderOptions) {
         composed.push(message);
       }
     };
-    const results: SendResult[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(concurrency, recipients.length) }, async () => {
@@ -208,7 +223,43 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     );
     await recordResults(db, campaign.id, results, clock.now());
     await pauseIfFailing(campaign.id);
-    return { handled: recipients.length, done: false };
+    return { handled: claimed.length, done: false };
+  }
+
+  /**
+   * The claimed recipients the workspace's sending policy lets go now.
+   * Recipients over a frequency cap are skipped (pushed to `results`); those
+   * in quiet hours are left queued with their lease running to the end of
+   * the quiet hours, when any worker claims them again (the deferral is not
+   * counted as a send attempt).
+   */
+  async function applySendingPolicy(
+    campaign: repo.CampaignRow,
+    claimed: ClaimedRecipient[],
+    now: Date,
+    results: SendResult[],
+  ): Promise<ClaimedRecipient[]> {
+    if (!options.sendingPolicy) return claimed;
+    const active = claimed.filter((r) => r.status === 'active');
+    const held = await options.sendingPolicy.deferrals(
+      campaign.workspace_id,
+      active.map((r) => ({ id: r.contact_id, timezone: r.timezone })),
+      now,
+      { campaignId: campaign.id },
+    );
+    if (held.size === 0) return claimed;
+    const waiting: { contactId: string; until: Date }[] = [];
+    for (const [contactId, deferral] of held) {
+      if (deferral.reason === 'quiet_hours') waiting.push({ contactId, until: deferral.until });
+      else
+        results.push({
+          contactId,
+          outcome: 'skipped',
+          error: 'frequency_cap: the contact had as many marketing emails as the workspace allows',
+        });
+    }
+    await deferRecipients(db, campaign.id, waiting);
+    return claimed.filter((r) => !held.has(r.contact_id));
   }
 
   /**

@@ -82,7 +82,7 @@ export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult
       SET claimed_by = ${claim.workerId}, lease_until = ${claim.leaseUntil}, attempts = s.attempts + 1
       WHERE s.campaign_id = ${claim.campaignId} AND s.contact_id IN (
         SELECT contact_id FROM campaign_sends
-        WHERE campaign_id = ${claim.campaignId} AND status = 'queued' AND lease_until < ${claim.now}
+        WHERE campaign_id = ${claim.campaignId} AND status = 'queued' AND lease_until <= ${claim.now}
         ORDER BY contact_id
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED)
@@ -195,6 +195,27 @@ export async function recordResults(
   });
 }
 
+/**
+ * Leaves queued recipients for later (quiet hours): their claim is given up
+ * and their lease runs until `until`, when any worker claims them again
+ * (which counts an attempt, so the deferral takes back the one its claim counted).
+ */
+export async function deferRecipients(
+  db: Db,
+  campaignId: string,
+  deferrals: { contactId: string; until: Date }[],
+): Promise<void> {
+  if (deferrals.length === 0) return;
+  await sql`
+    UPDATE campaign_sends s
+    SET lease_until = d.until, claimed_by = NULL, attempts = GREATEST(s.attempts - 1, 0)
+    FROM unnest(
+      ${deferrals.map((d) => d.contactId)}::uuid[],
+      ${deferrals.map((d) => d.until)}::timestamptz[]
+    ) AS d(contact_id, until)
+    WHERE s.campaign_id = ${campaignId} AND s.contact_id = d.contact_id AND s.status = 'queued'`.execute(db);
+}
+
 /** Queued rows whose claim has not expired: what is in flight right now. */
 export async function countInFlight(db: Db, campaignId: string, now: Date): Promise<number> {
   const row = await db
@@ -202,7 +223,7 @@ export async function countInFlight(db: Db, campaignId: string, now: Date): Prom
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('campaign_id', '=', campaignId)
     .where('status', '=', 'queued')
-    .where('lease_until', '>=', now)
+    .where('lease_until', '>', now)
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -1,1 +1,8 @@
-export { createWorkspaceService, type Workspace, type WorkspaceService } from './workspaces.service.js';
+export { type Deferral, nextAllowedSend, quietHoursEnd } from './sending-policy.js';
+export { createSendingPolicyCheck, type SendingPolicyCheck } from './sending-policy-check.js';
+export {
+  createWorkspaceService,
+  type SendingPolicy,
+  type Workspace,
+  type WorkspaceService,
+} from './workspaces.service.js';
