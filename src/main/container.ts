@@ -15,6 +15,7 @@ import {
   automationWebhookTasks,
   createAutomationEngine,
   createAutomationService,
+  createAutomationSimulator,
   createTriggerScan,
   TRIGGERS_TASK,
 } from '../modules/automations/index.js';
@@ -189,8 +190,10 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     webhookSecretFor,
     sendingPolicy,
+    workspaces,
     leaseMs: config.sendLeaseMs,
   });
+  const automationSimulator = createAutomationSimulator({ db, clock, contacts, workspaces });
   const automationTriggers = createTriggerScan({
     db,
     clock,
@@ -380,6 +383,7 @@ export function createContainer(options: ContainerOptions) {
       segments,
       automations,
       automationEngine,
+      automationSimulator,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },

@@ -12,7 +12,12 @@ import type { Contact, ContactService } from '../contacts/index.js';
 import type { ListService } from '../lists/index.js';
 import type { MessageService } from '../messages/index.js';
 import { contactMatches } from '../segments/index.js';
-import type { SendingPolicyCheck } from '../workspaces/index.js';
+import {
+  contactZone,
+  type Deferral,
+  type SendingPolicyCheck,
+  type WorkspaceService,
+} from '../workspaces/index.js';
 import {
   type AutomationDefinition,
   type AutomationNode,
@@ -20,6 +25,7 @@ import {
   EXIT_REASONS,
   type ExitReason,
   type PropertyFilter,
+  type UpdateContactNode,
   type WaitNode,
   WEEKDAYS,
 } from './automation-definition.js';
@@ -84,7 +90,7 @@ export interface EnrolInput {
   data?: Record<string, unknown> | undefined;
 }
 
-interface Waiting {
+export interface Waiting {
   event?: string | undefined;
   where?: PropertyFilter[] | undefined;
   engagement?: string | undefined;
@@ -93,14 +99,14 @@ interface Waiting {
   deadline: string;
 }
 
-interface LoadedVersion {
+export interface LoadedVersion {
   name: string;
   definition: AutomationDefinition;
   resolved: Resolved;
   nodes: Map<string, AutomationNode>;
 }
 
-type Transition = {
+export type Transition = {
   outcome: Record<string, unknown>;
   /** A job the step's transaction enqueues: written exactly when the step is. */
   webhook?: WebhookJob;
@@ -152,20 +158,10 @@ function wallClock(date: { y: number; m: number; d: number }, addDays: number, h
   };
 }
 
-function validZone(timeZone: string | null): string {
-  if (!timeZone) return 'UTC';
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return timeZone;
-  } catch {
-    return 'UTC';
-  }
-}
-
 /**
  * When a wait node lets the contact go on. `until` is the first matching
- * weekday and time at or after now in the contact's time zone (UTC when the
- * contact has none: workspaces have no time zone yet); `until_attribute` is
+ * weekday and time at or after now in the contact's time zone (the
+ * workspace's, `fallbackZone`, when the contact has none); `until_attribute` is
  * the attribute's date plus offset_days at hour (default 0), at once when
  * that is past or the attribute is missing.
  */
@@ -173,10 +169,11 @@ export function waitUntil(
   node: WaitNode,
   contact: Pick<Contact, 'timezone' | 'attributes'>,
   now: Date,
+  fallbackZone = 'UTC',
 ): Date {
   const t = now.getTime();
   if (node.for) return new Date(t + durationMs(node.for));
-  const zone = validZone(contact.timezone);
+  const zone = contactZone(contact.timezone, fallbackZone);
   if (node.until) {
     const { hour, minute = 0, weekdays } = node.until;
     const allowed = weekdays?.map((w) => WEEKDAYS.indexOf(w));
@@ -207,10 +204,166 @@ export function splitBucket(contactId: string, automationId: string, nodeId: str
   return (digest.readUInt32BE(0) / 2 ** 32) * 100;
 }
 
-function exitReasonFor(status: string, exitOn: readonly ExitReason[]): ExitReason | undefined {
+export function exitReasonFor(status: string, exitOn: readonly ExitReason[]): ExitReason | undefined {
   return (EXIT_REASONS as readonly string[]).includes(status) && exitOn.includes(status as ExitReason)
     ? (status as ExitReason)
     : undefined;
+}
+
+/** A run as a step sees it. */
+export type StepRun = Pick<
+  repo.RunRow,
+  'id' | 'automation_id' | 'version' | 'workspace_id' | 'instance_key' | 'waiting' | 'data'
+>;
+
+/**
+ * What executing a node does outside the run itself: the engine sends and
+ * updates for real; the simulation records what would happen and evaluates
+ * conditions in a transaction it rolls back. The decisions (which branch,
+ * how long a wait, whether the sending policy holds an email) are made by
+ * `executeNode` alone, so both decide alike.
+ */
+export interface StepContext {
+  /** Where branch conditions are evaluated. */
+  db: Db;
+  /** The workspace's time zone, for waits of contacts without one. */
+  workspaceZone(): Promise<string>;
+  /** Whether the sending policy holds a marketing email back, and until when. */
+  deferral(contact: Contact, now: Date, idempotencyKey: string): Promise<Deferral | undefined>;
+  send(
+    input: Parameters<MessageService['accept']>[1],
+  ): Promise<{ message: { id: string; status: string; error?: string | null }; created: boolean }>;
+  update(contact: Contact, node: UpdateContactNode): Promise<void>;
+}
+
+export async function executeNode(
+  ctx: StepContext,
+  run: StepRun,
+  step: number,
+  node: AutomationNode,
+  version: LoadedVersion,
+  contact: Contact,
+  now: Date,
+): Promise<Transition> {
+  const ws = run.workspace_id;
+  const soon = now;
+  switch (node.type) {
+    case 'send_email': {
+      const pinned = version.resolved.emails[node.id];
+      const sender = version.definition.sender;
+      if (!pinned || !sender)
+        return { end: 'failed', reason: `node "${node.id}" has no pinned template or sender`, outcome: {} };
+      const idempotencyKey = `automation:${run.id}:${step}`;
+      const marketing = (node.kind ?? 'marketing') === 'marketing';
+      if (marketing) {
+        // Over a frequency cap or in quiet hours: the node runs again when the email is allowed.
+        // This step's own message (a retry after a crash) is not counted against the cap.
+        const deferral = await ctx.deferral(contact, now, idempotencyKey);
+        if (deferral)
+          return {
+            to: node.id,
+            at: deferral.until,
+            outcome: {
+              deferred: deferral.reason,
+              until: deferral.until.toISOString(),
+              ...(deferral.cap ? { cap: deferral.cap } : {}),
+            },
+          };
+      }
+      const { message, created } = await ctx.send({
+        to: contact.email,
+        template_id: pinned.template_id,
+        template_version_id: pinned.template_version_id,
+        from_email: sender.from_email,
+        from_name: sender.from_name,
+        reply_to: sender.reply_to,
+        transport_id: sender.transport_id,
+        idempotency_key: idempotencyKey,
+        automation: {
+          id: run.automation_id,
+          name: version.name,
+          data: (run.data ?? {}) as Record<string, unknown>,
+          marketing,
+        },
+      });
+      return {
+        to: node.next,
+        at: soon,
+        outcome: {
+          message_id: message.id,
+          message_status: message.status,
+          ...(message.error ? { error: message.error } : {}),
+          ...(created ? {} : { repeated: true }),
+        },
+      };
+    }
+    case 'wait': {
+      const zone = node.for ? 'UTC' : await ctx.workspaceZone();
+      const at = waitUntil(node, contact, now, zone);
+      return { to: node.next, at, outcome: { until: at.toISOString() } };
+    }
+    case 'wait_for': {
+      if (run.waiting) {
+        // Woken at the deadline: what it waited for did not happen.
+        return { to: node.timeout_next, at: soon, waiting: null, outcome: { timed_out: true } };
+      }
+      const deadline = new Date(now.getTime() + durationMs(node.timeout));
+      return {
+        to: node.id,
+        at: deadline,
+        waiting: {
+          ...(node.event ? { event: node.event, where: node.where } : {}),
+          ...(node.engagement ? { engagement: node.engagement } : {}),
+          since: now.toISOString(),
+          deadline: deadline.toISOString(),
+        },
+        outcome: { waiting_until: deadline.toISOString() },
+      };
+    }
+    case 'branch': {
+      for (const [i, branch] of node.branches.entries()) {
+        if (await contactMatches(ctx.db, ws, branch.condition, contact.id, now))
+          return { to: branch.next, at: soon, outcome: { branch: i } };
+      }
+      return { to: node.else, at: soon, outcome: { branch: 'else' } };
+    }
+    case 'random_split': {
+      const bucket = splitBucket(contact.id, run.automation_id, node.id);
+      let upTo = 0;
+      for (const [i, path] of node.paths.entries()) {
+        upTo += path.percent;
+        if (bucket < upTo || i === node.paths.length - 1)
+          return { to: path.next, at: soon, outcome: { path: i } };
+      }
+      return { end: 'failed', reason: `node "${node.id}" has no paths`, outcome: {} };
+    }
+    case 'update_contact': {
+      await ctx.update(contact, node);
+      return { to: node.next, at: soon, outcome: { updated: true } };
+    }
+    case 'webhook': {
+      const deliveryId = `automation:${run.id}:${step}`;
+      const body = JSON.stringify({
+        delivery_id: deliveryId,
+        automation: { id: run.automation_id, name: version.name, version: run.version },
+        run: { id: run.id, step, node: node.id, instance_key: run.instance_key || null },
+        contact: { id: contact.id, email: contact.email, external_id: contact.external_id },
+        data: run.data ?? {},
+        payload: node.payload ?? {},
+        sent_at: now.toISOString(),
+      });
+      return {
+        to: node.next,
+        at: soon,
+        webhook: { workspaceId: ws, url: node.url, body, deliveryId },
+        outcome: { webhook: 'queued', delivery_id: deliveryId },
+      };
+    }
+    case 'goal':
+      return { end: 'completed', reason: 'goal', outcome: { goal: true } };
+    case 'exit':
+      return { end: 'completed', reason: 'exit', outcome: { exit: true } };
+  }
 }
 
 export interface AutomationEngineDeps {
@@ -224,6 +377,8 @@ export interface AutomationEngineDeps {
   webhookSecretFor: (workspaceId: string) => string;
   /** The workspace's frequency caps and quiet hours, which marketing emails wait for. */
   sendingPolicy: Pick<SendingPolicyCheck, 'deferrals'>;
+  /** The workspace's time zone, for waits of contacts without one. */
+  workspaces: Pick<WorkspaceService, 'get'>;
   /** Runs claimed per round (default 100). */
   batchSize?: number;
   /** How long a claimed run is left to its worker before another may take it (default 60 s). */
@@ -263,150 +418,37 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
     return entry;
   }
 
-  function origin(automationId: string): ConsentOrigin {
-    return { source: 'system', sourceId: `automation:${automationId}` };
+  function stepContext(workspaceId: string, automationId: string): StepContext {
+    return {
+      db,
+      workspaceZone: async () => (await deps.workspaces.get(workspaceId)).timezone,
+      deferral: async (contact, now, idempotencyKey) =>
+        (await deps.sendingPolicy.deferrals(workspaceId, [contact], now, { idempotencyKey })).get(contact.id),
+      send: (input) => messages.accept(workspaceId, input),
+      update: (contact, node) => updateContact(workspaceId, automationId, contact, node),
+    };
   }
 
-  async function execute(
-    run: repo.RunRow,
-    step: number,
-    node: AutomationNode,
-    version: LoadedVersion,
+  async function updateContact(
+    ws: string,
+    automationId: string,
     contact: Contact,
-    now: Date,
-  ): Promise<Transition> {
-    const ws = run.workspace_id;
-    const soon = now;
-    switch (node.type) {
-      case 'send_email': {
-        const pinned = version.resolved.emails[node.id];
-        const sender = version.definition.sender;
-        if (!pinned || !sender)
-          return { end: 'failed', reason: `node "${node.id}" has no pinned template or sender`, outcome: {} };
-        const idempotencyKey = `automation:${run.id}:${step}`;
-        const marketing = (node.kind ?? 'marketing') === 'marketing';
-        if (marketing) {
-          // Over a frequency cap or in quiet hours: the node runs again when the email is allowed.
-          // This step's own message (a retry after a crash) is not counted against the cap.
-          const held = await deps.sendingPolicy.deferrals(ws, [contact], now, { idempotencyKey });
-          const deferral = held.get(contact.id);
-          if (deferral)
-            return {
-              to: node.id,
-              at: deferral.until,
-              outcome: {
-                deferred: deferral.reason,
-                until: deferral.until.toISOString(),
-                ...(deferral.cap ? { cap: deferral.cap } : {}),
-              },
-            };
-        }
-        const { message, created } = await messages.accept(ws, {
-          to: contact.email,
-          template_id: pinned.template_id,
-          template_version_id: pinned.template_version_id,
-          from_email: sender.from_email,
-          from_name: sender.from_name,
-          reply_to: sender.reply_to,
-          transport_id: sender.transport_id,
-          idempotency_key: idempotencyKey,
-          automation: {
-            id: run.automation_id,
-            name: version.name,
-            data: (run.data ?? {}) as Record<string, unknown>,
-            marketing,
-          },
-        });
-        return {
-          to: node.next,
-          at: soon,
-          outcome: {
-            message_id: message.id,
-            message_status: message.status,
-            ...(message.error ? { error: message.error } : {}),
-            ...(created ? {} : { repeated: true }),
-          },
-        };
-      }
-      case 'wait': {
-        const at = waitUntil(node, contact, now);
-        return { to: node.next, at, outcome: { until: at.toISOString() } };
-      }
-      case 'wait_for': {
-        if (run.waiting) {
-          // Woken at the deadline: what it waited for did not happen.
-          return { to: node.timeout_next, at: soon, waiting: null, outcome: { timed_out: true } };
-        }
-        const deadline = new Date(now.getTime() + durationMs(node.timeout));
-        return {
-          to: node.id,
-          at: deadline,
-          waiting: {
-            ...(node.event ? { event: node.event, where: node.where } : {}),
-            ...(node.engagement ? { engagement: node.engagement } : {}),
-            since: now.toISOString(),
-            deadline: deadline.toISOString(),
-          },
-          outcome: { waiting_until: deadline.toISOString() },
-        };
-      }
-      case 'branch': {
-        for (const [i, branch] of node.branches.entries()) {
-          if (await contactMatches(db, ws, branch.condition, contact.id, now))
-            return { to: branch.next, at: soon, outcome: { branch: i } };
-        }
-        return { to: node.else, at: soon, outcome: { branch: 'else' } };
-      }
-      case 'random_split': {
-        const bucket = splitBucket(contact.id, run.automation_id, node.id);
-        let upTo = 0;
-        for (const [i, path] of node.paths.entries()) {
-          upTo += path.percent;
-          if (bucket < upTo || i === node.paths.length - 1)
-            return { to: path.next, at: soon, outcome: { path: i } };
-        }
-        return { end: 'failed', reason: `node "${node.id}" has no paths`, outcome: {} };
-      }
-      case 'update_contact': {
-        const attributes: Record<string, unknown> = { ...(node.set_attributes ?? {}) };
-        for (const name of node.unset_attributes ?? []) attributes[name] = null;
-        const patch = {
-          ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
-          ...(node.add_tags ? { add_tags: node.add_tags } : {}),
-          ...(node.remove_tags ? { remove_tags: node.remove_tags } : {}),
-          ...(node.status && contact.status !== node.status ? { status: node.status } : {}),
-        };
-        if (Object.keys(patch).length > 0)
-          await contacts.update(ws, contact.id, patch, origin(run.automation_id));
-        for (const listId of node.add_to_lists ?? [])
-          await lists.addMembers(ws, listId, { contact_ids: [contact.id] }, origin(run.automation_id));
-        for (const listId of node.remove_from_lists ?? [])
-          await lists.removeMembers(ws, listId, { contact_ids: [contact.id] }, origin(run.automation_id));
-        return { to: node.next, at: soon, outcome: { updated: true } };
-      }
-      case 'webhook': {
-        const deliveryId = `automation:${run.id}:${step}`;
-        const body = JSON.stringify({
-          delivery_id: deliveryId,
-          automation: { id: run.automation_id, name: version.name, version: run.version },
-          run: { id: run.id, step, node: node.id, instance_key: run.instance_key || null },
-          contact: { id: contact.id, email: contact.email, external_id: contact.external_id },
-          data: run.data ?? {},
-          payload: node.payload ?? {},
-          sent_at: now.toISOString(),
-        });
-        return {
-          to: node.next,
-          at: soon,
-          webhook: { workspaceId: ws, url: node.url, body, deliveryId },
-          outcome: { webhook: 'queued', delivery_id: deliveryId },
-        };
-      }
-      case 'goal':
-        return { end: 'completed', reason: 'goal', outcome: { goal: true } };
-      case 'exit':
-        return { end: 'completed', reason: 'exit', outcome: { exit: true } };
-    }
+    node: UpdateContactNode,
+  ): Promise<void> {
+    const origin: ConsentOrigin = { source: 'system', sourceId: `automation:${automationId}` };
+    const attributes: Record<string, unknown> = { ...(node.set_attributes ?? {}) };
+    for (const name of node.unset_attributes ?? []) attributes[name] = null;
+    const patch = {
+      ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
+      ...(node.add_tags ? { add_tags: node.add_tags } : {}),
+      ...(node.remove_tags ? { remove_tags: node.remove_tags } : {}),
+      ...(node.status && contact.status !== node.status ? { status: node.status } : {}),
+    };
+    if (Object.keys(patch).length > 0) await contacts.update(ws, contact.id, patch, origin);
+    for (const listId of node.add_to_lists ?? [])
+      await lists.addMembers(ws, listId, { contact_ids: [contact.id] }, origin);
+    for (const listId of node.remove_from_lists ?? [])
+      await lists.removeMembers(ws, listId, { contact_ids: [contact.id] }, origin);
   }
 
   /**
@@ -444,7 +486,15 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
       if (reason) transition = { end: 'exited', reason, outcome: { exited: reason } };
       else {
         try {
-          transition = await execute(run, number, node, version, contact, now);
+          transition = await executeNode(
+            stepContext(run.workspace_id, run.automation_id),
+            run,
+            number,
+            node,
+            version,
+            contact,
+            now,
+          );
         } catch (error) {
           if (!(error instanceof DomainError)) {
             logger.warn(

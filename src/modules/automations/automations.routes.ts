@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, responses } from '../../http/schemas.js';
 import type { AutomationEngine } from './automation-engine.js';
+import type { AutomationSimulator } from './automation-simulation.js';
 import {
   AutomationCreateBody,
   AutomationListQuery,
@@ -15,6 +16,8 @@ import {
   RunParams,
   RunSchema,
   RunWithStepsSchema,
+  SimulateBody,
+  SimulationSchema,
   ValidateBody,
   ValidationSchema,
   VersionListQuery,
@@ -33,8 +36,9 @@ function withInvalid<T extends Parameters<typeof responses>[0]>(ok: T) {
 export function automationsRoutes(deps: {
   automations: AutomationService;
   engine: AutomationEngine;
+  simulator: AutomationSimulator;
 }): FastifyPluginAsyncTypebox {
-  const { automations, engine } = deps;
+  const { automations, engine, simulator } = deps;
   const tags = ['automations'];
   return async (app) => {
     app.get(
@@ -249,6 +253,31 @@ export function automationsRoutes(deps: {
       async (request, reply) => {
         const result = await engine.enroll(principalOf(request).workspaceId, request.params.id, request.body);
         return reply.code(result.enrolled ? 201 : 200).send(result);
+      },
+    );
+
+    app.post(
+      '/v1/automations/:id/simulate',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Simulate a contact going through the automation',
+          description:
+            "Runs the journey for one contact (`contact`) or made-up data (`sample`) from `start_at`, with a `timeline` of the contact's events and opens/clicks, and returns every step, the emails that would be sent and when, and how it ends. Nothing is sent or changed. Decisions are the engine's own: conditions are evaluated against the contact's data (with the timeline's events and update_contact's changes), waits use the contact's time zone, and the workspace's frequency caps and quiet hours hold emails back as they would (counting the contact's real recent email). Each step runs when it is due (no worker lag); at one instant an event comes before a step. Entry rules are not applied: the simulation starts inside. 400 for a bad timeline (the item named), 404 for an unknown automation, version or contact, 409 for a never-published automation without \"version\": \"draft\", 422 for a draft that would not publish.",
+          params: IdParams,
+          body: SimulateBody,
+          response: withInvalid({ 200: SimulationSchema }),
+        },
+      },
+      async (request) => {
+        const workspaceId = principalOf(request).workspaceId;
+        const subject = await automations.simulationSubject(
+          workspaceId,
+          request.params.id,
+          request.body.version,
+        );
+        return simulator.simulate(workspaceId, subject, request.body);
       },
     );
 

@@ -257,3 +257,124 @@ export const RunListQuery = Type.Object(
 );
 
 export const RunParams = Type.Object({ id: Uuid, runId: Uuid }, { additionalProperties: false });
+
+const TimeWithZone = Type.String({
+  description: 'A time with its zone, such as 2026-12-01T09:00:00Z.',
+  examples: ['2026-12-01T09:00:00Z'],
+});
+
+export const SimulateBody = Type.Object(
+  {
+    contact: Type.Optional(ContactRef),
+    sample: Type.Optional(
+      Type.Object(
+        {
+          email: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+          status: Type.Optional(
+            Type.Union(
+              ['active', 'unsubscribed', 'bounced', 'complained', 'blocked'].map((s) => Type.Literal(s)),
+            ),
+          ),
+          attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 })),
+          timezone: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+          locale: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'A made-up contact, used instead of `contact`: conditions see these attributes, tags and time zone (random_split places it by a random id).',
+        },
+      ),
+    ),
+    version: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('draft')], {
+        description:
+          'A published version, or "draft" (checked as publishing would). Default: the current version.',
+      }),
+    ),
+    start_at: Type.Optional({ ...TimeWithZone, description: 'When the contact enters. Default: now.' }),
+    until: Type.Optional({
+      ...TimeWithZone,
+      description: 'How far to look ahead. Default and most: 2 years after start_at.',
+    }),
+    data: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: "The run's data, as the trigger would give it.",
+      }),
+    ),
+    instance_key: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    timeline: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            at: TimeWithZone,
+            event: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+            properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+            engagement: Type.Optional(Type.Union([Type.Literal('opened'), Type.Literal('clicked')])),
+          },
+          {
+            additionalProperties: false,
+            description:
+              "A track event the contact performs (`event`, `properties`), or an open or click of the run's previous email (`engagement`).",
+          },
+        ),
+        { maxItems: 1000 },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SimulationSchema = Type.Object(
+  {
+    automation_id: Uuid,
+    version: Type.Union([Type.Integer(), Type.Literal('draft')]),
+    contact: Type.Object({
+      id: Type.Union([Uuid, Type.Null()], { description: 'null for a sample contact.' }),
+      sample: Type.Boolean(),
+    }),
+    started_at: Timestamp,
+    steps: Type.Array(
+      Type.Object({
+        step: Type.Integer(),
+        node: Type.String(),
+        type: Type.String(),
+        at: Timestamp,
+        outcome: Type.Record(Type.String(), Type.Unknown(), {
+          description:
+            'As in a real run: branch / path index, until, deferred (quiet_hours, frequency_cap), timed_out, event, goal, exited.',
+        }),
+      }),
+      { description: 'Every node execution, in order, as the engine would record them.' },
+    ),
+    emails: Type.Array(
+      Type.Object({
+        step: Type.Integer(),
+        node: Type.String(),
+        at: Timestamp,
+        template_id: Uuid,
+        template_version_id: Uuid,
+        template_name: Type.String(),
+        kind: Type.Union([Type.Literal('marketing'), Type.Literal('transactional')]),
+      }),
+      { description: 'The emails that would be sent, and when.' },
+    ),
+    webhooks: Type.Array(
+      Type.Object({ step: Type.Integer(), node: Type.String(), at: Timestamp, url: Type.String() }),
+    ),
+    end: Type.Object({
+      status: Type.Union(
+        ['completed', 'exited', 'failed', 'active'].map((s) => Type.Literal(s)),
+        {
+          description: 'active: still inside at `until`.',
+        },
+      ),
+      reason: Type.Union([Type.String(), Type.Null()]),
+      node: Type.String(),
+      at: NullableTimestamp,
+      next_run_at: NullableTimestamp,
+    }),
+  },
+  { title: 'AutomationSimulation' },
+);

@@ -10,6 +10,7 @@ import {
   definitionReferences,
   withDefaults,
 } from './automation-definition.js';
+import type { LoadedVersion } from './automation-engine.js';
 import * as repo from './automations.repository.js';
 import { exitActiveRuns } from './runs.repository.js';
 
@@ -470,6 +471,43 @@ export function createAutomationService(deps: { db: Db; clock: Clock; attributes
         );
       }
       return toVersion(row);
+    },
+
+    /**
+     * What a simulation runs: a published version (default the current one),
+     * or the draft, checked and resolved as publishing would (a draft that
+     * would not publish cannot be simulated: 422 with what to fix).
+     */
+    async simulationSubject(
+      workspaceId: string,
+      id: string,
+      which: number | 'draft' | undefined,
+    ): Promise<{ automationId: string; version: number | 'draft'; loaded: LoadedVersion }> {
+      const row = await mustFind(db, workspaceId, id);
+      const loaded = (definition: AutomationDefinition, resolved: Resolved): LoadedVersion => ({
+        name: row.name,
+        definition,
+        resolved,
+        nodes: new Map(definition.nodes.map((n) => [n.id, n])),
+      });
+      if (which === 'draft') {
+        const definition = structural(row.draft_definition);
+        const { errors, resolved } = await resolveReferences(db, attributes, workspaceId, definition);
+        if (errors.length > 0) throw invalid(errors, 'The draft cannot be simulated');
+        return { automationId: id, version: 'draft', loaded: loaded(withDefaults(definition), resolved) };
+      }
+      const number = which ?? row.current_version;
+      if (number === null)
+        throw stateError(row, 'simulate', 'publish it first, or simulate the draft ("version": "draft")');
+      const found = await repo.findVersion(db, workspaceId, id, number);
+      if (!found)
+        throw new DomainError(
+          'AUTOMATION_VERSION_NOT_FOUND',
+          `automation ${id} has no version ${number}; list its versions with GET /v1/automations/${id}/versions`,
+          [{ path: '/version', message: 'no such version' }],
+        );
+      const version = toVersion(found);
+      return { automationId: id, version: number, loaded: loaded(version.definition, version.resolved) };
     },
 
     /** Everything publish would check, without saving: for editors. */

@@ -11,6 +11,11 @@ export {
   type Run,
 } from './automation-engine.js';
 export {
+  type AutomationSimulator,
+  createAutomationSimulator,
+  type SimulationResult,
+} from './automation-simulation.js';
+export {
   automationTasks,
   createTriggerScan,
   TRIGGERS_TASK,

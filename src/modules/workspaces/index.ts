@@ -1,4 +1,5 @@
-export { type Deferral, nextAllowedSend, quietHoursEnd } from './sending-policy.js';
+export { contactZone, type Deferral, nextAllowedSend, quietHoursEnd } from './sending-policy.js';
+export { recentMarketingSends } from './sending-policy.repository.js';
 export { createSendingPolicyCheck, type SendingPolicyCheck } from './sending-policy-check.js';
 export {
   createWorkspaceService,
