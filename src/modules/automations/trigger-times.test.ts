@@ -52,7 +52,15 @@ describe('dueOccurrence', () => {
   });
 
   it('refuses values that name no date', () => {
-    for (const value of ['not a date', '2026-02-31', '10/05/1990', 19900510, null, '1990-05-10x'])
+    for (const value of [
+      'not a date',
+      '2026-02-31',
+      '10/05/1990',
+      19900510,
+      null,
+      '1990-05-10x',
+      '1990-05-10 is the day',
+    ])
       expect(attributeDate(value)).toBeUndefined();
     expect(dueOccurrence({ attribute: 'b' }, 'soon', at('2026-05-10T12:00:00Z'), 'UTC')).toBeUndefined();
   });

@@ -27,10 +27,14 @@ function isoDay(ms: number): string {
 
 const isLeap = (y: number) => (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
 
-/** The date an attribute value names (YYYY-MM-DD, optionally followed by a time), as UTC-fields ms. */
+/**
+ * The date an attribute value names, as UTC-fields ms: an ISO date
+ * (YYYY-MM-DD), optionally with a time after it (T10:00, " 10:00:00Z"),
+ * whose date part is taken as it is written (not moved to another zone).
+ */
 export function attributeDate(value: unknown): number | undefined {
   if (typeof value !== 'string') return undefined;
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ])/.exec(value);
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:$|[T ]\d{2}:\d{2})/.exec(value);
   if (!match) return undefined;
   const [y, m, d] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const ms = Date.UTC(y, m - 1, d);
