@@ -24,6 +24,9 @@ const CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 /** What Apple Mail Privacy Protection fetches images with: a prefetch, not a person. */
 const APPLE_PREFETCH = 'Mozilla/5.0';
+/** The campaign pixel of reader@example.com (the engagement test), opened again during a later wait. */
+let readerCampaignPixel = '';
+let readerId = '';
 
 type Method = 'GET' | 'POST' | 'PATCH';
 async function call(method: Method, url: string, payload?: object) {
@@ -346,6 +349,7 @@ describe('engagement', () => {
     setClock('2027-08-02T09:00:00Z');
     const list = (await call('POST', '/v1/lists', { name: 'Sale', opt_in: 'single' })).body.id;
     const reader = await contact('reader@example.com');
+    readerId = reader;
     const scanned = await contact('scanned@example.com');
     const other = await contact('other@example.com');
     await call('POST', `/v1/lists/${list}/members`, { contact_ids: [reader, scanned, other] });
@@ -384,6 +388,7 @@ describe('engagement', () => {
     // Minutes later: people.
     t.clock.advance(10 * MINUTE);
     const r = await trackedUrls('reader@example.com');
+    readerCampaignPixel = r.pixel;
     await hit(r.pixel, CHROME);
     t.clock.advance(MINUTE);
     const click = await hit(r.links[1] as string, CHROME);
@@ -451,15 +456,18 @@ describe('wait_for engagement', () => {
       opener: await contact('opener@example.com'),
       prefetched: await contact('prefetched@example.com'),
       silent: await contact('silent@example.com'),
+      // Opens another email (a campaign's) while waiting: not the previous email of this run.
+      elsewhere: readerId,
     };
     for (const contactId of Object.values(people)) {
       const res = await call('POST', `/v1/automations/${id}/enroll`, { contact: { id: contactId } });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
     await drain();
-    expect(sink.messages).toHaveLength(3);
+    expect(sink.messages).toHaveLength(4);
 
     // Apple's prefetch at delivery; the opener's own open an hour later.
+    await hit(readerCampaignPixel, CHROME);
     await hit((await trackedUrls('prefetched@example.com')).pixel, APPLE_PREFETCH);
     t.clock.advance(HOUR);
     await hit((await trackedUrls('opener@example.com')).pixel, CHROME);
@@ -487,7 +495,7 @@ describe('wait_for engagement', () => {
 
     t.clock.advance(2 * DAY);
     await drain();
-    for (const c of [people.prefetched, people.silent]) {
+    for (const c of [people.prefetched, people.silent, people.elsewhere]) {
       const contactRow = await call('GET', `/v1/contacts/${c}`);
       expect(contactRow.body.tags).toEqual(['ignored-offer']);
     }
