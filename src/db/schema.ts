@@ -47,6 +47,7 @@ export interface Database {
   automation_runs: AutomationRunTable;
   automation_step_executions: AutomationStepExecutionTable;
   automation_trigger_watermarks: AutomationTriggerWatermarkTable;
+  automation_schedules: AutomationScheduleTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -643,4 +644,14 @@ export interface AutomationStepExecutionTable {
 export interface AutomationTriggerWatermarkTable {
   workspace_id: string;
   scanned_until: Timestamp;
+}
+
+// 0018_automation_schedules: where schedule and date_attribute triggers stand, per automation.
+export interface AutomationScheduleTable {
+  automation_id: string;
+  workspace_id: string;
+  occurrence: Date | null;
+  members_after: string | null;
+  done: ColumnType<boolean, boolean | undefined, boolean>;
+  date_checked_at: Date | null;
 }

@@ -199,6 +199,8 @@ export function createContainer(options: ContainerOptions) {
     clock,
     logger: logger.child({ component: 'automations' }),
     engine: automationEngine,
+    segments,
+    workspaces,
   });
   const confirmations = createConfirmationService({
     keyring,

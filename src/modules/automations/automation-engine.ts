@@ -279,6 +279,9 @@ export async function executeNode(
         reply_to: sender.reply_to,
         transport_id: sender.transport_id,
         idempotency_key: idempotencyKey,
+        // Opens and clicks are what wait_for engagement waits for and what reports count (contacts
+        // without tracking consent get the message untracked, as in campaigns).
+        track: true,
         automation: {
           id: run.automation_id,
           name: version.name,
@@ -585,22 +588,24 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   const engine = {
     /**
      * Something a run was waiting for happened (the trigger scan found it):
-     * `event` moves a run waiting in wait_for node `node` on to `to`; `goal`
-     * moves an active run to the goal node `to`, where it completes. Step
-     * `step + 1` under the run's lock, like every step: when the run moved on
-     * meanwhile (the runner timed the wait out, another scan got there first)
-     * nothing happens.
+     * `event` (an event, `causeId` its id) and `engagement` (an open or click
+     * of the run's previous email, `causeId` the tracking hit's id) move a
+     * run waiting in wait_for node `node` on to `to`; `goal` moves an active
+     * run to the goal node `to`, where it completes. Step `step + 1` under
+     * the run's lock, like every step: when the run moved on meanwhile (the
+     * runner timed the wait out, another scan got there first) nothing
+     * happens.
      */
     async interrupt(
       run: { id: string; step: number; node: string },
-      kind: 'event' | 'goal',
+      kind: 'event' | 'engagement' | 'goal',
       to: string,
-      eventId: string,
+      causeId: string,
     ): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
         const locked = await repo.lockRun(trx, run.id);
         if (locked?.status !== 'active' || locked.step !== run.step || locked.node !== run.node) return false;
-        if (kind === 'event' && locked.waiting === null) return false;
+        if (kind !== 'goal' && locked.waiting === null) return false;
         const now = clock.now();
         const number = locked.step + 1;
         const inserted = await repo.insertStep(trx, {
@@ -610,7 +615,11 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           workspace_id: locked.workspace_id,
           executed_at: now,
           outcome: JSON.stringify(
-            kind === 'goal' ? { goal: true, event_id: eventId } : { event_id: eventId },
+            kind === 'goal'
+              ? { goal: true, event_id: causeId }
+              : kind === 'engagement'
+                ? { hit_id: causeId }
+                : { event_id: causeId },
           ),
         });
         if (!inserted) return false;

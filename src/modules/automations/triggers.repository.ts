@@ -170,3 +170,178 @@ export async function consentRecords(
     LIMIT ${limit}`.execute(db);
   return result.rows;
 }
+
+export type ScheduleState = {
+  occurrence: Date | null;
+  members_after: string | null;
+  done: boolean;
+  date_checked_at: Date | null;
+};
+
+/** Where an automation's schedule / date_attribute trigger stands (automation_schedules). */
+export async function scheduleState(
+  db: Db,
+  workspaceId: string,
+  automationId: string,
+): Promise<ScheduleState | undefined> {
+  return db
+    .selectFrom('automation_schedules')
+    .select(['occurrence', 'members_after', 'done', 'date_checked_at'])
+    .where('workspace_id', '=', workspaceId)
+    .where('automation_id', '=', automationId)
+    .executeTakeFirst();
+}
+
+export async function setScheduleState(
+  db: Db,
+  workspaceId: string,
+  automationId: string,
+  state: Partial<ScheduleState>,
+): Promise<void> {
+  await db
+    .insertInto('automation_schedules')
+    .values({ automation_id: automationId, workspace_id: workspaceId, ...state })
+    .onConflict((oc) => oc.column('automation_id').doUpdateSet(state))
+    .execute();
+}
+
+export interface DateCandidate {
+  id: string;
+  timezone: string | null;
+  value: unknown;
+}
+
+/**
+ * Contacts of the workspace whose attribute is a string starting with one of
+ * `dates` (YYYY-MM-DD) or whose characters 6-10 are one of `monthDays`
+ * (MM-DD), after `after` in id order. One pass over the workspace's contacts
+ * (the (workspace_id, id) index, in pages); the scan runs it once per
+ * quarter hour per automation.
+ */
+export async function dateCandidates(
+  db: Db,
+  workspaceId: string,
+  filter: { attribute: string; dates?: string[] | undefined; monthDays?: string[] | undefined },
+  after: string | undefined,
+  limit: number,
+): Promise<DateCandidate[]> {
+  const value = sql`c.attributes ->> ${filter.attribute}`;
+  const result = await sql<DateCandidate>`
+    SELECT c.id, c.timezone, c.attributes -> ${filter.attribute} AS value FROM contacts AS c
+    WHERE c.workspace_id = ${workspaceId}
+      AND jsonb_typeof(c.attributes -> ${filter.attribute}) = 'string'
+      AND ${
+        filter.dates
+          ? sql`left(${value}, 10) = ANY(${filter.dates}::text[])`
+          : sql`substr(${value}, 6, 5) = ANY(${filter.monthDays ?? []}::text[])`
+      }
+      ${after ? sql`AND c.id > ${after}::uuid` : sql``}
+    ORDER BY c.id
+    LIMIT ${limit}`.execute(db);
+  return result.rows;
+}
+
+export interface ScannedHit {
+  id: string;
+  contact_id: string;
+  campaign_id: string;
+  url: string | null;
+  at: Date;
+}
+
+/** The lowest UUIDv7 of an instant: hit ids are taken when the hit arrived, so id order is time order. */
+const uuidAt = (at: Date) => sql`(lpad(to_hex(${at.getTime()}::bigint), 12, '0') || repeat('0', 20))::uuid`;
+
+/** Kinds of hit classification that are people (README: human and proxy); the rest are machines. */
+const PEOPLE = ['human', 'proxy'];
+
+/**
+ * Campaign opens or clicks by people (human, proxy) of the window, after
+ * `cursor`, oldest first: optionally of one campaign, and for clicks of one
+ * link destination (template_links.url). Served by the primary key (UUIDv7
+ * ids in time order) or, with a campaign, (workspace_id, campaign_id, id).
+ */
+export async function engagementHits(
+  db: Db,
+  w: Window,
+  filter: {
+    kind: 'open' | 'click';
+    campaignId?: string | undefined;
+    linkUrl?: string | undefined;
+    notBefore: Date;
+  },
+  cursor: Cursor,
+  limit: number,
+): Promise<ScannedHit[]> {
+  const result = await sql<ScannedHit>`
+    SELECT h.id, h.contact_id, h.campaign_id, l.url, h.occurred_at AS at
+    FROM tracking_hits AS h
+    LEFT JOIN template_links AS l ON l.id = h.link_id AND l.workspace_id = h.workspace_id
+    WHERE h.id > ${uuidAt(w.since)} AND h.workspace_id = ${w.workspaceId}
+      AND h.occurred_at > ${w.since} AND h.occurred_at <= ${w.until} AND h.occurred_at >= ${filter.notBefore}
+      AND h.kind = ${filter.kind} AND h.classification = ANY(${PEOPLE}::text[])
+      AND ${filter.campaignId ? sql`h.campaign_id = ${filter.campaignId}` : sql`h.campaign_id IS NOT NULL`}
+      ${filter.linkUrl ? sql`AND l.url = ${filter.linkUrl}` : sql``}
+      ${cursor ? sql`AND (h.occurred_at, h.id) > (${cursor.at}, ${cursor.id}::uuid)` : sql``}
+    ORDER BY h.occurred_at, h.id
+    LIMIT ${limit}`.execute(db);
+  return result.rows;
+}
+
+export interface EngagementInterruption {
+  run_id: string;
+  step: number;
+  node: string;
+  hit_id: string;
+}
+
+/**
+ * Runs of one automation version waiting in wait_for node `waitingIn` whose
+ * contact opened / clicked (as a person: human, proxy) the run's previous
+ * email in the window, after the wait began. The previous email is the
+ * message of the run's latest step with a message_id (send_email steps record
+ * messages.id there, and hits of automation emails carry it as message_id).
+ * Driven by the window's hits (primary key range), then one run per contact
+ * (the active-runs index) and its latest steps (the step-execution key).
+ */
+export async function engagementInterruptions(
+  db: Db,
+  w: Window,
+  run: { automationId: string; version: number; waitingIn: string },
+  kind: 'open' | 'click',
+  limit: number,
+): Promise<EngagementInterruption[]> {
+  const result = await sql<EngagementInterruption>`
+    SELECT r.id AS run_id, r.step, r.node, h.id AS hit_id
+    FROM tracking_hits AS h
+    JOIN automation_runs AS r ON r.automation_id = ${run.automationId} AND r.contact_id = h.contact_id
+      AND r.workspace_id = h.workspace_id AND r.status = 'active'
+    WHERE h.id > ${uuidAt(w.since)} AND h.workspace_id = ${w.workspaceId}
+      AND h.occurred_at > ${w.since} AND h.occurred_at <= ${w.until}
+      AND h.kind = ${kind} AND h.classification = ANY(${PEOPLE}::text[])
+      AND r.version = ${run.version} AND r.node = ${run.waitingIn} AND r.waiting IS NOT NULL
+      AND h.occurred_at >= (r.waiting ->> 'since')::timestamptz
+      AND h.message_id = (
+        SELECT (s.outcome ->> 'message_id')::uuid FROM automation_step_executions AS s
+        WHERE s.run_id = r.id AND s.outcome ? 'message_id'
+        ORDER BY s.step DESC LIMIT 1)
+    ORDER BY h.occurred_at, h.id
+    LIMIT ${limit}`.execute(db);
+  return result.rows;
+}
+
+/** Which of `triggerIds` enrolled a run of the automation already (the unique (automation_id, trigger_id) index). */
+export async function usedTriggerIds(
+  db: Db,
+  automationId: string,
+  triggerIds: string[],
+): Promise<Set<string>> {
+  if (triggerIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('automation_runs')
+    .select('trigger_id')
+    .where('automation_id', '=', automationId)
+    .where('trigger_id', 'in', triggerIds)
+    .execute();
+  return new Set(rows.map((r) => r.trigger_id as string));
+}
