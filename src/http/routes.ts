@@ -6,6 +6,7 @@ import { type AttributeService, attributesRoutes } from '../modules/attributes/i
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import {
   type AutomationEngine,
+  type AutomationReports,
   type AutomationService,
   automationsRoutes,
 } from '../modules/automations/index.js';
@@ -56,6 +57,7 @@ export interface RouteDeps {
   segments: SegmentService;
   automations: AutomationService;
   automationEngine: AutomationEngine;
+  automationReports: AutomationReports;
   /** Requests per minute per API key to each event ingestion route. */
   eventsRateLimitPerMinute: number;
   /** Largest /v1/batch body. */
@@ -91,7 +93,13 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
   await app.register(segmentsRoutes({ segments: deps.segments }));
-  await app.register(automationsRoutes({ automations: deps.automations, engine: deps.automationEngine }));
+  await app.register(
+    automationsRoutes({
+      automations: deps.automations,
+      engine: deps.automationEngine,
+      reports: deps.automationReports,
+    }),
+  );
   await app.register(
     eventsRoutes({
       events: deps.events,

@@ -14,6 +14,7 @@ import {
   automationTasks,
   automationWebhookTasks,
   createAutomationEngine,
+  createAutomationReports,
   createAutomationService,
   createTriggerScan,
   TRIGGERS_TASK,
@@ -120,6 +121,7 @@ export function createContainer(options: ContainerOptions) {
   const campaigns = createCampaignService({ db, clock, templates });
   const segments = createSegmentService({ db, clock, attributes });
   const automations = createAutomationService({ db, clock, attributes });
+  const automationReports = createAutomationReports({ db });
   const segmentMembership = createSegmentMembership({
     db,
     clock,
@@ -349,6 +351,7 @@ export function createContainer(options: ContainerOptions) {
     segmentMembership,
     automations,
     automationEngine,
+    automationReports,
     automationTriggers,
     routeDeps: {
       clock,
@@ -377,6 +380,7 @@ export function createContainer(options: ContainerOptions) {
       segments,
       automations,
       automationEngine,
+      automationReports,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },

@@ -288,6 +288,9 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           from_name: sender.from_name,
           reply_to: sender.reply_to,
           transport_id: sender.transport_id,
+          // Opens and clicks, as campaigns track them by default (contacts without tracking consent get
+          // the email untracked): the automation report counts them, and conversions attribute to them.
+          track: true,
           idempotency_key: `automation:${run.id}:${step}`,
           automation: {
             id: run.automation_id,
