@@ -247,7 +247,7 @@ export function createAutomationReports(deps: { db: Db }) {
       }
       for (const s of steps) {
         const node = nodeFor(s.node_id, s.version);
-        if (num(s.per_node) === 1) {
+        if (s.way === null) {
           node.entered += num(s.entered);
           node.waiting += num(s.waiting);
           node.completed += num(s.completed);
@@ -255,9 +255,7 @@ export function createAutomationReports(deps: { db: Db }) {
           node.failed += num(s.failed);
           node.executions += num(s.executions);
           node.goal += num(s.goal_reached);
-        } else if (s.way !== null) {
-          node.ways.set(s.way, (node.ways.get(s.way) ?? 0) + num(s.executions));
-        }
+        } else node.ways.set(s.way, (node.ways.get(s.way) ?? 0) + num(s.executions));
       }
       for (const e of emails) {
         const node = nodeFor(e.node_id, e.version);
