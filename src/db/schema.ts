@@ -641,6 +641,9 @@ export interface AutomationStepExecutionTable {
   outcome: JsonColumn<unknown>;
 }
 
+// 0019_automation_reports: indexes only (tracking_hits by message_id and conversions by click_id, both
+// WHERE campaign_id IS NULL, for automation reports); no table or column changes.
+
 export interface AutomationTriggerWatermarkTable {
   workspace_id: string;
   scanned_until: Timestamp;

@@ -6,6 +6,7 @@ import { type AttributeService, attributesRoutes } from '../modules/attributes/i
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import {
   type AutomationEngine,
+  type AutomationReports,
   type AutomationService,
   type AutomationSimulator,
   automationsRoutes,
@@ -58,6 +59,7 @@ export interface RouteDeps {
   automations: AutomationService;
   automationEngine: AutomationEngine;
   automationSimulator: AutomationSimulator;
+  automationReports: AutomationReports;
   /** Requests per minute per API key to each event ingestion route. */
   eventsRateLimitPerMinute: number;
   /** Largest /v1/batch body. */
@@ -98,6 +100,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       automations: deps.automations,
       engine: deps.automationEngine,
       simulator: deps.automationSimulator,
+      reports: deps.automationReports,
     }),
   );
   await app.register(

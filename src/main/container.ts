@@ -14,6 +14,7 @@ import {
   automationTasks,
   automationWebhookTasks,
   createAutomationEngine,
+  createAutomationReports,
   createAutomationService,
   createAutomationSimulator,
   createTriggerScan,
@@ -121,6 +122,7 @@ export function createContainer(options: ContainerOptions) {
   const campaigns = createCampaignService({ db, clock, templates });
   const segments = createSegmentService({ db, clock, attributes });
   const automations = createAutomationService({ db, clock, attributes });
+  const automationReports = createAutomationReports({ db });
   const segmentMembership = createSegmentMembership({
     db,
     clock,
@@ -357,6 +359,7 @@ export function createContainer(options: ContainerOptions) {
     segmentMembership,
     automations,
     automationEngine,
+    automationReports,
     automationTriggers,
     routeDeps: {
       clock,
@@ -386,6 +389,7 @@ export function createContainer(options: ContainerOptions) {
       automations,
       automationEngine,
       automationSimulator,
+      automationReports,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
     },

@@ -3,15 +3,18 @@ import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, responses } from '../../http/schemas.js';
 import type { AutomationEngine } from './automation-engine.js';
+import type { AutomationReports } from './automation-reports.js';
 import type { AutomationSimulator } from './automation-simulation.js';
 import {
   AutomationCreateBody,
   AutomationListQuery,
   AutomationPatchBody,
+  AutomationReportSchema,
   AutomationSchema,
   AutomationVersionSchema,
   EnrollBody,
   EnrollResultSchema,
+  ReportQuery,
   RunListQuery,
   RunParams,
   RunSchema,
@@ -37,8 +40,9 @@ export function automationsRoutes(deps: {
   automations: AutomationService;
   engine: AutomationEngine;
   simulator: AutomationSimulator;
+  reports: AutomationReports;
 }): FastifyPluginAsyncTypebox {
-  const { automations, engine, simulator } = deps;
+  const { automations, engine, simulator, reports } = deps;
   const tags = ['automations'];
   return async (app) => {
     app.get(
@@ -314,6 +318,23 @@ export function automationsRoutes(deps: {
       },
       async (request) =>
         engine.run(principalOf(request).workspaceId, request.params.id, request.params.runId),
+    );
+
+    app.get(
+      '/v1/automations/:id/report',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Automation report: runs, emails, opens, clicks, conversions, per node',
+          description:
+            'What the runs that entered in [from, to) did (default: every run): how many are inside, completed, exited or failed, reached the goal; their emails sent, opens and clicks (people and machines, as in the campaign report), conversions and revenue attributed to those emails; and per node how many reached it, wait in it, left it, and for emails, goals, branches and splits what happened there. Counted from the stored runs, steps, hits and conversions as they are now (hits within a second or so of the request). 400 VALIDATION_FAILED when from is not before to; 404 AUTOMATION_NOT_FOUND.',
+          params: IdParams,
+          querystring: ReportQuery,
+          response: responses({ 200: AutomationReportSchema }),
+        },
+      },
+      async (request) => reports.report(principalOf(request).workspaceId, request.params.id, request.query),
     );
   };
 }

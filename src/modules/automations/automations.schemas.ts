@@ -326,6 +326,24 @@ export const SimulateBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const ReportQuery = Type.Object(
+  {
+    from: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'Count only the runs that entered at or after this instant (default: since the first).',
+      }),
+    ),
+    to: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: 'Count only the runs that entered before this instant (default: up to now).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const SimulationSchema = Type.Object(
   {
     automation_id: Uuid,
@@ -377,4 +395,162 @@ export const SimulationSchema = Type.Object(
     }),
   },
   { title: 'AutomationSimulation' },
+);
+
+const Count = (description: string) => Type.Integer({ minimum: 0, description });
+const Ratio = (description: string) => Type.Union([Type.Number(), Type.Null()], { description });
+
+const HitCounts = (what: string) =>
+  Type.Object(
+    {
+      total: Count(`Every ${what}, by people and machines.`),
+      unique: Count(`Emails with at least one ${what}.`),
+      human: Count(`${what[0]?.toUpperCase()}${what.slice(1)}s classified human or proxy (people).`),
+      human_unique: Count(`Emails with at least one ${what} by a person (human or proxy).`),
+    },
+    {
+      description: `As in the campaign report; unique counts count emails (a campaign sends one per contact, so there it counts contacts). Machines (prefetch, scanner, bot) count in total and unique only.`,
+    },
+  );
+
+const ReportRevenue = Type.Array(
+  Type.Object({
+    currency: Type.String({ description: 'ISO 4217 code.' }),
+    amount: Type.String({ description: 'Exact decimal sum, with the currency minor digits ("49.90").' }),
+    conversions: Count('Conversions with revenue in this currency.'),
+  }),
+  { description: 'Per currency, ordered by code; conversions without revenue are in count only.' },
+);
+
+const ReportConversions = (scope: string) =>
+  Type.Object(
+    {
+      count: Count(
+        `Conversions attributed to a click on ${scope} (the analytics attribution: the click named by click_id, else the contact's last human click within the attribution window).`,
+      ),
+      converting_runs: Count('Runs with at least one such conversion.'),
+      revenue: ReportRevenue,
+    },
+    { description: `Conversions credited to ${scope}.` },
+  );
+
+const NodeReportSchema = Type.Object(
+  {
+    id: Type.String({ description: 'The node id.' }),
+    type: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'The node type in the newest version that has the node (send_email, wait, branch, ...); null if no version defines it.',
+    }),
+    versions: Type.Array(Type.Integer(), {
+      description:
+        'The versions whose runs reached this node (executed it or are in it), ascending. Counts add up over them.',
+    }),
+    in_current_version: Type.Boolean({
+      description: 'false for a node only older versions have (its runs are still reported).',
+    }),
+    entered: Count(
+      'Runs that reached the node: executed it at least once, or were just enrolled at this start node.',
+    ),
+    waiting: Count(
+      'Active runs in the node now: their latest step was here (waiting in a wait or wait_for, or about to go on), or they are enrolled here and have not started.',
+    ),
+    completed: Count('Runs that left the node for the next one, or completed here (goal and exit nodes).'),
+    exited: Count('Runs that exited in this node (exit_on status, archived, contact deleted).'),
+    failed: Count('Runs that failed in this node.'),
+    executions: Count(
+      'Step executions of the node. Above entered only when runs pass it more than once (a loop); then a run can count in both waiting and completed.',
+    ),
+    email: Type.Union(
+      [
+        Type.Object({
+          sent: Count('Emails the transport accepted.'),
+          failed: Count(
+            'Emails that failed for good, including those refused at acceptance because the contact was suppressed.',
+          ),
+          queued: Count('Emails accepted and not sent yet.'),
+          opens: HitCounts('open'),
+          clicks: HitCounts('click'),
+          conversions: ReportConversions("this node's emails"),
+        }),
+        Type.Null(),
+      ],
+      { description: 'send_email nodes only; null for the others.' },
+    ),
+    goal_reached: Type.Union([Count('Runs that reached the goal here.'), Type.Null()], {
+      description: 'goal nodes only: runs that reached the goal (and completed); null for the others.',
+    }),
+    paths: Type.Union(
+      [
+        Type.Array(
+          Type.Object({
+            path: Type.String({
+              description:
+                'branch: the branch index ("0", "1", ...) or "else"; random_split: the path index.',
+            }),
+            next: Type.Union([Type.String(), Type.Null()], {
+              description:
+                'Where it leads in the newest version with the node; null for a way only older versions had.',
+            }),
+            count: Count('Executions that went this way.'),
+          }),
+        ),
+        Type.Null(),
+      ],
+      { description: 'branch and random_split nodes only: how many went each way; null for the others.' },
+    ),
+  },
+  { title: 'AutomationNodeReport' },
+);
+
+export const AutomationReportSchema = Type.Object(
+  {
+    automation_id: Uuid,
+    name: Type.String(),
+    status: AutomationStatusSchema,
+    current_version: Type.Union([Type.Integer(), Type.Null()]),
+    from: Type.Union([Timestamp, Type.Null()], { description: 'The window asked for; null: open.' }),
+    to: Type.Union([Timestamp, Type.Null()], { description: 'The window asked for; null: open.' }),
+    runs: Type.Object(
+      {
+        entered: Count('Runs that entered in the window (one per enrolment).'),
+        active: Count('Of those, still inside.'),
+        completed: Count('Reached a goal or exit node.'),
+        exited: Count('Left early: exit_on status, archived, contact deleted.'),
+        failed: Count('A step could not be executed.'),
+        goal_reached: Count('Completed at the goal node (part of completed).'),
+      },
+      {
+        description:
+          'Every figure of the report is about these runs: their steps, emails, hits and conversions, whenever they happened.',
+      },
+    ),
+    emails: Type.Object(
+      {
+        sent: Count('Emails the transport accepted, all send_email nodes.'),
+        failed: Count('Emails that failed for good (also suppressed contacts).'),
+        queued: Count('Emails accepted and not sent yet.'),
+      },
+      { description: "Sums of the nodes' emails." },
+    ),
+    opens: HitCounts('open'),
+    clicks: HitCounts('click'),
+    conversions: ReportConversions("the automation's emails"),
+    rates: Type.Object(
+      {
+        open_rate: Ratio('opens.human_unique / emails.sent, as in the campaign report.'),
+        click_rate: Ratio('clicks.human_unique / emails.sent.'),
+        click_to_open_rate: Ratio('clicks.human_unique / opens.human_unique.'),
+        goal_rate: Ratio('runs.goal_reached / runs.entered.'),
+        conversion_rate: Ratio(
+          'conversions.converting_runs / runs.entered: the share of runs with at least one conversion attributed to one of their emails.',
+        ),
+      },
+      { description: 'Between 0 and 1, rounded to 6 decimals; null when the denominator is 0.' },
+    ),
+    nodes: Type.Array(NodeReportSchema, {
+      description:
+        "Every node of the current version (of the draft, before the first publish) in definition order, then the nodes only older versions' runs reached.",
+    }),
+  },
+  { title: 'AutomationReport' },
 );

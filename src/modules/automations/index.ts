@@ -11,6 +11,11 @@ export {
   type Run,
 } from './automation-engine.js';
 export {
+  type AutomationReport,
+  type AutomationReports,
+  createAutomationReports,
+} from './automation-reports.js';
+export {
   type AutomationSimulator,
   createAutomationSimulator,
   type SimulationResult,
