@@ -54,6 +54,7 @@ function sampleRequest(
     'PATCH /v1/segments/:id': { name: 'hacked' },
     'PATCH /v1/automations/:id': { name: 'hacked' },
     'POST /v1/automations/:id/enroll': { contact: { id: fixtures.contact?.id } },
+    'POST /v1/automations/:id/simulate': { sample: {} },
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
   };
   const key = `${method} ${url}`;
