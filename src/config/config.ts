@@ -17,6 +17,7 @@ export interface Config {
   worker: boolean;
   jobConcurrency: number;
   jobPollIntervalMs: number;
+  jobLeaseMs: number;
   sendLeaseMs: number;
   dkimThreads: number | undefined;
   attributionWindowHours: number;

@@ -102,6 +102,14 @@ export const SETTINGS = {
     default: 1000,
     description: 'How often an idle worker looks for due jobs.',
   },
+  jobLeaseMs: {
+    env: 'HERALD_JOB_LEASE_MS',
+    type: 'integer',
+    min: 1000,
+    default: 60000,
+    description:
+      'How long a worker holds a job it runs (renewed while it runs); the job of a worker that died runs again after it, as a message delivery with the same Message-ID.',
+  },
   sendLeaseMs: {
     env: 'HERALD_SEND_LEASE_MS',
     type: 'integer',
@@ -240,7 +248,7 @@ export const SETTINGS = {
     min: 100,
     default: 5000,
     description:
-      'How often a worker scans new events, contacts and consent records for automation triggers, goals and wait_for events (each scan reads the last minute again; enrolment is idempotent).',
+      'How often a worker scans new events, contacts, consent records and opens/clicks for automation triggers, goals and wait_for events (each scan reads the last minute again; enrolment is idempotent), and checks schedule and date triggers (date triggers once per quarter hour).',
   },
   segmentFullRefreshMinutes: {
     env: 'HERALD_SEGMENT_FULL_REFRESH_MINUTES',

@@ -256,6 +256,7 @@ export function createContainer(options: ContainerOptions) {
     tasks,
     concurrency: config.jobConcurrency,
     pollIntervalMs: config.jobPollIntervalMs,
+    leaseMs: config.jobLeaseMs,
   });
 
   const scheduler = createJobScheduler({

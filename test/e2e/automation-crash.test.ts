@@ -13,7 +13,7 @@ import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-ap
 import { testTarget } from '../helpers/test-database.js';
 
 /**
- * Exactly-once steps of the automation engine with real processes: 2,500
+ * Exactly-once steps of the automation engine with real processes: 5,000
  * contacts move through send -> wait 1 minute -> send while a `herald
  * worker` is killed with SIGKILL several times (during both sends) and
  * restarted. Every contact must receive each email as exactly one message
@@ -26,7 +26,7 @@ import { testTarget } from '../helpers/test-database.js';
  * (one process per folder), as the campaign crash test does.
  */
 
-const CONTACTS = 2500;
+const CONTACTS = 5000;
 const KILLS_PER_SEND = 2;
 const LEASE_MS = 3000;
 
@@ -105,6 +105,7 @@ describe('a worker killed while contacts move through an automation', () => {
       HERALD_LOG_LEVEL: 'warn',
       HERALD_JOB_POLL_INTERVAL_MS: '50',
       HERALD_SEND_LEASE_MS: String(LEASE_MS),
+      HERALD_JOB_LEASE_MS: String(LEASE_MS),
     };
     if (testTarget() === 'postgres') env.DATABASE_URL = app.database.url as string;
     else {
@@ -164,7 +165,9 @@ describe('a worker killed while contacts move through an automation', () => {
         quietSince = Date.now();
       }
       return (
-        distinct('First') === CONTACTS && distinct('Second') === CONTACTS && Date.now() - quietSince > 65_000
+        distinct('First') === CONTACTS &&
+        distinct('Second') === CONTACTS &&
+        Date.now() - quietSince > LEASE_MS + 5000
       );
     });
     const exited = new Promise((resolve) => worker?.once('exit', resolve));
