@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { benchAnalytics } from './analytics.js';
 import { benchApiUpsert } from './api-upsert.js';
+import { benchAutomations } from './automations.js';
 import { benchCampaignSend } from './campaign-send.js';
 import { benchImport } from './import.js';
 import { benchSegments } from './segments.js';
@@ -23,12 +24,36 @@ import { benchTracking } from './tracking.js';
  * BENCH_SEGMENTS_CONTACTS / BENCH_SEGMENTS_EVENTS: size of the segments benchmark on PostgreSQL (default
  * 1,000,000 contacts and 20,000,000 events; generating them takes about 10 minutes), BENCH_SEGMENTS_INGEST_SECONDS
  * the length of each event ingestion run (default 20).
- * BENCH_ONLY: a comma-separated subset to run (import, upsert, send, smtp, analytics, tracking, render, segments).
+ * BENCH_AUTOMATIONS_CONTACTS: contacts enrolled at once in the automations benchmark (default 100,000; on two
+ * cores that takes far longer than 10 minutes per database, see the README), BENCH_AUTOMATIONS_PGLITE_CONTACTS on
+ * PGlite (default the same), BENCH_AUTOMATIONS_STEADY_SECONDS / BENCH_AUTOMATIONS_DELIVER_SECONDS the length of its
+ * steady-arrival and delivery phases (20 and 60), BENCH_AUTOMATIONS_PROFILE=1 database time per statement shape.
+ * BENCH_ONLY, or names after `npm run bench --`: the subset to run (import, upsert, send, smtp, analytics, tracking,
+ * render, segments, automations), e.g. `npm run bench -- automations`.
  */
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const only = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+const named = process.argv.slice(2).flatMap((arg) => arg.split(','));
+const only =
+  named.length > 0
+    ? named.map((name) => name.trim())
+    : process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
 const wanted = (name: string) => !only || only.includes(name);
+const known = [
+  'import',
+  'upsert',
+  'send',
+  'smtp',
+  'analytics',
+  'tracking',
+  'render',
+  'segments',
+  'automations',
+];
+// A misspelt name would otherwise run nothing and look like a pass.
+const unknown = only?.filter((name) => !known.includes(name)) ?? [];
+if (unknown.length > 0)
+  throw new Error(`unknown benchmark ${unknown.join(', ')}; known: ${known.join(', ')}`);
 
 async function reachable(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
@@ -73,4 +98,12 @@ if (wanted('segments'))
     contacts: Number(process.env.BENCH_SEGMENTS_CONTACTS ?? 1_000_000),
     events: Number(process.env.BENCH_SEGMENTS_EVENTS ?? 20_000_000),
     ingestSeconds: Number(process.env.BENCH_SEGMENTS_INGEST_SECONDS ?? 20),
+  });
+if (wanted('automations'))
+  await benchAutomations({
+    contacts: Number(process.env.BENCH_AUTOMATIONS_CONTACTS ?? 100_000),
+    pgliteContacts: Number(
+      process.env.BENCH_AUTOMATIONS_PGLITE_CONTACTS ?? process.env.BENCH_AUTOMATIONS_CONTACTS ?? 100_000,
+    ),
+    postgresUrl: pgUrl,
   });
