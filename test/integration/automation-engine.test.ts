@@ -216,6 +216,31 @@ describe('waits', () => {
   });
 });
 
+describe('a wait as long as the lease', () => {
+  it('still waits (the lease end is no sign of "due at once")', async () => {
+    // The test app keeps the default HERALD_SEND_LEASE_MS of 2 minutes, and the manual clock stands still
+    // while a round runs: the wait ends at the very instant the claim's lease does.
+    const id = await automation('Two minutes', {
+      trigger: { type: 'api' },
+      sender: SENDER,
+      start: 'pause',
+      nodes: [
+        { id: 'pause', type: 'wait', for: { minutes: 2 }, next: 'mail' },
+        { id: 'mail', type: 'send_email', template: 'B', next: 'done' },
+        { id: 'done', type: 'exit' },
+      ],
+    });
+    await contact('patient@example.com');
+    await enroll(id, { contact: { email: 'patient@example.com' } });
+    await tick();
+    expect(delivered()).toEqual([]);
+    await tick(2 * MINUTE - 1);
+    expect(delivered()).toEqual([]);
+    await tick(1);
+    expect(delivered()).toEqual(['patient@example.com: B']);
+  });
+});
+
 describe('the abandoned cart', () => {
   it('runs once per cart, skips the reminder after a purchase, and carries the trigger data', async () => {
     const id = await automation('Abandoned cart', example('abandoned-cart'));

@@ -17,7 +17,6 @@ let t: TestApp;
 let sink: SmtpSink;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 const SENDER = { from_email: 'news@shop.example', from_name: 'Shop' };
 
 type Method = 'GET' | 'POST' | 'PATCH';

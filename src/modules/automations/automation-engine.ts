@@ -457,10 +457,14 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   /**
    * Step `run.step + 1`: decides, performs the side effect, and commits the
    * step execution with the run's move in one transaction. Returns the run
-   * as it now is, or undefined when the step was taken by someone else (or
-   * could not run now and is left to its lease).
+   * as it now is and whether its next step is due at once (this worker goes
+   * on with it under its lease), or undefined when the step was taken by
+   * someone else (or could not run now and is left to its lease).
    */
-  async function step(run: repo.RunRow, leaseUntil: Date): Promise<repo.RunRow | undefined> {
+  async function step(
+    run: repo.RunRow,
+    leaseUntil: Date,
+  ): Promise<{ run: repo.RunRow; dueNow: boolean } | undefined> {
     const now = clock.now();
     const number = run.step + 1;
     let version: LoadedVersion;
@@ -558,10 +562,14 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           trx,
         );
       return {
-        ...locked,
-        ...changes,
-        waiting: changes.waiting === undefined ? locked.waiting : changes.waiting,
-      } as repo.RunRow;
+        run: {
+          ...locked,
+          ...changes,
+          waiting: changes.waiting === undefined ? locked.waiting : changes.waiting,
+        } as repo.RunRow,
+        // Said explicitly: a wait exactly as long as the lease ends at the lease's end too.
+        dueNow: !('end' in transition) && transition.at.getTime() <= committedAt.getTime(),
+      };
     });
   }
 
@@ -569,9 +577,9 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   async function advance(claimed: repo.RunRow, leaseUntil: Date): Promise<void> {
     let run: repo.RunRow | undefined = claimed;
     for (let i = 0; i < maxSteps && run; i++) {
-      run = await step(run, leaseUntil);
-      if (run?.status !== 'active') return;
-      if (run.next_run_at && run.next_run_at.getTime() !== leaseUntil.getTime()) return;
+      const stepped = await step(run, leaseUntil);
+      run = stepped?.run;
+      if (run?.status !== 'active' || !stepped?.dueNow) return;
     }
     if (run?.status === 'active')
       await db.transaction().execute(async (trx) => {
