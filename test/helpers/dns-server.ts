@@ -16,6 +16,8 @@ export interface DnsRecords {
   /** One entry per TXT record; a record given as several strings keeps them apart. */
   TXT?: (string | string[])[];
   PTR?: string[];
+  /** Answer SERVFAIL for this name: a broken or unreachable authoritative server. */
+  SERVFAIL?: boolean;
 }
 
 export interface TestDnsServer {
@@ -103,9 +105,11 @@ function answer(
     owner = found.CNAME.toLowerCase();
     found = records.get(owner);
   }
-  if (found && type) answers.push(...rdataOf(found, type).map((data) => resourceRecord(owner, type, data)));
+  if (found && type && !found.SERVFAIL)
+    answers.push(...rdataOf(found, type).map((data) => resourceRecord(owner, type, data)));
 
-  const rcode = exists ? 0 : 3; // NXDOMAIN when the name has no records at all
+  // SERVFAIL when asked to, NXDOMAIN when the name has no records at all.
+  const rcode = records.get(name)?.SERVFAIL ? 2 : exists ? 0 : 3;
   const build = (list: Buffer[], truncated: boolean) => {
     const header = Buffer.alloc(12);
     header.writeUInt16BE(id, 0);

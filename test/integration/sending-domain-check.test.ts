@@ -233,6 +233,17 @@ describe('the check', () => {
     });
   });
 
+  it('concludes nothing when a lookup fails, keeping the status', async () => {
+    const flaky = await publish('flaky.test');
+    expect((await check(flaky)).body.status).toBe('verified');
+    dns.records.set(flaky.dns_record.name, { SERVFAIL: true });
+    const { body, item } = await check(flaky);
+    expect(body.last_check.status).toBe('inconclusive');
+    expect(body.status).toBe('verified');
+    expect(item('dkim')).toMatchObject({ status: 'error', message: expect.stringContaining('ESERVFAIL') });
+    expect(item('dkim').fix).toContain('HERALD_DNS_SERVERS');
+  });
+
   it('is scoped to the workspace', async () => {
     const other = await t.createWorkspace('Other');
     const mine = (await call('GET', '/v1/sending-domains?limit=1')).body.data[0] as Domain;
