@@ -316,6 +316,83 @@ describe('sending from an unverified domain', () => {
     expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).body.status).toBe('sending');
   });
 
+  it('pauses a scheduled campaign whose domain failed before it started, saying why', async () => {
+    const failed = (await call('GET', '/v1/sending-domains?limit=100')).body.data.find(
+      (d: Domain) => d.domain === 'nodmarc.test',
+    ) as Domain;
+    const listId = (
+      await call('POST', '/v1/lists', { name: 'Later', opt_in: 'single', visibility: 'private' })
+    ).body.id;
+    await call('POST', `/v1/lists/${listId}/members`, { emails: ['later@example.com'] });
+    const template = await call('POST', '/v1/templates', {
+      name: 'Later',
+      format: 'html',
+      subject: 'Later',
+      body: '<p>Later</p>',
+    });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Scheduled while allowed',
+      from_email: 'news@nodmarc.test',
+      template_id: template.body.id,
+      lists: [listId],
+    });
+    const at = new Date(t.clock.now().getTime() + 3_600_000).toISOString();
+    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/schedule`, { send_at: at })).status).toBe(
+      200,
+    );
+    await call('PATCH', `/v1/sending-domains/${failed.id}`, { allow_unverified: false });
+    t.clock.advance(2 * 3_600_000);
+    await t.container.campaigns.startDue();
+    const paused = (await call('GET', `/v1/campaigns/${campaign.body.id}`)).body;
+    expect(paused.status).toBe('paused');
+    expect(paused.status_reason).toContain('the sending domain nodmarc.test failed its last check');
+  });
+
+  it('with HERALD_REQUIRE_VERIFIED_DOMAINS, sends only from verified domains', async () => {
+    const strict = await createTestApp({
+      HERALD_DNS_SERVERS: dns.address,
+      HERALD_REQUIRE_VERIFIED_DOMAINS: 'true',
+    });
+    try {
+      const send = async (from: string) =>
+        strict.app.inject({
+          method: 'POST',
+          url: '/v1/messages',
+          headers: strict.auth(),
+          payload: { to: 'reader@example.com', from_email: from, inline: { subject: 'Hi', text: 'Hi' } },
+        });
+      const unknown = await send('news@shop.example');
+      expect(unknown.statusCode).toBe(409);
+      expect(unknown.json().detail).toContain(
+        'shop.example is not one; add it with POST /v1/sending-domains',
+      );
+      const added = await strict.app.inject({
+        method: 'POST',
+        url: '/v1/sending-domains',
+        headers: strict.auth(),
+        payload: { domain: 'fresh.test', algorithm: 'ed25519' },
+      });
+      const pending = await send('news@fresh.test');
+      expect(pending.statusCode).toBe(409);
+      expect(pending.json().detail).toContain('fresh.test has not been checked yet');
+      const domain = added.json() as Domain;
+      dns.records.set('fresh.test', { TXT: ['v=spf1 mx ~all'] });
+      dns.records.set(domain.dns_record.name, { TXT: [domain.dns_record.value] });
+      dns.records.set('_dmarc.fresh.test', { TXT: ['v=DMARC1; p=quarantine; rua=mailto:d@fresh.test'] });
+      const checked = await strict.app.inject({
+        method: 'POST',
+        url: `/v1/sending-domains/${domain.id}/check`,
+        headers: strict.auth(),
+      });
+      // No HERALD_SPF_INCLUDE here: one SPF record passes, with a note that it cannot be judged.
+      expect(checked.json().status).toBe('verified');
+      expect(checked.json().last_check.items[0].fix).toContain('set HERALD_SPF_INCLUDE');
+      expect((await send('news@fresh.test')).statusCode).toBe(202);
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('sends again once the records are fixed and the check passes', async () => {
     const domain = (await call('GET', '/v1/sending-domains?limit=100')).body.data.find(
       (d: Domain) => d.domain === 'badkey.test',
