@@ -83,6 +83,8 @@ export interface TemplateVersionLookup {
 interface VersionLookup {
   templateId: string | null;
   versionId: string | undefined;
+  /** The sender when looked up, for the sending-domain rule. */
+  fromEmail: string | null;
 }
 
 export interface ScheduleInput {
@@ -116,7 +118,7 @@ export function createCampaignService(deps: {
     const versionId = row.template_id
       ? await templates.latestVersionId(workspaceId, row.template_id)
       : undefined;
-    return { templateId: row.template_id, versionId };
+    return { templateId: row.template_id, versionId, fromEmail: row.from_email };
   }
 
   /**
@@ -127,9 +129,8 @@ export function createCampaignService(deps: {
    */
   async function sendableVersionOf(workspaceId: string, id: string): Promise<VersionLookup> {
     const lookup = await versionOf(workspaceId, id);
-    const row = await mustFind(db, workspaceId, id);
-    if (row.from_email && deps.senderDomains)
-      await deps.senderDomains.assertMaySendFrom(workspaceId, row.from_email);
+    if (lookup.fromEmail && deps.senderDomains)
+      await deps.senderDomains.assertMaySendFrom(workspaceId, lookup.fromEmail);
     return lookup;
   }
 
