@@ -107,6 +107,27 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('checks DNS servers and the sending IP, saying what form they take', () => {
+    const config = loadConfig({
+      env: { HERALD_DNS_SERVERS: '127.0.0.1:5353, [::1]:53,9.9.9.9', HERALD_SENDING_IP: '2001:db8::1' },
+    });
+    expect(config).toMatchObject({
+      dnsServers: '127.0.0.1:5353, [::1]:53,9.9.9.9',
+      sendingIp: '2001:db8::1',
+    });
+    expect(
+      problemsOf(() =>
+        loadConfig({ env: { HERALD_DNS_SERVERS: 'dns.example:53', HERALD_SENDING_IP: 'mail.example.com' } }),
+      ),
+    ).toEqual([
+      'HERALD_DNS_SERVERS: "dns.example:53" is not an IP address with an optional port: use e.g. 127.0.0.1:5353 or [::1]:53, comma-separated',
+      'HERALD_SENDING_IP: expected an IPv4 or IPv6 address (got "mail.example.com")',
+    ]);
+    expect(problemsOf(() => loadConfig({ env: { HERALD_DNS_SERVERS: '127.0.0.1:99999' } }))).toEqual([
+      'HERALD_DNS_SERVERS: "127.0.0.1:99999" has an invalid port',
+    ]);
+  });
+
   it('reports bad values and unknown keys in the config file with the file and key', () => {
     const file = configFile({
       port: 'abc',

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { SETTINGS, type SettingKey, type SettingSpec } from './settings.js';
 
@@ -36,6 +37,11 @@ export interface Config {
   segmentRefreshIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;
+  dnsServers: string | undefined;
+  spfInclude: string | undefined;
+  sendingIp: string | undefined;
+  bounceMxHost: string | undefined;
+  requireVerifiedDomains: boolean;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +96,14 @@ export function loadConfig(sources: ConfigSources): Config {
   for (const key of Object.keys(fileValues)) {
     if (!(key in SETTINGS)) problems.push(`"${key}" in ${filePath} is not a Herald setting`);
   }
+  if (typeof values.dnsServers === 'string') {
+    const bad = dnsServerProblem(values.dnsServers);
+    if (bad) problems.push(`HERALD_DNS_SERVERS: ${bad}`);
+  }
+  if (typeof values.sendingIp === 'string' && isIP(values.sendingIp) === 0)
+    problems.push(
+      `HERALD_SENDING_IP: expected an IPv4 or IPv6 address (got ${JSON.stringify(values.sendingIp)})`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   values.publicUrl = String(values.publicUrl ?? `http://localhost:${values.port}`).replace(/\/+$/, '');
@@ -150,4 +164,18 @@ function parseSetting(spec: SettingSpec, raw: unknown): Parsed {
         ? { ok: true, value: text }
         : { ok: false, problem: `expected one of ${spec.values?.join(', ')}` };
   }
+}
+
+/** node:dns takes `ip`, `ip:port` and `[ipv6]:port`; host names are not accepted there. */
+function dnsServerProblem(value: string): string | undefined {
+  for (const entry of value.split(',').map((e) => e.trim())) {
+    const match = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry) ?? /^([^:]+)(?::(\d+))?$/.exec(entry);
+    const host = match?.[1] ?? entry;
+    const port = match?.[2];
+    if (isIP(host) === 0 && !(isIP(entry) === 6))
+      return `"${entry}" is not an IP address with an optional port: use e.g. 127.0.0.1:5353 or [::1]:53, comma-separated`;
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535))
+      return `"${entry}" has an invalid port`;
+  }
+  return undefined;
 }

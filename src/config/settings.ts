@@ -258,6 +258,37 @@ export const SETTINGS = {
     description:
       'How often each saved segment is evaluated in full and compared with its recorded members, which catches what the incremental check cannot see (time windows passing, send outcomes).',
   },
+  dnsServers: {
+    env: 'HERALD_DNS_SERVERS',
+    type: 'string',
+    description:
+      'Comma-separated DNS servers (IP addresses, each optionally with :port, e.g. 127.0.0.1:5353) the sending-domain check resolves SPF, DKIM, DMARC, MX and PTR records through. Default: the system resolver.',
+  },
+  spfInclude: {
+    env: 'HERALD_SPF_INCLUDE',
+    type: 'string',
+    description:
+      "The SPF include of the servers that send for Herald (e.g. _spf.mailprovider.example, or your own relay's), suggested as include:<value> and required by the sending-domain check. Unset: the check suggests ip4:/ip6: of HERALD_SENDING_IP, or only checks that one SPF record exists.",
+  },
+  sendingIp: {
+    env: 'HERALD_SENDING_IP',
+    type: 'string',
+    description:
+      'The public IP address mail leaves from, when Herald (or its relay) sends directly: the sending-domain check looks up its PTR (reverse DNS, confirmed forward). Unset: the PTR check is skipped.',
+  },
+  bounceMxHost: {
+    env: 'HERALD_BOUNCE_MX_HOST',
+    type: 'string',
+    description:
+      "The mail server that receives bounces (Herald's VERP Return-Path is b-<token>@<From domain>): suggested as the MX record of the sending domain and checked by the sending-domain check. Unset: the check only requires an MX record.",
+  },
+  requireVerifiedDomains: {
+    env: 'HERALD_REQUIRE_VERIFIED_DOMAINS',
+    type: 'boolean',
+    default: false,
+    description:
+      'When true, campaigns and messages may only be sent from a sending domain whose last check verified it (or one with allow_unverified). When false, only a sending domain whose last check failed is refused; domains never added or never checked send as before.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -340,6 +340,11 @@ export interface SendingDomainTable {
   private_key_encrypted: string;
   public_key: string;
   created_at: Timestamp;
+  status: Generated<'pending' | 'verified' | 'failed'>;
+  checked_at: Timestamp | null;
+  /** The last check's result (`DomainCheckResult` without its domain id), as the API returns it. */
+  last_check: JsonColumn<Record<string, unknown> | null> | null;
+  allow_unverified: Generated<boolean>;
 }
 
 export type TransportTypeColumn = 'smtp' | 'ses' | 'mailgun' | 'sendgrid' | 'postmark' | 'file';

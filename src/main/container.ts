@@ -40,7 +40,11 @@ import {
   REFRESH_TASK,
   segmentTasks,
 } from '../modules/segments/index.js';
-import { createSendingDomainService } from '../modules/sending-domains/index.js';
+import {
+  createDnsLookup,
+  createSendingDomainService,
+  parseDnsServers,
+} from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
@@ -100,7 +104,19 @@ export function createContainer(options: ContainerOptions) {
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
   });
   const signing = createDkimSigningPool({ threads: config.dkimThreads ?? defaultSigningThreads() });
-  const sendingDomains = createSendingDomainService({ db, clock, keyring, signing });
+  const sendingDomains = createSendingDomainService({
+    db,
+    clock,
+    keyring,
+    signing,
+    dns: createDnsLookup(parseDnsServers(config.dnsServers)),
+    authentication: {
+      spfInclude: config.spfInclude,
+      sendingIp: config.sendingIp,
+      bounceMxHost: config.bounceMxHost,
+    },
+    requireVerified: config.requireVerifiedDomains,
+  });
   const exports = createExportService({ contacts, clock });
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
@@ -119,7 +135,7 @@ export function createContainer(options: ContainerOptions) {
     batchSize: database.kind === 'pglite' ? 5_000 : 50_000,
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
-  const campaigns = createCampaignService({ db, clock, templates });
+  const campaigns = createCampaignService({ db, clock, templates, senderDomains: sendingDomains });
   const segments = createSegmentService({ db, clock, attributes });
   const automations = createAutomationService({ db, clock, attributes });
   const automationReports = createAutomationReports({ db });
@@ -176,6 +192,7 @@ export function createContainer(options: ContainerOptions) {
     compiler: templateCompiler,
     workspaces,
     mail: mailPort,
+    senderDomains: sendingDomains,
     tracking,
   });
   // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.

@@ -51,6 +51,7 @@ function sampleRequest(
     'POST /v1/lists/:id/members/confirm': { contact_ids: [fixtures.contact?.id] },
     'POST /v1/lists/:id/members/remove': { contact_ids: [fixtures.contact?.id] },
     'PATCH /v1/transports/:id': { name: 'hacked' },
+    'PATCH /v1/sending-domains/:id': { allow_unverified: true },
     'PATCH /v1/segments/:id': { name: 'hacked' },
     'PATCH /v1/automations/:id': { name: 'hacked' },
     'POST /v1/automations/:id/enroll': { contact: { id: fixtures.contact?.id } },

@@ -83,6 +83,8 @@ export interface TemplateVersionLookup {
 interface VersionLookup {
   templateId: string | null;
   versionId: string | undefined;
+  /** The sender when looked up, for the sending-domain rule. */
+  fromEmail: string | null;
 }
 
 export interface ScheduleInput {
@@ -92,7 +94,18 @@ export interface ScheduleInput {
   timezone?: string | undefined;
 }
 
-export function createCampaignService(deps: { db: Db; clock: Clock; templates: TemplateVersionLookup }) {
+/** Whether the From address may be used now (the sending-domains module's verification rule). */
+export interface SenderDomainPolicy {
+  assertMaySendFrom(workspaceId: string, fromEmail: string): Promise<void>;
+}
+
+export function createCampaignService(deps: {
+  db: Db;
+  clock: Clock;
+  templates: TemplateVersionLookup;
+  /** Refuses unverified sending domains at send, schedule and scheduled start; none: no refusal. */
+  senderDomains?: SenderDomainPolicy | undefined;
+}) {
   const { db, clock, templates } = deps;
 
   /**
@@ -105,7 +118,20 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
     const versionId = row.template_id
       ? await templates.latestVersionId(workspaceId, row.template_id)
       : undefined;
-    return { templateId: row.template_id, versionId };
+    return { templateId: row.template_id, versionId, fromEmail: row.from_email };
+  }
+
+  /**
+   * versionOf for sending: also refuses a From domain that may not send. Before
+   * the transaction for the same reason (the sending-domains module reads on
+   * its own connection). A from_email changed meanwhile is checked at the next
+   * start; test sends are not refused, so a domain can be tried while it is set up.
+   */
+  async function sendableVersionOf(workspaceId: string, id: string): Promise<VersionLookup> {
+    const lookup = await versionOf(workspaceId, id);
+    if (lookup.fromEmail && deps.senderDomains)
+      await deps.senderDomains.assertMaySendFrom(workspaceId, lookup.fromEmail);
+    return lookup;
   }
 
   /** Everything that must hold before a campaign may be scheduled or sent, reported together. */
@@ -427,7 +453,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
 
     /** Starts sending now. */
     async send(workspaceId: string, id: string): Promise<Campaign> {
-      const lookup = await versionOf(workspaceId, id);
+      const lookup = await sendableVersionOf(workspaceId, id);
       return db.transaction().execute(async (trx) => {
         const row = await mustFind(trx, workspaceId, id, true);
         const from: CampaignStatus[] = ['draft', 'scheduled'];
@@ -439,7 +465,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
     /** Schedules sending at a future time, stored in UTC. */
     async schedule(workspaceId: string, id: string, input: ScheduleInput): Promise<Campaign> {
       const at = parseSendAt(input);
-      const lookup = await versionOf(workspaceId, id);
+      const lookup = await sendableVersionOf(workspaceId, id);
       return db.transaction().execute(async (trx) => {
         const row = await mustFind(trx, workspaceId, id, true);
         const from: CampaignStatus[] = ['draft', 'scheduled'];
@@ -490,7 +516,7 @@ export function createCampaignService(deps: { db: Db; clock: Clock; templates: T
       let started = 0;
       for (const due of await repo.dueCampaigns(db, clock.now(), limit)) {
         try {
-          const lookup = await versionOf(due.workspace_id, due.id);
+          const lookup = await sendableVersionOf(due.workspace_id, due.id);
           await db.transaction().execute(async (trx) => {
             const row = await repo.findCampaign(trx, due.workspace_id, due.id, true);
             if (row?.status === 'scheduled') await start(trx, row, ['scheduled'], lookup);

@@ -101,6 +101,8 @@ export interface MessageServiceDeps {
   compiler: Pick<TemplateCompiler, 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
   mail: MailPort;
+  /** Refuses From addresses at unverified sending domains (the sending-domains module's rule); none: no refusal. */
+  senderDomains?: { assertMaySendFrom(workspaceId: string, fromEmail: string): Promise<void> } | undefined;
   /** Open pixel and link rewriting for messages sent with `track`. */
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
 }
@@ -245,6 +247,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         if (earlier) return repeated(earlier);
       }
       if (input.transport_id) await mail.checkTransport(workspaceId, input.transport_id);
+      // After the idempotency lookup: a repeat of an accepted request still gets its message.
+      await deps.senderDomains?.assertMaySendFrom(workspaceId, fromEmail);
 
       if (input.track && input.template_id === undefined) {
         throw new DomainError(

@@ -1,4 +1,7 @@
-export { domainAndParents, normalizeDomain } from './domain-name.js';
+export { createDnsLookup, type DnsLookup, parseDnsServers } from './dns-resolver.js';
+export type { CheckItem, DomainCheck } from './domain-check.js';
+export { domainAndParents, normalizeDomain, organizationalDomain } from './domain-name.js';
+export type { AuthenticationSettings, DnsRecordToPublish } from './domain-records.js';
 export { sendingDomainsRoutes } from './sending-domains.routes.js';
 export { SendingDomainSchema } from './sending-domains.schemas.js';
 export {

@@ -65,3 +65,38 @@ export async function deleteDomain(db: Db, workspaceId: string, id: string): Pro
     .executeTakeFirst();
   return result.numDeletedRows > 0n;
 }
+
+/** Records a check's result; the status only when the check concluded one. */
+export async function recordCheck(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  check: { status: 'verified' | 'failed' | undefined; checkedAt: Date; result: Record<string, unknown> },
+): Promise<SendingDomainRow | undefined> {
+  return db
+    .updateTable('sending_domains')
+    .set({
+      checked_at: check.checkedAt,
+      last_check: JSON.stringify(check.result),
+      ...(check.status ? { status: check.status } : {}),
+    })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function updateDomain(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  changes: { allow_unverified: boolean },
+): Promise<SendingDomainRow | undefined> {
+  return db
+    .updateTable('sending_domains')
+    .set(changes)
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst();
+}

@@ -3,9 +3,11 @@ import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, PageOf, responses } from '../../http/schemas.js';
 import {
+  SendingDomainCheckQuery,
   SendingDomainCreateBody,
   SendingDomainListQuery,
   SendingDomainSchema,
+  SendingDomainUpdateBody,
 } from './sending-domains.schemas.js';
 import type { SendingDomainService } from './sending-domains.service.js';
 
@@ -65,6 +67,42 @@ export function sendingDomainsRoutes(deps: {
         },
       },
       async (request) => sendingDomains.get(principalOf(request).workspaceId, request.params.id),
+    );
+
+    app.patch(
+      '/v1/sending-domains/:id',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Allow or refuse sending from an unverified domain',
+          description:
+            'allow_unverified: true lets campaigns and messages send from the domain although its last check failed (or, with HERALD_REQUIRE_VERIFIED_DOMAINS, before it passed one).',
+          params: IdParams,
+          body: SendingDomainUpdateBody,
+          response: responses({ 200: SendingDomainSchema }),
+        },
+      },
+      async (request) =>
+        sendingDomains.update(principalOf(request).workspaceId, request.params.id, request.body),
+    );
+
+    app.post(
+      '/v1/sending-domains/:id/check',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: "Check the domain's DNS records",
+          description:
+            "Looks up SPF (one record, with Herald's include, at most 10 lookups), DKIM (Herald's public key at <selector>._domainkey), DMARC (published, its policy, alignment of the From domain with DKIM d= and the Return-Path), MX (of the domain and the From domain) and the PTR of HERALD_SENDING_IP, through HERALD_DNS_SERVERS or the system resolver. Each item says pass, warn, fail, skipped or error and how to fix it. The result is stored as last_check; status becomes verified when DKIM and SPF pass and DMARC exists, else failed (unchanged when a lookup errored).",
+          params: IdParams,
+          querystring: SendingDomainCheckQuery,
+          response: responses({ 200: SendingDomainSchema }),
+        },
+      },
+      async (request) =>
+        sendingDomains.check(principalOf(request).workspaceId, request.params.id, request.query),
     );
 
     app.delete(

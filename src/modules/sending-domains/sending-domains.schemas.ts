@@ -1,10 +1,63 @@
 import { Type } from 'typebox';
-import { PageQuery, Timestamp } from '../../http/schemas.js';
+import { NullableTimestamp, PageQuery, Timestamp } from '../../http/schemas.js';
 
 export const DkimAlgorithmSchema = Type.Union([Type.Literal('rsa'), Type.Literal('ed25519')], {
   description:
     'rsa (2048 bits) is verified by every mailbox provider; ed25519 (RFC 8463) is faster and smaller but not verified by all yet.',
 });
+
+const CheckStatusSchema = Type.Union(
+  [
+    Type.Literal('pass'),
+    Type.Literal('warn'),
+    Type.Literal('fail'),
+    Type.Literal('skipped'),
+    Type.Literal('error'),
+  ],
+  { description: 'error: the lookup itself failed (timeout, SERVFAIL), so nothing was concluded.' },
+);
+
+export const DnsRecordSchema = Type.Object({
+  purpose: Type.Union([
+    Type.Literal('dkim'),
+    Type.Literal('spf'),
+    Type.Literal('dmarc'),
+    Type.Literal('bounce'),
+  ]),
+  name: Type.String(),
+  type: Type.Union([Type.Literal('TXT'), Type.Literal('MX')]),
+  value: Type.String({ description: 'For MX: "<priority> <host>".' }),
+  note: Type.String({ description: 'What the record is for and how to merge it with one you have.' }),
+});
+
+export const DomainCheckSchema = Type.Object(
+  {
+    status: Type.Union([Type.Literal('verified'), Type.Literal('failed'), Type.Literal('inconclusive')], {
+      description:
+        'verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status.',
+    }),
+    from_domain: Type.String({ description: 'The From domain alignment and DMARC were checked for.' }),
+    checked_at: Type.String({ format: 'date-time' }),
+    items: Type.Array(
+      Type.Object({
+        check: Type.Union([
+          Type.Literal('spf'),
+          Type.Literal('dkim'),
+          Type.Literal('dmarc'),
+          Type.Literal('alignment'),
+          Type.Literal('mx'),
+          Type.Literal('ptr'),
+        ]),
+        status: CheckStatusSchema,
+        name: Type.String({ description: 'The DNS name looked up (the From domain for alignment).' }),
+        found: Type.Array(Type.String(), { description: 'The records found there that the check read.' }),
+        message: Type.String(),
+        fix: Type.Union([Type.String(), Type.Null()], { description: 'What to change; null when nothing.' }),
+      }),
+    ),
+  },
+  { title: 'SendingDomainCheck' },
+);
 
 export const SendingDomainSchema = Type.Object(
   {
@@ -21,8 +74,21 @@ export const SendingDomainSchema = Type.Object(
             'Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to.',
         }),
       },
-      { description: 'The DKIM record to publish in DNS before sending.' },
+      { description: 'The DKIM record to publish in DNS before sending (also the first of dns_records).' },
     ),
+    dns_records: Type.Array(DnsRecordSchema, {
+      description:
+        'Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces.',
+    }),
+    status: Type.Union([Type.Literal('pending'), Type.Literal('verified'), Type.Literal('failed')], {
+      description:
+        'pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified.',
+    }),
+    allow_unverified: Type.Boolean({
+      description: 'Send from this domain even when its last check failed.',
+    }),
+    checked_at: NullableTimestamp,
+    last_check: Type.Union([DomainCheckSchema, Type.Null()]),
     created_at: Timestamp,
   },
   { title: 'SendingDomain' },
@@ -51,3 +117,26 @@ export const SendingDomainCreateBody = Type.Object(
 );
 
 export const SendingDomainListQuery = Type.Object(PageQuery, { additionalProperties: false });
+
+export const SendingDomainUpdateBody = Type.Object(
+  {
+    allow_unverified: Type.Boolean({
+      description: 'true sends from the domain even when its last check failed (e.g. while DNS propagates).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const SendingDomainCheckQuery = Type.Object(
+  {
+    from_email: Type.Optional(
+      Type.String({
+        minLength: 3,
+        maxLength: 320,
+        description:
+          'The From address you will send with; default: an address at the domain. DMARC and alignment are checked for its domain.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);

@@ -14,7 +14,10 @@ import {
   dkimPublicKeyValue,
 } from '../../mail/dkim.js';
 import type { DkimSigningPool } from '../../mail/dkim-pool.js';
+import type { DnsLookup } from './dns-resolver.js';
+import { checkDomain, type DomainCheck } from './domain-check.js';
 import { domainAndParents, isValidSelector, normalizeDomain } from './domain-name.js';
+import { type AuthenticationSettings, type DnsRecordToPublish, recordsToPublish } from './domain-records.js';
 import * as repo from './sending-domains.repository.js';
 
 export interface SendingDomain {
@@ -23,6 +26,11 @@ export interface SendingDomain {
   selector: string;
   algorithm: DkimAlgorithm;
   dns_record: { name: string; type: 'TXT'; value: string };
+  dns_records: DnsRecordToPublish[];
+  status: 'pending' | 'verified' | 'failed';
+  allow_unverified: boolean;
+  checked_at: Date | null;
+  last_check: DomainCheck | null;
   created_at: Date;
 }
 
@@ -56,12 +64,34 @@ export interface SendingDomainServiceDeps {
   keyring: SecretKeyring;
   /** Where signatures are computed: worker threads, or inline with `threads: 0`. */
   signing: DkimSigningPool;
+  /** How the check resolves names (HERALD_DNS_SERVERS, else the system resolver). */
+  dns: DnsLookup;
+  /** Herald's SPF include, sending IP and bounce host, for the records and the check. */
+  authentication: AuthenticationSettings;
+  /** HERALD_REQUIRE_VERIFIED_DOMAINS: refuse every From domain that is not a verified sending domain. */
+  requireVerified: boolean;
 }
 
 export function createSendingDomainService(deps: SendingDomainServiceDeps) {
   const { db, clock, keyring } = deps;
   const signers = new Map<string, { signer: DkimSigner | undefined; loadedAt: number }>();
   const context = (id: string) => `sending_domains:${id}`;
+
+  function toSendingDomain(row: repo.SendingDomainRow): SendingDomain {
+    return {
+      id: row.id,
+      domain: row.domain,
+      selector: row.selector,
+      algorithm: row.algorithm,
+      dns_record: dkimDnsRecord(row.selector, row.domain, row.algorithm, row.public_key),
+      dns_records: recordsToPublish(row, deps.authentication),
+      status: row.status,
+      allow_unverified: row.allow_unverified,
+      checked_at: row.checked_at,
+      last_check: (row.last_check as DomainCheck | null) ?? null,
+      created_at: row.created_at,
+    };
+  }
 
   function toSigner(key: DomainKey): DkimSigner {
     return {
@@ -128,6 +158,80 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
       const row = await repo.findDomain(db, workspaceId, id);
       if (!row) throw notFound(id);
       return toSendingDomain(row);
+    },
+
+    /**
+     * Looks up the domain's SPF, DKIM, DMARC, MX (and the sending IP's PTR)
+     * and stores the result. The status changes only when the check is
+     * conclusive: a DNS timeout does not make a verified domain failed.
+     */
+    async check(workspaceId: string, id: string, input: { from_email?: string | undefined } = {}) {
+      const row = await repo.findDomain(db, workspaceId, id);
+      if (!row) throw notFound(id);
+      let fromDomain = row.domain;
+      if (input.from_email !== undefined) {
+        const at = input.from_email.lastIndexOf('@');
+        const normalized = normalizeDomain(at < 0 ? '' : input.from_email.slice(at + 1));
+        if (at <= 0 || 'error' in normalized) {
+          throw new DomainError(
+            'VALIDATION_FAILED',
+            `from_email ${JSON.stringify(input.from_email)} is not an address with a domain, e.g. news@${row.domain}`,
+            [{ path: '/from_email', message: 'expected name@domain' }],
+          );
+        }
+        fromDomain = normalized.domain;
+      }
+      const result = await checkDomain(deps.dns, row, deps.authentication, fromDomain, clock.now());
+      const updated = await repo.recordCheck(db, workspaceId, id, {
+        status: result.status === 'inconclusive' ? undefined : result.status,
+        checkedAt: new Date(result.checked_at),
+        result: result as unknown as Record<string, unknown>,
+      });
+      if (!updated) throw notFound(id);
+      return toSendingDomain(updated);
+    },
+
+    async update(workspaceId: string, id: string, changes: { allow_unverified: boolean }) {
+      const row = await repo.updateDomain(db, workspaceId, id, changes);
+      if (!row) throw notFound(id);
+      return toSendingDomain(row);
+    },
+
+    /**
+     * Refuses mail from an address whose sending domain (the From domain's
+     * registered domain or closest parent, the one that would sign it) failed
+     * its last check, unless that domain allows unverified sending. With
+     * requireVerified, every domain must be a verified sending domain. A
+     * domain never added or never checked sends as before: most first sends
+     * (and Herald's own tests) use domains nobody has published records for.
+     */
+    async assertMaySendFrom(workspaceId: string, fromEmail: string): Promise<void> {
+      const domain = fromEmail.slice(fromEmail.lastIndexOf('@') + 1);
+      const normalized = normalizeDomain(domain);
+      if ('error' in normalized) return; // the caller's own address validation reports it
+      const row = await repo.findDomainByNames(db, workspaceId, domainAndParents(normalized.domain));
+      if (row?.allow_unverified || row?.status === 'verified') return;
+      if (!row) {
+        if (!deps.requireVerified) return;
+        throw new DomainError(
+          'SENDING_DOMAIN_UNVERIFIED',
+          `mail from ${fromEmail} is refused: this Herald requires verified sending domains (HERALD_REQUIRE_VERIFIED_DOMAINS) and ${normalized.domain} is not one; add it with POST /v1/sending-domains, publish its records and run POST /v1/sending-domains/{id}/check`,
+          [{ path: '/from_email', message: 'not a verified sending domain' }],
+        );
+      }
+      if (row.status === 'pending' && !deps.requireVerified) return;
+      const failing = ((row.last_check as DomainCheck | null)?.items ?? [])
+        .filter((i) => ['spf', 'dkim', 'dmarc'].includes(i.check) && !['pass', 'warn'].includes(i.status))
+        .map((i) => `${i.check.toUpperCase()}: ${i.message}`);
+      const why =
+        row.status === 'pending'
+          ? 'has not been checked yet'
+          : `failed its last check${failing.length > 0 ? ` (${failing.join('; ')})` : ''}`;
+      throw new DomainError(
+        'SENDING_DOMAIN_UNVERIFIED',
+        `mail from ${fromEmail} is refused: the sending domain ${row.domain} ${why}; fix its DNS records and run POST /v1/sending-domains/${row.id}/check, or allow sending anyway with PATCH /v1/sending-domains/${row.id} {"allow_unverified": true}`,
+        [{ path: '/from_email', message: `sending domain ${row.domain} is not verified` }],
+      );
     },
 
     async remove(workspaceId: string, id: string): Promise<void> {
@@ -208,15 +312,4 @@ function notFound(id: string): DomainError {
     'SENDING_DOMAIN_NOT_FOUND',
     `no sending domain ${id} in this workspace; list them with GET /v1/sending-domains`,
   );
-}
-
-function toSendingDomain(row: repo.SendingDomainRow): SendingDomain {
-  return {
-    id: row.id,
-    domain: row.domain,
-    selector: row.selector,
-    algorithm: row.algorithm,
-    dns_record: dkimDnsRecord(row.selector, row.domain, row.algorithm, row.public_key),
-    created_at: row.created_at,
-  };
 }
