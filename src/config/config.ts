@@ -33,6 +33,9 @@ export interface Config {
   eventDedupDays: number;
   eventsRateLimitPerMinute: number;
   eventsBatchMaxBytes: number;
+  snsCertUrlPattern: string | undefined;
+  snsSubscribeUrlPattern: string | undefined;
+  mailgunWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;

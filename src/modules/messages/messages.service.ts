@@ -103,6 +103,8 @@ export interface MessageServiceDeps {
   mail: MailPort;
   /** Open pixel and link rewriting for messages sent with `track`. */
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
+  /** The workspace's suppression list (deliverability module): checked at acceptance and again at send. */
+  suppressions: { isSuppressed(workspaceId: string, email: string, trx?: Db): Promise<boolean> };
 }
 
 /**
@@ -292,7 +294,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         await render(workspace.name, payload, template, contact);
         const now = clock.now();
         const id = uuidv7(now.getTime());
-        const suppressed = suppresses(payload, contact.status);
+        const suppressed =
+          suppresses(payload, contact.status) || (await deps.suppressions.isSuppressed(workspaceId, to, trx));
         const row = await repo.insertMessage(trx, {
           id,
           workspace_id: workspaceId,
@@ -343,7 +346,11 @@ export function createMessageService(deps: MessageServiceDeps) {
       if (row?.status !== 'queued') return;
       const payload = row.payload as StoredPayload;
       const [contact] = await contacts.findByIds(workspaceId, [row.contact_id]);
-      if (!contact || suppresses(payload, contact.status)) {
+      if (
+        !contact ||
+        suppresses(payload, contact.status) ||
+        (await deps.suppressions.isSuppressed(workspaceId, row.to_email))
+      ) {
         await repo.finish(db, workspaceId, id, { status: 'failed', error: 'suppressed' }, clock.now());
         return;
       }

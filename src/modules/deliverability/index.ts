@@ -1,0 +1,12 @@
+export { deliverabilityRoutes, webhookRoutes } from './deliverability.routes.js';
+export {
+  type AppliedReport,
+  type BounceReport,
+  createDeliverabilityService,
+  type DeliverabilityService,
+  digest,
+  emailKey,
+  reportFromProviderEvent,
+  reportsFromParsed,
+} from './deliverability.service.js';
+export { createWebhookIntake, SNS_SUBSCRIBE_URL, type WebhookIntake } from './webhook-intake.js';
