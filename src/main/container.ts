@@ -193,6 +193,7 @@ export function createContainer(options: ContainerOptions) {
     mail: mailPort,
     tracking,
     suppressions: deliverability,
+    onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
   });
   // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.
   const webhookSecretFor = (workspaceId: string) =>
@@ -330,6 +331,7 @@ export function createContainer(options: ContainerOptions) {
     sendingPolicy,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
+    onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
   });
 
   const expectedMigrations = readMigrations().length;

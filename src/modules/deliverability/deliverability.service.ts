@@ -6,6 +6,8 @@ import { DomainError } from '../../lib/errors.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
 import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import { verifyReturnPathToken } from '../../lib/signed-tokens.js';
+import { isTransportError } from '../../mail/transports/index.js';
+import { classifyFailure, failureCodes } from '../bounces/bounce-reasons.js';
 import type { ParsedReport } from '../bounces/index.js';
 import type { ProviderEvent } from '../bounces/provider-events.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
@@ -204,17 +206,17 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
   }
 
   /** Ties a report to a message and contact: VERP token, then Message-ID, then the address. */
-  async function match(workspaceId: string | undefined, report: BounceReport) {
+  async function match(trx: Db, workspaceId: string | undefined, report: BounceReport) {
     const verpToken = report.returnPath?.match(/^b-([^@]+)@/i)?.[1];
     const fromToken = verpToken ? verifyReturnPathToken(keyring, verpToken) : undefined;
     if (fromToken) {
       // A token of another workspace's message is not this workspace's business: fall through.
-      const sent = await repo.findSentMessage(db, fromToken, workspaceId);
+      const sent = await repo.findSentMessage(trx, fromToken, workspaceId);
       if (sent) return { by: 'verp' as const, workspaceId: sent.workspace_id, sent };
     }
     const local = report.messageId?.match(/^<?([^@<>\s]+)@[^>]+>?$/)?.[1];
     if (workspaceId && local && isUuid(local)) {
-      const sent = await repo.findSentMessage(db, local, workspaceId);
+      const sent = await repo.findSentMessage(trx, local, workspaceId);
       if (
         sent &&
         sent.message_id.toLowerCase() === `<${report.messageId?.replace(/^<|>$/g, '')}>`.toLowerCase()
@@ -222,7 +224,7 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         return { by: 'message_id' as const, workspaceId, sent };
     }
     if (workspaceId && report.recipient) {
-      const contactId = await repo.findContactIdByEmail(db, workspaceId, emailKey(report.recipient));
+      const contactId = await repo.findContactIdByEmail(trx, workspaceId, emailKey(report.recipient));
       if (contactId) return { by: 'recipient' as const, workspaceId, contactId };
     }
     return { by: 'none' as const, workspaceId };
@@ -256,9 +258,9 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     workspaceId: string | undefined,
     report: BounceReport,
     source: BounceSource,
-    extra?: (trx: Db) => Promise<boolean>,
+    outer?: Db,
   ): Promise<AppliedReport> {
-    const found = await match(workspaceId, report);
+    const found = await match(outer ?? db, workspaceId, report);
     const sent = 'sent' in found ? found.sent : undefined;
     const contactId = sent?.contact_id ?? ('contactId' in found ? (found.contactId ?? null) : null);
     const base: AppliedReport = {
@@ -279,8 +281,10 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     const ws = found.workspaceId;
     if (!ws || !address) return base;
 
-    return db.transaction().execute(async (trx) => {
-      if (extra && !(await extra(trx))) return { ...base, duplicate: true };
+    // Inside the caller's transaction when given one (a webhook's replay token commits with its events).
+    const inTransaction = <T>(work: (trx: Db) => Promise<T>) =>
+      outer ? work(outer) : db.transaction().execute(work);
+    return inTransaction(async (trx) => {
       const now = clock.now();
       const eventId = await repo.insertEvent(trx, {
         id: uuidv7(now.getTime()),
@@ -404,18 +408,25 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       source: BounceSource,
       replay?: { token: string; provider: string; windowMs: number },
     ): Promise<{ replayed: boolean; results: AppliedReport[] }> {
-      if (replay) {
+      if (!replay) {
+        const results: AppliedReport[] = [];
+        for (const event of events)
+          results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source));
+        return { replayed: false, results };
+      }
+      // The token and the events commit together: a request that failed half-way is not taken for a replay.
+      return db.transaction().execute(async (trx) => {
         const fresh = await repo.rememberToken(
-          db,
+          trx,
           { workspace_id: workspaceId, provider: replay.provider, token: replay.token, seen_at: clock.now() },
           new Date(clock.now().getTime() - 2 * replay.windowMs),
         );
         if (!fresh) return { replayed: true, results: [] };
-      }
-      const results: AppliedReport[] = [];
-      for (const event of events)
-        results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source));
-      return { replayed: false, results };
+        const results: AppliedReport[] = [];
+        for (const event of events)
+          results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source, trx));
+        return { replayed: false, results };
+      });
     },
 
     /** Applies one ready-made report (synchronous SMTP replies, future sources). */
@@ -425,6 +436,20 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       source: BounceSource,
     ): Promise<AppliedReport> {
       return applyOne(workspaceId, report, source);
+    },
+
+    /**
+     * Synchronous SMTP refusals at send time (campaign sender, messages): a
+     * 5xx reply (or a 4xx on the last attempt) goes through the same policies as
+     * a DSN. Anything else is no report about the address and is ignored.
+     */
+    async recordRefusals(workspaceId: string, refusals: SendRefusal[]): Promise<AppliedReport[]> {
+      const out: AppliedReport[] = [];
+      for (const refusal of refusals) {
+        const report = refusalReport(refusal);
+        if (report) out.push(await applyOne(workspaceId, report, 'smtp'));
+      }
+      return out;
     },
 
     /** The subset of `emails` (any letter case) on the suppression list, as lowercase keys. */
@@ -603,3 +628,52 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
 }
 
 export type DeliverabilityService = ReturnType<typeof createDeliverabilityService>;
+
+/** A recipient the receiving server refused while Herald was sending (the SMTP reply itself). */
+export interface SendRefusal {
+  email: string;
+  /** The Message-ID header of the refused message. */
+  messageId: string;
+  error: unknown;
+  /** A 5xx reply, or a 4xx one after the last attempt. */
+  final: boolean;
+}
+
+/**
+ * The bounce report a synchronous SMTP refusal amounts to, or undefined for
+ * anything that is not the receiving server's reply about the recipient (a
+ * dropped connection, an HTTP provider's API error, a render failure): only
+ * those are about the address. 5xx -> classified like a DSN (hard for an
+ * unknown user or host), 4xx on its last attempt -> soft.
+ */
+export function refusalReport(refusal: SendRefusal): BounceReport | undefined {
+  if (!isTransportError(refusal.error) || !refusal.final) return undefined;
+  const { code, providerMessage } = refusal.error;
+  if (typeof code !== 'number' || code < 400 || code > 599) return undefined;
+  // HTTP providers report HTTP statuses: their messages do not start with an SMTP reply code.
+  if (!new RegExp(`^${code}[\\s-]`).test(providerMessage.trim())) return undefined;
+  const permanent = code >= 500;
+  const status = failureCodes(providerMessage).status ?? null;
+  const { reason, severity } = classifyFailure({
+    status: status ?? undefined,
+    replyCode: code,
+    diagnostic: providerMessage,
+    permanent,
+  });
+  return {
+    type: 'bounce',
+    recipient: refusal.email,
+    severity: permanent ? severity : 'soft',
+    reason,
+    status,
+    replyCode: code,
+    diagnostic: providerMessage,
+    remoteMta: null,
+    messageId: refusal.messageId.startsWith('<') ? refusal.messageId : `<${refusal.messageId}>`,
+    returnPath: null,
+    occurredAt: null,
+    evidence: { sync: true },
+    // One refusal per message and reply code, however often the sender records it.
+    dedupKey: `sync:${digest(`${refusal.messageId}:${code}`)}`,
+  };
+}

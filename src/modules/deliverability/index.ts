@@ -6,7 +6,9 @@ export {
   type DeliverabilityService,
   digest,
   emailKey,
+  refusalReport,
   reportFromProviderEvent,
   reportsFromParsed,
+  type SendRefusal,
 } from './deliverability.service.js';
 export { createWebhookIntake, SNS_SUBSCRIBE_URL, type WebhookIntake } from './webhook-intake.js';

@@ -105,6 +105,13 @@ export interface MessageServiceDeps {
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
   /** The workspace's suppression list (deliverability module): checked at acceptance and again at send. */
   suppressions: { isSuppressed(workspaceId: string, email: string, trx?: Db): Promise<boolean> };
+  /** A permanent failure with its error, after it is recorded: an SMTP refusal becomes a hard bounce. */
+  onRefused?:
+    | ((
+        workspaceId: string,
+        refused: { email: string; messageId: string; error: unknown; final: boolean }[],
+      ) => Promise<unknown>)
+    | undefined;
 }
 
 /**
@@ -423,6 +430,9 @@ export function createMessageService(deps: MessageServiceDeps) {
           { status: 'failed', error: detail.slice(0, 1000) },
           clock.now(),
         );
+        await deps.onRefused?.(workspaceId, [
+          { email: row.to_email, messageId: row.message_id, error, final: true },
+        ]);
       }
     },
 
