@@ -71,6 +71,15 @@ async function fetchTextOnce(url: string): Promise<string> {
   return text;
 }
 
+function urlPattern(name: string, pattern: string | undefined): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (error) {
+    throw new Error(`${name} is not a valid regular expression: ${(error as Error).message}`);
+  }
+}
+
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
 export async function openDatabase(config: Pick<Config, 'databaseUrl' | 'databasePoolSize' | 'dataDir'>) {
   if (config.databaseUrl) return openPostgres({ url: config.databaseUrl, poolSize: config.databasePoolSize });
@@ -203,8 +212,8 @@ export function createContainer(options: ContainerOptions) {
     deliverability,
     clock,
     fetchText: fetchTextOnce,
-    snsCertUrl: config.snsCertUrlPattern ? new RegExp(config.snsCertUrlPattern) : undefined,
-    snsSubscribeUrl: config.snsSubscribeUrlPattern ? new RegExp(config.snsSubscribeUrlPattern) : undefined,
+    snsCertUrl: urlPattern('HERALD_SNS_CERT_URL_PATTERN', config.snsCertUrlPattern),
+    snsSubscribeUrl: urlPattern('HERALD_SNS_SUBSCRIBE_URL_PATTERN', config.snsSubscribeUrlPattern),
     mailgunMaxAgeMs: config.mailgunWebhookMaxAgeSeconds * 1000,
   });
   const automationEngine = createAutomationEngine({
