@@ -150,7 +150,9 @@ beforeAll(async () => {
     fixtures.run = enrolled.run;
   }
   if (hasRoute('/v1/suppressions')) {
-    fixtures.suppression = await inject('POST', '/v1/suppressions', { email: 'suppressed-owner@example.com' });
+    fixtures.suppression = await inject('POST', '/v1/suppressions', {
+      email: 'suppressed-owner@example.com',
+    });
   }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
