@@ -492,6 +492,44 @@ describe('the suppression list', () => {
     expect((await message('kept@example.org')).status).toBe('queued');
   });
 
+  it('imports a CSV all or nothing, and exports the list as CSV', async () => {
+    const csv = (body: string) =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/suppressions/import',
+        headers: { ...t.auth(), 'content-type': 'text/csv' },
+        payload: body,
+      });
+    const before = await databaseSnapshot(t.container.database.pool);
+    const bad = await csv(
+      'email,reason\ncsv-one@example.org,manual\nnot-an-address,manual\ncsv-two@example.org,nope\n',
+    );
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors ?? bad.json().details ?? bad.json()).toBeTruthy();
+    expect(bad.body).toContain('/3/email');
+    expect(bad.body).toContain('/4/reason');
+    expect((await csv('address\nx@example.org\n')).statusCode).toBe(400);
+    expect(await databaseSnapshot(t.container.database.pool)).toBe(before);
+
+    const good = await csv(
+      'Email,Reason,Note\ncsv-one@example.org,,from the old tool\nCSV-ONE@example.org,manual,\ncsv-two@example.org,complaint,\nhard@example.org,manual,\n',
+    );
+    expect(good.statusCode, good.body).toBe(200);
+    expect(good.json()).toEqual({ rows: 4, added: 2, already_suppressed: 2 });
+    expect(await isSuppressed('csv-two@example.org')).toBe('complaint');
+    expect(await isSuppressed('hard@example.org')).toBe('hard_bounce');
+
+    const exported = await t.app.inject({ method: 'GET', url: '/v1/suppressions/export', headers: t.auth() });
+    expect(exported.statusCode).toBe(200);
+    expect(exported.headers['content-type']).toContain('text/csv');
+    const lines = exported.body.trim().split('\n');
+    expect(lines[0]).toBe('email,reason,source,note,created_at');
+    expect(lines.some((l) => l.startsWith('csv-one@example.org,manual,import,from the old tool,'))).toBe(
+      true,
+    );
+    expect(lines.some((l) => l.startsWith('hard@example.org,hard_bounce,smtp,'))).toBe(true);
+  });
+
   it('stops a message suppressed between acceptance and its send job', async () => {
     const accepted = await message('late@example.org');
     expect(accepted.status).toBe('queued');

@@ -285,3 +285,15 @@ export async function workspaceExists(db: Db, workspaceId: string): Promise<bool
   const row = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
   return row !== undefined;
 }
+
+/** Adds many addresses in one statement; existing entries are kept. Returns how many were added. */
+export async function insertSuppressions(db: Db, rows: NewRow<'suppressions'>[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const inserted = await db
+    .insertInto('suppressions')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['workspace_id', 'email_key']).doNothing())
+    .returning('email_key')
+    .execute();
+  return inserted.length;
+}

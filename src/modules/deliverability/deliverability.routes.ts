@@ -22,6 +22,7 @@ import { type DeliverabilityService, digest } from './deliverability.service.js'
 import type { WebhookIntake } from './webhook-intake.js';
 
 const RAW_TYPES = new Set(['message/rfc822', 'text/plain', 'application/octet-stream']);
+const CSV_TYPES = new Set(['text/csv', 'application/csv']);
 
 /** Suppression list, bounce events, settings and the authenticated raw intake for an MTA pipe. */
 export function deliverabilityRoutes(deps: {
@@ -31,7 +32,7 @@ export function deliverabilityRoutes(deps: {
   const tags = ['deliverability'];
   return async (app) => {
     // Raw reports arrive as the message itself; JSON routes keep the default parser.
-    for (const type of RAW_TYPES) {
+    for (const type of [...RAW_TYPES, ...CSV_TYPES]) {
       app.addContentTypeParser(type, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
     }
 
@@ -122,6 +123,63 @@ export function deliverabilityRoutes(deps: {
           },
         );
         return reply.code(created ? 201 : 200).send(suppression);
+      },
+    );
+
+    app.get(
+      '/v1/suppressions/export',
+      {
+        config: { scope: 'suppressions:read' },
+        schema: {
+          tags,
+          summary: 'The whole suppression list as CSV (email, reason, source, note, created_at)',
+          produces: ['text/csv'],
+          response: responses({ 200: Type.String() }),
+        },
+      },
+      async (request, reply) => {
+        const csv = await deliverability.exportSuppressions(principalOf(request).workspaceId);
+        return reply
+          .header('content-type', 'text/csv; charset=utf-8')
+          .header('content-disposition', 'attachment; filename="suppressions.csv"')
+          .send(csv);
+      },
+    );
+
+    app.post(
+      '/v1/suppressions/import',
+      {
+        config: { scope: 'suppressions:write' },
+        schema: {
+          tags,
+          summary: 'Add addresses from a CSV file (columns email, reason, note)',
+          description:
+            'Send the file as the raw body with `Content-Type: text/csv`. All rows are checked first: a bad row ' +
+            '(400 VALIDATION_FAILED, with its line) refuses the whole file and nothing is stored. Addresses already ' +
+            'suppressed keep their entry.',
+          consumes: ['text/csv'],
+          response: responses({
+            200: Type.Object({
+              rows: Type.Integer(),
+              added: Type.Integer(),
+              already_suppressed: Type.Integer(),
+            }),
+          }),
+        },
+      },
+      async (request) => {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+        if (!CSV_TYPES.has(type) || !Buffer.isBuffer(request.body)) {
+          throw new DomainError(
+            'UNSUPPORTED_MEDIA_TYPE',
+            `send the CSV file as the raw body with Content-Type: text/csv (got "${type || 'none'}")`,
+          );
+        }
+        const principal = principalOf(request);
+        return deliverability.importSuppressions(principal.workspaceId, request.body, {
+          source: 'import',
+          id: principal.apiKeyId,
+        });
       },
     );
 

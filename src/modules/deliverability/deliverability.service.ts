@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import type { BounceSource, ContactStatus, Db, SuppressionReason } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
@@ -496,6 +498,97 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         if (!row) throw new Error('suppression vanished after insert');
         return { suppression: toSuppression(row), created };
       });
+    },
+
+    /**
+     * CSV import: a header row naming `email` (required), `reason` and `note`
+     * (optional; reason defaults to manual). All rows are checked first: any
+     * bad row refuses the file with its line number and nothing is stored.
+     */
+    async importSuppressions(
+      workspaceId: string,
+      csv: Buffer,
+      by: { source: string; id?: string | null },
+    ): Promise<{ rows: number; added: number; already_suppressed: number }> {
+      let records: Record<string, string>[];
+      try {
+        records = parse(csv, {
+          columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
+          bom: true,
+          skip_empty_lines: true,
+          trim: true,
+        });
+      } catch (error) {
+        throw new DomainError('INVALID_CSV', `the file is not valid CSV: ${(error as Error).message}`);
+      }
+      const first = records[0];
+      if (first && !('email' in first))
+        throw new DomainError(
+          'INVALID_CSV',
+          'the header row must name an email column (and optionally reason, note)',
+        );
+      const problems: { path: string; message: string; line: number }[] = [];
+      const now = clock.now();
+      const rows = new Map<string, Parameters<typeof repo.insertSuppressions>[1][number]>();
+      records.forEach((record, index) => {
+        const line = index + 2;
+        const checked = normalizeEmail(record.email ?? '');
+        const reason = (record.reason || 'manual') as SuppressionReason;
+        if (!checked.ok) problems.push({ path: `/${line}/email`, message: checked.reason, line });
+        else if (!(reason in REPLACES))
+          problems.push({
+            path: `/${line}/reason`,
+            message: 'reason must be hard_bounce, soft_bounce, complaint or manual',
+            line,
+          });
+        // The first row naming an address wins; later ones are counted as already there.
+        else if (!rows.has(emailKey(checked.email)))
+          rows.set(emailKey(checked.email), {
+            workspace_id: workspaceId,
+            email_key: emailKey(checked.email),
+            email: checked.email,
+            reason,
+            source: by.source,
+            bounce_event_id: null,
+            note: record.note ? record.note.slice(0, 1000) : null,
+            created_by: by.id ?? null,
+            created_at: now,
+          });
+      });
+      if (problems.length > 0)
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `${problems.length} row(s) are not valid, nothing was imported: fix them and send the file again`,
+          problems.slice(0, 100),
+        );
+      const all = [...rows.values()];
+      const added = await db.transaction().execute(async (trx) => {
+        let n = 0;
+        for (let i = 0; i < all.length; i += 1000)
+          n += await repo.insertSuppressions(trx, all.slice(i, i + 1000));
+        return n;
+      });
+      return { rows: records.length, added, already_suppressed: records.length - added };
+    },
+
+    /** The whole list as CSV (email, reason, source, note, created_at), by address. */
+    async exportSuppressions(workspaceId: string): Promise<string> {
+      const lines: string[] = [stringify([['email', 'reason', 'source', 'note', 'created_at']])];
+      let after: string | undefined;
+      for (;;) {
+        const rows = await repo.listSuppressions(db, workspaceId, { after, limit: 5000 });
+        const page = rows.slice(0, 5000);
+        // A cell starting with = + - @ would run as a formula in a spreadsheet.
+        const cell = (v: string | null) => (v && /^[=+\-@\t\r]/.test(v) ? `'${v}` : (v ?? ''));
+        lines.push(
+          stringify(
+            page.map((r) => [cell(r.email), r.reason, r.source, cell(r.note), r.created_at.toISOString()]),
+          ),
+        );
+        if (rows.length <= 5000) break;
+        after = page.at(-1)?.email_key;
+      }
+      return lines.join('');
     },
 
     /** Removes the address from the list; the removal, its reason and who did it are recorded. */
