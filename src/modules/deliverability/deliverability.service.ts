@@ -391,10 +391,12 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       workspaceId: string | undefined,
       parsed: ParsedReport,
       source: BounceSource,
-      options: { rawDigest: string },
+      options: { rawDigest?: string | undefined } = {},
     ): Promise<AppliedReport[]> {
       const out: AppliedReport[] = [];
-      for (const report of reportsFromParsed(parsed, options.rawDigest))
+      // Pass the digest of the raw bytes when there are any; the parsed report stands in for them otherwise.
+      const key = options.rawDigest ?? digest(JSON.stringify(parsed));
+      for (const report of reportsFromParsed(parsed, key))
         out.push(await applyOne(workspaceId, report, source));
       return out;
     },
