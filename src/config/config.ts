@@ -34,6 +34,9 @@ export interface Config {
   eventDedupDays: number;
   eventsRateLimitPerMinute: number;
   eventsBatchMaxBytes: number;
+  snsCertUrlPattern: string | undefined;
+  snsSubscribeUrlPattern: string | undefined;
+  mailgunWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;

@@ -226,6 +226,27 @@ export const SETTINGS = {
     description:
       'Requests per minute per API key to each event ingestion route (/v1/track, /v1/identify, /v1/page, /v1/screen, /v1/batch), instead of HERALD_RATE_LIMIT_PER_MINUTE.',
   },
+  snsCertUrlPattern: {
+    env: 'HERALD_SNS_CERT_URL_PATTERN',
+    type: 'string',
+    description:
+      "Regular expression a SigningCertURL must match before Herald fetches the certificate to check an Amazon SNS message. Default: Amazon's own hosts (https://sns.<region>.amazonaws.com/...pem). Change it only to test against a local certificate server.",
+  },
+  snsSubscribeUrlPattern: {
+    env: 'HERALD_SNS_SUBSCRIBE_URL_PATTERN',
+    type: 'string',
+    description:
+      "Regular expression a SubscribeURL must match before Herald confirms an SNS subscription by fetching it. Default: Amazon's own hosts (https://sns.<region>.amazonaws.com/). Change it only for tests.",
+  },
+  mailgunWebhookMaxAgeSeconds: {
+    env: 'HERALD_MAILGUN_WEBHOOK_MAX_AGE_SECONDS',
+    type: 'integer',
+    min: 10,
+    max: 86400,
+    default: 300,
+    description:
+      'How far a Mailgun webhook timestamp may be from now; older (or future) requests are refused, and tokens are remembered this long to ignore replays.',
+  },
   eventsBatchMaxBytes: {
     env: 'HERALD_EVENTS_BATCH_MAX_BYTES',
     type: 'integer',

@@ -48,6 +48,11 @@ export interface Database {
   automation_step_executions: AutomationStepExecutionTable;
   automation_trigger_watermarks: AutomationTriggerWatermarkTable;
   automation_schedules: AutomationScheduleTable;
+  bounce_events: BounceEventTable;
+  suppressions: SuppressionTable;
+  suppression_removals: SuppressionRemovalTable;
+  deliverability_settings: DeliverabilitySettingsTable;
+  webhook_replay_tokens: WebhookReplayTokenTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -662,4 +667,79 @@ export interface AutomationScheduleTable {
   members_after: string | null;
   done: ColumnType<boolean, boolean | undefined, boolean>;
   date_checked_at: Date | null;
+}
+
+// 0020_bounces: bounce and complaint events, the suppression list, per-workspace bounce policy and
+// webhook settings, Mailgun replay tokens; index campaign_sends_message_local on the Message-ID's local part.
+export type BounceEventType = 'bounce' | 'complaint' | 'delivery' | 'delay' | 'auto_reply';
+export type BounceSource = 'smtp' | 'imap' | 'http' | 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
+
+export interface BounceEventTable {
+  id: string;
+  workspace_id: string;
+  contact_id: string | null;
+  campaign_id: string | null;
+  message_ref: string | null;
+  message_id: string | null;
+  recipient: string;
+  recipient_key: string;
+  type: BounceEventType;
+  severity: 'hard' | 'soft' | null;
+  reason: string | null;
+  status_code: string | null;
+  reply_code: number | null;
+  diagnostic: string | null;
+  remote_mta: string | null;
+  source: BounceSource;
+  matched_by: 'verp' | 'message_id' | 'recipient' | 'none';
+  effect: ColumnType<string, string | undefined, string>;
+  evidence: JsonColumn<Record<string, unknown>> | null;
+  dedup_key: string;
+  occurred_at: Date | null;
+  received_at: Timestamp;
+}
+
+export interface SuppressionTable {
+  workspace_id: string;
+  email_key: string;
+  email: string;
+  reason: SuppressionReason;
+  source: string;
+  bounce_event_id: string | null;
+  note: string | null;
+  created_by: string | null;
+  created_at: Timestamp;
+}
+
+export interface SuppressionRemovalTable {
+  id: string;
+  workspace_id: string;
+  email_key: string;
+  previous_reason: string;
+  suppressed_at: Timestamp;
+  reason: string;
+  removed_by: string | null;
+  removed_at: Timestamp;
+}
+
+export interface DeliverabilitySettingsTable {
+  workspace_id: string;
+  soft_bounce_threshold: ColumnType<number, number | undefined, number>;
+  soft_bounce_window_days: ColumnType<number, number | undefined, number>;
+  ses_topic_arns: ColumnType<string[], string[] | undefined, string[]>;
+  sendgrid_public_key: string | null;
+  /** Encrypted (secret-keys encryptSecret, context `deliverability:mailgun:<workspace>`). */
+  mailgun_signing_key: string | null;
+  postmark_username: string | null;
+  /** Encrypted (context `deliverability:postmark:<workspace>`). */
+  postmark_password: string | null;
+  updated_at: Timestamp;
+}
+
+export interface WebhookReplayTokenTable {
+  workspace_id: string;
+  provider: string;
+  token: string;
+  seen_at: Timestamp;
 }

@@ -15,6 +15,12 @@ import { type CampaignSender, type CampaignService, campaignsRoutes } from '../m
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
+import {
+  type DeliverabilityService,
+  deliverabilityRoutes,
+  type WebhookIntake,
+  webhookRoutes,
+} from '../modules/deliverability/index.js';
 import { type EventService, eventsRoutes } from '../modules/events/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
@@ -64,6 +70,10 @@ export interface RouteDeps {
   eventsRateLimitPerMinute: number;
   /** Largest /v1/batch body. */
   eventsBatchMaxBytes: number;
+  deliverability: DeliverabilityService;
+  webhookIntake: WebhookIntake;
+  /** Largest provider webhook body. */
+  webhookBodyLimit: number;
 }
 
 /**
@@ -110,4 +120,6 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       batchMaxBytes: deps.eventsBatchMaxBytes,
     }),
   );
+  await app.register(deliverabilityRoutes({ deliverability: deps.deliverability }));
+  await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
 }

@@ -28,6 +28,7 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
+import { createDeliverabilityService, createWebhookIntake } from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -59,6 +60,28 @@ const RECLASSIFY_AFTER_MS = 60 * 60 * 1000;
 /** One signing thread per core beyond the sending loop's own, between 1 and 4. */
 function defaultSigningThreads(): number {
   return Math.min(4, Math.max(1, availableParallelism() - 1));
+}
+
+/**
+ * GET for the SNS webhook (signing certificates, subscription confirmations):
+ * bounded in time and size, redirects not followed, so a URL that passed the
+ * host check cannot lead elsewhere.
+ */
+async function fetchTextOnce(url: string): Promise<string> {
+  const response = await fetch(url, { redirect: 'error', signal: AbortSignal.timeout(10_000) });
+  if (!response.ok) throw new Error(`GET ${new URL(url).host} answered ${response.status}`);
+  const text = await response.text();
+  if (text.length > 100_000) throw new Error('response too large');
+  return text;
+}
+
+function urlPattern(name: string, pattern: string | undefined): RegExp | undefined {
+  if (pattern === undefined) return undefined;
+  try {
+    return new RegExp(pattern);
+  } catch (error) {
+    throw new Error(`${name} is not a valid regular expression: ${(error as Error).message}`);
+  }
 }
 
 /** Opens the database the configuration names: PostgreSQL when DATABASE_URL is set, else embedded PGlite. */
@@ -95,6 +118,7 @@ export function createContainer(options: ContainerOptions) {
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
   const contacts = createContactService({ db, clock, attributes, consent });
+  const deliverability = createDeliverabilityService({ db, clock, keyring, contacts, consent });
   const lists = createListService({
     db,
     clock,
@@ -194,11 +218,21 @@ export function createContainer(options: ContainerOptions) {
     mail: mailPort,
     senderDomains: sendingDomains,
     tracking,
+    suppressions: deliverability,
+    onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
   });
   // One secret per workspace, derived from the current secret key: rotating the keyring rotates it.
   const webhookSecretFor = (workspaceId: string) =>
     `whsec_${sign(keyring, 'automation-webhook-secret', workspaceId).toString('hex')}`;
   const sendingPolicy = createSendingPolicyCheck({ db, workspaces });
+  const webhookIntake = createWebhookIntake({
+    deliverability,
+    clock,
+    fetchText: fetchTextOnce,
+    snsCertUrl: urlPattern('HERALD_SNS_CERT_URL_PATTERN', config.snsCertUrlPattern),
+    snsSubscribeUrl: urlPattern('HERALD_SNS_SUBSCRIBE_URL_PATTERN', config.snsSubscribeUrlPattern),
+    mailgunMaxAgeMs: config.mailgunWebhookMaxAgeSeconds * 1000,
+  });
   const automationEngine = createAutomationEngine({
     db,
     clock,
@@ -323,6 +357,7 @@ export function createContainer(options: ContainerOptions) {
     sendingPolicy,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
+    onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
   });
 
   const expectedMigrations = readMigrations().length;
@@ -410,6 +445,9 @@ export function createContainer(options: ContainerOptions) {
       automationReports,
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
+      deliverability,
+      webhookIntake,
+      webhookBodyLimit: config.bodyLimitBytes,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -34,7 +34,8 @@ function sampleRequest(
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
-    .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`);
+    .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
+    .replace(/^\/v1\/suppressions\/:email/, `/v1/suppressions/${fixtures.suppression?.email}?reason=hacked`);
   const bodies: Record<string, unknown> = {
     'PATCH /v1/contacts/:id': { attributes: { hacked: true } },
     'PATCH /v1/lists/:id': { name: 'hacked' },
@@ -149,6 +150,11 @@ beforeAll(async () => {
     });
     fixtures.run = enrolled.run;
   }
+  if (hasRoute('/v1/suppressions')) {
+    fixtures.suppression = await inject('POST', '/v1/suppressions', {
+      email: 'suppressed-owner@example.com',
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -170,6 +176,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/messages/:id': 'message',
   '/v1/segments/:id': 'segment',
   '/v1/automations/:id': 'automation',
+  '/v1/suppressions/:email': 'suppression',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -181,6 +188,13 @@ const PUBLIC_ROUTES: Record<string, string> = {
   '/o/:token':
     'open pixel: the signed token is the credential; limited per token, not per IP (image proxies)',
   '/c/:token': 'click redirect: the signed token is the credential; destination only from template_links',
+  '/webhooks/ses/:workspaceId':
+    'Amazon SES via SNS: the SNS signature (certificate from an allowed host) and the topic allow-list are the credential',
+  '/webhooks/sendgrid/:workspaceId':
+    "SendGrid Event Webhook: ECDSA signature checked with the workspace's verification key",
+  '/webhooks/mailgun/:workspaceId':
+    "Mailgun: HMAC with the workspace's signing key, timestamp window, replayed tokens ignored",
+  '/webhooks/postmark/:workspaceId': "Postmark: HTTP Basic credentials from the workspace's settings",
 };
 
 describe('the route table', () => {

@@ -27,6 +27,9 @@ export const SCOPES = {
   'segments:write': 'Create, change and delete segments.',
   'automations:read': 'Read automations, their drafts and published versions; validate definitions.',
   'automations:write': 'Create, change, publish, pause, resume, archive and delete automations.',
+  'suppressions:read': 'Read the suppression list and bounce and complaint events.',
+  'suppressions:write':
+    'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw).',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

@@ -99,6 +99,16 @@ export interface CampaignSenderOptions {
   minOutcomesForPause?: number;
   /** Called once when a campaign has sent to its whole audience (e.g. to schedule follow-up work). */
   onFinished?: ((campaign: repo.CampaignRow) => Promise<void>) | undefined;
+  /**
+   * Recipients that failed for good, with the error, after their outcome is
+   * recorded: the deliverability module turns an SMTP refusal into a bounce.
+   */
+  onRefused?:
+    | ((
+        workspaceId: string,
+        refused: { email: string; messageId: string; error: unknown; final: boolean }[],
+      ) => Promise<unknown>)
+    | undefined;
 }
 
 /**
@@ -138,6 +148,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     campaign: PreparedCampaign,
     recipient: ClaimedRecipient,
     composed: ReturnType<PreparedCampaign['compose']> | undefined,
+    refused: { email: string; messageId: string; error: unknown; final: boolean }[],
   ): Promise<SendResult | undefined> {
     // Claimed before the contact unsubscribed, bounced or was blocked (a re-send after a crash): do not send.
     if (!composed) return { contactId: recipient.contact_id, outcome: 'skipped' };
@@ -151,6 +162,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       const detail = (error as { providerMessage?: unknown }).providerMessage;
       const reason = `${error instanceof Error ? error.message : String(error)}${typeof detail === 'string' ? `: ${detail}` : ''}`;
       if (kind === 'permanent' || recipient.attempts >= maxAttempts) {
+        refused.push({ email: recipient.email, messageId: recipient.message_id, error, final: true });
         return { contactId: recipient.contact_id, outcome: 'failed', error: reason };
       }
       // Left queued: the lease runs out and the recipient is tried again, by any worker.
@@ -209,6 +221,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
         composed.push(message);
       }
     };
+    const refused: { email: string; messageId: string; error: unknown; final: boolean }[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: Math.min(concurrency, recipients.length) }, async () => {
@@ -216,12 +229,28 @@ export function createCampaignSender(options: CampaignSenderOptions) {
           const index = next++;
           if (index >= composed.length - composeBlock)
             composeThrough(index - (index % composeBlock) + 2 * composeBlock - 1);
-          const result = await sendOne(content, recipients[index] as ClaimedRecipient, composed[index]);
+          const result = await sendOne(
+            content,
+            recipients[index] as ClaimedRecipient,
+            composed[index],
+            refused,
+          );
           if (result) results.push(result);
         }
       }),
     );
     await recordResults(db, campaign.id, results, clock.now());
+    if (refused.length > 0 && options.onRefused) {
+      // The outcome is recorded either way; a failure here loses only the bounce evidence, logged.
+      await options
+        .onRefused(campaign.workspace_id, refused)
+        .catch((error: Error) =>
+          logger.error(
+            { campaign_id: campaign.id, err: error.message },
+            'recording refused recipients failed',
+          ),
+        );
+    }
     await pauseIfFailing(campaign.id);
     return { handled: claimed.length, done: false };
   }

@@ -180,6 +180,13 @@ export async function audienceSegments(
   return result;
 }
 
+/**
+ * Not on the workspace's suppression list (deliverability module): a bounced or
+ * complained address is never sent to, even when its contact row says active.
+ */
+const NOT_SUPPRESSED = sql<SqlBool>`NOT EXISTS (
+  SELECT 1 FROM suppressions sp WHERE sp.workspace_id = c.workspace_id AND sp.email_key = c.email_key)`;
+
 const INCLUDED_MEMBER = sql<SqlBool>`(m.status = 'confirmed' OR (m.status = 'unconfirmed' AND l.opt_in = 'single'))`;
 
 /**
@@ -204,6 +211,7 @@ export function audience(db: Db, workspaceId: string, campaignId: string, segmen
     .selectFrom('contacts as c')
     .where('c.workspace_id', '=', workspaceId)
     .where('c.status', '=', 'active')
+    .where(NOT_SUPPRESSED)
     .where(segments?.include ? sql<SqlBool>`(${inList} OR ${segments.include.probe})` : inList)
     .where(
       sql<SqlBool>`NOT EXISTS (
@@ -239,7 +247,7 @@ export async function countAudience(
     : sql``;
   const result = await sql<{ n: string }>`
     SELECT count(*) AS n FROM contacts c
-    WHERE c.workspace_id = ${workspaceId} AND c.status = 'active'
+    WHERE c.workspace_id = ${workspaceId} AND c.status = 'active' AND ${NOT_SUPPRESSED}
       AND c.id IN (
         SELECT m.contact_id FROM campaign_lists cl
         JOIN list_memberships m ON m.list_id = cl.list_id

@@ -249,6 +249,37 @@ export function createContactService(deps: ContactServiceDeps) {
       return { ...toContact(row), lists: await repo.membershipsOf(db, workspaceId, id) };
     },
 
+    /**
+     * Changes a contact's status inside the caller's transaction, only from one
+     * of `from` (a bounce never turns a blocked contact into anything else), with
+     * its consent record carrying `detail` as evidence. Undefined when the
+     * contact is gone or its status was not one of `from`.
+     */
+    async changeStatus(
+      workspaceId: string,
+      id: string,
+      change: { to: ContactStatus; from: readonly ContactStatus[]; detail?: Record<string, unknown> },
+      origin: ConsentOrigin,
+      trx: Db,
+    ): Promise<{ from: ContactStatus; to: ContactStatus } | undefined> {
+      const current = await repo.lockContact(trx, workspaceId, id);
+      if (!current || current.status === change.to || !change.from.includes(current.status)) return undefined;
+      await repo.updateContact(trx, workspaceId, id, { status: change.to }, clock.now());
+      await consent.append(
+        workspaceId,
+        origin,
+        [
+          {
+            contactId: id,
+            action: 'status_change',
+            detail: { ...change.detail, from: current.status, to: change.to },
+          },
+        ],
+        trx,
+      );
+      return { from: current.status, to: change.to };
+    },
+
     async update(
       workspaceId: string,
       id: string,

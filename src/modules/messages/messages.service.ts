@@ -105,6 +105,15 @@ export interface MessageServiceDeps {
   senderDomains?: { assertMaySendFrom(workspaceId: string, fromEmail: string): Promise<void> } | undefined;
   /** Open pixel and link rewriting for messages sent with `track`. */
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
+  /** The workspace's suppression list (deliverability module): checked at acceptance and again at send. */
+  suppressions: { isSuppressed(workspaceId: string, email: string, trx?: Db): Promise<boolean> };
+  /** A permanent failure with its error, after it is recorded: an SMTP refusal becomes a hard bounce. */
+  onRefused?:
+    | ((
+        workspaceId: string,
+        refused: { email: string; messageId: string; error: unknown; final: boolean }[],
+      ) => Promise<unknown>)
+    | undefined;
 }
 
 /**
@@ -296,7 +305,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         await render(workspace.name, payload, template, contact);
         const now = clock.now();
         const id = uuidv7(now.getTime());
-        const suppressed = suppresses(payload, contact.status);
+        const suppressed =
+          suppresses(payload, contact.status) || (await deps.suppressions.isSuppressed(workspaceId, to, trx));
         const row = await repo.insertMessage(trx, {
           id,
           workspace_id: workspaceId,
@@ -347,7 +357,11 @@ export function createMessageService(deps: MessageServiceDeps) {
       if (row?.status !== 'queued') return;
       const payload = row.payload as StoredPayload;
       const [contact] = await contacts.findByIds(workspaceId, [row.contact_id]);
-      if (!contact || suppresses(payload, contact.status)) {
+      if (
+        !contact ||
+        suppresses(payload, contact.status) ||
+        (await deps.suppressions.isSuppressed(workspaceId, row.to_email))
+      ) {
         await repo.finish(db, workspaceId, id, { status: 'failed', error: 'suppressed' }, clock.now());
         return;
       }
@@ -420,6 +434,9 @@ export function createMessageService(deps: MessageServiceDeps) {
           { status: 'failed', error: detail.slice(0, 1000) },
           clock.now(),
         );
+        await deps.onRefused?.(workspaceId, [
+          { email: row.to_email, messageId: row.message_id, error, final: true },
+        ]);
       }
     },
 

@@ -1,0 +1,299 @@
+import { sql } from 'kysely';
+import type { Db, NewRow, Row, SuppressionReason } from '../../db/index.js';
+
+/**
+ * SQL of the deliverability module: bounce events, suppressions, settings,
+ * replay tokens. Reads `messages`, `campaign_sends` and `contacts` (read-only)
+ * to tie a report to the message it is about.
+ */
+
+export type BounceEventRow = Row<'bounce_events'>;
+export type SuppressionRow = Row<'suppressions'>;
+export type SettingsRow = Row<'deliverability_settings'>;
+
+export interface SentMessage {
+  workspace_id: string;
+  contact_id: string;
+  campaign_id: string | null;
+  /** messages.id for transactional and automation messages. */
+  message_ref: string | null;
+  /** The Message-ID header, with angle brackets. */
+  message_id: string;
+  email: string | null;
+}
+
+/**
+ * The message whose Message-ID local part (and VERP token) is `uuid`:
+ * transactional/automation messages by primary key, campaign sends by the
+ * local part of their stored Message-ID. `workspaceId` scopes the lookup when
+ * the caller knows the workspace.
+ */
+export async function findSentMessage(
+  db: Db,
+  uuid: string,
+  workspaceId: string | undefined,
+): Promise<SentMessage | undefined> {
+  let message = db
+    .selectFrom('messages as m')
+    .leftJoin('contacts as c', 'c.id', 'm.contact_id')
+    .select(['m.workspace_id', 'm.contact_id', 'm.id', 'm.message_id', 'c.email'])
+    .where('m.id', '=', uuid);
+  if (workspaceId) message = message.where('m.workspace_id', '=', workspaceId);
+  const found = await message.executeTakeFirst();
+  if (found) {
+    return {
+      workspace_id: found.workspace_id,
+      contact_id: found.contact_id,
+      campaign_id: null,
+      message_ref: found.id,
+      message_id: found.message_id,
+      email: found.email,
+    };
+  }
+  let send = db
+    .selectFrom('campaign_sends as s')
+    .leftJoin('contacts as c', 'c.id', 's.contact_id')
+    .select(['s.workspace_id', 's.contact_id', 's.campaign_id', 's.message_id', 'c.email'])
+    .where(sql<string>`split_part(s.message_id, '@', 1)`, '=', uuid);
+  if (workspaceId) send = send.where('s.workspace_id', '=', workspaceId);
+  const row = await send.executeTakeFirst();
+  if (!row) return undefined;
+  return {
+    workspace_id: row.workspace_id,
+    contact_id: row.contact_id,
+    campaign_id: row.campaign_id,
+    message_ref: null,
+    // Campaign sends store the Message-ID without its angle brackets.
+    message_id: `<${row.message_id}>`,
+    email: row.email,
+  };
+}
+
+export async function findContactIdByEmail(
+  db: Db,
+  workspaceId: string,
+  emailKey: string,
+): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('contacts')
+    .select('id')
+    .where('workspace_id', '=', workspaceId)
+    .where('email_key', '=', emailKey)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** Inserts the event; undefined when the workspace already has one with this dedup key. */
+export async function insertEvent(db: Db, row: NewRow<'bounce_events'>): Promise<string | undefined> {
+  const inserted = await db
+    .insertInto('bounce_events')
+    .values(row)
+    .onConflict((oc) => oc.columns(['workspace_id', 'dedup_key']).doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted?.id;
+}
+
+export async function findEventByDedupKey(
+  db: Db,
+  workspaceId: string,
+  dedupKey: string,
+): Promise<BounceEventRow | undefined> {
+  return db
+    .selectFrom('bounce_events')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('dedup_key', '=', dedupKey)
+    .executeTakeFirst();
+}
+
+export async function setEventEffect(db: Db, workspaceId: string, id: string, effect: string): Promise<void> {
+  await db
+    .updateTable('bounce_events')
+    .set({ effect })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute();
+}
+
+export async function countSoftBounces(
+  db: Db,
+  workspaceId: string,
+  recipientKey: string,
+  since: Date,
+): Promise<number> {
+  const row = await db
+    .selectFrom('bounce_events')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where('recipient_key', '=', recipientKey)
+    .where('type', '=', 'bounce')
+    .where('severity', '=', 'soft')
+    .where('received_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function listEvents(
+  db: Db,
+  workspaceId: string,
+  filter: { contactId?: string | undefined; after?: string | undefined; limit: number },
+): Promise<BounceEventRow[]> {
+  let query = db.selectFrom('bounce_events').selectAll().where('workspace_id', '=', workspaceId);
+  if (filter.contactId) query = query.where('contact_id', '=', filter.contactId);
+  if (filter.after) query = query.where('id', '>', filter.after);
+  return query
+    .orderBy('id')
+    .limit(filter.limit + 1)
+    .execute();
+}
+
+/**
+ * Adds the address to the suppression list. An existing entry is kept, except
+ * that a stronger reason replaces a weaker one (`replaces`): a complaint or
+ * hard bounce outranks a soft-bounce suppression. True when a row was written.
+ */
+export async function upsertSuppression(
+  db: Db,
+  row: NewRow<'suppressions'>,
+  replaces: readonly SuppressionReason[],
+): Promise<boolean> {
+  const insert = db.insertInto('suppressions').values(row);
+  const result = await (replaces.length === 0
+    ? insert.onConflict((oc) => oc.columns(['workspace_id', 'email_key']).doNothing())
+    : insert.onConflict((oc) =>
+        oc
+          .columns(['workspace_id', 'email_key'])
+          .doUpdateSet({
+            reason: row.reason,
+            source: row.source,
+            bounce_event_id: row.bounce_event_id ?? null,
+            note: row.note ?? null,
+            created_by: row.created_by ?? null,
+            created_at: row.created_at,
+          })
+          .where('suppressions.reason', 'in', [...replaces]),
+      )
+  )
+    .returning('email_key')
+    .executeTakeFirst();
+  return result !== undefined;
+}
+
+export async function findSuppression(
+  db: Db,
+  workspaceId: string,
+  emailKey: string,
+): Promise<SuppressionRow | undefined> {
+  return db
+    .selectFrom('suppressions')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('email_key', '=', emailKey)
+    .executeTakeFirst();
+}
+
+/** The subset of `emailKeys` on the workspace's suppression list. */
+export async function suppressedKeys(db: Db, workspaceId: string, emailKeys: string[]): Promise<Set<string>> {
+  if (emailKeys.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('suppressions')
+    .select('email_key')
+    .where('workspace_id', '=', workspaceId)
+    .where('email_key', 'in', emailKeys)
+    .execute();
+  return new Set(rows.map((r) => r.email_key));
+}
+
+export async function listSuppressions(
+  db: Db,
+  workspaceId: string,
+  filter: {
+    reason?: SuppressionReason | undefined;
+    email?: string | undefined;
+    after?: string | undefined;
+    limit: number;
+  },
+): Promise<SuppressionRow[]> {
+  let query = db.selectFrom('suppressions').selectAll().where('workspace_id', '=', workspaceId);
+  if (filter.reason) query = query.where('reason', '=', filter.reason);
+  // A prefix search on the address: `email=@example.com` does not find anything, `email=ann` finds ann@...
+  if (filter.email) query = query.where('email_key', 'like', `${escapeLike(filter.email.toLowerCase())}%`);
+  if (filter.after) query = query.where('email_key', '>', filter.after);
+  return query
+    .orderBy('email_key')
+    .limit(filter.limit + 1)
+    .execute();
+}
+
+function escapeLike(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+export async function deleteSuppression(
+  db: Db,
+  workspaceId: string,
+  emailKey: string,
+): Promise<SuppressionRow | undefined> {
+  return db
+    .deleteFrom('suppressions')
+    .where('workspace_id', '=', workspaceId)
+    .where('email_key', '=', emailKey)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+export async function insertRemoval(db: Db, row: NewRow<'suppression_removals'>): Promise<void> {
+  await db.insertInto('suppression_removals').values(row).execute();
+}
+
+export async function findSettings(db: Db, workspaceId: string): Promise<SettingsRow | undefined> {
+  return db
+    .selectFrom('deliverability_settings')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .executeTakeFirst();
+}
+
+export async function upsertSettings(db: Db, row: NewRow<'deliverability_settings'>): Promise<SettingsRow> {
+  const { workspace_id: _ignored, ...changes } = row;
+  return db
+    .insertInto('deliverability_settings')
+    .values(row)
+    .onConflict((oc) => oc.column('workspace_id').doUpdateSet(changes))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Records a replay token; false when it was already there (a replay). Prunes tokens older than `pruneBefore`. */
+export async function rememberToken(
+  db: Db,
+  row: { workspace_id: string; provider: string; token: string; seen_at: Date },
+  pruneBefore: Date,
+): Promise<boolean> {
+  await db.deleteFrom('webhook_replay_tokens').where('seen_at', '<', pruneBefore).execute();
+  const inserted = await db
+    .insertInto('webhook_replay_tokens')
+    .values(row)
+    .onConflict((oc) => oc.columns(['workspace_id', 'provider', 'token']).doNothing())
+    .returning('token')
+    .executeTakeFirst();
+  return inserted !== undefined;
+}
+
+export async function workspaceExists(db: Db, workspaceId: string): Promise<boolean> {
+  const row = await db.selectFrom('workspaces').select('id').where('id', '=', workspaceId).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Adds many addresses in one statement; existing entries are kept. Returns how many were added. */
+export async function insertSuppressions(db: Db, rows: NewRow<'suppressions'>[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const inserted = await db
+    .insertInto('suppressions')
+    .values(rows)
+    .onConflict((oc) => oc.columns(['workspace_id', 'email_key']).doNothing())
+    .returning('email_key')
+    .execute();
+  return inserted.length;
+}

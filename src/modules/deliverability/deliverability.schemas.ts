@@ -1,0 +1,173 @@
+import { Type } from 'typebox';
+import { NullableTimestamp, PageQuery, Timestamp } from '../../http/schemas.js';
+
+const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
+
+export const SuppressionReasonSchema = Type.Union(
+  [
+    Type.Literal('hard_bounce'),
+    Type.Literal('soft_bounce'),
+    Type.Literal('complaint'),
+    Type.Literal('manual'),
+  ],
+  { description: 'hard_bounce, soft_bounce (N soft bounces within M days), complaint, or manual.' },
+);
+
+export const SuppressionSchema = Type.Object({
+  email: Type.String(),
+  reason: SuppressionReasonSchema,
+  source: Type.String({
+    description: 'What added it: smtp, http, ses, sendgrid, mailgun, postmark, or api.',
+  }),
+  bounce_event_id: Nullable(Type.String({ format: 'uuid' })),
+  note: Nullable(Type.String()),
+  created_at: Timestamp,
+});
+
+export const SuppressionListQuery = Type.Object(
+  {
+    ...PageQuery,
+    reason: Type.Optional(SuppressionReasonSchema),
+    email: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 320,
+        description: 'Addresses starting with this text (any case).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const SuppressionCreate = Type.Object(
+  {
+    email: Type.String({ minLength: 3, maxLength: 320 }),
+    reason: Type.Optional(SuppressionReasonSchema),
+    note: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SuppressionEmailParams = Type.Object(
+  { email: Type.String({ minLength: 3, maxLength: 320 }) },
+  { additionalProperties: false },
+);
+
+export const SuppressionDeleteQuery = Type.Object(
+  {
+    reason: Type.String({
+      minLength: 1,
+      maxLength: 1000,
+      description: 'Why the address may be sent to again (recorded with the removal).',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+const AppliedSchema = Type.Object({
+  event_id: Nullable(Type.String({ format: 'uuid' })),
+  duplicate: Type.Boolean({ description: 'The same report was applied before: nothing changed.' }),
+  type: Type.String({ description: 'bounce, complaint, delivery or delay.' }),
+  severity: Nullable(Type.String()),
+  reason: Nullable(Type.String()),
+  matched_by: Type.String({
+    description:
+      'verp (signed return path), message_id (Original Message-ID), recipient (address in the workspace) or none.',
+  }),
+  contact_id: Nullable(Type.String({ format: 'uuid' })),
+  campaign_id: Nullable(Type.String({ format: 'uuid' })),
+  message_ref: Nullable(Type.String({ format: 'uuid' })),
+  effects: Type.Array(Type.String(), { description: 'contact_bounced, contact_complained, suppressed.' }),
+});
+
+export const RawIntakeResult = Type.Object({
+  kind: Type.String({ description: 'bounce, delay, complaint, auto_reply or unknown.' }),
+  format: Type.String({ description: 'dsn, arf, text, auto_reply or none.' }),
+  results: Type.Array(AppliedSchema),
+});
+
+export const WebhookResult = Type.Object({
+  outcome: Type.String({ description: 'applied, replay_ignored, subscription_confirmed or ignored.' }),
+  results: Type.Array(AppliedSchema),
+});
+
+export const BounceEventSchema = Type.Object({
+  id: Type.String({ format: 'uuid' }),
+  contact_id: Nullable(Type.String()),
+  campaign_id: Nullable(Type.String()),
+  message_ref: Nullable(Type.String()),
+  message_id: Nullable(Type.String()),
+  recipient: Type.String(),
+  type: Type.String(),
+  severity: Nullable(Type.String()),
+  reason: Nullable(Type.String()),
+  status_code: Nullable(Type.String()),
+  reply_code: Type.Union([Type.Integer(), Type.Null()]),
+  diagnostic: Nullable(Type.String()),
+  remote_mta: Nullable(Type.String()),
+  source: Type.String(),
+  matched_by: Type.String(),
+  effect: Type.String(),
+  occurred_at: NullableTimestamp,
+  received_at: Timestamp,
+});
+
+export const BounceEventListQuery = Type.Object(
+  { ...PageQuery, contact_id: Type.Optional(Type.String({ format: 'uuid' })) },
+  { additionalProperties: false },
+);
+
+export const SettingsSchema = Type.Object({
+  soft_bounce_threshold: Type.Integer(),
+  soft_bounce_window_days: Type.Integer(),
+  ses_topic_arns: Type.Array(Type.String()),
+  sendgrid_public_key: Nullable(Type.String()),
+  mailgun_signing_key_set: Type.Boolean(),
+  postmark_username: Nullable(Type.String()),
+  postmark_password_set: Type.Boolean(),
+});
+
+export const SettingsPatchSchema = Type.Object(
+  {
+    soft_bounce_threshold: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description: 'Soft bounces that suppress an address (default 3)...',
+      }),
+    ),
+    soft_bounce_window_days: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 365, description: '...within this many days (default 7).' }),
+    ),
+    ses_topic_arns: Type.Optional(
+      Type.Array(Type.String({ pattern: '^arn:[^:]+:sns:[^:]*:[^:]*:.+$' }), {
+        maxItems: 20,
+        description: 'SNS topics whose messages /webhooks/ses/{workspace} accepts.',
+      }),
+    ),
+    sendgrid_public_key: Type.Optional(
+      Nullable(
+        Type.String({ minLength: 40, maxLength: 2000, description: 'Event Webhook verification key.' }),
+      ),
+    ),
+    mailgun_signing_key: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 8,
+          maxLength: 200,
+          description: 'HTTP webhook signing key (stored encrypted).',
+        }),
+      ),
+    ),
+    postmark_username: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200 }))),
+    postmark_password: Type.Optional(
+      Nullable(Type.String({ minLength: 8, maxLength: 200, description: 'Stored encrypted.' })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const WorkspaceParams = Type.Object(
+  { workspaceId: Type.String({ minLength: 1, maxLength: 64 }) },
+  { additionalProperties: false },
+);

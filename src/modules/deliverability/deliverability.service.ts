@@ -1,0 +1,774 @@
+import { createHash } from 'node:crypto';
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
+import type { BounceSource, ContactStatus, Db, SuppressionReason } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
+import { DomainError } from '../../lib/errors.js';
+import { isUuid, uuidv7 } from '../../lib/ids.js';
+import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
+import { verifyReturnPathToken } from '../../lib/signed-tokens.js';
+import { isTransportError } from '../../mail/transports/index.js';
+import { classifyFailure, failureCodes } from '../bounces/bounce-reasons.js';
+import type { ParsedReport } from '../bounces/index.js';
+import type { ProviderEvent } from '../bounces/provider-events.js';
+import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
+import { type ContactService, normalizeEmail } from '../contacts/index.js';
+import * as repo from './deliverability.repository.js';
+
+/**
+ * Bounces, complaints and the suppression list. Every source (an MTA pipe,
+ * provider webhooks, synchronous SMTP replies, later an IMAP poller) hands its
+ * reports to `applyReport` / `applyEvents`, which tie each to its message and
+ * contact, store it once (dedup key) and apply the policies in the same
+ * transaction:
+ * - hard bounce: contact `bounced`, address suppressed;
+ * - soft bounce: address suppressed after N soft bounces within M days;
+ * - complaint: contact `complained` (no marketing at all), address suppressed;
+ * - delays, deliveries: recorded, never counted; auto-replies: ignored.
+ * Status changes go to the consent ledger with the bounce event as evidence.
+ */
+
+export type ReportType = 'bounce' | 'complaint' | 'delivery' | 'delay';
+
+/** One recipient's outcome, whatever the source. */
+export interface BounceReport {
+  type: ReportType;
+  recipient: string | null;
+  severity: 'hard' | 'soft' | null;
+  reason: string | null;
+  status: string | null;
+  replyCode: number | null;
+  diagnostic: string | null;
+  remoteMta: string | null;
+  /** The Message-ID header of the message the report is about. */
+  messageId: string | null;
+  /** The VERP address (`b-<token>@domain`) the report came back to. */
+  returnPath: string | null;
+  occurredAt: Date | null;
+  evidence: Record<string, unknown>;
+  /** The same report always gives the same key (provider event id, digest of the raw report...). */
+  dedupKey: string;
+}
+
+export type MatchedBy = 'verp' | 'message_id' | 'recipient' | 'none';
+
+export interface AppliedReport {
+  /** null when the report could not be tied to a workspace, so nothing was stored. */
+  event_id: string | null;
+  duplicate: boolean;
+  type: ReportType;
+  severity: 'hard' | 'soft' | null;
+  reason: string | null;
+  matched_by: MatchedBy;
+  contact_id: string | null;
+  campaign_id: string | null;
+  message_ref: string | null;
+  /** What the policies did: contact_bounced, contact_complained, suppressed. */
+  effects: string[];
+}
+
+export interface Suppression {
+  email: string;
+  reason: SuppressionReason;
+  source: string;
+  bounce_event_id: string | null;
+  note: string | null;
+  created_at: Date;
+}
+
+export interface DeliverabilitySettings {
+  soft_bounce_threshold: number;
+  soft_bounce_window_days: number;
+  ses_topic_arns: string[];
+  sendgrid_public_key: string | null;
+  mailgun_signing_key_set: boolean;
+  postmark_username: string | null;
+  postmark_password_set: boolean;
+}
+
+export interface SettingsPatch {
+  soft_bounce_threshold?: number | undefined;
+  soft_bounce_window_days?: number | undefined;
+  ses_topic_arns?: string[] | undefined;
+  sendgrid_public_key?: string | null | undefined;
+  mailgun_signing_key?: string | null | undefined;
+  postmark_username?: string | null | undefined;
+  postmark_password?: string | null | undefined;
+}
+
+/** The secrets a webhook route checks requests with, decrypted. */
+export interface WebhookCredentials {
+  sesTopicArns: string[];
+  sendgridPublicKey: string | null;
+  mailgunSigningKey: string | null;
+  postmark: { username: string; password: string } | null;
+}
+
+export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
+export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
+const DIAGNOSTIC_MAX = 1000;
+/** A stronger reason replaces a weaker one on the list; never the other way round. */
+const REPLACES: Record<SuppressionReason, SuppressionReason[]> = {
+  complaint: ['soft_bounce', 'hard_bounce'],
+  hard_bounce: ['soft_bounce'],
+  soft_bounce: [],
+  manual: [],
+};
+
+export interface DeliverabilityServiceDeps {
+  db: Db;
+  clock: Clock;
+  keyring: SecretKeyring;
+  contacts: Pick<ContactService, 'changeStatus'>;
+  consent: Pick<ConsentLedger, 'append'>;
+}
+
+export function emailKey(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function digest(data: Buffer | string): string {
+  return createHash('sha256').update(data).digest('hex').slice(0, 32);
+}
+
+/** One BounceReport per recipient of a parsed bounce message; auto-replies and unreadable reports give none. */
+export function reportsFromParsed(parsed: ParsedReport, rawDigest: string): BounceReport[] {
+  if (parsed.kind === 'auto_reply' || parsed.kind === 'unknown') return [];
+  return parsed.recipients.map((r, index) => ({
+    type: r.kind,
+    recipient: r.recipient,
+    severity: r.kind === 'complaint' ? null : r.severity,
+    reason: r.reason,
+    status: r.status,
+    replyCode: r.replyCode,
+    diagnostic: r.diagnostic,
+    remoteMta: r.remoteMta,
+    messageId: parsed.originalMessageId,
+    returnPath: parsed.returnPath,
+    occurredAt: null,
+    evidence: {
+      format: parsed.format,
+      report_digest: rawDigest,
+      ...(r.action ? { action: r.action } : {}),
+      ...(r.feedbackType ? { feedback_type: r.feedbackType } : {}),
+      ...(parsed.reportingMta ? { reporting_mta: parsed.reportingMta } : {}),
+    },
+    // The same report piped twice is the same bytes: one event per recipient line.
+    dedupKey: `raw:${rawDigest}:${index}`,
+  }));
+}
+
+/** A provider webhook event as a BounceReport; the dedup key covers what makes one event differ from another. */
+export function reportFromProviderEvent(event: ProviderEvent): BounceReport {
+  const key = digest(
+    JSON.stringify([
+      event.provider,
+      event.type,
+      event.recipient.toLowerCase(),
+      event.providerMessageId,
+      event.messageId,
+      event.occurredAt?.toISOString() ?? null,
+      event.status,
+      event.diagnostic,
+      event.providerDetail,
+    ]),
+  );
+  return {
+    type: event.type,
+    recipient: event.recipient,
+    severity: event.type === 'complaint' || event.type === 'delivery' ? null : event.severity,
+    reason: event.reason,
+    status: event.status,
+    replyCode: event.replyCode,
+    diagnostic: event.diagnostic,
+    remoteMta: null,
+    messageId: event.messageId,
+    returnPath: null,
+    occurredAt: event.occurredAt,
+    evidence: {
+      ...(event.providerMessageId ? { provider_message_id: event.providerMessageId } : {}),
+      ...event.providerDetail,
+    },
+    dedupKey: `${event.provider}:${key}`,
+  };
+}
+
+export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
+  const { db, clock, keyring } = deps;
+
+  const secretContext = (kind: string, workspaceId: string) => `deliverability:${kind}:${workspaceId}`;
+
+  async function policy(workspaceId: string, trx: Db = db) {
+    const row = await repo.findSettings(trx, workspaceId);
+    return {
+      threshold: row?.soft_bounce_threshold ?? DEFAULT_SOFT_BOUNCE_THRESHOLD,
+      windowDays: row?.soft_bounce_window_days ?? DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+    };
+  }
+
+  /** Ties a report to a message and contact: VERP token, then Message-ID, then the address. */
+  async function match(trx: Db, workspaceId: string | undefined, report: BounceReport) {
+    const verpToken = report.returnPath?.match(/^b-([^@]+)@/i)?.[1];
+    const fromToken = verpToken ? verifyReturnPathToken(keyring, verpToken) : undefined;
+    if (fromToken) {
+      // A token of another workspace's message is not this workspace's business: fall through.
+      const sent = await repo.findSentMessage(trx, fromToken, workspaceId);
+      if (sent) return { by: 'verp' as const, workspaceId: sent.workspace_id, sent };
+    }
+    const local = report.messageId?.match(/^<?([^@<>\s]+)@[^>]+>?$/)?.[1];
+    if (workspaceId && local && isUuid(local)) {
+      const sent = await repo.findSentMessage(trx, local, workspaceId);
+      if (
+        sent &&
+        sent.message_id.toLowerCase() === `<${report.messageId?.replace(/^<|>$/g, '')}>`.toLowerCase()
+      )
+        return { by: 'message_id' as const, workspaceId, sent };
+    }
+    if (workspaceId && report.recipient) {
+      const contactId = await repo.findContactIdByEmail(trx, workspaceId, emailKey(report.recipient));
+      if (contactId) return { by: 'recipient' as const, workspaceId, contactId };
+    }
+    return { by: 'none' as const, workspaceId };
+  }
+
+  async function suppress(
+    trx: Db,
+    workspaceId: string,
+    email: string,
+    reason: SuppressionReason,
+    origin: { source: string; eventId?: string | null; note?: string | null; by?: string | null },
+  ): Promise<boolean> {
+    return repo.upsertSuppression(
+      trx,
+      {
+        workspace_id: workspaceId,
+        email_key: emailKey(email),
+        email: email.trim(),
+        reason,
+        source: origin.source,
+        bounce_event_id: origin.eventId ?? null,
+        note: origin.note ?? null,
+        created_by: origin.by ?? null,
+        created_at: clock.now(),
+      },
+      REPLACES[reason],
+    );
+  }
+
+  async function applyOne(
+    workspaceId: string | undefined,
+    report: BounceReport,
+    source: BounceSource,
+    outer?: Db,
+  ): Promise<AppliedReport> {
+    const found = await match(outer ?? db, workspaceId, report);
+    const sent = 'sent' in found ? found.sent : undefined;
+    const contactId = sent?.contact_id ?? ('contactId' in found ? (found.contactId ?? null) : null);
+    const base: AppliedReport = {
+      event_id: null,
+      duplicate: false,
+      type: report.type,
+      severity: report.severity,
+      reason: report.reason,
+      matched_by: found.by,
+      contact_id: contactId,
+      campaign_id: sent?.campaign_id ?? null,
+      message_ref: sent?.message_ref ?? null,
+      effects: [],
+    };
+    // Herald sends to the contact's address: that is what to suppress, even when the
+    // report names a forwarding target.
+    const address = sent?.email ?? report.recipient;
+    const ws = found.workspaceId;
+    if (!ws || !address) return base;
+
+    // Inside the caller's transaction when given one (a webhook's replay token commits with its events).
+    const inTransaction = <T>(work: (trx: Db) => Promise<T>) =>
+      outer ? work(outer) : db.transaction().execute(work);
+    return inTransaction(async (trx) => {
+      const now = clock.now();
+      const eventId = await repo.insertEvent(trx, {
+        id: uuidv7(now.getTime()),
+        workspace_id: ws,
+        contact_id: contactId,
+        campaign_id: sent?.campaign_id ?? null,
+        message_ref: sent?.message_ref ?? null,
+        message_id: sent?.message_id ?? report.messageId?.slice(0, 998) ?? null,
+        recipient: (report.recipient ?? address).slice(0, 320),
+        recipient_key: emailKey(address),
+        type: report.type,
+        severity: report.severity,
+        reason: report.reason,
+        status_code: report.status,
+        reply_code: report.replyCode,
+        diagnostic: report.diagnostic?.slice(0, DIAGNOSTIC_MAX) ?? null,
+        remote_mta: report.remoteMta?.slice(0, 255) ?? null,
+        source,
+        matched_by: found.by,
+        evidence: JSON.stringify(report.evidence),
+        dedup_key: report.dedupKey,
+        occurred_at: report.occurredAt,
+        received_at: now,
+      });
+      if (!eventId) {
+        const earlier = await repo.findEventByDedupKey(trx, ws, report.dedupKey);
+        return { ...base, event_id: earlier?.id ?? null, duplicate: true };
+      }
+      const effects: string[] = [];
+      const origin: ConsentOrigin = { source: 'system', sourceId: eventId };
+      const evidence = { via: 'bounce_event', bounce_event_id: eventId, source, reason: report.reason };
+      const setStatus = async (to: ContactStatus, from: ContactStatus[]) =>
+        contactId
+          ? deps.contacts.changeStatus(ws, contactId, { to, from, detail: evidence }, origin, trx)
+          : undefined;
+
+      if (report.type === 'bounce' && report.severity === 'hard') {
+        if (await setStatus('bounced', ['active', 'unsubscribed'])) effects.push('contact_bounced');
+        if (await suppress(trx, ws, address, 'hard_bounce', { source, eventId })) effects.push('suppressed');
+      } else if (report.type === 'bounce' && report.severity === 'soft') {
+        const { threshold, windowDays } = await policy(ws, trx);
+        const since = new Date(now.getTime() - windowDays * 86_400_000);
+        const count = await repo.countSoftBounces(trx, ws, emailKey(address), since);
+        if (count >= threshold && (await suppress(trx, ws, address, 'soft_bounce', { source, eventId })))
+          effects.push('suppressed');
+      } else if (report.type === 'complaint') {
+        if (await setStatus('complained', ['active', 'unsubscribed', 'bounced'])) {
+          effects.push('contact_complained');
+          if (contactId) {
+            await deps.consent.append(
+              ws,
+              origin,
+              [{ contactId, action: 'unsubscribe', detail: { ...evidence, scope: 'all' } }],
+              trx,
+            );
+          }
+        }
+        if (await suppress(trx, ws, address, 'complaint', { source, eventId })) effects.push('suppressed');
+      }
+      if (effects.length > 0) await repo.setEventEffect(trx, ws, eventId, effects.join('+'));
+      return { ...base, event_id: eventId, effects };
+    });
+  }
+
+  function toSuppression(row: repo.SuppressionRow): Suppression {
+    return {
+      email: row.email,
+      reason: row.reason,
+      source: row.source,
+      bounce_event_id: row.bounce_event_id,
+      note: row.note,
+      created_at: row.created_at,
+    };
+  }
+
+  function toSettings(row: repo.SettingsRow | undefined): DeliverabilitySettings {
+    return {
+      soft_bounce_threshold: row?.soft_bounce_threshold ?? DEFAULT_SOFT_BOUNCE_THRESHOLD,
+      soft_bounce_window_days: row?.soft_bounce_window_days ?? DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+      ses_topic_arns: row?.ses_topic_arns ?? [],
+      sendgrid_public_key: row?.sendgrid_public_key ?? null,
+      mailgun_signing_key_set: Boolean(row?.mailgun_signing_key),
+      postmark_username: row?.postmark_username ?? null,
+      postmark_password_set: Boolean(row?.postmark_password),
+    };
+  }
+
+  function checkedEmail(input: string, path: string): string {
+    const checked = normalizeEmail(input);
+    if (!checked.ok)
+      throw new DomainError('INVALID_EMAIL', `${checked.reason}`, [{ path, message: checked.reason }]);
+    return checked.email;
+  }
+
+  return {
+    /**
+     * Applies a parsed bounce message (DSN, ARF, text notice). `workspaceId`
+     * undefined: a shared bounce mailbox, where only a verified VERP token can
+     * name the workspace.
+     */
+    async applyReport(
+      workspaceId: string | undefined,
+      parsed: ParsedReport,
+      source: BounceSource,
+      options: { rawDigest?: string | undefined } = {},
+    ): Promise<AppliedReport[]> {
+      const out: AppliedReport[] = [];
+      // Pass the digest of the raw bytes when there are any; the parsed report stands in for them otherwise.
+      const key = options.rawDigest ?? digest(JSON.stringify(parsed));
+      for (const report of reportsFromParsed(parsed, key))
+        out.push(await applyOne(workspaceId, report, source));
+      return out;
+    },
+
+    /**
+     * Applies provider webhook events. With `replay`, the token is remembered in
+     * the first event's transaction; a token seen before makes the whole request
+     * a no-op (every result `duplicate`).
+     */
+    async applyEvents(
+      workspaceId: string,
+      events: ProviderEvent[],
+      source: BounceSource,
+      replay?: { token: string; provider: string; windowMs: number },
+    ): Promise<{ replayed: boolean; results: AppliedReport[] }> {
+      if (!replay) {
+        const results: AppliedReport[] = [];
+        for (const event of events)
+          results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source));
+        return { replayed: false, results };
+      }
+      // The token and the events commit together: a request that failed half-way is not taken for a replay.
+      return db.transaction().execute(async (trx) => {
+        const fresh = await repo.rememberToken(
+          trx,
+          { workspace_id: workspaceId, provider: replay.provider, token: replay.token, seen_at: clock.now() },
+          new Date(clock.now().getTime() - 2 * replay.windowMs),
+        );
+        if (!fresh) return { replayed: true, results: [] };
+        const results: AppliedReport[] = [];
+        for (const event of events)
+          results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source, trx));
+        return { replayed: false, results };
+      });
+    },
+
+    /** Applies one ready-made report (synchronous SMTP replies, future sources). */
+    async applyBounce(
+      workspaceId: string | undefined,
+      report: BounceReport,
+      source: BounceSource,
+    ): Promise<AppliedReport> {
+      return applyOne(workspaceId, report, source);
+    },
+
+    /**
+     * Synchronous SMTP refusals at send time (campaign sender, messages): a
+     * 5xx reply (or a 4xx on the last attempt) goes through the same policies as
+     * a DSN. Anything else is no report about the address and is ignored.
+     */
+    async recordRefusals(workspaceId: string, refusals: SendRefusal[]): Promise<AppliedReport[]> {
+      const out: AppliedReport[] = [];
+      for (const refusal of refusals) {
+        const report = refusalReport(refusal);
+        if (report) out.push(await applyOne(workspaceId, report, 'smtp'));
+      }
+      return out;
+    },
+
+    /** The subset of `emails` (any letter case) on the suppression list, as lowercase keys. */
+    async suppressedAmong(workspaceId: string, emails: string[], trx: Db = db): Promise<Set<string>> {
+      return repo.suppressedKeys(trx, workspaceId, [...new Set(emails.map(emailKey))]);
+    },
+
+    async isSuppressed(workspaceId: string, email: string, trx: Db = db): Promise<boolean> {
+      return (await repo.suppressedKeys(trx, workspaceId, [emailKey(email)])).size > 0;
+    },
+
+    async listSuppressions(
+      workspaceId: string,
+      query: {
+        reason?: SuppressionReason | undefined;
+        email?: string | undefined;
+        cursor?: string | undefined;
+        limit: number;
+      },
+    ): Promise<Page<Suppression>> {
+      const after = decodeCursor(query.cursor, (v) => v.length > 0 && v.length <= 320);
+      const rows = await repo.listSuppressions(db, workspaceId, { ...query, after });
+      const data = rows.slice(0, query.limit);
+      const last = data.at(-1);
+      return {
+        data: data.map(toSuppression),
+        next_cursor: rows.length > query.limit && last ? encodeCursor(last.email_key) : null,
+      };
+    },
+
+    async addSuppression(
+      workspaceId: string,
+      input: { email: string; reason?: SuppressionReason | undefined; note?: string | undefined },
+      by: { source: string; id?: string | null },
+    ): Promise<{ suppression: Suppression; created: boolean }> {
+      const email = checkedEmail(input.email, '/email');
+      return db.transaction().execute(async (trx) => {
+        const created = await suppress(trx, workspaceId, email, input.reason ?? 'manual', {
+          source: by.source,
+          note: input.note ?? null,
+          by: by.id ?? null,
+        });
+        const row = await repo.findSuppression(trx, workspaceId, emailKey(email));
+        if (!row) throw new Error('suppression vanished after insert');
+        return { suppression: toSuppression(row), created };
+      });
+    },
+
+    /**
+     * CSV import: a header row naming `email` (required), `reason` and `note`
+     * (optional; reason defaults to manual). All rows are checked first: any
+     * bad row refuses the file with its line number and nothing is stored.
+     */
+    async importSuppressions(
+      workspaceId: string,
+      csv: Buffer,
+      by: { source: string; id?: string | null },
+    ): Promise<{ rows: number; added: number; already_suppressed: number }> {
+      let records: Record<string, string>[];
+      try {
+        records = parse(csv, {
+          columns: (h: string[]) => h.map((c) => c.trim().toLowerCase()),
+          bom: true,
+          skip_empty_lines: true,
+          trim: true,
+        });
+      } catch (error) {
+        throw new DomainError('INVALID_CSV', `the file is not valid CSV: ${(error as Error).message}`);
+      }
+      const first = records[0];
+      if (first && !('email' in first))
+        throw new DomainError(
+          'INVALID_CSV',
+          'the header row must name an email column (and optionally reason, note)',
+        );
+      const problems: { path: string; message: string; line: number }[] = [];
+      const now = clock.now();
+      const rows = new Map<string, Parameters<typeof repo.insertSuppressions>[1][number]>();
+      records.forEach((record, index) => {
+        const line = index + 2;
+        const checked = normalizeEmail(record.email ?? '');
+        const reason = (record.reason || 'manual') as SuppressionReason;
+        if (!checked.ok) problems.push({ path: `/${line}/email`, message: checked.reason, line });
+        else if (!(reason in REPLACES))
+          problems.push({
+            path: `/${line}/reason`,
+            message: 'reason must be hard_bounce, soft_bounce, complaint or manual',
+            line,
+          });
+        // The first row naming an address wins; later ones are counted as already there.
+        else if (!rows.has(emailKey(checked.email)))
+          rows.set(emailKey(checked.email), {
+            workspace_id: workspaceId,
+            email_key: emailKey(checked.email),
+            email: checked.email,
+            reason,
+            source: by.source,
+            bounce_event_id: null,
+            note: record.note ? record.note.slice(0, 1000) : null,
+            created_by: by.id ?? null,
+            created_at: now,
+          });
+      });
+      if (problems.length > 0)
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `${problems.length} row(s) are not valid, nothing was imported: fix them and send the file again`,
+          problems.slice(0, 100),
+        );
+      const all = [...rows.values()];
+      const added = await db.transaction().execute(async (trx) => {
+        let n = 0;
+        for (let i = 0; i < all.length; i += 1000)
+          n += await repo.insertSuppressions(trx, all.slice(i, i + 1000));
+        return n;
+      });
+      return { rows: records.length, added, already_suppressed: records.length - added };
+    },
+
+    /** The whole list as CSV (email, reason, source, note, created_at), by address. */
+    async exportSuppressions(workspaceId: string): Promise<string> {
+      const lines: string[] = [stringify([['email', 'reason', 'source', 'note', 'created_at']])];
+      let after: string | undefined;
+      for (;;) {
+        const rows = await repo.listSuppressions(db, workspaceId, { after, limit: 5000 });
+        const page = rows.slice(0, 5000);
+        // A cell starting with = + - @ would run as a formula in a spreadsheet.
+        const cell = (v: string | null) => (v && /^[=+\-@\t\r]/.test(v) ? `'${v}` : (v ?? ''));
+        lines.push(
+          stringify(
+            page.map((r) => [cell(r.email), r.reason, r.source, cell(r.note), r.created_at.toISOString()]),
+          ),
+        );
+        if (rows.length <= 5000) break;
+        after = page.at(-1)?.email_key;
+      }
+      return lines.join('');
+    },
+
+    /** Removes the address from the list; the removal, its reason and who did it are recorded. */
+    async removeSuppression(
+      workspaceId: string,
+      email: string,
+      reason: string,
+      by: { id?: string | null },
+    ): Promise<Suppression> {
+      return db.transaction().execute(async (trx) => {
+        const removed = await repo.deleteSuppression(trx, workspaceId, emailKey(email));
+        if (!removed)
+          throw new DomainError(
+            'SUPPRESSION_NOT_FOUND',
+            `${email} is not on this workspace's suppression list`,
+          );
+        await repo.insertRemoval(trx, {
+          id: uuidv7(clock.now().getTime()),
+          workspace_id: workspaceId,
+          email_key: removed.email_key,
+          previous_reason: removed.reason,
+          suppressed_at: removed.created_at,
+          reason,
+          removed_by: by.id ?? null,
+          removed_at: clock.now(),
+        });
+        return toSuppression(removed);
+      });
+    },
+
+    async listEvents(
+      workspaceId: string,
+      query: { contactId?: string | undefined; cursor?: string | undefined; limit: number },
+    ) {
+      const after = decodeCursor(query.cursor);
+      const rows = await repo.listEvents(db, workspaceId, {
+        contactId: query.contactId,
+        after,
+        limit: query.limit,
+      });
+      const data = rows.slice(0, query.limit);
+      const last = data.at(-1);
+      return {
+        data: data.map((r) => ({
+          id: r.id,
+          contact_id: r.contact_id,
+          campaign_id: r.campaign_id,
+          message_ref: r.message_ref,
+          message_id: r.message_id,
+          recipient: r.recipient,
+          type: r.type,
+          severity: r.severity,
+          reason: r.reason,
+          status_code: r.status_code,
+          reply_code: r.reply_code,
+          diagnostic: r.diagnostic,
+          remote_mta: r.remote_mta,
+          source: r.source,
+          matched_by: r.matched_by,
+          effect: r.effect,
+          occurred_at: r.occurred_at,
+          received_at: r.received_at,
+        })),
+        next_cursor: rows.length > query.limit && last ? encodeCursor(last.id) : null,
+      };
+    },
+
+    async getSettings(workspaceId: string): Promise<DeliverabilitySettings> {
+      return toSettings(await repo.findSettings(db, workspaceId));
+    },
+
+    async updateSettings(workspaceId: string, patch: SettingsPatch): Promise<DeliverabilitySettings> {
+      return db.transaction().execute(async (trx) => {
+        const current = await repo.findSettings(trx, workspaceId);
+        const secret = (kind: string, value: string | null | undefined, stored: string | null | undefined) =>
+          value === undefined
+            ? (stored ?? null)
+            : value === null
+              ? null
+              : encryptSecret(keyring, value, secretContext(kind, workspaceId));
+        const row = await repo.upsertSettings(trx, {
+          workspace_id: workspaceId,
+          soft_bounce_threshold:
+            patch.soft_bounce_threshold ?? current?.soft_bounce_threshold ?? DEFAULT_SOFT_BOUNCE_THRESHOLD,
+          soft_bounce_window_days:
+            patch.soft_bounce_window_days ??
+            current?.soft_bounce_window_days ??
+            DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+          ses_topic_arns: patch.ses_topic_arns ?? current?.ses_topic_arns ?? [],
+          sendgrid_public_key:
+            patch.sendgrid_public_key === undefined
+              ? (current?.sendgrid_public_key ?? null)
+              : patch.sendgrid_public_key,
+          mailgun_signing_key: secret('mailgun', patch.mailgun_signing_key, current?.mailgun_signing_key),
+          postmark_username:
+            patch.postmark_username === undefined
+              ? (current?.postmark_username ?? null)
+              : patch.postmark_username,
+          postmark_password: secret('postmark', patch.postmark_password, current?.postmark_password),
+          updated_at: clock.now(),
+        });
+        return toSettings(row);
+      });
+    },
+
+    /** Undefined for a workspace that does not exist. */
+    async webhookCredentials(workspaceId: string): Promise<WebhookCredentials | undefined> {
+      if (!isUuid(workspaceId) || !(await repo.workspaceExists(db, workspaceId))) return undefined;
+      const row = await repo.findSettings(db, workspaceId);
+      return {
+        sesTopicArns: row?.ses_topic_arns ?? [],
+        sendgridPublicKey: row?.sendgrid_public_key ?? null,
+        mailgunSigningKey: row?.mailgun_signing_key
+          ? decryptSecret(keyring, row.mailgun_signing_key, secretContext('mailgun', workspaceId))
+          : null,
+        postmark:
+          row?.postmark_username && row.postmark_password
+            ? {
+                username: row.postmark_username,
+                password: decryptSecret(
+                  keyring,
+                  row.postmark_password,
+                  secretContext('postmark', workspaceId),
+                ),
+              }
+            : null,
+      };
+    },
+  };
+}
+
+export type DeliverabilityService = ReturnType<typeof createDeliverabilityService>;
+
+/** A recipient the receiving server refused while Herald was sending (the SMTP reply itself). */
+export interface SendRefusal {
+  email: string;
+  /** The Message-ID header of the refused message. */
+  messageId: string;
+  error: unknown;
+  /** A 5xx reply, or a 4xx one after the last attempt. */
+  final: boolean;
+}
+
+/**
+ * The bounce report a synchronous SMTP refusal amounts to, or undefined for
+ * anything that is not the receiving server's reply about the recipient (a
+ * dropped connection, an HTTP provider's API error, a render failure): only
+ * those are about the address. 5xx -> classified like a DSN (hard for an
+ * unknown user or host), 4xx on its last attempt -> soft.
+ */
+export function refusalReport(refusal: SendRefusal): BounceReport | undefined {
+  if (!isTransportError(refusal.error) || !refusal.final) return undefined;
+  const { code, providerMessage } = refusal.error;
+  if (typeof code !== 'number' || code < 400 || code > 599) return undefined;
+  // HTTP providers report HTTP statuses: their messages do not start with an SMTP reply code.
+  if (!new RegExp(`^${code}[\\s-]`).test(providerMessage.trim())) return undefined;
+  const permanent = code >= 500;
+  const status = failureCodes(providerMessage).status ?? null;
+  const { reason, severity } = classifyFailure({
+    status: status ?? undefined,
+    replyCode: code,
+    diagnostic: providerMessage,
+    permanent,
+  });
+  return {
+    type: 'bounce',
+    recipient: refusal.email,
+    severity: permanent ? severity : 'soft',
+    reason,
+    status,
+    replyCode: code,
+    diagnostic: providerMessage,
+    remoteMta: null,
+    messageId: refusal.messageId.startsWith('<') ? refusal.messageId : `<${refusal.messageId}>`,
+    returnPath: null,
+    occurredAt: null,
+    evidence: { sync: true },
+    // One refusal per message and reply code, however often the sender records it.
+    dedupKey: `sync:${digest(`${refusal.messageId}:${code}`)}`,
+  };
+}
