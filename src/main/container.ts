@@ -143,6 +143,7 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     attributes,
+    hygienePolicy: (workspaceId) => contacts.hygienePolicy(workspaceId),
     maxBytes: config.importMaxBytes,
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),

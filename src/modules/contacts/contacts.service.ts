@@ -7,6 +7,12 @@ import { type AttributeService, checkAttributes } from '../attributes/index.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { checkEmail, checkLocale, checkTags, checkTimezone, requireEmail } from './contact-fields.js';
 import * as repo from './contacts.repository.js';
+import {
+  applyHygienePolicy,
+  type HygienePolicy,
+  type HygieneWarning,
+  inspectEmail,
+} from './email-hygiene.js';
 
 export interface Contact {
   id: string;
@@ -20,6 +26,11 @@ export interface Contact {
   tracking_consent: boolean;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A contact as a write returned it, with the hygiene warnings of its email (only when there are some). */
+export interface ContactWritten extends Contact {
+  warnings?: HygieneWarning[];
 }
 
 export interface ContactWithLists extends Contact {
@@ -68,10 +79,16 @@ export function createContactService(deps: ContactServiceDeps) {
   async function checkFields(workspaceId: string, input: ContactPatch, trx: Db) {
     const errors: ErrorDetail[] = [];
     let email: string | undefined;
+    let warnings: HygieneWarning[] = [];
     if (input.email !== undefined) {
       const checked = checkEmail(input.email);
       if ('error' in checked) errors.push(checked.error);
-      else email = checked.email;
+      else {
+        email = checked.email;
+        const hygiene = applyHygienePolicy(inspectEmail(email), await repo.hygienePolicyOf(trx, workspaceId));
+        if (hygiene.error) errors.push(hygiene.error);
+        warnings = hygiene.warnings;
+      }
     }
     let timezone = input.timezone;
     if (typeof input.timezone === 'string') {
@@ -102,6 +119,7 @@ export function createContactService(deps: ContactServiceDeps) {
     }
     return {
       email,
+      warnings,
       timezone,
       locale,
       tags: tags?.tags,
@@ -116,7 +134,7 @@ export function createContactService(deps: ContactServiceDeps) {
     input: ContactInput,
     origin: ConsentOrigin,
     trx: Db,
-  ): Promise<Contact> {
+  ): Promise<ContactWritten> {
     const fields = await checkFields(workspaceId, input, trx);
     const now = clock.now();
     const row = await repo.insertContact(trx, {
@@ -142,7 +160,7 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
-    return toContact(row);
+    return withWarnings(toContact(row), fields.warnings);
   }
 
   async function conflictError(trx: Db, workspaceId: string, email: string, externalId: string | null) {
@@ -165,7 +183,7 @@ export function createContactService(deps: ContactServiceDeps) {
     patch: ContactPatch,
     origin: ConsentOrigin,
     trx: Db,
-  ): Promise<Contact> {
+  ): Promise<ContactWritten> {
     const fields = await checkFields(workspaceId, patch, trx);
     if (fields.email && fields.email.toLowerCase() !== current.email_key) {
       const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
@@ -206,11 +224,11 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
-    return toContact(updated);
+    return withWarnings(toContact(updated), fields.warnings);
   }
 
   return {
-    async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<Contact> {
+    async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<ContactWritten> {
       return db.transaction().execute((trx) => insert(workspaceId, input, origin, trx));
     },
 
@@ -222,7 +240,7 @@ export function createContactService(deps: ContactServiceDeps) {
       workspaceId: string,
       input: ContactInput,
       origin: ConsentOrigin,
-    ): Promise<{ contact: Contact; created: boolean }> {
+    ): Promise<{ contact: ContactWritten; created: boolean }> {
       const email = requireEmail(input.email);
       for (let attempt = 1; ; attempt++) {
         try {
@@ -254,7 +272,7 @@ export function createContactService(deps: ContactServiceDeps) {
       id: string,
       patch: ContactPatch,
       origin: ConsentOrigin,
-    ): Promise<Contact> {
+    ): Promise<ContactWritten> {
       return db.transaction().execute(async (trx) => {
         const current = await repo.lockContact(trx, workspaceId, id);
         if (!current) throw notFound(id);
@@ -299,7 +317,8 @@ export function createContactService(deps: ContactServiceDeps) {
 
     /**
      * Finds contacts by email and creates the missing ones (status active), in
-     * the caller's transaction. Invalid addresses are returned with their reason.
+     * the caller's transaction. Invalid addresses, and new ones the workspace's
+     * hygiene policy refuses (disposable domains by default), are returned with their reason.
      */
     async findOrCreateByEmails(
       workspaceId: string,
@@ -315,8 +334,15 @@ export function createContactService(deps: ContactServiceDeps) {
       }
       const existing = await repo.findByEmails(trx, workspaceId, [...normalized.values()]);
       const found = new Map(existing.map((row) => [row.email_key, toContact(row)]));
+      const policy = found.size < normalized.size ? await repo.hygienePolicyOf(trx, workspaceId) : undefined;
       for (const [key, email] of normalized) {
         if (found.has(key)) continue;
+        // Only new contacts meet the policy: one stored earlier (under another policy) stays usable.
+        const refused = policy && applyHygienePolicy(inspectEmail(email), policy).error;
+        if (refused) {
+          invalid.push({ email, reason: refused.message });
+          continue;
+        }
         const now = clock.now();
         const row = await repo.insertContact(trx, {
           id: uuidv7(now.getTime()),
@@ -348,6 +374,11 @@ export function createContactService(deps: ContactServiceDeps) {
       return row ? toContact(row) : undefined;
     },
 
+    /** The workspace's list hygiene policy, read in `trx` when given (imports and list adds read it too). */
+    async hygienePolicy(workspaceId: string, trx: Db = db): Promise<HygienePolicy> {
+      return repo.hygienePolicyOf(trx, workspaceId);
+    },
+
     /** The subset of `ids` that are contacts of this workspace. */
     async findByIds(workspaceId: string, ids: string[], trx: Db = db): Promise<Contact[]> {
       return (await repo.findByIds(trx, workspaceId, ids)).map(toContact);
@@ -376,6 +407,10 @@ export type { MembershipStatus };
 
 function notFound(id: string): DomainError {
   return new DomainError('CONTACT_NOT_FOUND', `contact ${id} does not exist in this workspace`);
+}
+
+function withWarnings(contact: Contact, warnings: HygieneWarning[]): ContactWritten {
+  return warnings.length > 0 ? { ...contact, warnings } : contact;
 }
 
 export function toContact(row: repo.ContactRow): Contact {

@@ -1,4 +1,5 @@
 import type { ErrorDetail } from '../../lib/errors.js';
+import { normalizeEmail } from './email-address.js';
 import {
   DISPOSABLE_DOMAINS,
   MAILBOX_DOMAINS,
@@ -7,7 +8,6 @@ import {
   ROLE_LOCAL_PARTS,
   TLD_TYPOS,
 } from './email-hygiene-data.js';
-import { normalizeEmail } from './email-address.js';
 
 /**
  * List hygiene: what else than syntax is worth knowing about an address
@@ -213,7 +213,11 @@ export function editDistance(a: string, b: string, limit: number): number {
       }
       const prev = rows[i - 1] as number[];
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let value = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
+      let value = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + cost,
+      );
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
         value = Math.min(value, ((rows[i - 2] as number[])[j - 2] as number) + 1);
       }

@@ -12,6 +12,18 @@ export {
   type ContactInput,
   type ContactPatch,
   type ContactService,
+  type ContactWritten,
   createContactService,
 } from './contacts.service.js';
 export { normalizeEmail } from './email-address.js';
+export {
+  applyHygienePolicy,
+  classifyEmail,
+  DEFAULT_HYGIENE_POLICY,
+  type HygieneCode,
+  type HygieneFinding,
+  type HygienePolicy,
+  type HygieneWarning,
+  inspectEmail,
+  suggestDomain,
+} from './email-hygiene.js';

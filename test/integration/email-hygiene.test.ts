@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * List hygiene where contacts are written: the API (warnings, refusals with
+ * the path), CSV import (warnings and errors by line while good rows
+ * import), list member adds, the hosted form (a likely typo asked about
+ * once), and the workspace policy that changes what is refused.
+ */
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await createTestApp();
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+async function call(method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: unknown) {
+  const res = await t.app.inject({
+    method,
+    url,
+    headers: t.auth(),
+    ...(payload === undefined ? {} : { payload: payload as object }),
+  });
+  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+}
+
+async function findContact(email: string) {
+  const res = await call('GET', `/v1/contacts?email=${encodeURIComponent(email)}`);
+  return res.body.data[0] as { id: string; email: string } | undefined;
+}
+
+async function setPolicy(hygiene: Record<string, string>) {
+  const res = await call('PATCH', '/v1/workspace', { hygiene });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body;
+}
+
+describe('list hygiene on the API', () => {
+  it('has the defaults: warn about role addresses and typos, refuse disposable domains', async () => {
+    const workspace = await call('GET', '/v1/workspace');
+    expect(workspace.body.hygiene).toEqual({ role_accounts: 'warn', typos: 'warn', disposable: 'reject' });
+  });
+
+  it('stores role addresses and likely typos with warnings', async () => {
+    const role = await call('POST', '/v1/contacts', { email: 'info@acme-hygiene.example' });
+    expect(role.status).toBe(201);
+    expect(role.body.warnings).toEqual([
+      {
+        path: '/email',
+        code: 'role_account',
+        message: 'info@ is a role address (a team or function, often shared or unread), not a person',
+      },
+    ]);
+    const typo = await call('PUT', '/v1/contacts', { email: 'Ada@gmial.com' });
+    expect(typo.status).toBe(201);
+    expect(typo.body).toMatchObject({
+      email: 'Ada@gmial.com',
+      warnings: [{ path: '/email', code: 'possible_typo', suggestion: 'Ada@gmail.com' }],
+    });
+    expect(typo.body.warnings[0].message).toContain('did you mean Ada@gmail.com?');
+    const fixed = await call('PATCH', `/v1/contacts/${typo.body.id}`, { email: 'Ada@gmail.com' });
+    expect(fixed.status).toBe(200);
+    expect(fixed.body.warnings).toBeUndefined();
+    const plain = await call('POST', '/v1/contacts', { email: 'grace@acme-hygiene.example' });
+    expect(plain.status).toBe(201);
+    expect(plain.body).not.toHaveProperty('warnings');
+  });
+
+  it('refuses a disposable domain with 400 and the path, on create, upsert and patch', async () => {
+    const created = await call('POST', '/v1/contacts', { email: 'temp@mailinator.com' });
+    expect(created.status).toBe(400);
+    expect(created.body.code).toBe('INVALID_EMAIL');
+    expect(created.body.detail).toContain('mailinator.com is a disposable');
+    expect(created.body.errors).toEqual([
+      expect.objectContaining({ path: '/email', code: 'disposable_domain' }),
+    ]);
+    expect((await call('PUT', '/v1/contacts', { email: 'temp@sub.yopmail.com' })).status).toBe(400);
+    const someone = await call('POST', '/v1/contacts', { email: 'lin@acme-hygiene.example' });
+    const patched = await call('PATCH', `/v1/contacts/${someone.body.id}`, {
+      email: 'lin@guerrillamail.com',
+    });
+    expect(patched.status).toBe(400);
+    expect(await findContact('temp@mailinator.com')).toBeUndefined();
+    expect(await findContact('lin@acme-hygiene.example')).toBeDefined();
+  });
+
+  it('follows the workspace policy: disposable can warn, findings can be off', async () => {
+    await setPolicy({ disposable: 'warn', role_accounts: 'off' });
+    const warned = await call('POST', '/v1/contacts', { email: 'admin@mailinator.com' });
+    expect(warned.status).toBe(201);
+    expect(warned.body.warnings).toEqual([expect.objectContaining({ code: 'disposable_domain' })]);
+    await setPolicy({ disposable: 'off', typos: 'off' });
+    const quiet = await call('POST', '/v1/contacts', { email: 'x@yopmail.com' });
+    expect(quiet.status).toBe(201);
+    expect(quiet.body).not.toHaveProperty('warnings');
+    expect((await call('POST', '/v1/contacts', { email: 'y@hotmial.com' })).body).not.toHaveProperty(
+      'warnings',
+    );
+    const bad = await call('PATCH', '/v1/workspace', { hygiene: { disposable: 'maybe' } });
+    expect(bad.status).toBe(400);
+    await setPolicy({ disposable: 'reject', typos: 'warn', role_accounts: 'warn' });
+  });
+
+  it('list member adds do not create contacts at disposable domains, and report them', async () => {
+    const list = await call('POST', '/v1/lists', { name: 'Hygiene members', opt_in: 'single' });
+    const added = await call('POST', `/v1/lists/${list.body.id}/members`, {
+      emails: ['member@acme-hygiene.example', 'member@trashmail.com'],
+    });
+    expect(added.status, JSON.stringify(added.body)).toBeLessThan(300);
+    expect(added.body.invalid).toEqual([
+      { email: 'member@trashmail.com', reason: expect.stringContaining('trashmail.com is a disposable') },
+    ]);
+    expect(await findContact('member@trashmail.com')).toBeUndefined();
+    expect(await findContact('member@acme-hygiene.example')).toBeDefined();
+  });
+});
+
+describe('list hygiene in CSV import', () => {
+  it('imports good, role and typo rows, reports warnings and refused rows by line', async () => {
+    const csv = [
+      'email,first_name',
+      'good@acme-import.example,Good',
+      'support@acme-import.example,Role',
+      'typo@gmial.com,Typo',
+      'gone@mailinator.com,Disposable',
+      'not-an-address,Syntax',
+      'sales@hotmial.con,Both',
+    ].join('\n');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/imports',
+      headers: { ...t.auth(), 'content-type': 'text/csv' },
+      payload: csv,
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    await t.container.runner.drain();
+    const done = (await call('GET', `/v1/imports/${res.json().id}`)).body;
+    expect(done).toMatchObject({ status: 'completed', created_count: 4, failed_count: 2, warning_count: 4 });
+    expect(done.errors).toEqual([
+      { line: 5, reason: expect.stringContaining('mailinator.com is a disposable') },
+      { line: 6, reason: 'invalid email: email has no @' },
+    ]);
+    expect(done.warnings).toEqual([
+      expect.objectContaining({ line: 3, code: 'role_account', suggestion: null }),
+      expect.objectContaining({ line: 4, code: 'possible_typo', suggestion: 'typo@gmail.com' }),
+      expect.objectContaining({ line: 7, code: 'possible_typo', suggestion: 'sales@hotmail.com' }),
+      expect.objectContaining({ line: 7, code: 'role_account' }),
+    ]);
+    for (const email of [
+      'good@acme-import.example',
+      'support@acme-import.example',
+      'typo@gmial.com',
+      'sales@hotmial.con',
+    ])
+      expect(await findContact(email), email).toBeDefined();
+    expect(await findContact('gone@mailinator.com')).toBeUndefined();
+  });
+
+  it('unsubscribes and blocks any address, disposable or not', async () => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/imports?mode=block',
+      headers: { ...t.auth(), 'content-type': 'text/csv' },
+      payload: 'email\nspam@mailinator.com\n',
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    await t.container.runner.drain();
+    const done = (await call('GET', `/v1/imports/${res.json().id}`)).body;
+    expect(done).toMatchObject({ status: 'completed', failed_count: 0, warning_count: 0 });
+  });
+});
+
+describe('list hygiene on the hosted form', () => {
+  const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+  let listId: string;
+  beforeAll(async () => {
+    listId = (
+      await call('POST', '/v1/lists', { name: 'Hygiene form', opt_in: 'single', visibility: 'public' })
+    ).body.id;
+  });
+  const submit = (payload: string) =>
+    t.app.inject({ method: 'POST', url: `/f/${listId}`, headers: FORM, payload });
+
+  it('asks about a likely typo with the suggestion, and accepts the address when sent again', async () => {
+    const asked = await submit('email=Kim%40gmial.com&first_name=Kim');
+    expect(asked.statusCode).toBe(400);
+    expect(asked.body).toContain('Did you mean Kim@gmail.com?');
+    expect(asked.body).toContain('value="Kim@gmail.com"');
+    expect(asked.body).toContain('name="confirmed_email" value="Kim@gmial.com"');
+    expect(await findContact('Kim@gmial.com')).toBeUndefined();
+
+    const corrected = await submit('email=Kim%40gmail.com&confirmed_email=Kim%40gmial.com');
+    expect(corrected.statusCode).toBe(200);
+    expect(await findContact('Kim@gmail.com')).toBeDefined();
+
+    const insisted = await submit('email=Lou%40gmial.com&confirmed_email=Lou%40gmial.com');
+    expect(insisted.statusCode).toBe(200);
+    expect(await findContact('Lou@gmial.com')).toBeDefined();
+  });
+
+  it('refuses a disposable address with a clear message', async () => {
+    const res = await submit('email=temp%40yopmail.com');
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('temporary (disposable) addresses are not accepted');
+    expect(await findContact('temp@yopmail.com')).toBeUndefined();
+  });
+
+  it('accepts role addresses and ordinary domains without a question', async () => {
+    expect((await submit('email=info%40acme-form.example')).statusCode).toBe(200);
+    expect((await submit('email=ada%40gmx.com')).statusCode).toBe(200);
+  });
+});
