@@ -9,7 +9,10 @@ ALTER TABLE workspaces
   ADD COLUMN hygiene_typos text NOT NULL DEFAULT 'warn'
     CHECK (hygiene_typos IN ('warn', 'off')),
   ADD COLUMN hygiene_disposable text NOT NULL DEFAULT 'reject'
-    CHECK (hygiene_disposable IN ('reject', 'warn', 'off'));
+    CHECK (hygiene_disposable IN ('reject', 'warn', 'off')),
+  -- Look up the domain's MX (or A/AAAA) records and refuse domains that take no mail. Off by
+  -- default: it costs a DNS round trip per new domain and needs a resolver that answers.
+  ADD COLUMN hygiene_mx_check boolean NOT NULL DEFAULT false;
 
 -- Rows an import stored with a hygiene warning (role address, possible typo),
 -- by line, next to import_errors for the rows it refused.

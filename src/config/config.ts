@@ -36,6 +36,7 @@ export interface Config {
   segmentRefreshIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;
+  dnsServers: string | undefined;
 }
 
 export class ConfigError extends Error {

@@ -258,6 +258,11 @@ export const SETTINGS = {
     description:
       'How often each saved segment is evaluated in full and compared with its recorded members, which catches what the incremental check cannot see (time windows passing, send outcomes).',
   },
+  dnsServers: {
+    env: 'HERALD_DNS_SERVERS',
+    type: 'string',
+    description: "DNS servers (host:port, comma separated) Herald resolves through; default the system's",
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -84,6 +84,7 @@ export interface WorkspaceTable {
     'reject' | 'warn' | 'off' | undefined,
     'reject' | 'warn' | 'off'
   >;
+  hygiene_mx_check: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export type IpAnonymization = 'none' | 'truncate' | 'drop';

@@ -27,7 +27,7 @@ import {
   enqueueConfirmations,
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
-import { createContactService } from '../modules/contacts/index.js';
+import { createContactService, createMxCheck, parseDnsServers } from '../modules/contacts/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -90,7 +90,9 @@ export function createContainer(options: ContainerOptions) {
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
-  const contacts = createContactService({ db, clock, attributes, consent });
+  // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
+  const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
+  const contacts = createContactService({ db, clock, attributes, consent, mx });
   const lists = createListService({
     db,
     clock,
@@ -144,6 +146,7 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     attributes,
     hygienePolicy: (workspaceId) => contacts.hygienePolicy(workspaceId),
+    mx,
     maxBytes: config.importMaxBytes,
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),

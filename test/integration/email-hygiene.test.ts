@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMxCheck, parseDnsServers } from '../../src/modules/contacts/index.js';
+import { type DnsResponder, startDnsResponder } from '../helpers/dns-responder.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -40,7 +42,12 @@ async function setPolicy(hygiene: Record<string, string>) {
 describe('list hygiene on the API', () => {
   it('has the defaults: warn about role addresses and typos, refuse disposable domains', async () => {
     const workspace = await call('GET', '/v1/workspace');
-    expect(workspace.body.hygiene).toEqual({ role_accounts: 'warn', typos: 'warn', disposable: 'reject' });
+    expect(workspace.body.hygiene).toEqual({
+      role_accounts: 'warn',
+      typos: 'warn',
+      disposable: 'reject',
+      mx_check: false,
+    });
   });
 
   it('stores role addresses and likely typos with warnings', async () => {
@@ -210,5 +217,90 @@ describe('list hygiene on the hosted form', () => {
   it('accepts role addresses and ordinary domains without a question', async () => {
     expect((await submit('email=info%40acme-form.example')).statusCode).toBe(200);
     expect((await submit('email=ada%40gmx.com')).statusCode).toBe(200);
+  });
+});
+
+describe('MX check through HERALD_DNS_SERVERS', () => {
+  let dns: DnsResponder;
+  let m: TestApp;
+  beforeAll(async () => {
+    dns = await startDnsResponder({
+      mx: { 'mail-ok.example': ['mx1.mail-ok.example'], 'null-mx.example': ['.'], 'a-only.example': [] },
+      a: { 'a-only.example': ['192.0.2.1'], 'mx1.mail-ok.example': ['192.0.2.2'] },
+      servfail: ['flaky.example'],
+    });
+    m = await createTestApp({ HERALD_DNS_SERVERS: dns.server });
+  });
+  afterAll(async () => {
+    await m?.close();
+    await dns?.close();
+  });
+  const post = async (email: string) => {
+    const res = await m.app.inject({
+      method: 'POST',
+      url: '/v1/contacts',
+      headers: m.auth(),
+      payload: { email },
+    });
+    return { status: res.statusCode, body: res.json() };
+  };
+
+  it('classifies domains: MX, implicit MX (A only), null MX, no such domain, resolver failure', async () => {
+    const check = createMxCheck({ servers: [dns.server], timeoutMs: 500 });
+    expect(await check('mail-ok.example')).toBe('accepts_mail');
+    expect(await check('a-only.example')).toBe('accepts_mail');
+    expect(await check('null-mx.example')).toBe('no_mail');
+    expect(await check('nowhere.example')).toBe('no_mail');
+    expect(await check('flaky.example')).toBe('unknown');
+    const before = dns.asked.length;
+    expect(await check('MAIL-OK.example')).toBe('accepts_mail');
+    expect(dns.asked.length).toBe(before);
+    expect(() => parseDnsServers('dns.example:53')).toThrow(/not an IP address with an optional port/);
+    expect(parseDnsServers(' 127.0.0.1:5353, [::1]:53 ')).toEqual(['127.0.0.1:5353', '[::1]:53']);
+  });
+
+  it('is off by default; when on, refuses domains without mail and keeps the rest', async () => {
+    expect((await post('off@unknown-domain.example')).status).toBe(201);
+    expect(dns.asked.filter((q) => q.name === 'unknown-domain.example')).toEqual([]);
+    const on = await m.app.inject({
+      method: 'PATCH',
+      url: '/v1/workspace',
+      headers: m.auth(),
+      payload: { hygiene: { mx_check: true } },
+    });
+    expect(on.json().hygiene.mx_check).toBe(true);
+    const refused = await post('on@nowhere.example');
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([
+      expect.objectContaining({
+        path: '/email',
+        code: 'no_mx',
+        message: expect.stringContaining('nowhere.example'),
+      }),
+    ]);
+    expect((await post('on@null-mx.example')).status).toBe(400);
+    expect((await post('on@mail-ok.example')).status).toBe(201);
+    expect((await post('on@a-only.example')).status).toBe(201);
+    // A resolver failure is not a reason to refuse someone.
+    expect((await post('on@flaky.example')).status).toBe(201);
+
+    const res = await m.app.inject({
+      method: 'POST',
+      url: '/v1/imports',
+      headers: { ...m.auth(), 'content-type': 'text/csv' },
+      payload: 'email\nrow@mail-ok.example\nrow@null-mx.example\nrow2@mail-ok.example\n',
+    });
+    expect(res.statusCode, res.body).toBe(202);
+    await m.container.runner.drain();
+    const done = await m.app.inject({
+      method: 'GET',
+      url: `/v1/imports/${res.json().id}`,
+      headers: m.auth(),
+    });
+    expect(done.json()).toMatchObject({
+      created_count: 2,
+      failed_count: 1,
+      errors: [{ line: 3, reason: expect.stringContaining('null-mx.example takes no email') }],
+    });
   });
 });

@@ -77,8 +77,13 @@ const DisposableMode = Type.Union([Type.Literal('reject'), Type.Literal('warn'),
   description: 'Disposable providers (mailinator.com, yopmail.com, ...): reject (default), warn or off.',
 });
 
+const MxCheck = Type.Boolean({
+  description:
+    'Look up each new domain in DNS (HERALD_DNS_SERVERS) and refuse one without MX or address records. Default false.',
+});
+
 export const HygienePolicySchema = Type.Object(
-  { role_accounts: RoleAccountsMode, typos: TyposMode, disposable: DisposableMode },
+  { role_accounts: RoleAccountsMode, typos: TyposMode, disposable: DisposableMode, mx_check: MxCheck },
   { title: 'HygienePolicy', description: 'What is checked when a contact email is written.' },
 );
 
@@ -120,6 +125,7 @@ export const UpdateWorkspaceBody = Type.Object(
           role_accounts: Type.Optional(RoleAccountsMode),
           typos: Type.Optional(TyposMode),
           disposable: Type.Optional(DisposableMode),
+          mx_check: Type.Optional(MxCheck),
         },
         { additionalProperties: false },
       ),

@@ -257,7 +257,7 @@ export async function findByIds(db: Db, workspaceId: string, ids: string[]): Pro
 export async function hygienePolicyOf(db: Db, workspaceId: string): Promise<HygienePolicy> {
   const row = await db
     .selectFrom('workspaces')
-    .select(['hygiene_role_accounts', 'hygiene_typos', 'hygiene_disposable'])
+    .select(['hygiene_role_accounts', 'hygiene_typos', 'hygiene_disposable', 'hygiene_mx_check'])
     .where('id', '=', workspaceId)
     .executeTakeFirst();
   if (!row) return DEFAULT_HYGIENE_POLICY;
@@ -265,5 +265,6 @@ export async function hygienePolicyOf(db: Db, workspaceId: string): Promise<Hygi
     role_accounts: row.hygiene_role_accounts,
     typos: row.hygiene_typos,
     disposable: row.hygiene_disposable,
+    mx_check: row.hygiene_mx_check,
   };
 }

@@ -12,7 +12,9 @@ import {
   type HygienePolicy,
   type HygieneWarning,
   inspectEmail,
+  noMailError,
 } from './email-hygiene.js';
+import type { MxCheck } from './mx-check.js';
 
 export interface Contact {
   id: string;
@@ -70,10 +72,28 @@ export interface ContactServiceDeps {
   clock: Clock;
   attributes: AttributeService;
   consent: ConsentLedger;
+  /** DNS lookup for workspaces with hygiene mx_check on; without it the check is skipped. */
+  mx?: MxCheck | undefined;
 }
 
 export function createContactService(deps: ContactServiceDeps) {
   const { db, clock, attributes, consent } = deps;
+
+  /**
+   * Refuses an address whose domain takes no mail, when the workspace asks for
+   * the MX check. Runs before the write's transaction opens, so no database
+   * session waits on DNS (PGlite has only one).
+   */
+  async function checkMx(workspaceId: string, input: string | undefined, trx: Db = db): Promise<void> {
+    if (!deps.mx || input === undefined) return;
+    const checked = checkEmail(input);
+    if ('error' in checked) return;
+    if (!(await repo.hygienePolicyOf(trx, workspaceId)).mx_check) return;
+    const domain = checked.email.slice(checked.email.lastIndexOf('@') + 1);
+    if ((await deps.mx(domain)) !== 'no_mail') return;
+    const error = noMailError(domain);
+    throw new DomainError('INVALID_EMAIL', error.message, [error]);
+  }
 
   /** Validates everything in one pass, so the caller hears of every problem at once. */
   async function checkFields(workspaceId: string, input: ContactPatch, trx: Db) {
@@ -229,6 +249,7 @@ export function createContactService(deps: ContactServiceDeps) {
 
   return {
     async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<ContactWritten> {
+      await checkMx(workspaceId, input.email);
       return db.transaction().execute((trx) => insert(workspaceId, input, origin, trx));
     },
 
@@ -242,6 +263,7 @@ export function createContactService(deps: ContactServiceDeps) {
       origin: ConsentOrigin,
     ): Promise<{ contact: ContactWritten; created: boolean }> {
       const email = requireEmail(input.email);
+      await checkMx(workspaceId, email);
       for (let attempt = 1; ; attempt++) {
         try {
           return await db.transaction().execute(async (trx) => {
@@ -273,6 +295,7 @@ export function createContactService(deps: ContactServiceDeps) {
       patch: ContactPatch,
       origin: ConsentOrigin,
     ): Promise<ContactWritten> {
+      await checkMx(workspaceId, patch.email);
       return db.transaction().execute(async (trx) => {
         const current = await repo.lockContact(trx, workspaceId, id);
         if (!current) throw notFound(id);
@@ -372,6 +395,21 @@ export function createContactService(deps: ContactServiceDeps) {
       } else if (ref.external_id !== undefined)
         row = await repo.findContactByExternalId(db, workspaceId, ref.external_id);
       return row ? toContact(row) : undefined;
+    },
+
+    /**
+     * Whether the workspace refuses this address for its domain's DNS (mx_check on and the domain takes
+     * no mail): the error detail, else undefined. For writers that do not go through create/upsert/update
+     * (the hosted form, imports); call it outside any transaction.
+     */
+    async mxRefusal(workspaceId: string, email: string): Promise<ErrorDetail | undefined> {
+      try {
+        await checkMx(workspaceId, email);
+        return undefined;
+      } catch (error) {
+        if (error instanceof DomainError) return error.details?.[0];
+        throw error;
+      }
     },
 
     /** The workspace's list hygiene policy, read in `trx` when given (imports and list adds read it too). */

@@ -30,13 +30,25 @@ export interface HygienePolicy {
   role_accounts: 'warn' | 'off';
   typos: 'warn' | 'off';
   disposable: 'reject' | 'warn' | 'off';
+  /** Look up the domain in DNS (`mx-check.ts`) and refuse one that takes no mail. */
+  mx_check: boolean;
 }
 
 export const DEFAULT_HYGIENE_POLICY: HygienePolicy = {
   role_accounts: 'warn',
   typos: 'warn',
   disposable: 'reject',
+  mx_check: false,
 };
+
+/** The refusal of an address whose domain takes no mail (the MX check said so). */
+export function noMailError(domain: string, path = '/email'): ErrorDetail {
+  return {
+    path,
+    code: 'no_mx',
+    message: `${domain} takes no email: it has no MX or address records in DNS (or a null MX); check the domain`,
+  };
+}
 
 /** A finding the policy lets through: returned to the caller next to the stored contact. */
 export interface HygieneWarning {
@@ -165,6 +177,28 @@ function splitDomain(domain: string): { label: string; suffix: string } {
  * is that close.
  */
 export function suggestDomain(domain: string): string | undefined {
+  // Imports repeat a few domains many times: remember the answers (bounded, oldest forgotten first).
+  const cached = SUGGESTIONS.get(domain);
+  if (cached !== undefined) return cached === '' ? undefined : cached;
+  const suggestion = findSuggestion(domain);
+  if (SUGGESTIONS.size >= 10_000) SUGGESTIONS.delete(SUGGESTIONS.keys().next().value as string);
+  SUGGESTIONS.set(domain, suggestion ?? '');
+  return suggestion;
+}
+
+const SUGGESTIONS = new Map<string, string>();
+
+// Provider names by suffix, split once: "com" -> [["gmail", "gmail.com"], ...].
+const PROVIDERS_BY_SUFFIX = new Map<string, [string, string][]>();
+for (const provider of MAILBOX_DOMAINS) {
+  const { label, suffix } = splitDomain(provider);
+  if (label.length < 4) continue;
+  const list = PROVIDERS_BY_SUFFIX.get(suffix) ?? [];
+  list.push([label, provider]);
+  PROVIDERS_BY_SUFFIX.set(suffix, list);
+}
+
+function findSuggestion(domain: string): string | undefined {
   if (MAILBOX.has(domain) || NOT_TYPO.has(domain)) return undefined;
   const { label, suffix } = splitDomain(domain);
   if (label === '' || label.includes('.')) return undefined;
@@ -180,10 +214,8 @@ export function suggestDomain(domain: string): string | undefined {
     let best: string | undefined;
     let bestDistance = allowed + 1;
     let ties = 0;
-    for (const provider of MAILBOX_DOMAINS) {
-      const p = splitDomain(provider);
-      if (p.suffix !== target || p.label.length < 4) continue;
-      const distance = editDistance(label, p.label, allowed);
+    for (const [providerLabel, provider] of PROVIDERS_BY_SUFFIX.get(target) ?? []) {
+      const distance = editDistance(label, providerLabel, allowed);
       if (distance < bestDistance) {
         best = provider;
         bestDistance = distance;
@@ -202,30 +234,29 @@ export function suggestDomain(domain: string): string | undefined {
  */
 export function editDistance(a: string, b: string, limit: number): number {
   if (Math.abs(a.length - b.length) > limit) return limit + 1;
-  const rows: number[][] = [];
-  for (let i = 0; i <= a.length; i++) {
-    const row: number[] = [i];
+  const width = b.length + 1;
+  // Three rolling rows (two back for the swap), reused across the loop.
+  let before = new Int32Array(width);
+  let prev = new Int32Array(width);
+  let row = new Int32Array(width);
+  for (let j = 0; j < width; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    row[0] = i;
     let rowMin = i;
-    for (let j = 1; j <= b.length; j++) {
-      if (i === 0) {
-        row.push(j);
-        continue;
-      }
-      const prev = rows[i - 1] as number[];
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+    for (let j = 1; j < width; j++) {
+      const cost = a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1;
       let value = Math.min(
         (prev[j] as number) + 1,
         (row[j - 1] as number) + 1,
         (prev[j - 1] as number) + cost,
       );
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
-        value = Math.min(value, ((rows[i - 2] as number[])[j - 2] as number) + 1);
-      }
-      row.push(value);
-      rowMin = Math.min(rowMin, value);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        value = Math.min(value, (before[j - 2] as number) + 1);
+      row[j] = value;
+      if (value < rowMin) rowMin = value;
     }
-    if (i > 0 && rowMin > limit) return limit + 1;
-    rows.push(row);
+    if (rowMin > limit) return limit + 1;
+    [before, prev, row] = [prev, row, before];
   }
-  return Math.min((rows[a.length] as number[])[b.length] as number, limit + 1);
+  return Math.min(prev[b.length] as number, limit + 1);
 }

@@ -25,5 +25,7 @@ export {
   type HygienePolicy,
   type HygieneWarning,
   inspectEmail,
+  noMailError,
   suggestDomain,
 } from './email-hygiene.js';
+export { createMxCheck, type MxCheck, type MxVerdict, parseDnsServers } from './mx-check.js';

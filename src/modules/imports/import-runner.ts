@@ -6,7 +6,7 @@ import type { DatabaseHandle, ImportMode, MembershipStatus } from '../../db/inde
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import type { Definitions } from '../attributes/index.js';
-import type { HygienePolicy } from '../contacts/index.js';
+import { type HygienePolicy, type MxCheck, noMailError } from '../contacts/index.js';
 import {
   type ColumnPlan,
   checkRow,
@@ -51,6 +51,8 @@ export interface RunInput {
   definitions: Definitions;
   /** The workspace's list hygiene policy, applied to each row's email (not in unsubscribe and block modes). */
   hygiene: HygienePolicy;
+  /** The DNS check, given when the policy's mx_check is on: a row whose domain takes no mail is refused. */
+  mx?: MxCheck | undefined;
   /** Data rows already committed by an earlier attempt: read again but not merged again. */
   skipRows: number;
   /** Errors already stored by an earlier attempt. */
@@ -151,7 +153,13 @@ export async function runCsv(
       }
       seen++;
       if (seen <= input.skipRows) continue;
-      const checked = checkRow(record, line, plan, input.definitions, input.mode, input.hygiene);
+      let checked = checkRow(record, line, plan, input.definitions, input.mode, input.hygiene);
+      if (checked.ok && input.mx && input.mode !== 'unsubscribe' && input.mode !== 'block') {
+        // The checker caches each domain, so a file of one domain costs one lookup.
+        const domain = checked.row.key.slice(checked.row.key.lastIndexOf('@') + 1);
+        if ((await input.mx(domain)) === 'no_mail')
+          checked = { ok: false, reason: noMailError(domain).message };
+      }
       if (checked.ok) {
         const row = checked.row;
         if (keys.has(row.key) || (row.externalId !== null && externalIds.has(row.externalId))) await flush();

@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { AttributeService } from '../attributes/index.js';
-import type { HygienePolicy } from '../contacts/index.js';
+import type { HygienePolicy, MxCheck } from '../contacts/index.js';
 import { checkMapping, type Mapping, resolveMapping } from './csv-rows.js';
 import { CsvScan, MAX_STORED_ERRORS, runCsv } from './import-runner.js';
 import * as repo from './imports.repository.js';
@@ -84,6 +84,8 @@ export interface ImportServiceDeps {
   attributes: AttributeService;
   /** The workspace's list hygiene policy (the contacts service's), read when an import runs. */
   hygienePolicy: (workspaceId: string) => Promise<HygienePolicy>;
+  /** DNS lookup for workspaces with hygiene mx_check on. */
+  mx?: MxCheck | undefined;
   /** Largest upload accepted by `receive`. */
   maxBytes: number;
   /** Valid rows per set-based merge; default 5,000. */
@@ -103,6 +105,11 @@ export function createImportService(deps: ImportServiceDeps) {
     batchSize: deps.batchSize ?? 5000,
     onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
   };
+
+  async function hygieneOf(workspaceId: string): Promise<{ hygiene: HygienePolicy; mx?: MxCheck }> {
+    const hygiene = await deps.hygienePolicy(workspaceId);
+    return hygiene.mx_check && deps.mx ? { hygiene, mx: deps.mx } : { hygiene };
+  }
 
   /** Checks everything that does not need the file, so bad options are refused before a byte is read. */
   async function prepare(workspaceId: string, options: ImportOptions) {
@@ -312,7 +319,7 @@ export function createImportService(deps: ImportServiceDeps) {
           statusAsserted: payload.statusAsserted,
           mapping: row.mapping ?? undefined,
           definitions: await attributes.definitions(row.workspace_id),
-          hygiene: await deps.hygienePolicy(row.workspace_id),
+          ...(await hygieneOf(row.workspace_id)),
           skipRows: running.rows_total,
           storedErrors: await repo.countErrors(db, row.id),
           signal: context.signal,
@@ -363,7 +370,7 @@ export function createImportService(deps: ImportServiceDeps) {
           statusAsserted: prepared.statusAsserted,
           mapping: prepared.mapping,
           definitions,
-          hygiene: await deps.hygienePolicy(workspaceId),
+          ...(await hygieneOf(workspaceId)),
           skipRows: 0,
           storedErrors: 0,
           onHeader: async (plan) => {

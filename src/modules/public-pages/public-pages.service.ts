@@ -32,7 +32,7 @@ export interface PublicPagesDeps {
   clock: Clock;
   publicUrl: string;
   lists: Pick<ListService, 'list' | 'get' | 'findPublic' | 'addMembers' | 'changeOwnSubscriptions'>;
-  contacts: Pick<ContactService, 'get' | 'create' | 'update'>;
+  contacts: Pick<ContactService, 'get' | 'create' | 'update' | 'mxRefusal'>;
   campaigns: Pick<CampaignService, 'get'>;
   consent: Pick<ConsentLedger, 'append'>;
   workspaces: Pick<WorkspaceService, 'get'>;
@@ -456,6 +456,8 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       // warning: the person is there to correct it, and a mistyped address never gets the confirmation.
       const hygiene = applyHygienePolicy(inspectEmail(checked.email), workspace.hygiene);
       if (hygiene.error) return { outcome: 'disposable_email', reason: hygiene.error.message };
+      const noMail = await contacts.mxRefusal(list.workspace_id, checked.email);
+      if (noMail) return { outcome: 'invalid_email', reason: noMail.message };
       const typo = hygiene.warnings.find((w) => w.code === 'possible_typo');
       if (typo?.suggestion && input.confirmedEmail?.trim() !== checked.email)
         return { outcome: 'possible_typo', email: checked.email, suggestion: typo.suggestion };

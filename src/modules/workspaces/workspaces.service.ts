@@ -69,6 +69,7 @@ function toWorkspace(row: repo.WorkspaceRow): Workspace {
       role_accounts: row.hygiene_role_accounts,
       typos: row.hygiene_typos,
       disposable: row.hygiene_disposable,
+      mx_check: row.hygiene_mx_check,
     },
   };
 }
@@ -155,6 +156,7 @@ export function createWorkspaceService(deps: { db: Db; clock: Clock }) {
       if (hygiene?.role_accounts !== undefined) changes.hygiene_role_accounts = hygiene.role_accounts;
       if (hygiene?.typos !== undefined) changes.hygiene_typos = hygiene.typos;
       if (hygiene?.disposable !== undefined) changes.hygiene_disposable = hygiene.disposable;
+      if (hygiene?.mx_check !== undefined) changes.hygiene_mx_check = hygiene.mx_check;
       if (errors.length > 0)
         throw new DomainError(
           'VALIDATION_FAILED',
