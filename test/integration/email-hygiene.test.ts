@@ -93,6 +93,23 @@ describe('list hygiene on the API', () => {
     expect(await findContact('lin@acme-hygiene.example')).toBeDefined();
   });
 
+  it('applies to new addresses only: a contact stored under a laxer policy stays usable', async () => {
+    await setPolicy({ disposable: 'warn' });
+    const stored = await call('POST', '/v1/contacts', { email: 'kept@throwawaymail.com' });
+    expect(stored.status).toBe(201);
+    await setPolicy({ disposable: 'reject' });
+    const upserted = await call('PUT', '/v1/contacts', { email: 'kept@throwawaymail.com', tags: ['x'] });
+    expect(upserted.status).toBe(200);
+    expect(upserted.body).not.toHaveProperty('warnings');
+    const patched = await call('PATCH', `/v1/contacts/${stored.body.id}`, {
+      email: 'KEPT@throwawaymail.com',
+    });
+    expect(patched.status).toBe(200);
+    const role = await call('POST', '/v1/contacts', { email: 'help@acme-hygiene.example' });
+    const again = await call('PATCH', `/v1/contacts/${role.body.id}`, { tags: ['y'] });
+    expect(again.body).not.toHaveProperty('warnings');
+  });
+
   it('follows the workspace policy: disposable can warn, findings can be off', async () => {
     await setPolicy({ disposable: 'warn', role_accounts: 'off' });
     const warned = await call('POST', '/v1/contacts', { email: 'admin@mailinator.com' });

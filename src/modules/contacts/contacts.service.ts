@@ -89,6 +89,8 @@ export function createContactService(deps: ContactServiceDeps) {
     const checked = checkEmail(input);
     if ('error' in checked) return;
     if (!(await repo.hygienePolicyOf(trx, workspaceId)).mx_check) return;
+    // An address already stored is not new: updates and upserts of that contact go on.
+    if (await repo.findContactByEmail(trx, workspaceId, checked.email)) return;
     const domain = checked.email.slice(checked.email.lastIndexOf('@') + 1);
     if ((await deps.mx(domain)) !== 'no_mail') return;
     const error = noMailError(domain);
@@ -96,13 +98,19 @@ export function createContactService(deps: ContactServiceDeps) {
   }
 
   /** Validates everything in one pass, so the caller hears of every problem at once. */
-  async function checkFields(workspaceId: string, input: ContactPatch, trx: Db) {
+  /**
+   * `currentEmailKey`: the stored contact's address, when changing one. Hygiene applies to new
+   * addresses only, so a contact stored earlier (before the policy, or under a laxer one) can still
+   * be updated and identified by the address it has.
+   */
+  async function checkFields(workspaceId: string, input: ContactPatch, trx: Db, currentEmailKey?: string) {
     const errors: ErrorDetail[] = [];
     let email: string | undefined;
     let warnings: HygieneWarning[] = [];
     if (input.email !== undefined) {
       const checked = checkEmail(input.email);
       if ('error' in checked) errors.push(checked.error);
+      else if (checked.email.toLowerCase() === currentEmailKey) email = checked.email;
       else {
         email = checked.email;
         const hygiene = applyHygienePolicy(inspectEmail(email), await repo.hygienePolicyOf(trx, workspaceId));
@@ -204,7 +212,7 @@ export function createContactService(deps: ContactServiceDeps) {
     origin: ConsentOrigin,
     trx: Db,
   ): Promise<ContactWritten> {
-    const fields = await checkFields(workspaceId, patch, trx);
+    const fields = await checkFields(workspaceId, patch, trx, current.email_key);
     if (fields.email && fields.email.toLowerCase() !== current.email_key) {
       const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
       if (other && other.id !== current.id) throw await conflictError(trx, workspaceId, fields.email, null);
