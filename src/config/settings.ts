@@ -283,7 +283,7 @@ export const SETTINGS = {
     env: 'HERALD_DNS_SERVERS',
     type: 'string',
     description:
-      'Comma-separated DNS servers (IP addresses, each optionally with :port, e.g. 127.0.0.1:5353) the sending-domain check resolves SPF, DKIM, DMARC, MX and PTR records through. Default: the system resolver.',
+      'Comma-separated DNS servers (IP addresses, each optionally with :port, e.g. 127.0.0.1:5353) the sending-domain check resolves SPF, DKIM, DMARC, MX and PTR records through, and the list-hygiene MX check (when a workspace turns it on) resolves MX records through. Default: the system resolver.',
   },
   spfInclude: {
     env: 'HERALD_SPF_INCLUDE',

@@ -13,6 +13,7 @@ export interface Database {
   imports: ImportTable;
   import_chunks: ImportChunkTable;
   import_errors: ImportErrorTable;
+  import_warnings: ImportWarningTable;
   schema_migrations: SchemaMigrationTable;
   transports: TransportTable;
   sending_domains: SendingDomainTable;
@@ -80,6 +81,15 @@ export interface WorkspaceTable {
   /** Quiet hours as local minutes from midnight; null: none (0017). */
   quiet_hours_start: ColumnType<number | null, number | null | undefined, number | null>;
   quiet_hours_end: ColumnType<number | null, number | null | undefined, number | null>;
+  /** List hygiene policy (0030): what a role address, a likely typo, a disposable domain does. */
+  hygiene_role_accounts: ColumnType<'warn' | 'off', 'warn' | 'off' | undefined, 'warn' | 'off'>;
+  hygiene_typos: ColumnType<'warn' | 'off', 'warn' | 'off' | undefined, 'warn' | 'off'>;
+  hygiene_disposable: ColumnType<
+    'reject' | 'warn' | 'off',
+    'reject' | 'warn' | 'off' | undefined,
+    'reject' | 'warn' | 'off'
+  >;
+  hygiene_mx_check: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export type IpAnonymization = 'none' | 'truncate' | 'drop';
@@ -208,6 +218,8 @@ export interface ImportTable {
   updated_count: ColumnType<number, number | undefined, number>;
   skipped_count: ColumnType<number, number | undefined, number>;
   failed_count: ColumnType<number, number | undefined, number>;
+  /** Rows stored with a hygiene warning (0030). */
+  warning_count: ColumnType<number, number | undefined, number>;
   error: string | null;
   created_at: Timestamp;
   started_at: Timestamp | null;
@@ -224,6 +236,15 @@ export interface ImportErrorTable {
   import_id: string;
   line: number;
   reason: string;
+}
+
+/** A hygiene warning on an imported row (0030). */
+export interface ImportWarningTable {
+  import_id: string;
+  line: number;
+  code: string;
+  message: string;
+  suggestion: string | null;
 }
 
 export type Row<T extends keyof Database> = Selectable<Database[T]>;

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations } from '../db/index.js';
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
+import { parseDnsServers } from '../lib/dns-servers.js';
 import { sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
@@ -27,7 +28,7 @@ import {
   enqueueConfirmations,
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
-import { createContactService } from '../modules/contacts/index.js';
+import { createContactService, createMxCheck } from '../modules/contacts/index.js';
 import { createDeliverabilityService, createWebhookIntake } from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -41,11 +42,7 @@ import {
   REFRESH_TASK,
   segmentTasks,
 } from '../modules/segments/index.js';
-import {
-  createDnsLookup,
-  createSendingDomainService,
-  parseDnsServers,
-} from '../modules/sending-domains/index.js';
+import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
@@ -117,7 +114,9 @@ export function createContainer(options: ContainerOptions) {
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
-  const contacts = createContactService({ db, clock, attributes, consent });
+  // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
+  const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
+  const contacts = createContactService({ db, clock, attributes, consent, mx });
   const deliverability = createDeliverabilityService({ db, clock, keyring, contacts, consent });
   const lists = createListService({
     db,
@@ -183,6 +182,8 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     attributes,
+    hygienePolicy: (workspaceId) => contacts.hygienePolicy(workspaceId),
+    mx,
     maxBytes: config.importMaxBytes,
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),

@@ -604,6 +604,7 @@ describe('CSV import: job', () => {
       clock: t.clock,
       jobs: t.container.jobs,
       attributes: t.container.attributes,
+      hygienePolicy: (workspaceId) => t.container.contacts.hygienePolicy(workspaceId),
       maxBytes: 1024 * 1024,
       batchSize: 2,
     });

@@ -66,6 +66,27 @@ export const SendingPolicySchema = Type.Object(
   { title: 'SendingPolicy' },
 );
 
+const RoleAccountsMode = Type.Union([Type.Literal('warn'), Type.Literal('off')], {
+  description: 'Role addresses (info@, admin@, noreply@, ...): warn (stored, with a warning) or off.',
+});
+const TyposMode = Type.Union([Type.Literal('warn'), Type.Literal('off')], {
+  description:
+    'Likely domain typos (gmial.com, gmail.con): warn (stored, with a suggestion) or off. The hosted form always asks once.',
+});
+const DisposableMode = Type.Union([Type.Literal('reject'), Type.Literal('warn'), Type.Literal('off')], {
+  description: 'Disposable providers (mailinator.com, yopmail.com, ...): reject (default), warn or off.',
+});
+
+const MxCheck = Type.Boolean({
+  description:
+    'Look up each new domain in DNS (HERALD_DNS_SERVERS) and refuse one without MX or address records. Default false.',
+});
+
+export const HygienePolicySchema = Type.Object(
+  { role_accounts: RoleAccountsMode, typos: TyposMode, disposable: DisposableMode, mx_check: MxCheck },
+  { title: 'HygienePolicy', description: 'What is checked when a contact email is written.' },
+);
+
 export const WorkspaceSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -75,6 +96,7 @@ export const WorkspaceSchema = Type.Object(
       description: 'IANA time zone of automation schedules and of contacts that have none.',
     }),
     sending_policy: SendingPolicySchema,
+    hygiene: HygienePolicySchema,
   },
   { title: 'Workspace' },
 );
@@ -93,6 +115,17 @@ export const UpdateWorkspaceBody = Type.Object(
             ),
           ),
           quiet_hours: Type.Optional(QuietHours),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    hygiene: Type.Optional(
+      Type.Object(
+        {
+          role_accounts: Type.Optional(RoleAccountsMode),
+          typos: Type.Optional(TyposMode),
+          disposable: Type.Optional(DisposableMode),
+          mx_check: Type.Optional(MxCheck),
         },
         { additionalProperties: false },
       ),

@@ -1,5 +1,6 @@
 import { type Expression, type SqlBool, sql } from 'kysely';
 import type { ContactStatus, Db, MembershipStatus, NewRow, Row } from '../../db/index.js';
+import { DEFAULT_HYGIENE_POLICY, type HygienePolicy } from './email-hygiene.js';
 
 export type ContactRow = Row<'contacts'>;
 
@@ -245,4 +246,25 @@ export async function findByIds(db: Db, workspaceId: string, ids: string[]): Pro
     .where('workspace_id', '=', workspaceId)
     .where('id', 'in', ids)
     .execute();
+}
+
+/**
+ * The workspace's list hygiene policy (columns of workspaces, 0030). Read
+ * here, in the caller's transaction, rather than through the workspaces
+ * service: on PGlite a service call on its own connection inside a
+ * transaction would wait forever.
+ */
+export async function hygienePolicyOf(db: Db, workspaceId: string): Promise<HygienePolicy> {
+  const row = await db
+    .selectFrom('workspaces')
+    .select(['hygiene_role_accounts', 'hygiene_typos', 'hygiene_disposable', 'hygiene_mx_check'])
+    .where('id', '=', workspaceId)
+    .executeTakeFirst();
+  if (!row) return DEFAULT_HYGIENE_POLICY;
+  return {
+    role_accounts: row.hygiene_role_accounts,
+    typos: row.hygiene_typos,
+    disposable: row.hygiene_disposable,
+    mx_check: row.hygiene_mx_check,
+  };
 }

@@ -10,6 +10,7 @@ import {
   ContactPatchBody,
   ContactSchema,
   ContactWithListsSchema,
+  ContactWrittenSchema,
 } from './contacts.schemas.js';
 import type { ContactFilter, ContactService } from './contacts.service.js';
 
@@ -84,9 +85,11 @@ export function contactsRoutes(deps: {
           tags,
           summary: 'Create a contact',
           description:
-            'Fails with 409 CONTACT_EXISTS when the email or external_id is taken; use PUT to upsert.',
+            'Fails with 409 CONTACT_EXISTS when the email or external_id is taken; use PUT to upsert. ' +
+            'The email also meets the workspace hygiene policy: a disposable domain is 400 INVALID_EMAIL by default; ' +
+            'role addresses and likely typos are stored and listed in `warnings`.',
           body: ContactCreateBody,
-          response: responses({ 201: ContactSchema }),
+          response: responses({ 201: ContactWrittenSchema }),
         },
       },
       async (request, reply) => {
@@ -110,7 +113,7 @@ export function contactsRoutes(deps: {
             'Matches by external_id when given and known, else by email. Attributes are merged (null removes a key). ' +
             'Returns 201 when created, 200 when updated.',
           body: ContactCreateBody,
-          response: responses({ 200: ContactSchema, 201: ContactSchema }),
+          response: responses({ 200: ContactWrittenSchema, 201: ContactWrittenSchema }),
         },
       },
       async (request, reply) => {
@@ -148,7 +151,7 @@ export function contactsRoutes(deps: {
             'Only the given fields change. attributes merge (null removes a key); tags replaces all tags, add_tags/remove_tags edit them.',
           params: IdParams,
           body: ContactPatchBody,
-          response: responses({ 200: ContactSchema }),
+          response: responses({ 200: ContactWrittenSchema }),
         },
       },
       async (request) =>

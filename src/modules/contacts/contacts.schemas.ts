@@ -41,6 +41,34 @@ export const ContactSchema = Type.Object(
   { title: 'Contact' },
 );
 
+export const HygieneWarningSchema = Type.Object(
+  {
+    path: Type.String({ description: 'The field the warning is about: /email.' }),
+    code: Type.Union([
+      Type.Literal('role_account'),
+      Type.Literal('possible_typo'),
+      Type.Literal('disposable_domain'),
+    ]),
+    message: Type.String(),
+    suggestion: Type.Optional(Type.String({ description: 'For possible_typo: the corrected address.' })),
+  },
+  { title: 'HygieneWarning' },
+);
+
+export const ContactWrittenSchema = Type.Object(
+  {
+    ...ContactSchema.properties,
+    warnings: Type.Optional(
+      Type.Array(HygieneWarningSchema, {
+        description:
+          "Present when the email was stored despite a finding of the workspace's list hygiene policy " +
+          '(a role address, a likely typo with its suggestion, a disposable domain set to warn).',
+      }),
+    ),
+  },
+  { title: 'ContactWritten' },
+);
+
 export const ContactWithListsSchema = Type.Object(
   {
     ...ContactSchema.properties,

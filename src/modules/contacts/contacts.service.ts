@@ -7,6 +7,14 @@ import { type AttributeService, checkAttributes } from '../attributes/index.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { checkEmail, checkLocale, checkTags, checkTimezone, requireEmail } from './contact-fields.js';
 import * as repo from './contacts.repository.js';
+import {
+  applyHygienePolicy,
+  type HygienePolicy,
+  type HygieneWarning,
+  inspectEmail,
+  noMailError,
+} from './email-hygiene.js';
+import type { MxCheck } from './mx-check.js';
 
 export interface Contact {
   id: string;
@@ -20,6 +28,11 @@ export interface Contact {
   tracking_consent: boolean;
   created_at: Date;
   updated_at: Date;
+}
+
+/** A contact as a write returned it, with the hygiene warnings of its email (only when there are some). */
+export interface ContactWritten extends Contact {
+  warnings?: HygieneWarning[];
 }
 
 export interface ContactWithLists extends Contact {
@@ -59,19 +72,51 @@ export interface ContactServiceDeps {
   clock: Clock;
   attributes: AttributeService;
   consent: ConsentLedger;
+  /** DNS lookup for workspaces with hygiene mx_check on; without it the check is skipped. */
+  mx?: MxCheck | undefined;
 }
 
 export function createContactService(deps: ContactServiceDeps) {
   const { db, clock, attributes, consent } = deps;
 
+  /**
+   * Refuses an address whose domain takes no mail, when the workspace asks for
+   * the MX check. Runs before the write's transaction opens, so no database
+   * session waits on DNS (PGlite has only one).
+   */
+  async function checkMx(workspaceId: string, input: string | undefined, trx: Db = db): Promise<void> {
+    if (!deps.mx || input === undefined) return;
+    const checked = checkEmail(input);
+    if ('error' in checked) return;
+    if (!(await repo.hygienePolicyOf(trx, workspaceId)).mx_check) return;
+    // An address already stored is not new: updates and upserts of that contact go on.
+    if (await repo.findContactByEmail(trx, workspaceId, checked.email)) return;
+    const domain = checked.email.slice(checked.email.lastIndexOf('@') + 1);
+    if ((await deps.mx(domain)) !== 'no_mail') return;
+    const error = noMailError(domain);
+    throw new DomainError('INVALID_EMAIL', error.message, [error]);
+  }
+
   /** Validates everything in one pass, so the caller hears of every problem at once. */
-  async function checkFields(workspaceId: string, input: ContactPatch, trx: Db) {
+  /**
+   * `currentEmailKey`: the stored contact's address, when changing one. Hygiene applies to new
+   * addresses only, so a contact stored earlier (before the policy, or under a laxer one) can still
+   * be updated and identified by the address it has.
+   */
+  async function checkFields(workspaceId: string, input: ContactPatch, trx: Db, currentEmailKey?: string) {
     const errors: ErrorDetail[] = [];
     let email: string | undefined;
+    let warnings: HygieneWarning[] = [];
     if (input.email !== undefined) {
       const checked = checkEmail(input.email);
       if ('error' in checked) errors.push(checked.error);
-      else email = checked.email;
+      else if (checked.email.toLowerCase() === currentEmailKey) email = checked.email;
+      else {
+        email = checked.email;
+        const hygiene = applyHygienePolicy(inspectEmail(email), await repo.hygienePolicyOf(trx, workspaceId));
+        if (hygiene.error) errors.push(hygiene.error);
+        warnings = hygiene.warnings;
+      }
     }
     let timezone = input.timezone;
     if (typeof input.timezone === 'string') {
@@ -102,6 +147,7 @@ export function createContactService(deps: ContactServiceDeps) {
     }
     return {
       email,
+      warnings,
       timezone,
       locale,
       tags: tags?.tags,
@@ -116,7 +162,7 @@ export function createContactService(deps: ContactServiceDeps) {
     input: ContactInput,
     origin: ConsentOrigin,
     trx: Db,
-  ): Promise<Contact> {
+  ): Promise<ContactWritten> {
     const fields = await checkFields(workspaceId, input, trx);
     const now = clock.now();
     const row = await repo.insertContact(trx, {
@@ -142,7 +188,7 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
-    return toContact(row);
+    return withWarnings(toContact(row), fields.warnings);
   }
 
   async function conflictError(trx: Db, workspaceId: string, email: string, externalId: string | null) {
@@ -165,8 +211,8 @@ export function createContactService(deps: ContactServiceDeps) {
     patch: ContactPatch,
     origin: ConsentOrigin,
     trx: Db,
-  ): Promise<Contact> {
-    const fields = await checkFields(workspaceId, patch, trx);
+  ): Promise<ContactWritten> {
+    const fields = await checkFields(workspaceId, patch, trx, current.email_key);
     if (fields.email && fields.email.toLowerCase() !== current.email_key) {
       const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
       if (other && other.id !== current.id) throw await conflictError(trx, workspaceId, fields.email, null);
@@ -206,11 +252,12 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
-    return toContact(updated);
+    return withWarnings(toContact(updated), fields.warnings);
   }
 
   return {
-    async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<Contact> {
+    async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<ContactWritten> {
+      await checkMx(workspaceId, input.email);
       return db.transaction().execute((trx) => insert(workspaceId, input, origin, trx));
     },
 
@@ -222,8 +269,9 @@ export function createContactService(deps: ContactServiceDeps) {
       workspaceId: string,
       input: ContactInput,
       origin: ConsentOrigin,
-    ): Promise<{ contact: Contact; created: boolean }> {
+    ): Promise<{ contact: ContactWritten; created: boolean }> {
       const email = requireEmail(input.email);
+      await checkMx(workspaceId, email);
       for (let attempt = 1; ; attempt++) {
         try {
           return await db.transaction().execute(async (trx) => {
@@ -285,7 +333,8 @@ export function createContactService(deps: ContactServiceDeps) {
       id: string,
       patch: ContactPatch,
       origin: ConsentOrigin,
-    ): Promise<Contact> {
+    ): Promise<ContactWritten> {
+      await checkMx(workspaceId, patch.email);
       return db.transaction().execute(async (trx) => {
         const current = await repo.lockContact(trx, workspaceId, id);
         if (!current) throw notFound(id);
@@ -330,7 +379,8 @@ export function createContactService(deps: ContactServiceDeps) {
 
     /**
      * Finds contacts by email and creates the missing ones (status active), in
-     * the caller's transaction. Invalid addresses are returned with their reason.
+     * the caller's transaction. Invalid addresses, and new ones the workspace's
+     * hygiene policy refuses (disposable domains by default), are returned with their reason.
      */
     async findOrCreateByEmails(
       workspaceId: string,
@@ -346,8 +396,15 @@ export function createContactService(deps: ContactServiceDeps) {
       }
       const existing = await repo.findByEmails(trx, workspaceId, [...normalized.values()]);
       const found = new Map(existing.map((row) => [row.email_key, toContact(row)]));
+      const policy = found.size < normalized.size ? await repo.hygienePolicyOf(trx, workspaceId) : undefined;
       for (const [key, email] of normalized) {
         if (found.has(key)) continue;
+        // Only new contacts meet the policy: one stored earlier (under another policy) stays usable.
+        const refused = policy && applyHygienePolicy(inspectEmail(email), policy).error;
+        if (refused) {
+          invalid.push({ email, reason: refused.message });
+          continue;
+        }
         const now = clock.now();
         const row = await repo.insertContact(trx, {
           id: uuidv7(now.getTime()),
@@ -379,6 +436,26 @@ export function createContactService(deps: ContactServiceDeps) {
       return row ? toContact(row) : undefined;
     },
 
+    /**
+     * Whether the workspace refuses this address for its domain's DNS (mx_check on and the domain takes
+     * no mail): the error detail, else undefined. For writers that do not go through create/upsert/update
+     * (the hosted form, imports); call it outside any transaction.
+     */
+    async mxRefusal(workspaceId: string, email: string): Promise<ErrorDetail | undefined> {
+      try {
+        await checkMx(workspaceId, email);
+        return undefined;
+      } catch (error) {
+        if (error instanceof DomainError) return error.details?.[0];
+        throw error;
+      }
+    },
+
+    /** The workspace's list hygiene policy, read in `trx` when given (imports and list adds read it too). */
+    async hygienePolicy(workspaceId: string, trx: Db = db): Promise<HygienePolicy> {
+      return repo.hygienePolicyOf(trx, workspaceId);
+    },
+
     /** The subset of `ids` that are contacts of this workspace. */
     async findByIds(workspaceId: string, ids: string[], trx: Db = db): Promise<Contact[]> {
       return (await repo.findByIds(trx, workspaceId, ids)).map(toContact);
@@ -407,6 +484,10 @@ export type { MembershipStatus };
 
 function notFound(id: string): DomainError {
   return new DomainError('CONTACT_NOT_FOUND', `contact ${id} does not exist in this workspace`);
+}
+
+function withWarnings(contact: Contact, warnings: HygieneWarning[]): ContactWritten {
+  return warnings.length > 0 ? { ...contact, warnings } : contact;
 }
 
 export function toContact(row: repo.ContactRow): Contact {

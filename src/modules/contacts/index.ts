@@ -12,6 +12,20 @@ export {
   type ContactInput,
   type ContactPatch,
   type ContactService,
+  type ContactWritten,
   createContactService,
 } from './contacts.service.js';
 export { normalizeEmail } from './email-address.js';
+export {
+  applyHygienePolicy,
+  classifyEmail,
+  DEFAULT_HYGIENE_POLICY,
+  type HygieneCode,
+  type HygieneFinding,
+  type HygienePolicy,
+  type HygieneWarning,
+  inspectEmail,
+  noMailError,
+  suggestDomain,
+} from './email-hygiene.js';
+export { createMxCheck, type MxCheck, type MxVerdict } from './mx-check.js';

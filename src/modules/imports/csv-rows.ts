@@ -2,7 +2,16 @@ import { CsvError, type Options as CsvParseOptions } from 'csv-parse';
 import type { ContactStatus, ImportMode } from '../../db/index.js';
 import { DomainError } from '../../lib/errors.js';
 import { ATTRIBUTE_NAME, checkAttributes, type Definitions } from '../attributes/index.js';
-import { checkEmail, checkLocale, checkTags, checkTimezone } from '../contacts/index.js';
+import {
+  applyHygienePolicy,
+  checkEmail,
+  checkLocale,
+  checkTags,
+  checkTimezone,
+  type HygienePolicy,
+  type HygieneWarning,
+  inspectEmail,
+} from '../contacts/index.js';
 
 /**
  * Pure CSV import rules: header mapping, per-row validation and line
@@ -237,7 +246,13 @@ export interface ImportRow {
   locale: string | null;
 }
 
-export type RowCheck = { ok: true; row: ImportRow } | { ok: false; reason: string };
+/**
+ * A good row, with the hygiene warnings of its email when there are some (the
+ * row imports; the warnings are stored by line next to the row errors).
+ */
+export type RowCheck =
+  | { ok: true; row: ImportRow; warnings?: HygieneWarning[] }
+  | { ok: false; reason: string };
 
 /** True for a record that holds no data at all (a blank line or a line of empty cells). */
 export function isBlank(cells: string[]): boolean {
@@ -255,6 +270,7 @@ export function checkRow(
   plan: ColumnPlan,
   definitions: Definitions,
   mode: ImportMode,
+  hygiene?: HygienePolicy,
 ): RowCheck {
   if (cells.length !== plan.columns.length) {
     return {
@@ -277,6 +293,7 @@ export function checkRow(
   };
   const attributeValues: Record<string, unknown> = {};
   const emailOnly = mode === 'unsubscribe' || mode === 'block';
+  let warnings: HygieneWarning[] = [];
   plan.columns.forEach((target, index) => {
     if (target.kind === 'ignore') return;
     const raw = cells[index] ?? '';
@@ -287,8 +304,17 @@ export function checkRow(
     const value = raw.trim();
     if (target.kind === 'field' && target.field === 'email') {
       const checked = checkEmail(value);
-      if ('error' in checked) problems.push(checked.error.message);
-      else email = checked.email;
+      if ('error' in checked) {
+        problems.push(checked.error.message);
+        return;
+      }
+      email = checked.email;
+      // Unsubscribing or blocking an address is always allowed, whatever it looks like.
+      if (hygiene && !emailOnly) {
+        const verdict = applyHygienePolicy(inspectEmail(email), hygiene);
+        if (verdict.error) problems.push(verdict.error.message);
+        warnings = verdict.warnings;
+      }
       return;
     }
     if (emailOnly || value === '') return;
@@ -339,7 +365,7 @@ export function checkRow(
   }
   row.email = email;
   row.key = email.toLowerCase();
-  return { ok: true, row };
+  return warnings.length > 0 ? { ok: true, row, warnings } : { ok: true, row };
 }
 
 /** Largest record accepted; a longer one nearly always means a quote that is never closed. */

@@ -6,6 +6,7 @@ import type { DatabaseHandle, ImportMode, MembershipStatus } from '../../db/inde
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import type { Definitions } from '../attributes/index.js';
+import { type HygienePolicy, type MxCheck, noMailError } from '../contacts/index.js';
 import {
   type ColumnPlan,
   checkRow,
@@ -20,6 +21,7 @@ import {
 } from './csv-rows.js';
 import {
   type BatchError,
+  type BatchWarning,
   type MergeInput,
   type MergeResult,
   mergeBatch,
@@ -47,6 +49,10 @@ export interface RunInput {
   statusAsserted: boolean;
   mapping: Mapping | undefined;
   definitions: Definitions;
+  /** The workspace's list hygiene policy, applied to each row's email (not in unsubscribe and block modes). */
+  hygiene: HygienePolicy;
+  /** The DNS check, given when the policy's mx_check is on: a row whose domain takes no mail is refused. */
+  mx?: MxCheck | undefined;
   /** Data rows already committed by an earlier attempt: read again but not merged again. */
   skipRows: number;
   /** Errors already stored by an earlier attempt. */
@@ -102,6 +108,7 @@ export async function runCsv(
   const keys = new Set<string>();
   const externalIds = new Set<string>();
   let errors: BatchError[] = [];
+  let warnings: BatchWarning[] = [];
   let rowsRead = 0;
 
   async function flush(): Promise<void> {
@@ -119,6 +126,7 @@ export async function runCsv(
       now: deps.clock.now(),
       rows: batch,
       errors,
+      warnings,
       rowsRead,
       errorCapacity: MAX_STORED_ERRORS - storedErrors,
       onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
@@ -128,6 +136,7 @@ export async function runCsv(
     keys.clear();
     externalIds.clear();
     errors = [];
+    warnings = [];
     rowsRead = 0;
     await input.onBatch?.(result);
   }
@@ -144,10 +153,19 @@ export async function runCsv(
       }
       seen++;
       if (seen <= input.skipRows) continue;
-      const checked = checkRow(record, line, plan, input.definitions, input.mode);
+      let checked = checkRow(record, line, plan, input.definitions, input.mode, input.hygiene);
+      if (checked.ok && input.mx && input.mode !== 'unsubscribe' && input.mode !== 'block') {
+        // The checker caches each domain, so a file of one domain costs one lookup.
+        const domain = checked.row.key.slice(checked.row.key.lastIndexOf('@') + 1);
+        if ((await input.mx(domain)) === 'no_mail')
+          checked = { ok: false, reason: noMailError(domain).message };
+      }
       if (checked.ok) {
         const row = checked.row;
         if (keys.has(row.key) || (row.externalId !== null && externalIds.has(row.externalId))) await flush();
+        // Kept with the batch the row merges in, so a resumed import stores each warning once.
+        for (const w of checked.warnings ?? [])
+          warnings.push({ line, code: w.code, message: w.message, suggestion: w.suggestion ?? null });
         batch.push(row);
         keys.add(row.key);
         if (row.externalId !== null) externalIds.add(row.externalId);

@@ -121,6 +121,21 @@ export async function listErrors(
     .execute();
 }
 
+export async function listWarnings(
+  db: Db,
+  importId: string,
+  limit: number,
+): Promise<{ line: number; code: string; message: string; suggestion: string | null }[]> {
+  return db
+    .selectFrom('import_warnings')
+    .select(['line', 'code', 'message', 'suggestion'])
+    .where('import_id', '=', importId)
+    .orderBy('line')
+    .orderBy('code')
+    .limit(limit)
+    .execute();
+}
+
 export async function countErrors(db: Db, importId: string): Promise<number> {
   const row = await db
     .selectFrom('import_errors')
@@ -156,6 +171,17 @@ export async function findList(
 // merge, tag union, an append-only consent record for every change).
 // ---------------------------------------------------------------------------
 
+/** Hygiene warnings stored per import; warning_count counts all of them. */
+export const MAX_STORED_WARNINGS = 10_000;
+
+/** A hygiene warning on a good row (a role address, a likely typo): the row imports, the warning is kept. */
+export interface BatchWarning {
+  line: number;
+  code: string;
+  message: string;
+  suggestion: string | null;
+}
+
 export interface BatchError {
   line: number;
   reason: string;
@@ -175,6 +201,8 @@ export interface MergeInput {
   rows: ImportRow[];
   /** Rows that failed validation since the last batch. */
   errors: BatchError[];
+  /** Hygiene warnings of the batch's rows. */
+  warnings?: BatchWarning[];
   /** Data rows (good and bad) read since the last batch. */
   rowsRead: number;
   /** How many more errors may be stored for this import. */
@@ -418,6 +446,27 @@ export async function mergeBatch(
         FROM unnest(${stored.map((e) => e.line)}::int[], ${stored.map((e) => e.reason)}::text[]) AS e(line, reason)
         ON CONFLICT (import_id, line) DO NOTHING`.execute(trx);
     }
+    // A row refused in the merge (an external_id conflict) keeps its error, not its warnings.
+    const refused = new Set(errors.map((e) => e.line));
+    const warnings = (input.warnings ?? []).filter((w) => !refused.has(w.line));
+    let storedWarnings: BatchWarning[] = [];
+    if (warnings.length > 0) {
+      // warning_count counts every warning so far, stored or not: the first ones by line are stored.
+      const { warning_count: counted } = await trx
+        .selectFrom('imports')
+        .select('warning_count')
+        .where('id', '=', importId)
+        .executeTakeFirstOrThrow();
+      storedWarnings = warnings.slice(0, Math.max(0, MAX_STORED_WARNINGS - counted));
+    }
+    if (storedWarnings.length > 0) {
+      await sql`INSERT INTO import_warnings (import_id, line, code, message, suggestion)
+        SELECT ${importId}, w.line, w.code, w.message, w.suggestion
+        FROM unnest(${storedWarnings.map((w) => w.line)}::int[], ${storedWarnings.map((w) => w.code)}::text[],
+          ${storedWarnings.map((w) => w.message)}::text[], ${storedWarnings.map((w) => w.suggestion)}::text[])
+          AS w(line, code, message, suggestion)
+        ON CONFLICT (import_id, line, code) DO NOTHING`.execute(trx);
+    }
     const totals = await trx
       .updateTable('imports')
       .set((eb) => ({
@@ -426,6 +475,7 @@ export async function mergeBatch(
         updated_count: eb('updated_count', '+', counts.updated),
         skipped_count: eb('skipped_count', '+', counts.skipped),
         failed_count: eb('failed_count', '+', errors.length),
+        warning_count: eb('warning_count', '+', warnings.length),
       }))
       .where('id', '=', importId)
       .returningAll()

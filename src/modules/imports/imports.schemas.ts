@@ -76,6 +76,11 @@ export const ImportSchema = Type.Object(
     failed_count: Type.Integer({
       description: 'Rows refused; see errors. Counts every bad row, also past the 10,000 stored.',
     }),
+    warning_count: Type.Integer({
+      description:
+        'Hygiene warnings on rows that imported (role addresses, likely typos; disposable domains when the ' +
+        'workspace warns about them); see warnings.',
+    }),
     error: Type.Union([Type.String(), Type.Null()], { description: 'Why a failed import stopped.' }),
     created_at: Timestamp,
     started_at: NullableTimestamp,
@@ -92,10 +97,25 @@ export const ImportRowErrorSchema = Type.Object(
   { title: 'ImportRowError' },
 );
 
+export const ImportRowWarningSchema = Type.Object(
+  {
+    line: Type.Integer({ description: 'Line of the file where the row starts (the header is line 1).' }),
+    code: Type.String({ description: 'role_account, possible_typo or disposable_domain.' }),
+    message: Type.String(),
+    suggestion: Type.Union([Type.String(), Type.Null()], {
+      description: 'For possible_typo: the corrected address.',
+    }),
+  },
+  { title: 'ImportRowWarning' },
+);
+
 export const ImportWithErrorsSchema = Type.Object(
   {
     ...ImportSchema.properties,
     errors: Type.Array(ImportRowErrorSchema, { description: 'The first 100 row errors by line.' }),
+    warnings: Type.Array(ImportRowWarningSchema, {
+      description: 'The first 100 hygiene warnings by line; those rows imported.',
+    }),
   },
   { title: 'ImportWithErrors' },
 );

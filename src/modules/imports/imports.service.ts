@@ -6,6 +6,7 @@ import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { AttributeService } from '../attributes/index.js';
+import type { HygienePolicy, MxCheck } from '../contacts/index.js';
 import { checkMapping, type Mapping, resolveMapping } from './csv-rows.js';
 import { CsvScan, MAX_STORED_ERRORS, runCsv } from './import-runner.js';
 import * as repo from './imports.repository.js';
@@ -31,6 +32,8 @@ export interface Import {
   updated_count: number;
   skipped_count: number;
   failed_count: number;
+  /** Rows imported with a hygiene warning (counted per warning). */
+  warning_count: number;
   error: string | null;
   created_at: Date;
   started_at: Date | null;
@@ -42,9 +45,18 @@ export interface ImportRowError {
   reason: string;
 }
 
+export interface ImportRowWarning {
+  line: number;
+  code: string;
+  message: string;
+  suggestion: string | null;
+}
+
 export interface ImportWithErrors extends Import {
   /** The first 100 row errors by line; GET /v1/imports/{id}/errors pages through all of them. */
   errors: ImportRowError[];
+  /** The first 100 hygiene warnings by line: rows that imported with a role address or a likely typo. */
+  warnings: ImportRowWarning[];
 }
 
 export interface ImportOptions {
@@ -70,6 +82,10 @@ export interface ImportServiceDeps {
   clock: Clock;
   jobs: JobQueue;
   attributes: AttributeService;
+  /** The workspace's list hygiene policy (the contacts service's), read when an import runs. */
+  hygienePolicy: (workspaceId: string) => Promise<HygienePolicy>;
+  /** DNS lookup for workspaces with hygiene mx_check on. */
+  mx?: MxCheck | undefined;
   /** Largest upload accepted by `receive`. */
   maxBytes: number;
   /** Valid rows per set-based merge; default 5,000. */
@@ -89,6 +105,11 @@ export function createImportService(deps: ImportServiceDeps) {
     batchSize: deps.batchSize ?? 5000,
     onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
   };
+
+  async function hygieneOf(workspaceId: string): Promise<{ hygiene: HygienePolicy; mx?: MxCheck }> {
+    const hygiene = await deps.hygienePolicy(workspaceId);
+    return hygiene.mx_check && deps.mx ? { hygiene, mx: deps.mx } : { hygiene };
+  }
 
   /** Checks everything that does not need the file, so bad options are refused before a byte is read. */
   async function prepare(workspaceId: string, options: ImportOptions) {
@@ -153,7 +174,8 @@ export function createImportService(deps: ImportServiceDeps) {
 
   async function withErrors(row: repo.ImportRecordRow): Promise<ImportWithErrors> {
     const errors = await repo.listErrors(db, row.id, { afterLine: 0, limit: 100 });
-    return { ...toImport(row), errors };
+    const warnings = row.warning_count > 0 ? await repo.listWarnings(db, row.id, 100) : [];
+    return { ...toImport(row), errors, warnings };
   }
 
   async function* storedFile(importId: string): AsyncGenerator<Buffer> {
@@ -258,7 +280,7 @@ export function createImportService(deps: ImportServiceDeps) {
           return row;
         });
         if (!queued) throw new Error(`import ${stored.id} vanished while it was being received`);
-        return { ...toImport(queued), errors: [] };
+        return { ...toImport(queued), errors: [], warnings: [] };
       } catch (error) {
         scan.destroy();
         if (state.record) await repo.deleteImport(db, state.record.id);
@@ -297,6 +319,7 @@ export function createImportService(deps: ImportServiceDeps) {
           statusAsserted: payload.statusAsserted,
           mapping: row.mapping ?? undefined,
           definitions: await attributes.definitions(row.workspace_id),
+          ...(await hygieneOf(row.workspace_id)),
           skipRows: running.rows_total,
           storedErrors: await repo.countErrors(db, row.id),
           signal: context.signal,
@@ -347,6 +370,7 @@ export function createImportService(deps: ImportServiceDeps) {
           statusAsserted: prepared.statusAsserted,
           mapping: prepared.mapping,
           definitions,
+          ...(await hygieneOf(workspaceId)),
           skipRows: 0,
           storedErrors: 0,
           onHeader: async (plan) => {
@@ -462,6 +486,7 @@ export function toImport(row: repo.ImportRecordRow): Import {
     updated_count: row.updated_count,
     skipped_count: row.skipped_count,
     failed_count: row.failed_count,
+    warning_count: row.warning_count,
     error: row.error,
     created_at: row.created_at,
     started_at: row.started_at,

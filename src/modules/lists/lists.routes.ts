@@ -140,7 +140,8 @@ export function listsRoutes(deps: { lists: ListService }): FastifyPluginAsyncTyp
           tags,
           summary: 'Add members',
           description:
-            'Emails that name no contact create one. Unknown contact_ids and invalid emails are reported and ' +
+            'Emails that name no contact create one, unless the workspace hygiene policy refuses the address ' +
+            '(a disposable domain, by default). Unknown contact_ids and invalid or refused emails are reported and ' +
             'skipped; the rest are added. Existing members keep their status, except that unsubscribed ' +
             'members are re-subscribed when status is given. Every subscribe and confirm is recorded in ' +
             "the contact's consent records.",

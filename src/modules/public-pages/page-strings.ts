@@ -48,6 +48,9 @@ export interface PageStrings {
   willConfirm: string;
   enterEmail: string;
   checkEmail: string;
+  disposableEmail: string;
+  /** Both arguments arrive HTML-escaped. */
+  didYouMean: (suggestion: string, typed: string) => string;
   checkInboxTitle: string;
   checkInboxBody: string;
   thanksTitle: string;
@@ -100,6 +103,9 @@ const en: PageStrings = {
   willConfirm: 'We will email you a link to confirm.',
   enterEmail: 'Please enter your email address.',
   checkEmail: 'Please check your email address.',
+  disposableEmail: 'Please use a permanent email address: temporary (disposable) addresses are not accepted.',
+  didYouMean: (suggestion, typed) =>
+    `Did you mean ${suggestion}? Subscribe with it below, or enter ${typed} again if that is right.`,
   checkInboxTitle: 'Check your inbox',
   checkInboxBody: 'We have sent you an email with a link. Open it to confirm your subscription.',
   thanksTitle: 'Thank you',
@@ -154,6 +160,10 @@ const de: PageStrings = {
   willConfirm: 'Wir senden Ihnen einen Link zur Bestätigung.',
   enterEmail: 'Bitte geben Sie Ihre E-Mail-Adresse ein.',
   checkEmail: 'Bitte prüfen Sie Ihre E-Mail-Adresse.',
+  disposableEmail:
+    'Bitte verwenden Sie eine dauerhafte E-Mail-Adresse: Wegwerfadressen werden nicht angenommen.',
+  didYouMean: (suggestion, typed) =>
+    `Meinten Sie ${suggestion}? Abonnieren Sie damit unten, oder geben Sie ${typed} erneut ein, wenn das richtig ist.`,
   checkInboxTitle: 'Bitte prüfen Sie Ihr Postfach',
   checkInboxBody:
     'Wir haben Ihnen eine E-Mail mit einem Link geschickt. Öffnen Sie ihn, um Ihr Abonnement zu bestätigen.',

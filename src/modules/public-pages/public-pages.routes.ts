@@ -249,7 +249,13 @@ export function publicPagesRoutes(deps: { pages: PublicPagesService }): FastifyP
         const firstName = field(body, 'first_name');
         const result = await pages.submitForm(
           request.params.listId,
-          { email, firstName, honeypot: field(body, 'website'), lang: t.lang },
+          {
+            email,
+            firstName,
+            honeypot: field(body, 'website'),
+            confirmedEmail: field(body, 'confirmed_email'),
+            lang: t.lang,
+          },
           originOf(request),
         );
         if (result.outcome === 'not_found') return sendHtml(reply, 404, notFoundPage(t));
@@ -261,6 +267,23 @@ export function publicPagesRoutes(deps: { pages: PublicPagesService }): FastifyP
           if (!form) return sendHtml(reply, 404, notFoundPage(t));
           const error = email.trim() === '' ? t.enterEmail : t.checkEmail;
           return sendHtml(reply, 400, subscribePage(form, t, { error, email, firstName }));
+        }
+        if (result.outcome === 'disposable_email' || result.outcome === 'possible_typo') {
+          const form = await pages.form(request.params.listId, t.lang);
+          if (!form) return sendHtml(reply, 404, notFoundPage(t));
+          if (result.outcome === 'disposable_email')
+            return sendHtml(
+              reply,
+              400,
+              subscribePage(form, t, { error: t.disposableEmail, email, firstName }),
+            );
+          // The suggestion fills the field; sending the original again unchanged keeps it.
+          const error = t.didYouMean(escapeHtml(result.suggestion), escapeHtml(result.email));
+          return sendHtml(
+            reply,
+            400,
+            subscribePage(form, t, { error, email: result.suggestion, firstName, confirmed: result.email }),
+          );
         }
         return sendHtml(
           reply,
@@ -331,7 +354,7 @@ ${items}
 function subscribePage(
   form: { listName: string; description: string | null; doubleOptIn: boolean; consentText: string },
   t: PageStrings,
-  state: { error?: string; email?: string; firstName?: string | undefined } = {},
+  state: { error?: string; email?: string; firstName?: string | undefined; confirmed?: string } = {},
 ): string {
   return htmlPage(
     t.subscribeTitle(form.listName),
@@ -348,6 +371,7 @@ ${state.error ? `<p role="alert" id="form-error"><strong>${state.error}</strong>
     )}">
 <div class="hp" aria-hidden="true"><label for="website">${t.honeypotLabel}</label>
 <input type="text" id="website" name="website" tabindex="-1" autocomplete="off"></div>
+${state.confirmed ? `<input type="hidden" name="confirmed_email" value="${escapeHtml(state.confirmed)}">` : ''}
 <p class="muted">${escapeHtml(form.consentText)}</p>
 <div class="actions"><button type="submit">${t.subscribeButton}</button></div>
 </form>

@@ -5,7 +5,7 @@ import { type SecretKeyring, sign } from '../../lib/secret-keys.js';
 import { createToken, type TokenKind, verifyToken } from '../../lib/signed-tokens.js';
 import type { CampaignService } from '../campaigns/index.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
-import { type ContactService, checkEmail } from '../contacts/index.js';
+import { applyHygienePolicy, type ContactService, checkEmail, inspectEmail } from '../contacts/index.js';
 import type { List, ListService } from '../lists/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import { pageStrings } from './page-strings.js';
@@ -32,7 +32,7 @@ export interface PublicPagesDeps {
   clock: Clock;
   publicUrl: string;
   lists: Pick<ListService, 'list' | 'get' | 'findPublic' | 'addMembers' | 'changeOwnSubscriptions'>;
-  contacts: Pick<ContactService, 'get' | 'create' | 'update'>;
+  contacts: Pick<ContactService, 'get' | 'create' | 'update' | 'mxRefusal'>;
   campaigns: Pick<CampaignService, 'get'>;
   consent: Pick<ConsentLedger, 'append'>;
   workspaces: Pick<WorkspaceService, 'get'>;
@@ -430,6 +430,8 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
         email: string;
         firstName: string | undefined;
         honeypot: string | undefined;
+        /** The address the form last questioned as a likely typo: sent again unchanged, it is what the person meant. */
+        confirmedEmail?: string | undefined;
         /** The language the form was shown in: the consent text recorded is the one the person read. */
         lang?: string | undefined;
       },
@@ -438,6 +440,8 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       | { outcome: 'not_found' }
       | { outcome: 'rate_limited' }
       | { outcome: 'invalid_email'; reason: string }
+      | { outcome: 'disposable_email'; reason: string }
+      | { outcome: 'possible_typo'; email: string; suggestion: string }
       | { outcome: 'accepted'; doubleOptIn: boolean }
     > {
       const list = await lists.findPublic(listId);
@@ -447,11 +451,20 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       if ('error' in checked) return { outcome: 'invalid_email', reason: checked.error.message };
       const doubleOptIn = list.opt_in === 'double';
       if (input.honeypot) return { outcome: 'accepted', doubleOptIn };
+      const workspace = await deps.workspaces.get(list.workspace_id);
+      // The workspace's policy, except that a likely typo is asked about once instead of stored with a
+      // warning: the person is there to correct it, and a mistyped address never gets the confirmation.
+      const hygiene = applyHygienePolicy(inspectEmail(checked.email), workspace.hygiene);
+      if (hygiene.error) return { outcome: 'disposable_email', reason: hygiene.error.message };
+      const noMail = await contacts.mxRefusal(list.workspace_id, checked.email);
+      if (noMail) return { outcome: 'invalid_email', reason: noMail.message };
+      const typo = hygiene.warnings.find((w) => w.code === 'possible_typo');
+      if (typo?.suggestion && input.confirmedEmail?.trim() !== checked.email)
+        return { outcome: 'possible_typo', email: checked.email, suggestion: typo.suggestion };
       const emailKey = createHash('sha256').update(checked.email.toLowerCase()).digest('base64url');
       if (!perEmail.take(`email:${list.workspace_id}:${emailKey}`))
         return { outcome: 'accepted', doubleOptIn };
 
-      const workspace = await deps.workspaces.get(list.workspace_id);
       const consentText = formConsentText(list.name, workspace.name, input.lang);
       const formOrigin: ConsentOrigin = {
         source: 'form',

@@ -57,11 +57,3 @@ export function createDnsLookup(servers: string[] | undefined): DnsLookup {
     ],
   };
 }
-
-export function parseDnsServers(value: string | undefined): string[] | undefined {
-  const servers = value
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  return servers && servers.length > 0 ? servers : undefined;
-}

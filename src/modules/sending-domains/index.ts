@@ -1,4 +1,4 @@
-export { createDnsLookup, type DnsLookup, parseDnsServers } from './dns-resolver.js';
+export { createDnsLookup, type DnsLookup } from './dns-resolver.js';
 export type { CheckItem, DomainCheck } from './domain-check.js';
 export { domainAndParents, normalizeDomain, organizationalDomain } from './domain-name.js';
 export type { AuthenticationSettings, DnsRecordToPublish } from './domain-records.js';

@@ -4,6 +4,7 @@ import { isTimeZone } from '../../lib/cron.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { type CreatedApiKey, createApiKeyService } from '../auth/index.js';
+import type { HygienePolicy } from '../contacts/index.js';
 import * as repo from './workspaces.repository.js';
 
 /**
@@ -25,6 +26,8 @@ export interface Workspace {
   /** IANA zone of automation schedules and of contacts without a time zone. */
   timezone: string;
   sending_policy: SendingPolicy;
+  /** What happens to role addresses, likely typos and disposable domains when contacts are written. */
+  hygiene: HygienePolicy;
 }
 
 export interface WorkspacePatch {
@@ -38,6 +41,7 @@ export interface WorkspacePatch {
         quiet_hours?: { start: string; end: string } | null | undefined;
       }
     | undefined;
+  hygiene?: Partial<HygienePolicy> | undefined;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -60,6 +64,12 @@ function toWorkspace(row: repo.WorkspaceRow): Workspace {
         row.quiet_hours_start === null || row.quiet_hours_end === null
           ? null
           : { start: clockText(row.quiet_hours_start), end: clockText(row.quiet_hours_end) },
+    },
+    hygiene: {
+      role_accounts: row.hygiene_role_accounts,
+      typos: row.hygiene_typos,
+      disposable: row.hygiene_disposable,
+      mx_check: row.hygiene_mx_check,
     },
   };
 }
@@ -141,6 +151,12 @@ export function createWorkspaceService(deps: { db: Db; clock: Clock }) {
           changes.quiet_hours_end = end;
         }
       }
+      // The request schema restricts the values; the service is also called without it.
+      const hygiene = patch.hygiene;
+      if (hygiene?.role_accounts !== undefined) changes.hygiene_role_accounts = hygiene.role_accounts;
+      if (hygiene?.typos !== undefined) changes.hygiene_typos = hygiene.typos;
+      if (hygiene?.disposable !== undefined) changes.hygiene_disposable = hygiene.disposable;
+      if (hygiene?.mx_check !== undefined) changes.hygiene_mx_check = hygiene.mx_check;
       if (errors.length > 0)
         throw new DomainError(
           'VALIDATION_FAILED',
