@@ -15,8 +15,6 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
 let sink: SmtpSink;
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
 const SENDER = { from_email: 'news@shop.example', from_name: 'Shop' };
 
 type Method = 'GET' | 'POST' | 'PATCH';
