@@ -81,7 +81,7 @@ export interface WorkspaceTable {
   /** Quiet hours as local minutes from midnight; null: none (0017). */
   quiet_hours_start: ColumnType<number | null, number | null | undefined, number | null>;
   quiet_hours_end: ColumnType<number | null, number | null | undefined, number | null>;
-  /** List hygiene policy (0030): what a role address, a likely typo, a disposable domain does. */
+  /** List hygiene policy (0024): what a role address, a likely typo, a disposable domain does. */
   hygiene_role_accounts: ColumnType<'warn' | 'off', 'warn' | 'off' | undefined, 'warn' | 'off'>;
   hygiene_typos: ColumnType<'warn' | 'off', 'warn' | 'off' | undefined, 'warn' | 'off'>;
   hygiene_disposable: ColumnType<
@@ -218,7 +218,7 @@ export interface ImportTable {
   updated_count: ColumnType<number, number | undefined, number>;
   skipped_count: ColumnType<number, number | undefined, number>;
   failed_count: ColumnType<number, number | undefined, number>;
-  /** Rows stored with a hygiene warning (0030). */
+  /** Rows stored with a hygiene warning (0024). */
   warning_count: ColumnType<number, number | undefined, number>;
   error: string | null;
   created_at: Timestamp;
@@ -238,7 +238,7 @@ export interface ImportErrorTable {
   reason: string;
 }
 
-/** A hygiene warning on an imported row (0030). */
+/** A hygiene warning on an imported row (0024). */
 export interface ImportWarningTable {
   import_id: string;
   line: number;

@@ -249,7 +249,7 @@ export async function findByIds(db: Db, workspaceId: string, ids: string[]): Pro
 }
 
 /**
- * The workspace's list hygiene policy (columns of workspaces, 0030). Read
+ * The workspace's list hygiene policy (columns of workspaces, 0024). Read
  * here, in the caller's transaction, rather than through the workspaces
  * service: on PGlite a service call on its own connection inside a
  * transaction would wait forever.

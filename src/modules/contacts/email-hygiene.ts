@@ -25,7 +25,7 @@ export interface HygieneFinding {
   suggestion?: string;
 }
 
-/** What a workspace does with each finding (workspaces columns hygiene_*, migration 0030). */
+/** What a workspace does with each finding (workspaces columns hygiene_*, migration 0024). */
 export interface HygienePolicy {
   role_accounts: 'warn' | 'off';
   typos: 'warn' | 'off';
