@@ -592,6 +592,8 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let current: Promise<unknown> = Promise.resolve();
+  /** Set while the loop is idle: runs the next round now instead of after the poll interval. */
+  let wakeIdle: (() => void) | undefined;
 
   const engine = {
     /**
@@ -721,7 +723,7 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           message: `the contact is ${contact.status}: it would leave at once`,
         };
       const entry = definition.entry ?? { mode: 'once_at_a_time' };
-      return db.transaction().execute(async (trx): Promise<EnrolResult> => {
+      const result = await db.transaction().execute(async (trx): Promise<EnrolResult> => {
         await repo.lockEnrolment(trx, automationId, contact.id);
         if (triggerId) {
           const earlier = await repo.findRunByTrigger(trx, automationId, triggerId);
@@ -781,6 +783,9 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
         if (!row) throw new Error('enrolment conflict under the enrolment lock');
         return { enrolled: true, run: toRun(row) };
       });
+      // A run enrolled in this process is due now: an idle loop need not wait out its poll interval.
+      if (result.enrolled) queueMicrotask(() => wakeIdle?.());
+      return result;
     },
 
     async runs(
@@ -862,6 +867,8 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
       if (running) return;
       running = true;
       const loop = () => {
+        // Only a loop waiting out its interval may be woken; one in a round is not.
+        wakeIdle = undefined;
         if (!running) return;
         current = engine
           .round()
@@ -870,7 +877,14 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
             return 0;
           })
           .then((handled) => {
-            if (running) timer = setTimeout(loop, handled > 0 ? 0 : pollIntervalMs);
+            if (!running) return;
+            timer = setTimeout(loop, handled > 0 ? 0 : pollIntervalMs);
+            if (handled === 0)
+              wakeIdle = () => {
+                wakeIdle = undefined;
+                clearTimeout(timer);
+                timer = setTimeout(loop, 0);
+              };
           });
       };
       loop();
@@ -879,6 +893,7 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
     /** Stops after the round in flight, so its steps are committed. */
     async stop(): Promise<void> {
       running = false;
+      wakeIdle = undefined;
       if (timer) clearTimeout(timer);
       await current;
     },
