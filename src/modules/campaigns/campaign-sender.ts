@@ -370,7 +370,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       .where('workspace_id', '=', workspaceId)
       .where('id', '=', campaignId)
       .executeTakeFirst();
-    if (!row || row.status !== 'sending') return false;
+    if (row?.status !== 'sending') return false;
     const sent = row.sent_count + row.failed_count;
     if (sent < row.guardrail_min_sent) return false;
     const counts = await options.bounceCounts(workspaceId, campaignId);
