@@ -270,6 +270,10 @@ export interface CampaignTable {
   track_opens: ColumnType<boolean, boolean | undefined, boolean>;
   track_clicks: ColumnType<boolean, boolean | undefined, boolean>;
   failure_threshold: ColumnType<number, number | undefined, number>;
+  /** Guardrails (0022): the hard-bounce and complaint rates that pause sending, after a minimum sample. */
+  hard_bounce_threshold: ColumnType<number, number | undefined, number>;
+  complaint_threshold: ColumnType<number, number | undefined, number>;
+  guardrail_min_sent: ColumnType<number, number | undefined, number>;
   scheduled_at: Timestamp | null;
   started_at: Timestamp | null;
   finished_at: Timestamp | null;

@@ -117,7 +117,20 @@ export function createContainer(options: ContainerOptions) {
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
   const contacts = createContactService({ db, clock, attributes, consent, mx });
-  const deliverability = createDeliverabilityService({ db, clock, keyring, contacts, consent });
+  // Bound late: the sender is built after the services it sends through.
+  let guardrails: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
+  const deliverability = createDeliverabilityService({
+    db,
+    clock,
+    keyring,
+    contacts,
+    consent,
+    // A failed re-check must not fail the report's intake: the next batch checks again.
+    onCampaignReport: (workspaceId, campaignId) =>
+      (guardrails?.(workspaceId, campaignId) ?? Promise.resolve()).catch((error: Error) =>
+        logger.error({ campaign_id: campaignId, err: error.message }, 'guardrail check failed'),
+      ),
+  });
   const lists = createListService({
     db,
     clock,
@@ -359,7 +372,9 @@ export function createContainer(options: ContainerOptions) {
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
+    bounceCounts: (workspaceId, campaignId) => deliverability.campaignBounceCounts(workspaceId, campaignId),
   });
+  guardrails = (workspaceId, campaignId) => sender.checkGuardrails(workspaceId, campaignId);
 
   const expectedMigrations = readMigrations().length;
   async function checkReady(): Promise<void> {

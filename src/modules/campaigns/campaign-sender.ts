@@ -97,6 +97,14 @@ export interface CampaignSenderOptions {
   maxAttempts?: number;
   /** Failure share is judged only after this many outcomes, so one early bounce cannot pause a campaign. */
   minOutcomesForPause?: number;
+  /**
+   * A campaign's hard bounces and spam complaints recorded so far (the
+   * deliverability module counts its bounce events). Without it the
+   * bounce and complaint guardrails are off.
+   */
+  bounceCounts?:
+    | ((workspaceId: string, campaignId: string) => Promise<{ hardBounces: number; complaints: number }>)
+    | undefined;
   /** Called once when a campaign has sent to its whole audience (e.g. to schedule follow-up work). */
   onFinished?: ((campaign: repo.CampaignRow) => Promise<void>) | undefined;
   /**
@@ -252,6 +260,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
         );
     }
     await pauseIfFailing(campaign.id);
+    await checkGuardrails(campaign.workspace_id, campaign.id);
     return { handled: claimed.length, done: false };
   }
 
@@ -337,6 +346,56 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       logger.warn({ campaign_id: campaignId, failed_share: share }, 'campaign paused: failure rate');
   }
 
+  /**
+   * The bounce and complaint guardrails: a sending campaign pauses itself
+   * when its hard-bounce rate or its complaint rate passes its threshold,
+   * once it has sent to `guardrail_min_sent` recipients. "Sent" counts every
+   * recipient handed to the transport (accepted or refused at once): a
+   * synchronous 550 is a hard bounce of a sent message. Checked after every
+   * batch and whenever a report about the campaign arrives (`checkGuardrails`
+   * on the sender), since asynchronous bounces come after their batch.
+   */
+  async function checkGuardrails(workspaceId: string, campaignId: string): Promise<boolean> {
+    if (!options.bounceCounts) return false;
+    const row = await db
+      .selectFrom('campaigns')
+      .select([
+        'status',
+        'sent_count',
+        'failed_count',
+        'hard_bounce_threshold',
+        'complaint_threshold',
+        'guardrail_min_sent',
+      ])
+      .where('workspace_id', '=', workspaceId)
+      .where('id', '=', campaignId)
+      .executeTakeFirst();
+    if (row?.status !== 'sending') return false;
+    const sent = row.sent_count + row.failed_count;
+    if (sent < row.guardrail_min_sent) return false;
+    const counts = await options.bounceCounts(workspaceId, campaignId);
+    const breach = [
+      { rate: 'hard-bounce', count: counts.hardBounces, threshold: row.hard_bounce_threshold },
+      { rate: 'complaint', count: counts.complaints, threshold: row.complaint_threshold },
+    ].find((g) => g.count / sent > g.threshold);
+    if (!breach) return false;
+    const percent = (share: number) => `${Number((share * 100).toFixed(2))}%`;
+    const paused = await repo.transition(db, campaignId, ['sending'], {
+      status: 'paused',
+      status_reason:
+        `paused automatically: ${breach.rate} rate ${percent(breach.count / sent)} ` +
+        `(${breach.count} of ${sent} sent) is over the threshold of ${percent(breach.threshold)}; ` +
+        `clean the audience, then resume`,
+      updated_at: clock.now(),
+    });
+    if (paused)
+      logger.warn(
+        { campaign_id: campaignId, rate: breach.rate, count: breach.count, sent },
+        'campaign paused: guardrail',
+      );
+    return Boolean(paused);
+  }
+
   let timer: NodeJS.Timeout | undefined;
   let running = false;
   let stopping = false;
@@ -374,6 +433,9 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       if (timer) clearTimeout(timer);
       await current;
     },
+
+    /** Re-checks the bounce and complaint guardrails of one campaign (a report about it arrived). */
+    checkGuardrails,
 
     /** Rounds until no campaign has work left. For tests. */
     async drain(): Promise<number> {

@@ -65,6 +65,30 @@ const settings = {
       description: 'Sending pauses itself when this share of recipients has failed (default 0.2).',
     }),
   ),
+  hard_bounce_threshold: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description:
+        'Guardrail: sending pauses itself when hard bounces / recipients sent so far pass this share, after guardrail_min_sent recipients (default 0.05: ESPs commonly suspend senders at 5-10%).',
+    }),
+  ),
+  complaint_threshold: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      description:
+        'Guardrail: sending pauses itself when spam complaints / recipients sent so far pass this share, after guardrail_min_sent recipients (default 0.003, the Gmail/Yahoo bulk-sender limit; aim under 0.001).',
+    }),
+  ),
+  guardrail_min_sent: Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000,
+      description:
+        'Recipients sent before the bounce and complaint guardrails judge the rates (default 500: on a smaller sample one complaint would already pause).',
+    }),
+  ),
   lists: Type.Optional(
     Type.Array(Uuid, { maxItems: 100, description: 'Lists whose members receive the campaign.' }),
   ),
@@ -117,6 +141,9 @@ export const CampaignSchema = Type.Object(
     utm_content: Type.Union([Type.String(), Type.Null()]),
     utm_term: Type.Union([Type.String(), Type.Null()]),
     failure_threshold: Type.Number(),
+    hard_bounce_threshold: Type.Number(),
+    complaint_threshold: Type.Number(),
+    guardrail_min_sent: Type.Integer(),
     lists: Type.Array(Type.String()),
     exclude_lists: Type.Array(Type.String()),
     segment_id: Type.Union([Type.String(), Type.Null()]),

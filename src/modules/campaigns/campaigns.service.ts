@@ -25,6 +25,9 @@ export interface CampaignSettings {
   utm_content?: string | null | undefined;
   utm_term?: string | null | undefined;
   failure_threshold?: number | undefined;
+  hard_bounce_threshold?: number | undefined;
+  complaint_threshold?: number | undefined;
+  guardrail_min_sent?: number | undefined;
   /** Lists whose members receive the campaign. */
   lists?: string[] | undefined;
   /** Lists whose members never receive it, even when an included list has them. */
@@ -56,6 +59,9 @@ export interface Campaign {
   utm_content: string | null;
   utm_term: string | null;
   failure_threshold: number;
+  hard_bounce_threshold: number;
+  complaint_threshold: number;
+  guardrail_min_sent: number;
   lists: string[];
   exclude_lists: string[];
   segment_id: string | null;
@@ -229,6 +235,9 @@ export function createCampaignService(deps: {
       utm_content: row.utm_content,
       utm_term: row.utm_term,
       failure_threshold: row.failure_threshold,
+      hard_bounce_threshold: row.hard_bounce_threshold,
+      complaint_threshold: row.complaint_threshold,
+      guardrail_min_sent: row.guardrail_min_sent,
       lists: lists.filter((l) => !l.excluded).map((l) => l.list_id),
       exclude_lists: lists.filter((l) => l.excluded).map((l) => l.list_id),
       segment_id: segments.find((s) => !s.excluded)?.segment_id ?? null,
@@ -319,6 +328,9 @@ export function createCampaignService(deps: {
       'utm_content',
       'utm_term',
       'failure_threshold',
+      'hard_bounce_threshold',
+      'complaint_threshold',
+      'guardrail_min_sent',
     ] as const) {
       if (input[field] !== undefined) columns[field] = input[field];
     }

@@ -297,3 +297,106 @@ export async function insertSuppressions(db: Db, rows: NewRow<'suppressions'>[])
     .execute();
   return inserted.length;
 }
+
+/**
+ * One campaign's hard bounces and complaints, by recipient (an address that
+ * was refused at once and bounced again later counts once). Index
+ * bounce_events_campaign: it reads that campaign's events only.
+ */
+export async function campaignBounceCounts(
+  db: Db,
+  workspaceId: string,
+  campaignId: string,
+): Promise<{ hardBounces: number; complaints: number }> {
+  const row = await sql<{ hard: string; complaints: string }>`
+    SELECT count(DISTINCT recipient_key) FILTER (WHERE type = 'bounce' AND severity = 'hard') AS hard,
+           count(DISTINCT recipient_key) FILTER (WHERE type = 'complaint') AS complaints
+    FROM bounce_events
+    WHERE workspace_id = ${workspaceId} AND campaign_id = ${campaignId} AND type IN ('bounce', 'complaint')
+  `.execute(db);
+  return { hardBounces: Number(row.rows[0]?.hard ?? 0), complaints: Number(row.rows[0]?.complaints ?? 0) };
+}
+
+export interface ProviderCounts {
+  /** herald_mailbox_provider(): gmail, yahoo, outlook, apple, other. */
+  provider: string;
+  /** Counted in the short window (received or sent at or after `shortSince`) and the long one. */
+  short: { sent: number; hard: number; soft: number; complaints: number };
+  long: { sent: number; hard: number; soft: number; complaints: number };
+}
+
+/**
+ * Sent messages (campaign sends by finished_at, transactional and automation
+ * messages by sent_at) and bounce events (by received_at) per mailbox
+ * provider, for two windows ending at `until` in one pass over the longer
+ * one. Index range scans on campaign_sends_finished, messages_sent and
+ * bounce_events_received: the cost is the rows of the long window (each
+ * campaign send joins its contact by primary key for the address), not the
+ * table.
+ */
+export async function healthCounts(
+  db: Db,
+  workspaceId: string,
+  windows: { shortSince: Date; longSince: Date; until: Date },
+): Promise<ProviderCounts[]> {
+  const { shortSince, longSince, until } = windows;
+  const result = await sql<{
+    provider: string;
+    sent_s: string;
+    sent_l: string;
+    hard_s: string;
+    hard_l: string;
+    soft_s: string;
+    soft_l: string;
+    compl_s: string;
+    compl_l: string;
+  }>`
+    WITH sent AS (
+      SELECT herald_mailbox_provider(c.email) AS provider, s.finished_at AS at
+      FROM campaign_sends s JOIN contacts c ON c.id = s.contact_id AND c.workspace_id = s.workspace_id
+      WHERE s.workspace_id = ${workspaceId} AND s.status = 'sent'
+        AND s.finished_at >= ${longSince} AND s.finished_at < ${until}
+      UNION ALL
+      SELECT herald_mailbox_provider(m.to_email), m.sent_at
+      FROM messages m
+      WHERE m.workspace_id = ${workspaceId} AND m.status = 'sent'
+        AND m.sent_at >= ${longSince} AND m.sent_at < ${until}
+    ), sent_counts AS (
+      SELECT provider, count(*) FILTER (WHERE at >= ${shortSince}) AS sent_s, count(*) AS sent_l
+      FROM sent GROUP BY provider
+    ), event_counts AS (
+      SELECT herald_mailbox_provider(recipient_key) AS provider,
+        count(*) FILTER (WHERE type = 'bounce' AND severity = 'hard' AND received_at >= ${shortSince}) AS hard_s,
+        count(*) FILTER (WHERE type = 'bounce' AND severity = 'hard') AS hard_l,
+        count(*) FILTER (WHERE type = 'bounce' AND severity = 'soft' AND received_at >= ${shortSince}) AS soft_s,
+        count(*) FILTER (WHERE type = 'bounce' AND severity = 'soft') AS soft_l,
+        count(*) FILTER (WHERE type = 'complaint' AND received_at >= ${shortSince}) AS compl_s,
+        count(*) FILTER (WHERE type = 'complaint') AS compl_l
+      FROM bounce_events
+      WHERE workspace_id = ${workspaceId} AND type IN ('bounce', 'complaint')
+        AND received_at >= ${longSince} AND received_at < ${until}
+      GROUP BY 1
+    )
+    SELECT coalesce(s.provider, e.provider) AS provider,
+      coalesce(s.sent_s, 0) AS sent_s, coalesce(s.sent_l, 0) AS sent_l,
+      coalesce(e.hard_s, 0) AS hard_s, coalesce(e.hard_l, 0) AS hard_l,
+      coalesce(e.soft_s, 0) AS soft_s, coalesce(e.soft_l, 0) AS soft_l,
+      coalesce(e.compl_s, 0) AS compl_s, coalesce(e.compl_l, 0) AS compl_l
+    FROM sent_counts s FULL JOIN event_counts e ON e.provider = s.provider
+  `.execute(db);
+  return result.rows.map((r) => ({
+    provider: r.provider,
+    short: {
+      sent: Number(r.sent_s),
+      hard: Number(r.hard_s),
+      soft: Number(r.soft_s),
+      complaints: Number(r.compl_s),
+    },
+    long: {
+      sent: Number(r.sent_l),
+      hard: Number(r.hard_l),
+      soft: Number(r.soft_l),
+      complaints: Number(r.compl_l),
+    },
+  }));
+}

@@ -7,6 +7,7 @@ import { parseReport } from '../bounces/index.js';
 import {
   BounceEventListQuery,
   BounceEventSchema,
+  HealthSchema,
   RawIntakeResult,
   SettingsPatchSchema,
   SettingsSchema,
@@ -227,6 +228,20 @@ export function deliverabilityRoutes(deps: {
           contactId: contact_id,
         });
       },
+    );
+
+    app.get(
+      '/v1/deliverability/health',
+      {
+        config: { scope: 'suppressions:read' },
+        schema: {
+          tags,
+          summary:
+            'Sent, bounces and complaints per mailbox provider for the last 7 and 30 days, with rates and statuses',
+          response: responses({ 200: HealthSchema }),
+        },
+      },
+      async (request) => deliverability.health(principalOf(request).workspaceId),
     );
 
     app.get(

@@ -171,3 +171,51 @@ export const WorkspaceParams = Type.Object(
   { workspaceId: Type.String({ minLength: 1, maxLength: 64 }) },
   { additionalProperties: false },
 );
+
+const HealthStatusSchema = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('warning'),
+  Type.Literal('critical'),
+]);
+const Rate = Type.Union([Type.Number(), Type.Null()], {
+  description: 'Per recipient sent in the window (0.003 = 0.3%); null when nothing was sent.',
+});
+const HealthLineFields = {
+  sent: Type.Integer({ description: 'Campaign sends (by finished_at) and messages (by sent_at) accepted.' }),
+  hard_bounces: Type.Integer(),
+  soft_bounces: Type.Integer(),
+  complaints: Type.Integer(),
+  hard_bounce_rate: Rate,
+  soft_bounce_rate: Rate,
+  complaint_rate: Rate,
+  status: Type.Object({
+    hard_bounce_rate: HealthStatusSchema,
+    soft_bounce_rate: HealthStatusSchema,
+    complaint_rate: HealthStatusSchema,
+  }),
+};
+const Thresholds = Type.Object({ warning: Type.Number(), critical: Type.Number() });
+
+export const HealthSchema = Type.Object({
+  generated_at: Timestamp,
+  thresholds: Type.Object(
+    { complaint_rate: Thresholds, hard_bounce_rate: Thresholds, soft_bounce_rate: Thresholds },
+    { description: 'A rate at or over warning is warning, at or over critical is critical.' },
+  ),
+  windows: Type.Array(
+    Type.Object({
+      days: Type.Integer(),
+      since: Timestamp,
+      total: Type.Object(HealthLineFields),
+      providers: Type.Array(
+        Type.Object({
+          provider: Type.Union(
+            ['gmail', 'yahoo', 'microsoft', 'apple', 'other'].map((p) => Type.Literal(p)),
+            { description: 'Mailbox provider, from the recipient domain.' },
+          ),
+          ...HealthLineFields,
+        }),
+      ),
+    }),
+  ),
+});

@@ -15,6 +15,7 @@ import type { ProviderEvent } from '../bounces/provider-events.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { type ContactService, normalizeEmail } from '../contacts/index.js';
 import * as repo from './deliverability.repository.js';
+import { buildHealthWindows, HEALTH_THRESHOLDS } from './health-report.js';
 
 /**
  * Bounces, complaints and the suppression list. Every source (an MTA pipe,
@@ -122,6 +123,12 @@ export interface DeliverabilityServiceDeps {
   keyring: SecretKeyring;
   contacts: Pick<ContactService, 'changeStatus'>;
   consent: Pick<ConsentLedger, 'append'>;
+  /**
+   * Called after a new hard bounce or complaint about a campaign is stored
+   * (after its transaction): the campaign sender re-checks its guardrails, so
+   * a late report pauses a still-sending campaign without waiting for a batch.
+   */
+  onCampaignReport?: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
 }
 
 export function emailKey(email: string): string {
@@ -381,6 +388,17 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     return checked.email;
   }
 
+  /** The guardrail hook for the campaigns fresh hard bounces or complaints are about; failures only logged by the caller. */
+  async function afterApplied(workspaceId: string | undefined, results: AppliedReport[]): Promise<void> {
+    if (!deps.onCampaignReport || !workspaceId) return;
+    const campaigns = new Set<string>();
+    for (const r of results) {
+      const counts = r.type === 'complaint' || (r.type === 'bounce' && r.severity === 'hard');
+      if (counts && !r.duplicate && r.event_id && r.campaign_id) campaigns.add(r.campaign_id);
+    }
+    for (const campaignId of campaigns) await deps.onCampaignReport(workspaceId, campaignId);
+  }
+
   return {
     /**
      * Applies a parsed bounce message (DSN, ARF, text notice). `workspaceId`
@@ -398,6 +416,8 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       const key = options.rawDigest ?? digest(JSON.stringify(parsed));
       for (const report of reportsFromParsed(parsed, key))
         out.push(await applyOne(workspaceId, report, source));
+      // A shared mailbox names no workspace: the campaign's own batch checks catch those.
+      await afterApplied(workspaceId, out);
       return out;
     },
 
@@ -416,10 +436,11 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         const results: AppliedReport[] = [];
         for (const event of events)
           results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source));
+        await afterApplied(workspaceId, results);
         return { replayed: false, results };
       }
       // The token and the events commit together: a request that failed half-way is not taken for a replay.
-      return db.transaction().execute(async (trx) => {
+      const applied = await db.transaction().execute(async (trx) => {
         const fresh = await repo.rememberToken(
           trx,
           { workspace_id: workspaceId, provider: replay.provider, token: replay.token, seen_at: clock.now() },
@@ -431,6 +452,8 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
           results.push(await applyOne(workspaceId, reportFromProviderEvent(event), source, trx));
         return { replayed: false, results };
       });
+      await afterApplied(workspaceId, applied.results);
+      return applied;
     },
 
     /** Applies one ready-made report (synchronous SMTP replies, future sources). */
@@ -439,7 +462,37 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       report: BounceReport,
       source: BounceSource,
     ): Promise<AppliedReport> {
-      return applyOne(workspaceId, report, source);
+      const applied = await applyOne(workspaceId, report, source);
+      await afterApplied(workspaceId, [applied]);
+      return applied;
+    },
+
+    /** A campaign's hard bounces and complaints so far, by recipient (the sender's guardrails). */
+    campaignBounceCounts(workspaceId: string, campaignId: string) {
+      return repo.campaignBounceCounts(db, workspaceId, campaignId);
+    },
+
+    /**
+     * Sent, bounces and complaints per mailbox provider for the last 7 and 30
+     * days, with rates and a status per rate (thresholds in health-report.ts).
+     */
+    async health(workspaceId: string) {
+      const now = clock.now();
+      const daysAgo = (days: number) => new Date(now.getTime() - days * 86_400_000);
+      const rows = await repo.healthCounts(db, workspaceId, {
+        shortSince: daysAgo(7),
+        longSince: daysAgo(30),
+        // Inclusive of this instant: a send recorded at `now` counts.
+        until: new Date(now.getTime() + 1),
+      });
+      return {
+        generated_at: now,
+        thresholds: HEALTH_THRESHOLDS,
+        windows: buildHealthWindows(rows, [
+          { days: 7, since: daysAgo(7), pick: 'short' },
+          { days: 30, since: daysAgo(30), pick: 'long' },
+        ]),
+      };
     },
 
     /**
