@@ -28,7 +28,13 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService } from '../modules/contacts/index.js';
-import { createDeliverabilityService, createWebhookIntake } from '../modules/deliverability/index.js';
+import {
+  createDeliverabilityService,
+  createImapPoller,
+  createWebhookIntake,
+  deliverabilityTasks,
+  IMAP_POLL_TASK,
+} from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -119,6 +125,7 @@ export function createContainer(options: ContainerOptions) {
   const attributes = createAttributeService({ db, clock });
   const contacts = createContactService({ db, clock, attributes, consent });
   const deliverability = createDeliverabilityService({ db, clock, keyring, contacts, consent });
+  const imapPoller = createImapPoller({ deliverability, logger: logger.child({ component: 'imap' }) });
   const lists = createListService({
     db,
     clock,
@@ -299,6 +306,7 @@ export function createContainer(options: ContainerOptions) {
     ...segmentTasks({ membership: segmentMembership }),
     ...automationTasks({ triggers: automationTriggers }),
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
+    ...deliverabilityTasks({ imapPoller }),
   };
   runner = createJobRunner({
     db,
@@ -318,6 +326,7 @@ export function createContainer(options: ContainerOptions) {
       { task: MAINTAIN_TASK, everyMs: 3_600_000 },
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
+      { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
     ],
   });
 
@@ -414,6 +423,7 @@ export function createContainer(options: ContainerOptions) {
     automationEngine,
     automationReports,
     automationTriggers,
+    imapPoller,
     routeDeps: {
       clock,
       jobs,
@@ -446,6 +456,7 @@ export function createContainer(options: ContainerOptions) {
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
       deliverability,
+      imapPoller,
       webhookIntake,
       webhookBodyLimit: config.bodyLimitBytes,
     },
