@@ -94,6 +94,12 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
       imap_processed_folder: 'inbox',
     });
     expect(same.status).toBe(400);
+    const plain = await call('PATCH', '/v1/deliverability/settings', {
+      imap_host: 'imap.example.com',
+      imap_tls: 'none',
+    });
+    expect(plain.status).toBe(400);
+    expect(plain.body.detail).toContain('loopback');
 
     const saved = await call('PATCH', '/v1/deliverability/settings', {
       imap_enabled: true,

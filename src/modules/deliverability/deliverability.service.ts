@@ -147,6 +147,7 @@ export interface WebhookCredentials {
 export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
 export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
 const DIAGNOSTIC_MAX = 1000;
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /** A stronger reason replaces a weaker one on the list; never the other way round. */
 const REPLACES: Record<SuppressionReason, SuppressionReason[]> = {
   complaint: ['soft_bounce', 'hard_bounce'],
@@ -467,6 +468,13 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
           missing.map((m) => ({ path: `/${m}`, message: 'required when imap_enabled is true' })),
         );
     }
+    // The password would cross the network in plain text: only a server on this machine may go without TLS.
+    if (columns.imap_tls === 'none' && columns.imap_host && !LOOPBACK.test(columns.imap_host))
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'imap_tls none (plain text) is only allowed for a server on loopback (127.0.0.1, ::1, localhost): use tls or starttls',
+        [{ path: '/imap_tls', message: 'none needs a loopback imap_host' }],
+      );
     // Messages are moved out of the mailbox: reading it into itself would loop.
     const folders = [columns.imap_mailbox, columns.imap_processed_folder, columns.imap_unparsed_folder];
     if (new Set(folders.map((f) => f.toLowerCase())).size !== folders.length)
