@@ -38,6 +38,7 @@ export interface Config {
   snsSubscribeUrlPattern: string | undefined;
   mailgunWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
+  imapPollIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;
   dnsServers: string | undefined;

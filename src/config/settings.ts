@@ -263,6 +263,14 @@ export const SETTINGS = {
     description:
       'How often a worker looks for contacts entering or leaving saved segments (contacts touched by new events or changes since the last look) and records segment.entered / segment.exited events.',
   },
+  imapPollIntervalMs: {
+    env: 'HERALD_IMAP_POLL_INTERVAL_MS',
+    type: 'integer',
+    min: 1000,
+    default: 60000,
+    description:
+      "How often a worker reads each workspace's bounce mailbox over IMAP (when enabled in /v1/deliverability/settings): reports are applied and moved to the processed folder, other messages to the unparsed folder. A mailbox that cannot be read is retried at the next poll.",
+  },
   automationTriggerIntervalMs: {
     env: 'HERALD_AUTOMATION_TRIGGER_INTERVAL_MS',
     type: 'integer',

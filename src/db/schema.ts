@@ -759,8 +759,21 @@ export interface DeliverabilitySettingsTable {
   postmark_username: string | null;
   /** Encrypted (context `deliverability:postmark:<workspace>`). */
   postmark_password: string | null;
+  imap_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  imap_host: ColumnType<string | null, string | null | undefined, string | null>;
+  imap_port: ColumnType<number | null, number | null | undefined, number | null>;
+  imap_tls: ColumnType<ImapTlsMode, ImapTlsMode | undefined, ImapTlsMode>;
+  imap_user: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Encrypted (context `deliverability:imap:<workspace>`). */
+  imap_password: ColumnType<string | null, string | null | undefined, string | null>;
+  imap_mailbox: ColumnType<string, string | undefined, string>;
+  imap_processed_folder: ColumnType<string, string | undefined, string>;
+  imap_unparsed_folder: ColumnType<string, string | undefined, string>;
   updated_at: Timestamp;
 }
+
+/** How the IMAP poller secures its connection; `none` only makes sense on loopback. */
+export type ImapTlsMode = 'tls' | 'starttls' | 'none';
 
 export interface WebhookReplayTokenTable {
   workspace_id: string;

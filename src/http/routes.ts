@@ -18,6 +18,7 @@ import { type ContactService, contactsRoutes } from '../modules/contacts/index.j
 import {
   type DeliverabilityService,
   deliverabilityRoutes,
+  type ImapPoller,
   type WebhookIntake,
   webhookRoutes,
 } from '../modules/deliverability/index.js';
@@ -71,6 +72,7 @@ export interface RouteDeps {
   /** Largest /v1/batch body. */
   eventsBatchMaxBytes: number;
   deliverability: DeliverabilityService;
+  imapPoller: ImapPoller;
   webhookIntake: WebhookIntake;
   /** Largest provider webhook body. */
   webhookBodyLimit: number;
@@ -120,6 +122,8 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       batchMaxBytes: deps.eventsBatchMaxBytes,
     }),
   );
-  await app.register(deliverabilityRoutes({ deliverability: deps.deliverability }));
+  await app.register(
+    deliverabilityRoutes({ deliverability: deps.deliverability, imapPoller: deps.imapPoller }),
+  );
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
 }

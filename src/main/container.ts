@@ -29,7 +29,13 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
-import { createDeliverabilityService, createWebhookIntake } from '../modules/deliverability/index.js';
+import {
+  createDeliverabilityService,
+  createImapPoller,
+  createWebhookIntake,
+  deliverabilityTasks,
+  IMAP_POLL_TASK,
+} from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -131,6 +137,7 @@ export function createContainer(options: ContainerOptions) {
         logger.error({ campaign_id: campaignId, err: error.message }, 'guardrail check failed'),
       ),
   });
+  const imapPoller = createImapPoller({ deliverability, logger: logger.child({ component: 'imap' }) });
   const lists = createListService({
     db,
     clock,
@@ -313,6 +320,7 @@ export function createContainer(options: ContainerOptions) {
     ...segmentTasks({ membership: segmentMembership }),
     ...automationTasks({ triggers: automationTriggers }),
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
+    ...deliverabilityTasks({ imapPoller }),
   };
   runner = createJobRunner({
     db,
@@ -332,6 +340,7 @@ export function createContainer(options: ContainerOptions) {
       { task: MAINTAIN_TASK, everyMs: 3_600_000 },
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
+      { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
     ],
   });
 
@@ -430,6 +439,7 @@ export function createContainer(options: ContainerOptions) {
     automationEngine,
     automationReports,
     automationTriggers,
+    imapPoller,
     routeDeps: {
       clock,
       jobs,
@@ -462,6 +472,7 @@ export function createContainer(options: ContainerOptions) {
       eventsRateLimitPerMinute: config.eventsRateLimitPerMinute,
       eventsBatchMaxBytes: Math.min(config.eventsBatchMaxBytes, config.bodyLimitBytes),
       deliverability,
+      imapPoller,
       webhookIntake,
       webhookBodyLimit: config.bodyLimitBytes,
     },

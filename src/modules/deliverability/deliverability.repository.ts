@@ -265,6 +265,13 @@ export async function upsertSettings(db: Db, row: NewRow<'deliverability_setting
     .executeTakeFirstOrThrow();
 }
 
+/** Settings rows with the IMAP mailbox enabled (one workspace's, or all). */
+export async function listImapEnabled(db: Db, workspaceId?: string): Promise<SettingsRow[]> {
+  let query = db.selectFrom('deliverability_settings').selectAll().where('imap_enabled', '=', true);
+  if (workspaceId) query = query.where('workspace_id', '=', workspaceId);
+  return query.orderBy('workspace_id').execute();
+}
+
 /** Records a replay token; false when it was already there (a replay). Prunes tokens older than `pruneBefore`. */
 export async function rememberToken(
   db: Db,

@@ -8,6 +8,7 @@ import {
   BounceEventListQuery,
   BounceEventSchema,
   HealthSchema,
+  ImapPollResult,
   RawIntakeResult,
   SettingsPatchSchema,
   SettingsSchema,
@@ -20,6 +21,7 @@ import {
   WorkspaceParams,
 } from './deliverability.schemas.js';
 import { type DeliverabilityService, digest } from './deliverability.service.js';
+import type { ImapPoller } from './imap-poller.js';
 import type { WebhookIntake } from './webhook-intake.js';
 
 const RAW_TYPES = new Set(['message/rfc822', 'text/plain', 'application/octet-stream']);
@@ -28,6 +30,7 @@ const CSV_TYPES = new Set(['text/csv', 'application/csv']);
 /** Suppression list, bounce events, settings and the authenticated raw intake for an MTA pipe. */
 export function deliverabilityRoutes(deps: {
   deliverability: DeliverabilityService;
+  imapPoller: Pick<ImapPoller, 'poll'>;
 }): FastifyPluginAsyncTypebox {
   const { deliverability } = deps;
   const tags = ['deliverability'];
@@ -269,6 +272,24 @@ export function deliverabilityRoutes(deps: {
         },
       },
       async (request) => deliverability.updateSettings(principalOf(request).workspaceId, request.body),
+    );
+
+    app.post(
+      '/v1/deliverability/imap/poll',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary:
+            "Read this workspace's bounce mailbox now (IMAP), instead of waiting for the periodic poll",
+          description:
+            'Reports are applied (source imap) and moved to the processed folder; other messages to the unparsed ' +
+            'folder; nothing is deleted. A mailbox that cannot be read is counted in `failed` with the reason in ' +
+            '`errors` (200 all the same: the periodic poll tries again). Nothing is read when the mailbox is not enabled.',
+          response: responses({ 200: ImapPollResult }),
+        },
+      },
+      async (request) => deps.imapPoller.poll(principalOf(request).workspaceId),
     );
   };
 }

@@ -117,6 +117,12 @@ export const BounceEventListQuery = Type.Object(
   { additionalProperties: false },
 );
 
+const ImapTlsSchema = Type.Union([Type.Literal('tls'), Type.Literal('starttls'), Type.Literal('none')], {
+  description: 'tls (implicit TLS, default), starttls, or none (plain text: only for a server on loopback).',
+});
+const Folder = (description: string) =>
+  Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\r\\n\\x00*%]+$', description });
+
 export const SettingsSchema = Type.Object({
   soft_bounce_threshold: Type.Integer(),
   soft_bounce_window_days: Type.Integer(),
@@ -125,6 +131,15 @@ export const SettingsSchema = Type.Object({
   mailgun_signing_key_set: Type.Boolean(),
   postmark_username: Nullable(Type.String()),
   postmark_password_set: Type.Boolean(),
+  imap_enabled: Type.Boolean({ description: 'Whether the bounce mailbox is read over IMAP.' }),
+  imap_host: Nullable(Type.String()),
+  imap_port: Type.Union([Type.Integer(), Type.Null()], { description: 'null: 993 for tls, 143 otherwise.' }),
+  imap_tls: ImapTlsSchema,
+  imap_user: Nullable(Type.String()),
+  imap_password_set: Type.Boolean(),
+  imap_mailbox: Type.String(),
+  imap_processed_folder: Type.String(),
+  imap_unparsed_folder: Type.String(),
 });
 
 export const SettingsPatchSchema = Type.Object(
@@ -163,9 +178,46 @@ export const SettingsPatchSchema = Type.Object(
     postmark_password: Type.Optional(
       Nullable(Type.String({ minLength: 8, maxLength: 200, description: 'Stored encrypted.' })),
     ),
+    imap_enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'Read bounce and complaint reports from this mailbox every HERALD_IMAP_POLL_INTERVAL_MS (needs host, user, password).',
+      }),
+    ),
+    imap_host: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 255 }))),
+    imap_port: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 65535 }), Type.Null()])),
+    imap_tls: Type.Optional(ImapTlsSchema),
+    imap_user: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 320 }))),
+    imap_password: Type.Optional(
+      Nullable(
+        Type.String({ minLength: 1, maxLength: 500, description: 'Stored encrypted, never returned.' }),
+      ),
+    ),
+    imap_mailbox: Type.Optional(Folder('The folder reports arrive in (default INBOX).')),
+    imap_processed_folder: Type.Optional(
+      Folder('Where read reports are moved (default Herald/Processed; created when missing).'),
+    ),
+    imap_unparsed_folder: Type.Optional(
+      Folder('Where messages that are no report are moved (default Herald/Unparsed); nothing is deleted.'),
+    ),
   },
   { additionalProperties: false },
 );
+
+export const ImapPollResult = Type.Object({
+  mailboxes: Type.Integer({ description: 'Mailboxes read (enabled ones).' }),
+  failed: Type.Integer({
+    description: 'Mailboxes that could not be read (connection, login, folder): retried next poll.',
+  }),
+  messages: Type.Integer({ description: 'Messages fetched.' }),
+  processed: Type.Integer({ description: 'Reports applied and moved to the processed folder.' }),
+  unparsed: Type.Integer({
+    description: 'Messages moved to the unparsed folder (no report, auto-reply, unreadable).',
+  }),
+  applied: Type.Integer({ description: 'Recipient reports newly stored.' }),
+  duplicates: Type.Integer({ description: 'Recipient reports seen before (nothing changed).' }),
+  errors: Type.Array(Type.Object({ workspace_id: Type.String(), error: Type.String() })),
+});
 
 export const WorkspaceParams = Type.Object(
   { workspaceId: Type.String({ minLength: 1, maxLength: 64 }) },

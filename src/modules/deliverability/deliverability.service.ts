@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import type { BounceSource, ContactStatus, Db, SuppressionReason } from '../../db/index.js';
+import type { BounceSource, ContactStatus, Db, ImapTlsMode, SuppressionReason } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -86,7 +86,37 @@ export interface DeliverabilitySettings {
   mailgun_signing_key_set: boolean;
   postmark_username: string | null;
   postmark_password_set: boolean;
+  /** The bounce mailbox read over IMAP; its password only as `imap_password_set`. */
+  imap_enabled: boolean;
+  imap_host: string | null;
+  imap_port: number | null;
+  imap_tls: ImapTlsMode;
+  imap_user: string | null;
+  imap_password_set: boolean;
+  imap_mailbox: string;
+  imap_processed_folder: string;
+  imap_unparsed_folder: string;
 }
+
+/** What the poller connects with: the password decrypted. */
+export interface ImapMailboxConfig {
+  workspaceId: string;
+  host: string;
+  port: number;
+  tls: ImapTlsMode;
+  user: string;
+  password: string;
+  mailbox: string;
+  processedFolder: string;
+  unparsedFolder: string;
+}
+
+export const IMAP_DEFAULTS = {
+  tls: 'tls' as ImapTlsMode,
+  mailbox: 'INBOX',
+  processedFolder: 'Herald/Processed',
+  unparsedFolder: 'Herald/Unparsed',
+};
 
 export interface SettingsPatch {
   soft_bounce_threshold?: number | undefined;
@@ -96,6 +126,15 @@ export interface SettingsPatch {
   mailgun_signing_key?: string | null | undefined;
   postmark_username?: string | null | undefined;
   postmark_password?: string | null | undefined;
+  imap_enabled?: boolean | undefined;
+  imap_host?: string | null | undefined;
+  imap_port?: number | null | undefined;
+  imap_tls?: ImapTlsMode | undefined;
+  imap_user?: string | null | undefined;
+  imap_password?: string | null | undefined;
+  imap_mailbox?: string | undefined;
+  imap_processed_folder?: string | undefined;
+  imap_unparsed_folder?: string | undefined;
 }
 
 /** The secrets a webhook route checks requests with, decrypted. */
@@ -109,6 +148,7 @@ export interface WebhookCredentials {
 export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
 export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
 const DIAGNOSTIC_MAX = 1000;
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /** A stronger reason replaces a weaker one on the list; never the other way round. */
 const REPLACES: Record<SuppressionReason, SuppressionReason[]> = {
   complaint: ['soft_bounce', 'hard_bounce'],
@@ -378,7 +418,84 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       mailgun_signing_key_set: Boolean(row?.mailgun_signing_key),
       postmark_username: row?.postmark_username ?? null,
       postmark_password_set: Boolean(row?.postmark_password),
+      imap_enabled: row?.imap_enabled ?? false,
+      imap_host: row?.imap_host ?? null,
+      imap_port: row?.imap_port ?? null,
+      imap_tls: row?.imap_tls ?? IMAP_DEFAULTS.tls,
+      imap_user: row?.imap_user ?? null,
+      imap_password_set: Boolean(row?.imap_password),
+      imap_mailbox: row?.imap_mailbox ?? IMAP_DEFAULTS.mailbox,
+      imap_processed_folder: row?.imap_processed_folder ?? IMAP_DEFAULTS.processedFolder,
+      imap_unparsed_folder: row?.imap_unparsed_folder ?? IMAP_DEFAULTS.unparsedFolder,
     };
+  }
+
+  function defaultPort(tls: ImapTlsMode): number {
+    return tls === 'tls' ? 993 : 143;
+  }
+
+  /** The IMAP columns after a patch; enabling needs a host, a user and a password (now or stored). */
+  function imapColumns(
+    patch: SettingsPatch,
+    current: repo.SettingsRow | undefined,
+    secret: (
+      kind: string,
+      value: string | null | undefined,
+      stored: string | null | undefined,
+    ) => string | null,
+  ) {
+    const pick = <T>(value: T | undefined, stored: T) => (value === undefined ? stored : value);
+    const columns = {
+      imap_enabled: pick(patch.imap_enabled, current?.imap_enabled ?? false),
+      imap_host: pick(patch.imap_host, current?.imap_host ?? null),
+      imap_port: pick(patch.imap_port, current?.imap_port ?? null),
+      imap_tls: pick(patch.imap_tls, current?.imap_tls ?? IMAP_DEFAULTS.tls),
+      imap_user: pick(patch.imap_user, current?.imap_user ?? null),
+      imap_password: secret('imap', patch.imap_password, current?.imap_password),
+      imap_mailbox: pick(patch.imap_mailbox, current?.imap_mailbox ?? IMAP_DEFAULTS.mailbox),
+      imap_processed_folder: pick(
+        patch.imap_processed_folder,
+        current?.imap_processed_folder ?? IMAP_DEFAULTS.processedFolder,
+      ),
+      imap_unparsed_folder: pick(
+        patch.imap_unparsed_folder,
+        current?.imap_unparsed_folder ?? IMAP_DEFAULTS.unparsedFolder,
+      ),
+    };
+    if (columns.imap_enabled) {
+      const missing = [
+        ...(columns.imap_host ? [] : ['imap_host']),
+        ...(columns.imap_user ? [] : ['imap_user']),
+        ...(columns.imap_password ? [] : ['imap_password']),
+      ];
+      if (missing.length > 0)
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          `the IMAP mailbox cannot be enabled without ${missing.join(', ')}`,
+          missing.map((m) => ({ path: `/${m}`, message: 'required when imap_enabled is true' })),
+        );
+    }
+    // The password would cross the network in plain text: only a server on this machine may go without TLS.
+    if (columns.imap_tls === 'none' && columns.imap_host && !LOOPBACK.test(columns.imap_host))
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'imap_tls none (plain text) is only allowed for a server on loopback (127.0.0.1, ::1, localhost): use tls or starttls',
+        [{ path: '/imap_tls', message: 'none needs a loopback imap_host' }],
+      );
+    // Messages are moved out of the mailbox: reading it into itself would loop.
+    const folders = [columns.imap_mailbox, columns.imap_processed_folder, columns.imap_unparsed_folder];
+    if (new Set(folders.map((f) => f.toLowerCase())).size !== folders.length)
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        'the IMAP mailbox, processed folder and unparsed folder must be three different folders',
+        [
+          {
+            path: '/imap_processed_folder',
+            message: 'must differ from imap_mailbox and imap_unparsed_folder',
+          },
+        ],
+      );
+    return columns;
   }
 
   function checkedEmail(input: string, path: string): string {
@@ -743,10 +860,33 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
               ? (current?.postmark_username ?? null)
               : patch.postmark_username,
           postmark_password: secret('postmark', patch.postmark_password, current?.postmark_password),
+          ...imapColumns(patch, current, secret),
           updated_at: clock.now(),
         });
         return toSettings(row);
       });
+    },
+
+    /** Every enabled bounce mailbox, with its password decrypted: what the IMAP poller connects to. */
+    async imapMailboxes(workspaceId?: string): Promise<ImapMailboxConfig[]> {
+      const rows = await repo.listImapEnabled(db, workspaceId);
+      return rows.flatMap((row) =>
+        row.imap_host && row.imap_user && row.imap_password
+          ? [
+              {
+                workspaceId: row.workspace_id,
+                host: row.imap_host,
+                port: row.imap_port ?? defaultPort(row.imap_tls),
+                tls: row.imap_tls,
+                user: row.imap_user,
+                password: decryptSecret(keyring, row.imap_password, secretContext('imap', row.workspace_id)),
+                mailbox: row.imap_mailbox,
+                processedFolder: row.imap_processed_folder,
+                unparsedFolder: row.imap_unparsed_folder,
+              },
+            ]
+          : [],
+      );
     },
 
     /** Undefined for a workspace that does not exist. */

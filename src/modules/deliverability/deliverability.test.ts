@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TransportError } from '../../mail/transports/index.js';
 import { parseReport } from '../bounces/index.js';
 import { refusalReport, reportsFromParsed } from './deliverability.service.js';
+import { describeImapError } from './imap-poller.js';
 
 /** The pure parts: which send-time errors are bounces, and how a parsed report becomes per-recipient reports. */
 
@@ -71,5 +72,21 @@ describe('reportsFromParsed', () => {
       'From: mia@example.com\r\nAuto-Submitted: auto-replied\r\nSubject: Out of office\r\n\r\nAway',
     );
     expect(reportsFromParsed(auto, 'x')).toEqual([]);
+  });
+});
+
+describe('describeImapError', () => {
+  it('says what failed without the server text, which can echo the user name', () => {
+    const auth = Object.assign(new Error('Command failed'), {
+      authenticationFailed: true,
+      responseText: 'Authentication failed for ann@example.com',
+    });
+    expect(describeImapError(auth)).toBe('authentication failed (check imap_user and imap_password)');
+    expect(describeImapError(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(
+      'connection failed (ECONNREFUSED)',
+    );
+    expect(
+      describeImapError(Object.assign(new Error('Command failed'), { serverResponseCode: 'NONEXISTENT' })),
+    ).toBe('server refused (NONEXISTENT)');
   });
 });
