@@ -245,6 +245,28 @@ describe('bounce and complaint reports', () => {
     });
   }
 
+  it('classifies the whole fixture set, and says how accurately', () => {
+    // The per-file tests above say which file is wrong; this one prints the score an operator can compare.
+    let right = 0;
+    const wrong: string[] = [];
+    for (const [file, expected] of Object.entries(cases)) {
+      const report = parseReport(fixture(file));
+      const [r] = report.recipients;
+      const ok =
+        report.kind === expected.kind &&
+        (r?.recipient ?? null) === expected.recipient &&
+        (r?.reason ?? report.kind) === expected.reason &&
+        (r?.severity ?? null) === expected.severity;
+      if (ok) right++;
+      else wrong.push(file);
+    }
+    const total = Object.keys(cases).length;
+    console.log(
+      `bounce fixtures: ${right} of ${total} classified right (kind, recipient, reason, hard/soft): ${((right / total) * 100).toFixed(1)}%${wrong.length ? `; wrong: ${wrong.join(', ')}` : ''}`,
+    );
+    expect(wrong).toEqual([]);
+  });
+
   it('keeps the details an operator debugs with: remote MTA, diagnostic, reporting MTA, feedback type', () => {
     const gmail = parseReport(fixture('gmail-does-not-exist.eml'));
     expect(gmail.reportingMta).toBe('googlemail.com');
