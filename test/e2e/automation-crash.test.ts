@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openPglite } from '../../src/db/index.js';
-import { header, waitFor as waitUntil } from '../helpers/crash-test.js';
-import { heraldArgs } from '../helpers/herald-process.js';
+import { handPgliteToWorkers, header, waitFor as waitUntil, workerProcesses } from '../helpers/crash-test.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
 import { testTarget } from '../helpers/test-database.js';
@@ -126,33 +124,13 @@ describe('a worker killed while contacts move through an automation', () => {
       };
       if (testTarget() === 'postgres') env.DATABASE_URL = app.database.url as string;
       else {
-        const dump = await (app.database as unknown as { pglite: PGlite }).pglite.dumpDataDir('none');
-        await app.close();
+        await handPgliteToWorkers(app, dataDir);
         t = undefined;
-        const folder = await openPglite({ dataDir, loadDataDir: dump });
-        await folder.close();
       }
 
-      let log = '';
-      const spawnWorker = () => {
-        const child = spawn(process.execPath, heraldArgs(['worker']), {
-          env,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        child.stdout?.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-        });
-        child.stderr?.on('data', (chunk: Buffer) => {
-          log += chunk.toString();
-        });
-        return child;
-      };
-      const kill = (child: ChildProcess) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        });
+      const workers = workerProcesses(env);
+      const spawnWorker = workers.spawn;
+      const kill = workers.kill;
       const count = (subject: string) =>
         sink?.messages.filter((m) => header(m.raw, 'Subject') === subject).length ?? 0;
       const distinct = (subject: string) =>
@@ -164,8 +142,8 @@ describe('a worker killed while contacts move through an automation', () => {
       for (const subject of ['First', 'Second']) {
         for (let k = 0; k < KILLS_PER_SEND; k++) {
           const target = Math.floor(((k + 0.3 + Math.random() * 0.4) / (KILLS_PER_SEND + 1)) * CONTACTS);
-          await waitFor(`${target} "${subject}" messages; worker output:\n${log}`, () => {
-            if (worker?.exitCode !== null) throw new Error(`worker exited early:\n${log}`);
+          await waitFor(`${target} "${subject}" messages; worker output:\n${workers.log}`, () => {
+            if (worker?.exitCode !== null) throw new Error(`worker exited early:\n${workers.log}`);
             return count(subject) >= target;
           });
           killedAt.push(`${subject} ${count(subject)}`);
@@ -176,7 +154,7 @@ describe('a worker killed while contacts move through an automation', () => {
       // Everyone reached with both emails, and the sink quiet for longer than the leases (nothing re-sent pending).
       let last = -1;
       let quietSince = Date.now();
-      await waitFor(`every contact twice; worker output:\n${log}`, () => {
+      await waitFor(`every contact twice; worker output:\n${workers.log}`, () => {
         if (sink?.messages.length !== last) {
           last = sink?.messages.length ?? 0;
           quietSince = Date.now();

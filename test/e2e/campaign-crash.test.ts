@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openPglite } from '../../src/db/index.js';
-import { header, waitFor as waitUntil } from '../helpers/crash-test.js';
-import { heraldArgs } from '../helpers/herald-process.js';
+import { handPgliteToWorkers, header, waitFor as waitUntil, workerProcesses } from '../helpers/crash-test.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
 import { testTarget } from '../helpers/test-database.js';
@@ -108,34 +106,13 @@ describe('a worker killed mid-campaign', () => {
     if (testTarget() === 'postgres') {
       env.DATABASE_URL = app.database.url as string;
     } else {
-      // Hand the in-memory test database to the workers as a data folder, then let go of it.
-      const dump = await (app.database as unknown as { pglite: PGlite }).pglite.dumpDataDir('none');
-      await app.close();
+      await handPgliteToWorkers(app, dataDir);
       t = undefined;
-      const folder = await openPglite({ dataDir, loadDataDir: dump });
-      await folder.close();
     }
 
-    let log = '';
-    const spawnWorker = () => {
-      const child = spawn(process.execPath, heraldArgs(['worker']), {
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child.stdout?.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-      });
-      child.stderr?.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-      });
-      return child;
-    };
-    const kill = (child: ChildProcess) =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      });
+    const workers = workerProcesses(env);
+    const spawnWorker = workers.spawn;
+    const kill = workers.kill;
 
     const started_ = Date.now();
     const killedAt: number[] = [];
@@ -143,8 +120,8 @@ describe('a worker killed mid-campaign', () => {
     for (let k = 0; k < KILLS; k++) {
       // One kill somewhere in each fifth of the campaign (the last fifth is left to finish).
       const target = Math.floor(((k + 0.2 + Math.random() * 0.6) / (KILLS + 1)) * RECIPIENTS);
-      await waitFor(`${target} messages (kill ${k + 1}); worker output:\n${log}`, () => {
-        if (worker?.exitCode !== null) throw new Error(`worker exited early:\n${log}`);
+      await waitFor(`${target} messages (kill ${k + 1}); worker output:\n${workers.log}`, () => {
+        if (worker?.exitCode !== null) throw new Error(`worker exited early:\n${workers.log}`);
         return (sink?.messages.length ?? 0) >= target;
       });
       killedAt.push(sink.messages.length);
@@ -156,7 +133,7 @@ describe('a worker killed mid-campaign', () => {
     let state: { status: string; sent_count: number } | undefined;
     if (app.database.kind === 'postgres' && t) {
       const db = app.container.db;
-      await waitFor(`the campaign to finish; worker output:\n${log}`, async () => {
+      await waitFor(`the campaign to finish; worker output:\n${workers.log}`, async () => {
         state = await db
           .selectFrom('campaigns')
           .select(['status', 'sent_count'])
@@ -169,7 +146,7 @@ describe('a worker killed mid-campaign', () => {
       // reached and the sink stayed quiet for longer than a lease (no re-send pending), then stop it.
       let last = -1;
       let quietSince = Date.now();
-      await waitFor(`every recipient; worker output:\n${log}`, () => {
+      await waitFor(`every recipient; worker output:\n${workers.log}`, () => {
         if (sink?.messages.length !== last) {
           last = sink?.messages.length ?? 0;
           quietSince = Date.now();

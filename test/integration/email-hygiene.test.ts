@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDnsServers } from '../../src/lib/dns-servers.js';
 import { createMxCheck } from '../../src/modules/contacts/index.js';
-import { type DnsResponder, startDnsResponder } from '../helpers/dns-responder.js';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -239,15 +239,17 @@ describe('list hygiene on the hosted form', () => {
 });
 
 describe('MX check through HERALD_DNS_SERVERS', () => {
-  let dns: DnsResponder;
+  let dns: TestDnsServer;
   let m: TestApp;
   beforeAll(async () => {
-    dns = await startDnsResponder({
-      mx: { 'mail-ok.example': ['mx1.mail-ok.example'], 'null-mx.example': ['.'], 'a-only.example': [] },
-      a: { 'a-only.example': ['192.0.2.1'], 'mx1.mail-ok.example': ['192.0.2.2'] },
-      servfail: ['flaky.example'],
+    dns = await startDnsServer({
+      'mail-ok.example': { MX: [{ priority: 10, exchange: 'mx1.mail-ok.example' }] },
+      'null-mx.example': { MX: [{ priority: 0, exchange: '.' }] },
+      'a-only.example': { A: ['192.0.2.1'] },
+      'mx1.mail-ok.example': { A: ['192.0.2.2'] },
+      'flaky.example': { SERVFAIL: true },
     });
-    m = await createTestApp({ HERALD_DNS_SERVERS: dns.server });
+    m = await createTestApp({ HERALD_DNS_SERVERS: dns.address });
   });
   afterAll(async () => {
     await m?.close();
@@ -264,22 +266,22 @@ describe('MX check through HERALD_DNS_SERVERS', () => {
   };
 
   it('classifies domains: MX, implicit MX (A only), null MX, no such domain, resolver failure', async () => {
-    const check = createMxCheck({ servers: [dns.server], timeoutMs: 500 });
+    const check = createMxCheck({ servers: [dns.address], timeoutMs: 500 });
     expect(await check('mail-ok.example')).toBe('accepts_mail');
     expect(await check('a-only.example')).toBe('accepts_mail');
     expect(await check('null-mx.example')).toBe('no_mail');
     expect(await check('nowhere.example')).toBe('no_mail');
     expect(await check('flaky.example')).toBe('unknown');
-    const before = dns.asked.length;
+    const before = dns.queries.length;
     expect(await check('MAIL-OK.example')).toBe('accepts_mail');
-    expect(dns.asked.length).toBe(before);
+    expect(dns.queries.length).toBe(before);
     expect(() => parseDnsServers('dns.example:53')).toThrow(/not an IP address with an optional port/);
     expect(parseDnsServers(' 127.0.0.1:5353, [::1]:53 ')).toEqual(['127.0.0.1:5353', '[::1]:53']);
   });
 
   it('is off by default; when on, refuses domains without mail and keeps the rest', async () => {
     expect((await post('off@unknown-domain.example')).status).toBe(201);
-    expect(dns.asked.filter((q) => q.name === 'unknown-domain.example')).toEqual([]);
+    expect(dns.queries.filter((q) => q.startsWith('unknown-domain.example '))).toEqual([]);
     const on = await m.app.inject({
       method: 'PATCH',
       url: '/v1/workspace',
