@@ -189,9 +189,11 @@ export function createAutomationSimulator(deps: {
       const found = await contacts.findOne(workspaceId, input.contact);
       if (!found) {
         const [field, value] = Object.entries(input.contact).find(([, v]) => v !== undefined) ?? ['id', ''];
-        throw new DomainError('CONTACT_NOT_FOUND', `no contact with ${field} "${value}" in this workspace`, [
-          { path: `/contact/${field}`, message: 'no such contact' },
-        ]);
+        throw new DomainError(
+          'CONTACT_NOT_FOUND',
+          `no contact with ${field} "${value}" in this workspace; create it (POST /v1/contacts) or simulate made-up data with "sample"`,
+          [{ path: `/contact/${field}`, message: 'no such contact' }],
+        );
       }
       return found;
     }
