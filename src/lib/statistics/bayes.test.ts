@@ -110,6 +110,25 @@ describe('probabilityToBeBest and expectedLoss', () => {
     expect(lossB).toBeGreaterThanOrEqual(0);
   });
 
+  it('expected loss is exact on cases with closed forms', () => {
+    // Three uniform arms: E[max of 3 uniforms] = 3/4, so each arm's expected loss is 3/4 - 1/2 = 1/4.
+    const uniform = { alpha: 1, beta: 1 };
+    const draws = 100_000;
+    const losses = expectedLoss([uniform, uniform, uniform], { random: createRandom('uniform-loss'), draws });
+    // sd of (max - U) is about 0.3, so the standard error is 0.001.
+    for (const loss of losses) expect(Math.abs(loss - 0.25)).toBeLessThan(0.004);
+    // Far-apart arms: the loss difference is E[pB] - E[pA] = 0.9 - 0.1 draw by draw in expectation;
+    // sd of pB - pA is 0.128, so the standard error over 50 000 draws is 0.0006.
+    const [lossA, lossB] = expectedLoss(
+      [
+        { alpha: 1, beta: 9 },
+        { alpha: 9, beta: 1 },
+      ],
+      { random: createRandom('far-loss'), draws: 50_000 },
+    );
+    expect(Math.abs((lossA as number) - (lossB as number) - 0.8)).toBeLessThan(0.0025);
+  });
+
   it('sum to 1 and lie in [0, 1] (property)', () => {
     fc.assert(
       fc.property(

@@ -90,13 +90,18 @@ describe('fitLogisticRegression', () => {
     expect(predictProbability(flat, [60])).toBeCloseTo(7 / 23, 3);
   });
 
-  it('reports non-convergence on perfectly separated data without l2, and converges with it', () => {
+  it('reports non-convergence on perfectly separated or one-class data without l2, and converges with it', () => {
     const rows = [[1], [2], [3], [4], [5], [6]];
     const labels: (0 | 1)[] = [0, 0, 0, 1, 1, 1];
     const unpenalized = fitLogisticRegression(rows, labels, { l2: 0, maxIterations: 30 });
     expect(unpenalized.converged).toBe(false);
     expect(unpenalized.iterations).toBe(30);
     expect(Number.isFinite(unpenalized.weights[0])).toBe(true);
+    for (const oneClass of [[0, 0, 0, 0, 0, 0] as const, [1, 1, 1, 1, 1, 1] as const]) {
+      const fit = fitLogisticRegression(rows, [...oneClass]);
+      expect(fit.converged).toBe(false);
+      expect(Math.abs(predictProbability(fit, [3]) - oneClass[0])).toBeLessThan(1e-6);
+    }
     const penalized = fitLogisticRegression(rows, labels, { l2: 0.01 });
     expect(penalized.converged).toBe(true);
     expect(predictProbability(penalized, [6])).toBeGreaterThan(0.9);

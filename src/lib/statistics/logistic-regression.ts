@@ -20,7 +20,11 @@ export interface LogisticModel {
   means: number[];
   scales: number[];
   iterations: number;
-  /** False when maxIterations ran out first, e.g. on perfectly separated data without l2. */
+  /**
+   * False when maxIterations ran out first: the maximum-likelihood estimate does not exist
+   * when the data are perfectly separated (without l2) or all labels are equal (the
+   * intercept is never penalized), and the coefficients keep growing.
+   */
   converged: boolean;
 }
 
@@ -118,6 +122,7 @@ export function fitLogisticRegression(
       for (let c = 0; c <= r; c++) row[c] = (row[c] as number) / n + (r === c && r > 0 ? l2 : 0);
     }
     const step = solveSymmetric(hessian, gradient);
+    if (!step.every(Number.isFinite)) break;
     // Damped Newton: halve until the penalized log-likelihood does not decrease.
     let scale = 1;
     let candidate = beta;
@@ -151,7 +156,10 @@ export function fitLogisticRegression(
     weights[j] = w;
     intercept -= w * (means[j] as number);
   }
-  return { intercept, weights, means, scales, iterations, converged };
+  // With one class only the likelihood keeps rising as the intercept runs off to ±Infinity;
+  // the fit may stall where p rounds to 0 or 1, which is not an optimum.
+  const oneClass = labels.every((label) => label === labels[0]);
+  return { intercept, weights, means, scales, iterations, converged: converged && !oneClass };
 }
 
 /** P(y = 1) for one row of raw (unstandardized) features under a fitted model. */
