@@ -179,7 +179,17 @@ describe('Student t', () => {
   it('tends to the normal as df grows', () => {
     expect(Math.abs(studentTCdf(-1.96, 1e7) - normalCdf(-1.96))).toBeLessThan(1e-7);
     expect(studentTCdf(-1.96, Number.POSITIVE_INFINITY)).toBe(normalCdf(-1.96));
+    // Cornish-Fisher: z + (z³ + z)/4df = 1.959964 + 2.37e-6 at df = 1e6.
     expect(relativeError(studentTQuantile(0.975, 1e6), 1.959966)).toBeLessThan(1e-6);
+    // At df = 1e12 the distance to the normal is φ(t)(t³ + t)/4df ≈ 1e-13: the continued
+    // fraction alone would be off by 4e-5 here (a = df/2 multiplies its rounding).
+    expect(relativeError(studentTCdf(-2, 1e12), normalCdf(-2))).toBeLessThan(1e-11);
+    expect(relativeError(studentTQuantile(0.975, 1e12), 1.959963984540054)).toBeLessThan(1e-11);
+    // No step where the method changes (df = 3e6).
+    for (const t of [0.5, 2, 6]) {
+      expect(relativeError(studentTTail(t, 3e6 + 1), studentTTail(t, 3e6))).toBeLessThan(1e-9);
+    }
+    expect(relativeError(studentTQuantile(0.001, 3e6 + 1), studentTQuantile(0.001, 3e6))).toBeLessThan(1e-9);
   });
 
   it('quantile inverts the cdf (property)', () => {
