@@ -54,6 +54,8 @@ export interface Database {
   suppression_removals: SuppressionRemovalTable;
   deliverability_settings: DeliverabilitySettingsTable;
   webhook_replay_tokens: WebhookReplayTokenTable;
+  campaign_ab_tests: CampaignAbTestTable;
+  campaign_variants: CampaignVariantTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -251,7 +253,7 @@ export type Row<T extends keyof Database> = Selectable<Database[T]>;
 export type NewRow<T extends keyof Database> = Insertable<Database[T]>;
 export type RowUpdate<T extends keyof Database> = Updateable<Database[T]>;
 
-export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'paused' | 'sent' | 'cancelled';
+export type CampaignStatus = 'draft' | 'scheduled' | 'sending' | 'testing' | 'paused' | 'sent' | 'cancelled';
 
 export interface CampaignTable {
   id: string;
@@ -294,6 +296,59 @@ export interface CampaignTable {
   utm_campaign: ColumnType<string | null, string | null | undefined, string | null>;
   utm_content: ColumnType<string | null, string | null | undefined, string | null>;
   utm_term: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Experiments (0027): the held-out share, the seed of the random draws, the A/B winner for the remainder. */
+  holdout_share: ColumnType<number, number | undefined, number>;
+  random_seed: ColumnType<string | null, string | null | undefined, string | null>;
+  remainder_variant: ColumnType<number | null, number | null | undefined, number | null>;
+  send_time_optimization: ColumnType<boolean, boolean | undefined, boolean>;
+}
+
+export type AbTestMetric =
+  | 'human_unique_opens'
+  | 'human_unique_clicks'
+  | 'click_to_open'
+  | 'conversions'
+  | 'revenue_per_recipient';
+export type AbTestMethod = 'frequentist' | 'bayesian';
+export type AbTestPolicy = 'send_control' | 'send_leader' | 'wait';
+export type AbTestPhase = 'pending' | 'testing' | 'waiting' | 'decided';
+
+export interface CampaignAbTestTable {
+  campaign_id: string;
+  workspace_id: string;
+  test_share: number;
+  metric: AbTestMetric;
+  method: AbTestMethod;
+  confidence: number;
+  window_minutes: number;
+  when_inconclusive: AbTestPolicy;
+  revenue_currency: string | null;
+  phase: ColumnType<AbTestPhase, AbTestPhase | undefined, AbTestPhase>;
+  test_size: ColumnType<number | null, number | null | undefined, number | null>;
+  test_sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  decide_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  winner: ColumnType<number | null, number | null | undefined, number | null>;
+  decided_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  decided_by: ColumnType<
+    'test' | 'policy' | 'manual' | null,
+    'test' | 'policy' | 'manual' | null | undefined
+  >;
+  decision: ColumnType<Json | null, Json | null | undefined, Json | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CampaignVariantTable {
+  campaign_id: string;
+  position: number;
+  workspace_id: string;
+  name: string;
+  subject: string | null;
+  preheader: string | null;
+  from_name: string | null;
+  template_id: string | null;
+  template_version_id: ColumnType<string | null, string | null | undefined, string | null>;
+  send_delay_minutes: ColumnType<number, number | undefined, number>;
 }
 
 export interface CampaignListTable {
@@ -303,7 +358,7 @@ export interface CampaignListTable {
   excluded: boolean;
 }
 
-export type SendStatus = 'queued' | 'sent' | 'failed' | 'skipped';
+export type SendStatus = 'queued' | 'sent' | 'failed' | 'skipped' | 'holdout';
 
 export interface CampaignSendTable {
   campaign_id: string;
@@ -318,6 +373,8 @@ export interface CampaignSendTable {
   error: string | null;
   created_at: Timestamp;
   finished_at: Timestamp | null;
+  /** The A/B variant (position) this recipient got (0027); NULL without a test. */
+  variant: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export type TemplateKind = 'marketing' | 'transactional';

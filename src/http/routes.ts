@@ -11,7 +11,13 @@ import {
   type AutomationSimulator,
   automationsRoutes,
 } from '../modules/automations/index.js';
-import { type CampaignSender, type CampaignService, campaignsRoutes } from '../modules/campaigns/index.js';
+import {
+  type CampaignSender,
+  type CampaignService,
+  campaignsRoutes,
+  type ExperimentService,
+  experimentsRoutes,
+} from '../modules/campaigns/index.js';
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
@@ -47,6 +53,7 @@ export interface RouteDeps {
   contacts: ContactService;
   campaigns: CampaignService;
   campaignSender: Pick<CampaignSender, 'sendTest'>;
+  experiments: ExperimentService;
   consent: ConsentLedger;
   exports: ExportService;
   lists: ListService;
@@ -95,6 +102,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(attributesRoutes({ attributes: deps.attributes }));
   await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
   await app.register(campaignsRoutes({ campaigns: deps.campaigns, sender: deps.campaignSender }));
+  await app.register(experimentsRoutes({ experiments: deps.experiments, campaigns: deps.campaigns }));
   await app.register(exportsRoutes({ exports: deps.exports }));
   await app.register(listsRoutes({ lists: deps.lists }));
   await app.register(importsRoutes({ imports: deps.imports }));

@@ -8,7 +8,12 @@ import type { Clock } from '../lib/clock.js';
 import { parseDnsServers } from '../lib/dns-servers.js';
 import { sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
-import { createAnalyticsRollup, createAnalyticsService } from '../modules/analytics/index.js';
+import {
+  createAnalyticsRollup,
+  createAnalyticsService,
+  readRollupState,
+  restartLedgerCount,
+} from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import {
@@ -21,7 +26,13 @@ import {
   createTriggerScan,
   TRIGGERS_TASK,
 } from '../modules/automations/index.js';
-import { createCampaignSender, createCampaignService } from '../modules/campaigns/index.js';
+import {
+  createCampaignSender,
+  createCampaignService,
+  createExperimentService,
+  DECIDE_TASK,
+  experimentTasks,
+} from '../modules/campaigns/index.js';
 import {
   confirmationTasks,
   createConfirmationService,
@@ -179,6 +190,14 @@ export function createContainer(options: ContainerOptions) {
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
   const campaigns = createCampaignService({ db, clock, templates, senderDomains: sendingDomains });
+  const experiments = createExperimentService({
+    db,
+    clock,
+    logger: logger.child({ component: 'experiments' }),
+    countedUntil: async () => (await readRollupState(db))?.caught_up_to ?? null,
+    restartLedgerCount,
+    holdoutWindowHours: config.attributionWindowHours,
+  });
   const segments = createSegmentService({ db, clock, attributes });
   const automations = createAutomationService({ db, clock, attributes });
   const automationReports = createAutomationReports({ db });
@@ -321,6 +340,7 @@ export function createContainer(options: ContainerOptions) {
     ...automationTasks({ triggers: automationTriggers }),
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
     ...deliverabilityTasks({ imapPoller }),
+    ...experimentTasks({ experiments }),
   };
   runner = createJobRunner({
     db,
@@ -341,6 +361,7 @@ export function createContainer(options: ContainerOptions) {
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
       { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
+      { task: DECIDE_TASK, everyMs: 30_000 },
     ],
   });
 
@@ -424,6 +445,7 @@ export function createContainer(options: ContainerOptions) {
     templateCompiler,
     templates,
     campaigns,
+    experiments,
     sendingDomains,
     transports,
     messages,
@@ -455,6 +477,7 @@ export function createContainer(options: ContainerOptions) {
       templates,
       campaigns,
       campaignSender: sender,
+      experiments,
       sendingDomains,
       transports,
       messages,

@@ -19,7 +19,7 @@ import type { WorkspaceService } from '../modules/workspaces/index.js';
 export function createViewRenderer(deps: {
   keyring: SecretKeyring;
   publicUrl: string;
-  campaigns: Pick<CampaignService, 'get'>;
+  campaigns: Pick<CampaignService, 'get' | 'variantOf'>;
   contacts: Pick<ContactService, 'get'>;
   lists: Pick<ListService, 'get'>;
   templates: Pick<TemplateService, 'compileForSend'>;
@@ -51,12 +51,16 @@ export function createViewRenderer(deps: {
   return {
     async render(workspaceId, campaignId, contactId) {
       try {
-        const [campaign, contact, workspace] = await Promise.all([
+        const [campaign, contact, workspace, position] = await Promise.all([
           deps.campaigns.get(workspaceId, campaignId),
           deps.contacts.get(workspaceId, contactId),
           deps.workspaces.get(workspaceId),
+          deps.campaigns.variantOf(workspaceId, campaignId, contactId),
         ]);
-        if (!campaign.template_version_id) return undefined;
+        // The A/B variant this contact was sent, with the campaign's settings where it sets none.
+        const variant = position === null ? undefined : campaign.ab_test?.variants[position];
+        const versionId = variant?.template_version_id ?? campaign.template_version_id;
+        if (!versionId) return undefined;
         const firstListId = campaign.lists[0];
         const list = firstListId
           ? await deps.lists.get(workspaceId, firstListId).catch(ignore404)
@@ -64,9 +68,9 @@ export function createViewRenderer(deps: {
         const firstList = list ? { id: list.id, name: list.name } : undefined;
         const template = await templateFor(
           workspaceId,
-          campaign.template_version_id,
-          campaign.subject,
-          campaign.preheader,
+          versionId,
+          variant?.subject ?? campaign.subject,
+          variant?.preheader ?? campaign.preheader,
         );
         const ids = { workspaceId, contactId, campaignId };
         // The message id only shapes the mailto address, which a web page does not show.

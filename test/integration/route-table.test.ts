@@ -42,6 +42,7 @@ function sampleRequest(
     'PATCH /v1/campaigns/:id': { name: 'hacked' },
     'POST /v1/campaigns/:id/schedule': { send_at: '2099-01-01T09:00:00Z' },
     'POST /v1/campaigns/:id/test': { emails: ['intruder@example.com'] },
+    'POST /v1/campaigns/:id/ab-test/winner': { variant: 'A' },
     'PATCH /v1/attributes/:name': { description: 'hacked' },
     'PATCH /v1/templates/:id': { name: 'hacked' },
     'POST /v1/templates/:id/versions': { format: 'html', subject: 'hacked', body: 'hacked' },

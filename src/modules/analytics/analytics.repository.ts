@@ -448,7 +448,7 @@ export async function ledgerCampaigns(db: Db, limit: number): Promise<LedgerCamp
     SELECT c.id, c.workspace_id, c.status, a.ledger_cursor
     FROM campaigns c
     LEFT JOIN analytics_campaigns a ON a.campaign_id = c.id
-    WHERE c.status IN ('sending', 'paused', 'sent', 'cancelled') AND coalesce(a.ledger_done, false) = false
+    WHERE c.status IN ('sending', 'testing', 'paused', 'sent', 'cancelled') AND coalesce(a.ledger_done, false) = false
     ORDER BY c.id LIMIT ${limit}`.execute(db);
   return result.rows;
 }
@@ -487,10 +487,19 @@ export async function countLedgerChunk(
     soft: string;
     last: string | null;
   }>`
-    WITH chunk AS (
-      SELECT contact_id, status, error, lease_until FROM campaign_sends
+    WITH bound AS (
+      -- While recipients are still being claimed, rows can appear only after the audience cursor:
+      -- counting no further keeps the ledger cursor from passing rows yet to be written (an A/B
+      -- campaign's remainder is written between its test group's rows).
+      SELECT CASE WHEN c.status IN ('sending', 'paused') AND NOT c.audience_exhausted
+                  THEN coalesce(c.audience_cursor, ${ZERO_UUID}::uuid) END AS upto
+      FROM campaigns c WHERE c.id = ${campaign.id}::uuid
+    ),
+    chunk AS (
+      SELECT contact_id, status, error, lease_until FROM campaign_sends, bound
       WHERE campaign_id = ${campaign.id}::uuid AND workspace_id = ${campaign.workspace_id}::uuid
         AND contact_id > ${campaign.ledger_cursor ?? ZERO_UUID}::uuid
+        AND (bound.upto IS NULL OR contact_id <= bound.upto)
       ORDER BY contact_id LIMIT ${limit}
     ),
     stop AS (
@@ -527,6 +536,27 @@ export async function countLedgerChunk(
         soft: Number(r.soft),
       })),
   };
+}
+
+/**
+ * Starts a campaign's ledger count over: sent and failed per provider and
+ * the bounce counters go back to zero and the cursor to the start, so the
+ * rollup counts the whole ledger again. For an A/B campaign whose remainder
+ * starts (its rows are written between the test group's). Waits for the
+ * rollup's lock, so no chunk is half counted.
+ */
+export async function restartLedgerCount(db: Db, campaignId: string): Promise<void> {
+  await lockStateWaiting(db);
+  await db
+    .updateTable('analytics_providers')
+    .set({ sent: 0, failed: 0 })
+    .where('campaign_id', '=', campaignId)
+    .execute();
+  await db
+    .updateTable('analytics_campaigns')
+    .set({ ledger_cursor: null, ledger_done: false, bounced_hard: 0, bounced_soft: 0 })
+    .where('campaign_id', '=', campaignId)
+    .execute();
 }
 
 export async function addLedgerCounts(

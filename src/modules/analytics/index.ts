@@ -1,3 +1,4 @@
+export { readState as readRollupState, restartLedgerCount } from './analytics.repository.js';
 export { type AnalyticsRollup, createAnalyticsRollup, uuidv7Floor } from './analytics.rollup.js';
 export { analyticsRoutes } from './analytics.routes.js';
 export {

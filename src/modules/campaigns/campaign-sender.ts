@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import * as repo from './campaigns.repository.js';
-import type { CampaignService } from './campaigns.service.js';
+import type { CampaignService, TestVariant } from './campaigns.service.js';
+import { finishSending, variantsOf } from './experiments.repository.js';
 import {
   type ClaimedRecipient,
   claimRecipients,
@@ -141,11 +142,31 @@ export function createCampaignSender(options: CampaignSenderOptions) {
   const minOutcomes = options.minOutcomesForPause ?? 50;
   const prepared = new Map<string, Promise<PreparedCampaign>>();
 
-  function preparedFor(campaign: repo.CampaignRow): Promise<PreparedCampaign> {
-    const key = `${campaign.id}:${campaign.template_version_id}:${campaign.updated_at.getTime()}`;
+  /**
+   * The campaign prepared once per pinned version, or one A/B variant of it:
+   * the variant's subject, preheader, from name and template version in
+   * place of the campaign's where it sets them.
+   */
+  function preparedFor(campaign: repo.CampaignRow, variant?: number | null): Promise<PreparedCampaign> {
+    const key = `${campaign.id}:${campaign.template_version_id}:${campaign.updated_at.getTime()}:${variant ?? ''}`;
     let entry = prepared.get(key);
     if (!entry) {
-      entry = includedAudience(db, campaign.id).then((audience) => ports.prepare(campaign, audience));
+      entry = (async () => {
+        const audience = await includedAudience(db, campaign.id);
+        if (variant === undefined || variant === null) return ports.prepare(campaign, audience);
+        const v = (await variantsOf(db, campaign.id)).find((row) => row.position === variant);
+        if (!v) throw new Error(`campaign ${campaign.id} has no variant ${variant}`);
+        return ports.prepare(
+          {
+            ...campaign,
+            subject: v.subject ?? campaign.subject,
+            preheader: v.preheader ?? campaign.preheader,
+            from_name: v.from_name ?? campaign.from_name,
+            template_version_id: v.template_version_id ?? campaign.template_version_id,
+          },
+          audience,
+        );
+      })();
       entry.catch(() => prepared.delete(key));
       prepared.set(key, entry);
     }
@@ -158,7 +179,8 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     composed: ReturnType<PreparedCampaign['compose']> | undefined,
     refused: { email: string; messageId: string; error: unknown; final: boolean }[],
   ): Promise<SendResult | undefined> {
-    // Claimed before the contact unsubscribed, bounced or was blocked (a re-send after a crash): do not send.
+    // Claimed before the contact unsubscribed, bounced, was blocked or suppressed (a re-send after a crash,
+    // an A/B test recipient waiting for its variant's send time): do not send.
     if (!composed) return { contactId: recipient.contact_id, outcome: 'skipped' };
     try {
       const message = await composed;
@@ -198,14 +220,12 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     if (claim.throttledUntil) return { handled: 0, done: false, waitUntil: claim.throttledUntil };
     if (claimed.length === 0) {
       if (claim.exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
-        const finished = await repo.transition(db, campaign.id, ['sending'], {
-          status: 'sent',
-          finished_at: clock.now(),
-        });
+        // An A/B campaign whose test group is out waits for its test window instead (status testing).
+        const finished = await finishSending(db, campaign.id, clock.now());
         // Only the worker whose transition took effect reports it, so the hook runs once per campaign.
-        if (finished && options.onFinished) {
+        if (finished?.status === 'sent' && options.onFinished) {
           await options
-            .onFinished(finished)
+            .onFinished(finished.campaign)
             .catch((error: Error) =>
               logger.error({ campaign_id: campaign.id, err: error.message }, 'after-send work failed'),
             );
@@ -223,7 +243,12 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       const end = Math.min(recipients.length, index + 1);
       for (let i = composed.length; i < end; i++) {
         const recipient = recipients[i] as ClaimedRecipient;
-        const message = recipient.status === 'active' ? content.compose(recipient) : undefined;
+        const message =
+          recipient.status !== 'active' || recipient.suppressed
+            ? undefined
+            : recipient.variant === null || recipient.variant === undefined
+              ? content.compose(recipient)
+              : preparedFor(campaign, recipient.variant).then((variant) => variant.compose(recipient));
         // Awaited (and its failure handled) by sendOne; this only keeps an early failure from counting as unhandled.
         message?.catch(() => {});
         composed.push(message);
@@ -455,40 +480,53 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     async sendTest(
       campaign: repo.CampaignRow,
       emails: string[],
-    ): Promise<{ email: string; delivered: boolean; error?: string }[]> {
-      const content = await ports.prepare(campaign, await includedAudience(db, campaign.id));
+      variants: TestVariant[] = [],
+    ): Promise<{ email: string; variant?: string; delivered: boolean; error?: string }[]> {
+      const audience = await includedAudience(db, campaign.id);
+      // An A/B campaign sends every variant to each address, so each can be checked in a real inbox.
+      const versions =
+        variants.length === 0
+          ? [{ name: undefined, content: await ports.prepare(campaign, audience) }]
+          : await Promise.all(
+              variants.map(async (v) => ({
+                name: v.name,
+                content: await ports.prepare({ ...campaign, ...v, name: campaign.name }, audience),
+              })),
+            );
       const known = new Map(
         (await recipientsByEmail(db, campaign.workspace_id, emails)).map((c) => [c.email_key, c]),
       );
-      const results: { email: string; delivered: boolean; error?: string }[] = [];
-      for (const email of emails) {
-        const contact = known.get(email.toLowerCase());
-        const recipient: ClaimedRecipient = {
-          contact_id: contact?.id ?? '00000000-0000-4000-8000-000000000000',
-          message_id: `${randomUUID()}@${content.messageIdDomain}`,
-          attempts: 1,
-          email,
-          external_id: contact?.external_id ?? null,
-          status: 'active',
-          attributes: contact?.attributes ?? {},
-          tags: contact?.tags ?? [],
-          timezone: contact?.timezone ?? null,
-          locale: contact?.locale ?? null,
-          // Test sends are not counted: no pixel, no tracked links.
-          tracking_consent: false,
-        };
-        try {
-          const message = await content.compose(recipient);
-          await content.send({ ...message, messageId: recipient.message_id });
-          results.push({ email, delivered: true });
-        } catch (error) {
-          results.push({
+      const results: { email: string; variant?: string; delivered: boolean; error?: string }[] = [];
+      for (const email of emails)
+        for (const { name: variant, content } of versions) {
+          const contact = known.get(email.toLowerCase());
+          const recipient: ClaimedRecipient = {
+            contact_id: contact?.id ?? '00000000-0000-4000-8000-000000000000',
+            message_id: `${randomUUID()}@${content.messageIdDomain}`,
+            attempts: 1,
             email,
-            delivered: false,
-            error: error instanceof Error ? error.message : String(error),
-          });
+            external_id: contact?.external_id ?? null,
+            status: 'active',
+            attributes: contact?.attributes ?? {},
+            tags: contact?.tags ?? [],
+            timezone: contact?.timezone ?? null,
+            locale: contact?.locale ?? null,
+            // Test sends are not counted: no pixel, no tracked links.
+            tracking_consent: false,
+          };
+          try {
+            const message = await content.compose(recipient);
+            await content.send({ ...message, messageId: recipient.message_id });
+            results.push({ email, ...(variant ? { variant } : {}), delivered: true });
+          } catch (error) {
+            results.push({
+              email,
+              ...(variant ? { variant } : {}),
+              delivered: false,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
         }
-      }
       return results;
     },
 

@@ -167,7 +167,8 @@ export function campaignsRoutes(deps: {
           summary: 'Send a test of the campaign to a few addresses',
           description:
             "Renders the template's latest version with each address's contact data when the address is a contact, " +
-            'signs and sends through the campaign transport. Not counted in the campaign, works in any status.',
+            'signs and sends through the campaign transport. An A/B campaign sends each variant to each address. ' +
+            'Not counted in the campaign, works in any status.',
           params: IdParams,
           body: Type.Object(
             {
@@ -183,6 +184,9 @@ export function campaignsRoutes(deps: {
               results: Type.Array(
                 Type.Object({
                   email: Type.String(),
+                  variant: Type.Optional(
+                    Type.String({ description: 'The A/B variant sent (each is sent).' }),
+                  ),
                   delivered: Type.Boolean(),
                   error: Type.Optional(Type.String()),
                 }),
@@ -193,8 +197,11 @@ export function campaignsRoutes(deps: {
       },
       async (request) => {
         const emails = request.body.emails.map((email, index) => requireEmail(email, `/emails/${index}`));
-        const campaign = await campaigns.forTestSend(principalOf(request).workspaceId, request.params.id);
-        return { results: await sender.sendTest(campaign, emails) };
+        const { campaign, variants } = await campaigns.forTestSend(
+          principalOf(request).workspaceId,
+          request.params.id,
+        );
+        return { results: await sender.sendTest(campaign, emails, variants) };
       },
     );
 

@@ -6,16 +6,149 @@ export const CampaignStatusSchema = Type.Union(
     Type.Literal('draft'),
     Type.Literal('scheduled'),
     Type.Literal('sending'),
+    Type.Literal('testing'),
     Type.Literal('paused'),
     Type.Literal('sent'),
     Type.Literal('cancelled'),
   ],
-  { description: 'draft, scheduled, sending, paused, sent or cancelled' },
+  {
+    description:
+      'draft, scheduled, sending, testing (an A/B test group is sent and the test window runs, or the test waits for a person to choose the winner), paused, sent or cancelled',
+  },
 );
 
 const Uuid = Type.String({ format: 'uuid' });
 const NullableText = (maxLength: number, description?: string) =>
   Type.Union([Type.String({ maxLength }), Type.Null()], description ? { description } : {});
+
+const Metric = Type.Union(
+  [
+    Type.Literal('human_unique_opens'),
+    Type.Literal('human_unique_clicks'),
+    Type.Literal('click_to_open'),
+    Type.Literal('conversions'),
+    Type.Literal('revenue_per_recipient'),
+  ],
+  {
+    description:
+      'What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency).',
+  },
+);
+const Method = Type.Union([Type.Literal('frequentist'), Type.Literal('bayesian')], {
+  description:
+    'frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue).',
+});
+const Policy = Type.Union([Type.Literal('send_control'), Type.Literal('send_leader'), Type.Literal('wait')], {
+  description:
+    'When no variant wins: send_control sends the first variant to the remainder, send_leader the best-performing one, wait keeps the campaign in status testing until someone chooses (POST /v1/campaigns/{id}/ab-test/winner).',
+});
+
+const VariantInput = Type.Object(
+  {
+    name: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 50, description: 'Default A, B, C, ... by position.' }),
+    ),
+    subject: Type.Optional(NullableText(998, "Liquid; the campaign's subject when null.")),
+    preheader: Type.Optional(NullableText(500, "Liquid; the campaign's preheader when null.")),
+    from_name: Type.Optional(NullableText(200, "The campaign's from_name when null.")),
+    template_id: Type.Optional(
+      Type.Union([Uuid, Type.Null()], { description: "The campaign's template when null." }),
+    ),
+    send_delay_minutes: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 10080,
+        description: 'A send-time variant: its test recipients are sent this many minutes after the start.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const AbTestInput = Type.Object(
+  {
+    variants: Type.Array(VariantInput, {
+      minItems: 2,
+      maxItems: 8,
+      description:
+        'The first is the control. Variants differ in subject, preheader, from_name, template or send time; they share the sender address, transport and audience.',
+    }),
+    test_share: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 1,
+        description:
+          'Share of the audience in the test group (default 0.2), split evenly between the variants by a seeded random draw stratified by mailbox provider; the rest waits for the winner. 1: everyone is in the test (a report, nothing left to send).',
+      }),
+    ),
+    metric: Type.Optional(Metric),
+    method: Type.Optional(Method),
+    confidence: Type.Optional(
+      Type.Number({
+        minimum: 0.5,
+        exclusiveMaximum: 1,
+        description: 'Default 0.95 for frequentist (alpha 0.05) and 0.975 for bayesian.',
+      }),
+    ),
+    window_minutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 43200,
+        description:
+          'How long after the last test recipient is sent the winner is chosen (default 240); each recipient is judged on what they did within this time of their own send.',
+      }),
+    ),
+    when_inconclusive: Type.Optional(Policy),
+    revenue_currency: Type.Optional(
+      Type.Union([Type.String({ pattern: '^[A-Z]{3}$' }), Type.Null()], {
+        description: 'Required for revenue_per_recipient: only conversions in this currency count.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const AbTestView = Type.Object(
+  {
+    variants: Type.Array(
+      Type.Object({
+        name: Type.String(),
+        subject: Type.Union([Type.String(), Type.Null()]),
+        preheader: Type.Union([Type.String(), Type.Null()]),
+        from_name: Type.Union([Type.String(), Type.Null()]),
+        template_id: Type.Union([Type.String(), Type.Null()]),
+        template_version_id: Type.Union([Type.String(), Type.Null()]),
+        send_delay_minutes: Type.Integer(),
+      }),
+    ),
+    test_share: Type.Number(),
+    metric: Metric,
+    method: Method,
+    confidence: Type.Number(),
+    window_minutes: Type.Integer(),
+    when_inconclusive: Policy,
+    revenue_currency: Type.Union([Type.String(), Type.Null()]),
+    phase: Type.Union(
+      [Type.Literal('pending'), Type.Literal('testing'), Type.Literal('waiting'), Type.Literal('decided')],
+      {
+        description:
+          'pending (not started), testing (test group sending or measured), waiting (inconclusive; a person chooses), decided',
+      },
+    ),
+    test_size: Type.Union([Type.Integer(), Type.Null()]),
+    test_sent_at: NullableTimestamp,
+    decide_at: NullableTimestamp,
+    winner: Type.Union([Type.String(), Type.Null()], { description: 'The winning variant by name.' }),
+    decided_at: NullableTimestamp,
+    decided_by: Type.Union([
+      Type.Literal('test'),
+      Type.Literal('policy'),
+      Type.Literal('manual'),
+      Type.Null(),
+    ]),
+  },
+  { title: 'CampaignAbTest' },
+);
 
 const settings = {
   from_name: Type.Optional(NullableText(200)),
@@ -107,6 +240,30 @@ const settings = {
       description: 'Segments whose contacts never receive it (evaluated live, like the audience segment).',
     }),
   ),
+  ab_test: Type.Optional(
+    Type.Union([AbTestInput, Type.Null()], {
+      description: 'An A/B/n test; null removes it. See GET /v1/campaigns/{id}/ab-test for its results.',
+    }),
+  ),
+  holdout_share: Type.Optional(
+    Type.Number({
+      minimum: 0,
+      maximum: 0.5,
+      description:
+        'Share of the audience held back as a control group that receives nothing (default 0), drawn at random with random_seed; GET /v1/campaigns/{id}/holdout compares their conversions with the recipients (lift).',
+    }),
+  ),
+  send_time_optimization: Type.Optional(
+    Type.Boolean({
+      description:
+        "Deliver to each contact in their own best hour of the week within 24 hours of the start, learned from their human opens and clicks (the workspace's best hour for contacts without history). Rate limits and quiet hours still apply.",
+    }),
+  ),
+  random_seed: Type.Optional(
+    Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()], {
+      description: 'Seeds the holdout draw and the A/B split; random when sending starts if not set.',
+    }),
+  ),
 };
 
 export const CampaignCreateBody = Type.Object(
@@ -148,6 +305,10 @@ export const CampaignSchema = Type.Object(
     exclude_lists: Type.Array(Type.String()),
     segment_id: Type.Union([Type.String(), Type.Null()]),
     exclude_segment_ids: Type.Array(Type.String()),
+    ab_test: Type.Union([AbTestView, Type.Null()]),
+    holdout_share: Type.Number(),
+    send_time_optimization: Type.Boolean(),
+    random_seed: Type.Union([Type.String(), Type.Null()]),
     scheduled_at: NullableTimestamp,
     started_at: NullableTimestamp,
     finished_at: NullableTimestamp,

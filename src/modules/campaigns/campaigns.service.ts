@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { CampaignStatus, Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
@@ -6,6 +7,8 @@ import { uuidv7 } from '../../lib/ids.js';
 import { zonedTimeToUtc } from '../../lib/zoned-time.js';
 import { checkEmail, checkTimezone } from '../contacts/index.js';
 import * as repo from './campaigns.repository.js';
+import { type AbTestInput, checkAbTest } from './experiment-settings.js';
+import * as experiments from './experiments.repository.js';
 
 export interface CampaignSettings {
   name?: string | undefined;
@@ -36,6 +39,40 @@ export interface CampaignSettings {
   segment_id?: string | null | undefined;
   /** Segments whose contacts never receive it. */
   exclude_segment_ids?: string[] | undefined;
+  /** An A/B/n test of 2 to 8 variants; null removes it. */
+  ab_test?: AbTestInput | null | undefined;
+  /** Share of the audience held back as a control group that receives nothing (0 to 0.5). */
+  holdout_share?: number | undefined;
+  /** Deliver to each contact in their best hour within 24 hours of the start. */
+  send_time_optimization?: boolean | undefined;
+  /** Seeds the holdout draw and the A/B split (random when not given). */
+  random_seed?: string | null | undefined;
+}
+
+export interface AbTestView {
+  variants: {
+    name: string;
+    subject: string | null;
+    preheader: string | null;
+    from_name: string | null;
+    template_id: string | null;
+    template_version_id: string | null;
+    send_delay_minutes: number;
+  }[];
+  test_share: number;
+  metric: experiments.AbTestRow['metric'];
+  method: experiments.AbTestRow['method'];
+  confidence: number;
+  window_minutes: number;
+  when_inconclusive: experiments.AbTestRow['when_inconclusive'];
+  revenue_currency: string | null;
+  phase: experiments.AbTestRow['phase'];
+  test_size: number | null;
+  test_sent_at: Date | null;
+  decide_at: Date | null;
+  winner: string | null;
+  decided_at: Date | null;
+  decided_by: 'test' | 'policy' | 'manual' | null;
 }
 
 export interface Campaign {
@@ -66,6 +103,10 @@ export interface Campaign {
   exclude_lists: string[];
   segment_id: string | null;
   exclude_segment_ids: string[];
+  ab_test: AbTestView | null;
+  holdout_share: number;
+  send_time_optimization: boolean;
+  random_seed: string | null;
   scheduled_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
@@ -73,6 +114,15 @@ export interface Campaign {
   progress: { to_send: number; sent: number; failed: number };
   created_at: Date;
   updated_at: Date;
+}
+
+/** An A/B variant as a test send renders it: the campaign's settings with the variant's in their place. */
+export interface TestVariant {
+  name: string;
+  subject: string | null;
+  preheader: string | null;
+  from_name: string | null;
+  template_version_id: string | null;
 }
 
 /** Statuses in which a campaign's settings may still change. */
@@ -91,6 +141,8 @@ interface VersionLookup {
   versionId: string | undefined;
   /** The sender when looked up, for the sending-domain rule. */
   fromEmail: string | null;
+  /** A/B variants with a template of their own: position -> template id and its latest version. */
+  variants: Map<number, { templateId: string; versionId: string | undefined }>;
 }
 
 export interface ScheduleInput {
@@ -124,7 +176,33 @@ export function createCampaignService(deps: {
     const versionId = row.template_id
       ? await templates.latestVersionId(workspaceId, row.template_id)
       : undefined;
-    return { templateId: row.template_id, versionId, fromEmail: row.from_email };
+    const variants = new Map<number, { templateId: string; versionId: string | undefined }>();
+    for (const variant of await experiments.variantsOf(db, id)) {
+      if (!variant.template_id) continue;
+      variants.set(variant.position, {
+        templateId: variant.template_id,
+        versionId: await templates.latestVersionId(workspaceId, variant.template_id),
+      });
+    }
+    return { templateId: row.template_id, versionId, fromEmail: row.from_email, variants };
+  }
+
+  /**
+   * Refuses variant template ids that are not templates of the workspace.
+   * Before the campaign's transaction, like versionOf, for the same reason.
+   */
+  async function refuseUnknownVariantTemplates(workspaceId: string, input: CampaignSettings): Promise<void> {
+    const errors: ErrorDetail[] = [];
+    for (const [position, variant] of (input.ab_test?.variants ?? []).entries()) {
+      if (!variant.template_id) continue;
+      if (!(await templates.latestVersionId(workspaceId, variant.template_id)))
+        errors.push({
+          path: `/ab_test/variants/${position}/template_id`,
+          message: `template ${variant.template_id} does not exist in this workspace`,
+        });
+    }
+    if (errors.length > 0)
+      throw new DomainError('TEMPLATE_NOT_FOUND', errors.map((e) => e.message).join('; '), errors);
   }
 
   /**
@@ -158,6 +236,21 @@ export function createCampaignService(deps: {
     if (!row.template_id) missing.push({ path: '/template_id', message: 'choose a template (template_id)' });
     else if (!versionId)
       missing.push({ path: '/template_id', message: `template ${row.template_id} does not exist` });
+    const variants = await experiments.variantsOf(trx, row.id);
+    for (const variant of variants) {
+      if (!variant.template_id) continue;
+      const looked = lookup.variants.get(variant.position);
+      if (looked?.templateId !== variant.template_id)
+        throw new DomainError(
+          'CAMPAIGN_STATE_CONFLICT',
+          `campaign ${row.id} changed its variants meanwhile; try again`,
+        );
+      if (!looked.versionId)
+        missing.push({
+          path: `/ab_test/variants/${variant.position}/template_id`,
+          message: `template ${variant.template_id} of variant ${variant.name} does not exist`,
+        });
+    }
     const lists = await repo.campaignLists(trx, row.id);
     const segments = await repo.campaignSegments(trx, row.id);
     if (!lists.some((l) => !l.excluded) && !segments.some((s) => !s.excluded))
@@ -190,7 +283,11 @@ export function createCampaignService(deps: {
     );
   }
 
-  /** Pins the template version and the audience size and marks the campaign sending. */
+  /**
+   * Pins the template version and the audience size and marks the campaign
+   * sending. An A/B campaign also pins its variants' versions and writes its
+   * test group (and holdout group) to the send ledger, in the same transaction.
+   */
   async function start(
     trx: Db,
     row: repo.CampaignRow,
@@ -199,16 +296,92 @@ export function createCampaignService(deps: {
   ): Promise<repo.CampaignRow> {
     const { versionId, audience } = await readiness(trx, row, lookup);
     const now = clock.now();
+    const seed = row.random_seed ?? randomBytes(12).toString('hex');
+    const draw = { id: row.id, holdout_share: row.holdout_share, random_seed: seed };
+    const toSend =
+      row.holdout_share > 0
+        ? await experiments.countTreatedAudience(trx, row.workspace_id, draw, now)
+        : audience;
     const started = await repo.transition(trx, row.id, from, {
       status: 'sending',
       template_version_id: versionId,
-      to_send: audience,
+      to_send: toSend,
       started_at: now,
       status_reason: null,
       updated_at: now,
+      random_seed: seed,
+      remainder_variant: null,
     });
     if (!started) throw conflict(row, 'send', from);
-    return started;
+    const test = await experiments.abTestOf(trx, row.id);
+    if (!test) return started;
+
+    const variants = await experiments.variantsOf(trx, row.id);
+    const pinned = new Map<number, string>();
+    for (const [position, looked] of lookup.variants)
+      if (looked.versionId) pinned.set(position, looked.versionId);
+    await experiments.pinVariantVersions(trx, row.id, pinned);
+    const groups = await experiments.writeTestGroup(trx, {
+      workspaceId: row.workspace_id,
+      campaign: draw,
+      testShare: test.test_share,
+      delays: variants.map((v) => v.send_delay_minutes),
+      segments: await repo.audienceSegments(trx, row.workspace_id, row.id, now),
+      messageIdDomain: (row.from_email as string).split('@')[1] as string,
+      startAt: now,
+      now,
+    });
+    if (groups.test < variants.length) {
+      throw new DomainError(
+        'CAMPAIGN_NOT_READY',
+        `campaign ${row.id} cannot start its A/B test: a test group of ${groups.test} recipients cannot give each of ${variants.length} variants one; raise test_share or add recipients`,
+        [
+          {
+            path: '/ab_test/test_share',
+            message: `test group of ${groups.test} for ${variants.length} variants`,
+          },
+        ],
+      );
+    }
+    await experiments.startAbTest(trx, row.id, groups.test, now);
+    // Only the test group goes out until a winner is chosen: no fresh recipients are claimed.
+    return (
+      (await repo.updateCampaign(trx, row.workspace_id, row.id, {
+        audience_exhausted: true,
+        audience_cursor: null,
+      })) ?? started
+    );
+  }
+
+  async function abTestView(trx: Db, campaignId: string): Promise<AbTestView | null> {
+    const test = await experiments.abTestOf(trx, campaignId);
+    if (!test) return null;
+    const variants = await experiments.variantsOf(trx, campaignId);
+    return {
+      variants: variants.map((v) => ({
+        name: v.name,
+        subject: v.subject,
+        preheader: v.preheader,
+        from_name: v.from_name,
+        template_id: v.template_id,
+        template_version_id: v.template_version_id,
+        send_delay_minutes: v.send_delay_minutes,
+      })),
+      test_share: test.test_share,
+      metric: test.metric,
+      method: test.method,
+      confidence: test.confidence,
+      window_minutes: test.window_minutes,
+      when_inconclusive: test.when_inconclusive,
+      revenue_currency: test.revenue_currency,
+      phase: test.phase,
+      test_size: test.test_size,
+      test_sent_at: test.test_sent_at,
+      decide_at: test.decide_at,
+      winner: test.winner === null ? null : (variants.find((v) => v.position === test.winner)?.name ?? null),
+      decided_at: test.decided_at,
+      decided_by: test.decided_by,
+    };
   }
 
   async function toCampaign(trx: Db, row: repo.CampaignRow): Promise<Campaign> {
@@ -242,6 +415,10 @@ export function createCampaignService(deps: {
       exclude_lists: lists.filter((l) => l.excluded).map((l) => l.list_id),
       segment_id: segments.find((s) => !s.excluded)?.segment_id ?? null,
       exclude_segment_ids: segments.filter((s) => s.excluded).map((s) => s.segment_id),
+      ab_test: await abTestView(trx, row.id),
+      holdout_share: row.holdout_share,
+      send_time_optimization: row.send_time_optimization,
+      random_seed: row.random_seed,
       scheduled_at: row.scheduled_at,
       started_at: row.started_at,
       finished_at: row.finished_at,
@@ -297,8 +474,56 @@ export function createCampaignService(deps: {
     ];
   }
 
+  /**
+   * The A/B test to store after a change (undefined: unchanged, null: none).
+   * Its variant subjects and preheaders are Liquid, checked like the
+   * campaign's; template references were checked before the transaction.
+   */
+  async function checkExperiment(
+    trx: Db,
+    input: CampaignSettings,
+    campaignId: string | undefined,
+    errors: ErrorDetail[],
+    storedSendTimeOptimization: boolean,
+  ) {
+    if (input.ab_test === undefined) {
+      // Turning send-time optimization on must still be checked against stored send-time variants.
+      if (input.send_time_optimization && !storedSendTimeOptimization && campaignId) {
+        const delayed = (await experiments.variantsOf(trx, campaignId)).find((v) => v.send_delay_minutes > 0);
+        if (delayed)
+          errors.push({
+            path: '/send_time_optimization',
+            message: `variant "${delayed.name}" is a send-time variant; remove its send_delay_minutes first`,
+          });
+      }
+      return undefined;
+    }
+    if (input.ab_test === null) return null;
+    const checked = checkAbTest(input.ab_test, {
+      sendTimeOptimization: input.send_time_optimization ?? storedSendTimeOptimization,
+    });
+    if ('errors' in checked) {
+      errors.push(...checked.errors);
+      return undefined;
+    }
+    for (const variant of checked.settings.variants) {
+      const liquid: Record<string, string> = {};
+      if (variant.subject) liquid.subject = variant.subject;
+      if (variant.preheader) liquid.preheader = variant.preheader;
+      for (const error of templates.checkLiquid(liquid))
+        errors.push({ ...error, path: `/ab_test/variants/${variant.position}${error.path ?? ''}` });
+    }
+    return checked.settings;
+  }
+
   /** Checks addresses, lists and segments; returns the column values to write and the audience, if given. */
-  async function checkSettings(trx: Db, workspaceId: string, input: CampaignSettings, campaignId?: string) {
+  async function checkSettings(
+    trx: Db,
+    workspaceId: string,
+    input: CampaignSettings,
+    stored?: repo.CampaignRow,
+  ) {
+    const campaignId = stored?.id;
     const errors: ErrorDetail[] = [];
     const columns: Record<string, unknown> = {};
     for (const field of ['from_email', 'reply_to'] as const) {
@@ -331,6 +556,9 @@ export function createCampaignService(deps: {
       'hard_bounce_threshold',
       'complaint_threshold',
       'guardrail_min_sent',
+      'holdout_share',
+      'send_time_optimization',
+      'random_seed',
     ] as const) {
       if (input[field] !== undefined) columns[field] = input[field];
     }
@@ -367,9 +595,16 @@ export function createCampaignService(deps: {
       ];
     }
     const segments = await checkSegments(trx, workspaceId, campaignId, input, errors);
+    const abTest = await checkExperiment(
+      trx,
+      input,
+      campaignId,
+      errors,
+      stored?.send_time_optimization ?? false,
+    );
     if (errors.length > 0)
       throw new DomainError('VALIDATION_FAILED', errors.map((e) => e.message).join('; '), errors);
-    return { columns, lists, segments };
+    return { columns, lists, segments, abTest };
   }
 
   async function mustFind(trx: Db, workspaceId: string, id: string, lock = false): Promise<repo.CampaignRow> {
@@ -395,8 +630,9 @@ export function createCampaignService(deps: {
 
   return {
     async create(workspaceId: string, input: CampaignSettings & { name: string }): Promise<Campaign> {
+      await refuseUnknownVariantTemplates(workspaceId, input);
       return db.transaction().execute(async (trx) => {
-        const { columns, lists, segments } = await checkSettings(trx, workspaceId, input);
+        const { columns, lists, segments, abTest } = await checkSettings(trx, workspaceId, input);
         const now = clock.now();
         const row = await repo.insertCampaign(trx, {
           ...columns,
@@ -408,6 +644,7 @@ export function createCampaignService(deps: {
         });
         if (lists) await repo.replaceCampaignLists(trx, workspaceId, row.id, lists);
         if (segments) await repo.replaceCampaignSegments(trx, workspaceId, row.id, segments);
+        if (abTest) await experiments.replaceAbTest(trx, workspaceId, row.id, abTest, now);
         return toCampaign(trx, row);
       });
     },
@@ -434,6 +671,7 @@ export function createCampaignService(deps: {
 
     /** Changes settings; only while the campaign is a draft or scheduled, never once it sends. */
     async update(workspaceId: string, id: string, input: CampaignSettings): Promise<Campaign> {
+      await refuseUnknownVariantTemplates(workspaceId, input);
       return db.transaction().execute(async (trx) => {
         const current = await mustFind(trx, workspaceId, id, true);
         if (!EDITABLE.includes(current.status)) {
@@ -442,9 +680,10 @@ export function createCampaignService(deps: {
             `campaign ${id} is ${current.status}; only draft or scheduled campaigns can be edited (pause and cancel are actions)`,
           );
         }
-        const { columns, lists, segments } = await checkSettings(trx, workspaceId, input, id);
+        const { columns, lists, segments, abTest } = await checkSettings(trx, workspaceId, input, current);
         if (lists) await repo.replaceCampaignLists(trx, workspaceId, id, lists);
         if (segments) await repo.replaceCampaignSegments(trx, workspaceId, id, segments);
+        if (abTest !== undefined) await experiments.replaceAbTest(trx, workspaceId, id, abTest, clock.now());
         const row = await repo.updateCampaign(trx, workspaceId, id, { ...columns, updated_at: clock.now() });
         return toCampaign(trx, row ?? current);
       });
@@ -516,7 +755,7 @@ export function createCampaignService(deps: {
     },
 
     async cancel(workspaceId: string, id: string): Promise<Campaign> {
-      return act(workspaceId, id, 'cancel', ['draft', 'scheduled', 'sending', 'paused'], {
+      return act(workspaceId, id, 'cancel', ['draft', 'scheduled', 'sending', 'testing', 'paused'], {
         status: 'cancelled',
         status_reason: 'cancelled by request',
         finished_at: clock.now(),
@@ -551,7 +790,10 @@ export function createCampaignService(deps: {
      * pinned, for a test send. Needs a sender and a template; the audience may
      * be empty. Nothing is written.
      */
-    async forTestSend(workspaceId: string, id: string): Promise<repo.CampaignRow> {
+    async forTestSend(
+      workspaceId: string,
+      id: string,
+    ): Promise<{ campaign: repo.CampaignRow; variants: TestVariant[] }> {
       const lookup = await versionOf(workspaceId, id);
       const row = await mustFind(db, workspaceId, id);
       const missing: ErrorDetail[] = [];
@@ -559,6 +801,22 @@ export function createCampaignService(deps: {
         missing.push({ path: '/from_email', message: 'set a sender address (from_email)' });
       if (!lookup.versionId)
         missing.push({ path: '/template_id', message: 'choose a template (template_id)' });
+      const variants: TestVariant[] = [];
+      for (const v of await experiments.variantsOf(db, id)) {
+        const own = lookup.variants.get(v.position);
+        if (own && !own.versionId)
+          missing.push({
+            path: `/ab_test/variants/${v.position}/template_id`,
+            message: `template ${own.templateId} of variant ${v.name} does not exist`,
+          });
+        variants.push({
+          name: v.name,
+          subject: v.subject ?? row.subject,
+          preheader: v.preheader ?? row.preheader,
+          from_name: v.from_name ?? row.from_name,
+          template_version_id: own?.versionId ?? lookup.versionId ?? null,
+        });
+      }
       if (missing.length > 0) {
         throw new DomainError(
           'CAMPAIGN_NOT_READY',
@@ -566,7 +824,12 @@ export function createCampaignService(deps: {
           missing,
         );
       }
-      return { ...row, template_version_id: lookup.versionId ?? null };
+      return { campaign: { ...row, template_version_id: lookup.versionId ?? null }, variants };
+    },
+
+    /** The A/B variant (position) the contact was sent, or null (no test, not sent, held out). */
+    async variantOf(workspaceId: string, campaignId: string, contactId: string): Promise<number | null> {
+      return experiments.variantSent(db, workspaceId, campaignId, contactId);
     },
 
     /** Who would receive the campaign now: the count and a page of contacts. */

@@ -13,4 +13,12 @@ export {
   type CampaignSettings,
   createCampaignService,
 } from './campaigns.service.js';
+export { experimentTasks } from './experiments.jobs.js';
+export { experimentsRoutes } from './experiments.routes.js';
+export {
+  type AbTestReport,
+  createExperimentService,
+  DECIDE_TASK,
+  type ExperimentService,
+} from './experiments.service.js';
 export type { ClaimedRecipient } from './sends.repository.js';

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type RawBuilder, type SqlBool, sql } from 'kysely';
 import type { ContactStatus, Db } from '../../db/index.js';
 import { audience, audienceSegments } from './campaigns.repository.js';
 
@@ -16,6 +16,15 @@ export interface ClaimedRecipient {
   locale: string | null;
   /** false: no open pixel and no tracked links for this contact (absent: tracked). */
   tracking_consent?: boolean;
+  /** The A/B variant (position) this recipient gets; null or absent without a test. */
+  variant?: number | null;
+  /**
+   * The address is on the suppression list now. The audience query leaves
+   * suppressed addresses out, but a row claimed earlier (a re-send after a
+   * crash, an A/B test recipient waiting for its variant's send time) may
+   * have been suppressed since: it is skipped, like a contact no longer active.
+   */
+  suppressed?: boolean;
 }
 
 export interface Claim {
@@ -40,6 +49,19 @@ export interface ClaimResult {
 }
 
 /**
+ * Whether a contact falls in the campaign's holdout group: a seeded draw
+ * below the held-out share. The same expression decides at the start of an
+ * A/B test and at every claim, so a contact's group never changes.
+ */
+export function heldOut(
+  campaign: { holdout_share: number; random_seed: string | null },
+  contactId: RawBuilder<unknown>,
+): RawBuilder<SqlBool> {
+  if (campaign.holdout_share <= 0 || !campaign.random_seed) return sql<SqlBool>`false`;
+  return sql<SqlBool>`herald_unit_draw(${campaign.random_seed}, 'holdout', ${contactId}) < ${campaign.holdout_share}`;
+}
+
+/**
  * Claims up to `limit` recipients for one worker, in one transaction that
  * holds the campaign row lock: first rows whose claim expired (their worker
  * died: they are re-sent with the Message-ID they already have), then fresh
@@ -57,6 +79,9 @@ export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult
         'status',
         'audience_cursor',
         'audience_exhausted',
+        'holdout_share',
+        'random_seed',
+        'remainder_variant',
         'rate_limit_per_second',
         'rate_window_start',
         'rate_window_count',
@@ -99,15 +124,22 @@ export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult
       if (cursor) next = next.where('c.id', '>', cursor);
       const fresh = await next.orderBy('c.id').limit(wanted).execute();
       if (fresh.length > 0) {
-        await sql`
+        // Contacts already in the ledger (an A/B test group, sent before its remainder) conflict and are
+        // left out; the held-out share is written as 'holdout' and never sent.
+        const inserted = await sql<{ contact_id: string; status: string }>`
           INSERT INTO campaign_sends
-            (campaign_id, contact_id, workspace_id, message_id, status, claimed_by, lease_until, created_at)
+            (campaign_id, contact_id, workspace_id, message_id, status, claimed_by, lease_until, created_at, variant)
           SELECT ${claim.campaignId}, f.id, ${claim.workspaceId},
                  gen_random_uuid()::text || '@' || ${claim.messageIdDomain},
-                 'queued', ${claim.workerId}, ${claim.leaseUntil}, ${claim.now}
-          FROM unnest(${fresh.map((r) => r.id)}::uuid[]) AS f(id)
-          ON CONFLICT DO NOTHING`.execute(trx);
-        ids.push(...fresh.map((r) => r.id));
+                 CASE WHEN h.held_out THEN 'holdout' ELSE 'queued' END,
+                 CASE WHEN h.held_out THEN NULL ELSE ${claim.workerId} END,
+                 CASE WHEN h.held_out THEN NULL ELSE ${claim.leaseUntil}::timestamptz END,
+                 ${claim.now}, ${campaign.remainder_variant}::smallint
+          FROM unnest(${fresh.map((r) => r.id)}::uuid[]) AS f(id),
+               LATERAL (SELECT ${heldOut(campaign, sql`f.id`)} AS held_out) AS h
+          ON CONFLICT DO NOTHING
+          RETURNING contact_id, status`.execute(trx);
+        ids.push(...inserted.rows.filter((r) => r.status === 'queued').map((r) => r.contact_id));
         cursor = fresh.at(-1)?.id ?? cursor;
       }
       exhausted = fresh.length < wanted;
@@ -140,6 +172,11 @@ export async function claimRecipients(db: Db, claim: Claim): Promise<ClaimResult
         'c.timezone',
         'c.locale',
         'c.tracking_consent',
+        's.variant',
+        sql<boolean>`EXISTS (
+          SELECT 1 FROM suppressions sp WHERE sp.workspace_id = c.workspace_id AND sp.email_key = c.email_key)`.as(
+          'suppressed',
+        ),
       ])
       .where('s.campaign_id', '=', claim.campaignId)
       .where('s.contact_id', 'in', ids)

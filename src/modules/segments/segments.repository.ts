@@ -118,7 +118,7 @@ export async function campaignsUsing(db: Db, workspaceId: string, segmentId: str
     .select(['c.id', 'c.name', 'c.status'])
     .where('cs.workspace_id', '=', workspaceId)
     .where('cs.segment_id', '=', segmentId)
-    .where('c.status', 'in', ['draft', 'scheduled', 'sending', 'paused'])
+    .where('c.status', 'in', ['draft', 'scheduled', 'sending', 'testing', 'paused'])
     .orderBy('c.id')
     .execute();
 }

@@ -109,7 +109,7 @@ export async function archiveTemplate(db: Db, workspaceId: string, id: string, n
 }
 
 /** Campaign statuses in which a campaign still needs its template. */
-export const UNFINISHED_CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'paused'] as const;
+export const UNFINISHED_CAMPAIGN_STATUSES = ['draft', 'scheduled', 'sending', 'testing', 'paused'] as const;
 
 export interface CampaignUse {
   id: string;
@@ -145,6 +145,14 @@ export async function unfinishedCampaignsUsingTemplate(
             .select('id')
             .where('workspace_id', '=', workspaceId)
             .where('template_id', '=', templateId),
+        ),
+        // An A/B variant with a template of its own.
+        eb.exists(
+          eb
+            .selectFrom('campaign_variants as cv')
+            .select('cv.position')
+            .whereRef('cv.campaign_id', '=', 'c.id')
+            .where('cv.template_id', '=', templateId),
         ),
       ]),
     )
@@ -225,6 +233,23 @@ export async function unfinishedCampaignsUsingSnippet(
                 eb('v.version', '=', eb.ref('t.latest_version')),
                 eb('t.deleted_at', 'is', null),
               ]),
+              // An A/B variant's pinned version, or its template's latest one.
+              eb.exists(
+                eb
+                  .selectFrom('campaign_variants as cv')
+                  .select('cv.position')
+                  .whereRef('cv.campaign_id', '=', 'c.id')
+                  .where((inner) =>
+                    inner.or([
+                      inner('cv.template_version_id', '=', inner.ref('v.id')),
+                      inner.and([
+                        inner('cv.template_id', '=', inner.ref('v.template_id')),
+                        inner('v.version', '=', inner.ref('t.latest_version')),
+                        inner('t.deleted_at', 'is', null),
+                      ]),
+                    ]),
+                  ),
+              ),
             ]),
           ),
       ),

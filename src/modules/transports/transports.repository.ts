@@ -56,7 +56,7 @@ export async function unfinishedCampaignsUsingTransport(
     .selectFrom('campaigns')
     .select(['id', 'name', 'status', 'transport_id'])
     .where('workspace_id', '=', workspaceId)
-    .where('status', 'in', ['draft', 'scheduled', 'sending', 'paused'])
+    .where('status', 'in', ['draft', 'scheduled', 'sending', 'testing', 'paused'])
     .where((eb) =>
       asDefaultOnly
         ? eb('transport_id', 'is', null)
