@@ -54,6 +54,9 @@ export interface Database {
   suppression_removals: SuppressionRemovalTable;
   deliverability_settings: DeliverabilitySettingsTable;
   webhook_replay_tokens: WebhookReplayTokenTable;
+  throttle_rules: ThrottleRuleTable;
+  warmup_schedules: WarmupScheduleTable;
+  throttle_counters: ThrottleCounterTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -780,4 +783,50 @@ export interface WebhookReplayTokenTable {
   provider: string;
   token: string;
   seen_at: Timestamp;
+}
+
+// 0025_throttling: per-recipient-domain throttle rules, warm-up schedules, and their shared counters.
+export type MailboxProvider = 'gmail' | 'outlook' | 'yahoo' | 'apple';
+export type ThrottleWindowKind = 'minute' | 'hour' | 'day';
+
+export interface ThrottleRuleTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  domains: ColumnType<string[], string[] | undefined, string[]>;
+  providers: ColumnType<MailboxProvider[], MailboxProvider[] | undefined, MailboxProvider[]>;
+  transport_id: string | null;
+  per_minute: number | null;
+  per_hour: number | null;
+  per_day: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WarmupScheduleTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  sending_domain_id: string | null;
+  transport_id: string | null;
+  /** Local date YYYY-MM-DD in the workspace's time zone. */
+  start_date: string;
+  daily_caps: ColumnType<number[], number[] | undefined, number[]>;
+  growth_start: number | null;
+  growth_factor: number | null;
+  growth_target: number | null;
+  /** One cap per day from start_date on. */
+  caps: number[];
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ThrottleCounterTable {
+  workspace_id: string;
+  /** A throttle rule's or a warm-up schedule's id. */
+  key_id: string;
+  window_kind: ThrottleWindowKind;
+  window_start: Timestamp;
+  used: ColumnType<number, number | undefined, number>;
+  waiting: ColumnType<number, number | undefined, number>;
 }

@@ -31,6 +31,7 @@ import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pa
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
+import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
@@ -76,6 +77,7 @@ export interface RouteDeps {
   webhookIntake: WebhookIntake;
   /** Largest provider webhook body. */
   webhookBodyLimit: number;
+  throttling: ThrottlingService;
 }
 
 /**
@@ -126,4 +128,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     deliverabilityRoutes({ deliverability: deps.deliverability, imapPoller: deps.imapPoller }),
   );
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
+  await app.register(throttlingRoutes({ throttling: deps.throttling }));
 }

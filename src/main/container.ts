@@ -50,6 +50,7 @@ import {
 } from '../modules/segments/index.js';
 import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
+import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
@@ -164,6 +165,14 @@ export function createContainer(options: ContainerOptions) {
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
   const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const throttling = createThrottlingService({
+    db,
+    clock,
+    logger: logger.child({ component: 'throttling' }),
+    workspaces,
+    transports,
+    sendingDomains,
+  });
   const analytics = createAnalyticsService({
     db,
     clock,
@@ -216,6 +225,7 @@ export function createContainer(options: ContainerOptions) {
     logger: logger.child({ component: 'mail' }),
     sendingDomains,
     transports,
+    throttle: throttling,
   });
   const tracking = createTrackingService({
     db,
@@ -264,6 +274,7 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     webhookSecretFor,
     sendingPolicy,
+    throttle: throttling,
     workspaces,
     leaseMs: config.sendLeaseMs,
   });
@@ -321,6 +332,7 @@ export function createContainer(options: ContainerOptions) {
     ...automationTasks({ triggers: automationTriggers }),
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
     ...deliverabilityTasks({ imapPoller }),
+    ...throttlingTasks({ throttling }),
   };
   runner = createJobRunner({
     db,
@@ -341,6 +353,7 @@ export function createContainer(options: ContainerOptions) {
       { task: REFRESH_TASK, everyMs: config.segmentRefreshIntervalMs },
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
       { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
+      { task: PRUNE_TASK, everyMs: 3_600_000 },
     ],
   });
 
@@ -378,6 +391,7 @@ export function createContainer(options: ContainerOptions) {
     workerId: runner.workerId,
     ports: sendingPorts,
     sendingPolicy,
+    throttle: throttling.forCampaigns,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
@@ -440,6 +454,7 @@ export function createContainer(options: ContainerOptions) {
     automationReports,
     automationTriggers,
     imapPoller,
+    throttling,
     routeDeps: {
       clock,
       jobs,
@@ -475,6 +490,7 @@ export function createContainer(options: ContainerOptions) {
       imapPoller,
       webhookIntake,
       webhookBodyLimit: config.bodyLimitBytes,
+      throttling,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
