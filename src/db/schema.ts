@@ -57,6 +57,7 @@ export interface Database {
   throttle_rules: ThrottleRuleTable;
   warmup_schedules: WarmupScheduleTable;
   throttle_counters: ThrottleCounterTable;
+  sunset_settings: SunsetSettingsTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -701,7 +702,7 @@ export interface AutomationScheduleTable {
 // webhook settings, Mailgun replay tokens; index campaign_sends_message_local on the Message-ID's local part.
 export type BounceEventType = 'bounce' | 'complaint' | 'delivery' | 'delay' | 'auto_reply';
 export type BounceSource = 'smtp' | 'imap' | 'http' | 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
-export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset';
 
 export interface BounceEventTable {
   id: string;
@@ -829,4 +830,15 @@ export interface ThrottleCounterTable {
   window_start: Timestamp;
   used: ColumnType<number, number | undefined, number>;
   waiting: ColumnType<number, number | undefined, number>;
+}
+
+// 0026_sunset_policy: per-workspace sunset settings; suppressions.reason gains 'sunset'.
+export interface SunsetSettingsTable {
+  workspace_id: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  inactive_days: ColumnType<number, number | undefined, number>;
+  min_emails: ColumnType<number, number | undefined, number>;
+  last_run_at: Date | null;
+  last_run_suppressed: number | null;
+  updated_at: Timestamp;
 }

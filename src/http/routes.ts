@@ -19,6 +19,8 @@ import {
   type DeliverabilityService,
   deliverabilityRoutes,
   type ImapPoller,
+  type SunsetPolicy,
+  sunsetRoutes,
   type WebhookIntake,
   webhookRoutes,
 } from '../modules/deliverability/index.js';
@@ -78,6 +80,7 @@ export interface RouteDeps {
   /** Largest provider webhook body. */
   webhookBodyLimit: number;
   throttling: ThrottlingService;
+  sunset: SunsetPolicy;
 }
 
 /**
@@ -129,4 +132,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   );
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
+  await app.register(sunsetRoutes({ sunset: deps.sunset }));
 }

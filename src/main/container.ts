@@ -32,9 +32,12 @@ import { createContactService, createMxCheck } from '../modules/contacts/index.j
 import {
   createDeliverabilityService,
   createImapPoller,
+  createSunsetPolicy,
   createWebhookIntake,
   deliverabilityTasks,
   IMAP_POLL_TASK,
+  SUNSET_TASK,
+  sunsetTasks,
 } from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -173,6 +176,7 @@ export function createContainer(options: ContainerOptions) {
     transports,
     sendingDomains,
   });
+  const sunset = createSunsetPolicy({ db, clock, logger: logger.child({ component: 'sunset' }) });
   const analytics = createAnalyticsService({
     db,
     clock,
@@ -333,6 +337,7 @@ export function createContainer(options: ContainerOptions) {
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
     ...deliverabilityTasks({ imapPoller }),
     ...throttlingTasks({ throttling }),
+    ...sunsetTasks({ sunset }),
   };
   runner = createJobRunner({
     db,
@@ -354,6 +359,7 @@ export function createContainer(options: ContainerOptions) {
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
       { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
       { task: PRUNE_TASK, everyMs: 3_600_000 },
+      { task: SUNSET_TASK, everyMs: 86_400_000 },
     ],
   });
 
@@ -455,6 +461,7 @@ export function createContainer(options: ContainerOptions) {
     automationTriggers,
     imapPoller,
     throttling,
+    sunset,
     routeDeps: {
       clock,
       jobs,
@@ -491,6 +498,7 @@ export function createContainer(options: ContainerOptions) {
       webhookIntake,
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
+      sunset,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
