@@ -207,14 +207,20 @@ export function createThrottlingService(deps: ThrottlingServiceDeps) {
     });
   }
 
-  /** Checks a rule as it would be stored; throws every problem at once. */
-  async function checkRule(workspaceId: string, rule: RuleFields, selfId: string | undefined, trx: Db) {
+  /**
+   * Checks a rule as it would be stored and normalizes its domains; throws
+   * every problem at once. Runs before the writing transaction opens: the
+   * transport lookup uses its own connection (one on the embedded database).
+   */
+  async function checkRule(workspaceId: string, rule: RuleFields) {
     const problems: ErrorDetail[] = [];
-    const domains: string[] = [];
-    rule.domains.forEach((input, i) => {
+    /** Normalized, without repeats, each with the index it had in the input (for error paths). */
+    const domains: { domain: string; index: number }[] = [];
+    rule.domains.forEach((input, index) => {
       const normalized = normalizeDomain(input);
-      if ('error' in normalized) problems.push({ path: `/domains/${i}`, message: normalized.error });
-      else if (!domains.includes(normalized.domain)) domains.push(normalized.domain);
+      if ('error' in normalized) problems.push({ path: `/domains/${index}`, message: normalized.error });
+      else if (!domains.some((d) => d.domain === normalized.domain))
+        domains.push({ domain: normalized.domain, index });
     });
     if (problems.length > 0)
       throw new DomainError(
@@ -242,26 +248,39 @@ export function createThrottlingService(deps: ThrottlingServiceDeps) {
         '/transport_id',
         rule.transport_id,
       );
-    // Two rules for the same domain and transport would leave unclear which limit is meant.
+    return { domains, providers };
+  }
+
+  /**
+   * Two rules for the same domain (or provider) and transport would leave
+   * unclear which limit is meant: refused. Inside the writing transaction,
+   * after the workspace's rule lock.
+   */
+  async function checkOverlap(
+    trx: Db,
+    workspaceId: string,
+    rule: { id: string | undefined; transport_id: string | null },
+    domains: readonly { domain: string; index: number }[],
+    providers: readonly MailboxProvider[],
+  ): Promise<void> {
     for (const other of await repo.allRules(trx, workspaceId)) {
-      if (other.id === selfId || other.transport_id !== rule.transport_id) continue;
-      const domain = domains.findIndex((d) => other.domains.includes(d));
+      if (other.id === rule.id || other.transport_id !== rule.transport_id) continue;
+      const domain = domains.find((d) => other.domains.includes(d.domain));
       const provider = providers.findIndex((p) => other.providers.includes(p));
-      if (domain < 0 && provider < 0) continue;
-      const what = domain >= 0 ? domains[domain] : providers[provider];
+      if (!domain && provider < 0) continue;
+      const what = domain ? domain.domain : providers[provider];
       throw new DomainError(
         'THROTTLE_RULE_CONFLICT',
         `throttle rule "${other.name}" (${other.id}) already limits ${what}${rule.transport_id ? ' on this transport' : ''}: change that rule's limits (PATCH /v1/throttles/${other.id}) or leave ${what} out of this one`,
         [
           {
-            path: domain >= 0 ? `/domains/${domain}` : `/providers/${provider}`,
+            path: domain ? `/domains/${domain.index}` : `/providers/${provider}`,
             message: `already limited by rule ${other.id}`,
             rule_id: other.id,
           },
         ],
       );
     }
-    return { domains, providers };
   }
 
   async function writeRule(
@@ -269,13 +288,21 @@ export function createThrottlingService(deps: ThrottlingServiceDeps) {
     merged: RuleFields,
     existing: repo.RuleRow | undefined,
   ): Promise<repo.RuleRow> {
+    const { domains, providers } = await checkRule(workspaceId, merged);
     return db.transaction().execute(async (trx) => {
       await repo.lockWorkspaceRules(trx, workspaceId);
-      const { domains, providers } = await checkRule(workspaceId, merged, existing?.id, trx);
-      const now = clock.now();
-      const values = {
-        name: merged.name || [...providers, ...domains].join(', '),
+      await checkOverlap(
+        trx,
+        workspaceId,
+        { id: existing?.id, transport_id: merged.transport_id },
         domains,
+        providers,
+      );
+      const now = clock.now();
+      const names = domains.map((d) => d.domain);
+      const values = {
+        name: merged.name || [...providers, ...names].join(', '),
+        domains: names,
         providers,
         transport_id: merged.transport_id,
         per_minute: merged.per_minute,
