@@ -238,6 +238,15 @@ describe('other mail under the same limit', () => {
     expect(held?.status).toBe('active');
     expect(held?.steps.at(-1).outcome).toEqual({ deferred: 'throttle', until: '2026-12-02T15:01:00.000Z' });
 
+    // A simulation neither waits for the throttle nor uses its budget.
+    const simulated = await call('POST', `/v1/automations/${automation}/simulate`, {
+      sample: { email: 'sim@yahoo.com' },
+    });
+    expect(simulated.status, JSON.stringify(simulated.body)).toBe(200);
+    expect(simulated.body.emails).toHaveLength(1);
+    expect(simulated.body.steps[0].outcome).not.toHaveProperty('deferred');
+    expect((await call('GET', `/v1/throttles/${ruleId}`)).body.usage.per_minute.used).toBe(2);
+
     await tick(MINUTE);
     const rest = ['w1@yahoo.com', 'w2@yahoo.com', 'w3@yahoo.com'].filter((e) => !first.includes(e));
     expect(delivered()).toEqual(rest);
@@ -288,5 +297,11 @@ describe('a warm-up schedule', () => {
     const dayTwo = await call('GET', `/v1/warmup-schedules/${schedule.body.id}`);
     expect(dayTwo.body.status).toMatchObject({ day: 2, today_cap: 3, used_today: 3, remaining_today: 0 });
     expect((await call('DELETE', `/v1/warmup-schedules/${schedule.body.id}`)).status).toBe(204);
+    // Counters of windows that ended days ago are pruned by the hourly job.
+    t.clock.advance(3 * 24 * 60 * MINUTE);
+    expect(await t.container.throttling.prune()).toBeGreaterThan(0);
+    const left = await t.container.db.selectFrom('throttle_counters').select('window_start').execute();
+    for (const row of left)
+      expect(row.window_start.getTime()).toBeGreaterThan(t.clock.now().getTime() - 2 * 24 * 60 * MINUTE);
   });
 });
