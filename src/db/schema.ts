@@ -56,6 +56,10 @@ export interface Database {
   webhook_replay_tokens: WebhookReplayTokenTable;
   campaign_ab_tests: CampaignAbTestTable;
   campaign_variants: CampaignVariantTable;
+  throttle_rules: ThrottleRuleTable;
+  warmup_schedules: WarmupScheduleTable;
+  throttle_counters: ThrottleCounterTable;
+  sunset_settings: SunsetSettingsTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -755,7 +759,7 @@ export interface AutomationScheduleTable {
 // webhook settings, Mailgun replay tokens; index campaign_sends_message_local on the Message-ID's local part.
 export type BounceEventType = 'bounce' | 'complaint' | 'delivery' | 'delay' | 'auto_reply';
 export type BounceSource = 'smtp' | 'imap' | 'http' | 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
-export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual';
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset';
 
 export interface BounceEventTable {
   id: string;
@@ -837,4 +841,61 @@ export interface WebhookReplayTokenTable {
   provider: string;
   token: string;
   seen_at: Timestamp;
+}
+
+// 0025_throttling: per-recipient-domain throttle rules, warm-up schedules, and their shared counters.
+export type MailboxProvider = 'gmail' | 'outlook' | 'yahoo' | 'apple';
+export type ThrottleWindowKind = 'minute' | 'hour' | 'day';
+
+export interface ThrottleRuleTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  domains: ColumnType<string[], string[] | undefined, string[]>;
+  providers: ColumnType<MailboxProvider[], MailboxProvider[] | undefined, MailboxProvider[]>;
+  transport_id: string | null;
+  per_minute: number | null;
+  per_hour: number | null;
+  per_day: number | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WarmupScheduleTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  sending_domain_id: string | null;
+  transport_id: string | null;
+  /** Local date YYYY-MM-DD in the workspace's time zone. */
+  start_date: string;
+  daily_caps: ColumnType<number[], number[] | undefined, number[]>;
+  growth_start: number | null;
+  growth_factor: number | null;
+  growth_target: number | null;
+  /** One cap per day from start_date on. */
+  caps: number[];
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ThrottleCounterTable {
+  workspace_id: string;
+  /** A throttle rule's or a warm-up schedule's id. */
+  key_id: string;
+  window_kind: ThrottleWindowKind;
+  window_start: Timestamp;
+  used: ColumnType<number, number | undefined, number>;
+  waiting: ColumnType<number, number | undefined, number>;
+}
+
+// 0026_sunset_policy: per-workspace sunset settings; suppressions.reason gains 'sunset'.
+export interface SunsetSettingsTable {
+  workspace_id: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  inactive_days: ColumnType<number, number | undefined, number>;
+  min_emails: ColumnType<number, number | undefined, number>;
+  last_run_at: Date | null;
+  last_run_suppressed: number | null;
+  updated_at: Timestamp;
 }

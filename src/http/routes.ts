@@ -25,6 +25,8 @@ import {
   type DeliverabilityService,
   deliverabilityRoutes,
   type ImapPoller,
+  type SunsetPolicy,
+  sunsetRoutes,
   type WebhookIntake,
   webhookRoutes,
 } from '../modules/deliverability/index.js';
@@ -37,6 +39,7 @@ import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pa
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
+import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
@@ -83,6 +86,8 @@ export interface RouteDeps {
   webhookIntake: WebhookIntake;
   /** Largest provider webhook body. */
   webhookBodyLimit: number;
+  throttling: ThrottlingService;
+  sunset: SunsetPolicy;
 }
 
 /**
@@ -134,4 +139,6 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     deliverabilityRoutes({ deliverability: deps.deliverability, imapPoller: deps.imapPoller }),
   );
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
+  await app.register(throttlingRoutes({ throttling: deps.throttling }));
+  await app.register(sunsetRoutes({ sunset: deps.sunset }));
 }

@@ -43,9 +43,12 @@ import { createContactService, createMxCheck } from '../modules/contacts/index.j
 import {
   createDeliverabilityService,
   createImapPoller,
+  createSunsetPolicy,
   createWebhookIntake,
   deliverabilityTasks,
   IMAP_POLL_TASK,
+  SUNSET_TASK,
+  sunsetTasks,
 } from '../modules/deliverability/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -61,6 +64,7 @@ import {
 } from '../modules/segments/index.js';
 import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
+import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
@@ -175,6 +179,15 @@ export function createContainer(options: ContainerOptions) {
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
   const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const throttling = createThrottlingService({
+    db,
+    clock,
+    logger: logger.child({ component: 'throttling' }),
+    workspaces,
+    transports,
+    sendingDomains,
+  });
+  const sunset = createSunsetPolicy({ db, clock, logger: logger.child({ component: 'sunset' }) });
   const analytics = createAnalyticsService({
     db,
     clock,
@@ -235,6 +248,7 @@ export function createContainer(options: ContainerOptions) {
     logger: logger.child({ component: 'mail' }),
     sendingDomains,
     transports,
+    throttle: throttling,
   });
   const tracking = createTrackingService({
     db,
@@ -283,6 +297,7 @@ export function createContainer(options: ContainerOptions) {
     jobs,
     webhookSecretFor,
     sendingPolicy,
+    throttle: throttling,
     workspaces,
     leaseMs: config.sendLeaseMs,
   });
@@ -341,6 +356,8 @@ export function createContainer(options: ContainerOptions) {
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
     ...deliverabilityTasks({ imapPoller }),
     ...experimentTasks({ experiments }),
+    ...throttlingTasks({ throttling }),
+    ...sunsetTasks({ sunset }),
   };
   runner = createJobRunner({
     db,
@@ -362,6 +379,8 @@ export function createContainer(options: ContainerOptions) {
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
       { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
       { task: DECIDE_TASK, everyMs: 30_000 },
+      { task: PRUNE_TASK, everyMs: 3_600_000 },
+      { task: SUNSET_TASK, everyMs: 86_400_000 },
     ],
   });
 
@@ -399,6 +418,7 @@ export function createContainer(options: ContainerOptions) {
     workerId: runner.workerId,
     ports: sendingPorts,
     sendingPolicy,
+    throttle: throttling.forCampaigns,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
@@ -462,6 +482,8 @@ export function createContainer(options: ContainerOptions) {
     automationReports,
     automationTriggers,
     imapPoller,
+    throttling,
+    sunset,
     routeDeps: {
       clock,
       jobs,
@@ -498,6 +520,8 @@ export function createContainer(options: ContainerOptions) {
       imapPoller,
       webhookIntake,
       webhookBodyLimit: config.bodyLimitBytes,
+      throttling,
+      sunset,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -11,6 +11,7 @@ import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
 import type { SegmentService } from '../modules/segments/index.js';
 import type { SendingDomainService } from '../modules/sending-domains/index.js';
 import { RenderTimeLimitError, type TemplateService } from '../modules/templates/index.js';
+import type { ThrottlingService } from '../modules/throttling/index.js';
 import type { TrackingService } from '../modules/tracking/index.js';
 import type { TransportService } from '../modules/transports/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
@@ -196,6 +197,12 @@ export function createMailPort(deps: {
   logger: Logger;
   sendingDomains: Pick<SendingDomainService, 'signerFor'>;
   transports: Pick<TransportService, 'transportFor'>;
+  /**
+   * Counts mail that is not marketing (transactional messages, confirmations,
+   * automation emails of kind transactional) against throttles and warm-up
+   * caps: it never waits. Automation marketing email reserved its room at its node.
+   */
+  throttle?: Pick<ThrottlingService, 'count'> | undefined;
 }): MailPort {
   const { keyring, clock } = deps;
   return {
@@ -251,6 +258,13 @@ export function createMailPort(deps: {
           : undefined,
       });
       const raw = signer ? await signer.sign(built.raw) : built.raw;
+      if (!mail.marketing)
+        await deps.throttle?.count(
+          mail.workspaceId,
+          { fromEmail: mail.from.email, transportId: mail.transportId ?? null },
+          mail.to,
+          clock.now(),
+        );
       const release = await live.limiter.acquire();
       try {
         const result = await live.transport.send({

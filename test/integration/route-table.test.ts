@@ -32,6 +32,8 @@ function sampleRequest(
     .replace(/^\/v1\/messages\/:id/, `/v1/messages/${fixtures.message?.id}`)
     .replace(/^\/v1\/segments\/:id/, `/v1/segments/${fixtures.segment?.id}`)
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
+    .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
+    .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -59,6 +61,8 @@ function sampleRequest(
     'POST /v1/automations/:id/enroll': { contact: { id: fixtures.contact?.id } },
     'POST /v1/automations/:id/simulate': { sample: {} },
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
+    'PATCH /v1/throttles/:id': { per_minute: 1 },
+    'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -151,6 +155,13 @@ beforeAll(async () => {
     });
     fixtures.run = enrolled.run;
   }
+  if (hasRoute('/v1/throttles')) {
+    fixtures.throttle = await inject('POST', '/v1/throttles', { domains: ['owner.example'], per_minute: 10 });
+    fixtures.warmup = await inject('POST', '/v1/warmup-schedules', {
+      transport_id: fixtures.transport?.id,
+      daily_caps: [10, 20],
+    });
+  }
   if (hasRoute('/v1/suppressions')) {
     fixtures.suppression = await inject('POST', '/v1/suppressions', {
       email: 'suppressed-owner@example.com',
@@ -178,6 +189,8 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/segments/:id': 'segment',
   '/v1/automations/:id': 'automation',
   '/v1/suppressions/:email': 'suppression',
+  '/v1/throttles/:id': 'throttle',
+  '/v1/warmup-schedules/:id': 'warmup',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */

@@ -16,8 +16,10 @@ export const SCOPES = {
   'campaigns:write': 'Create and change draft campaigns.',
   'campaigns:send': 'Send, schedule, pause, resume and cancel campaigns.',
   'messages:send': 'Send transactional messages and read their status.',
-  'settings:read': 'Read sending domains and transports (never their secrets).',
-  'settings:write': 'Configure sending domains (DKIM keys) and transports.',
+  'settings:read':
+    'Read sending domains and transports (never their secrets), throttle rules and warm-up schedules.',
+  'settings:write':
+    'Configure sending domains (DKIM keys), transports, throttle rules and warm-up schedules.',
   'metrics:read': 'Read Prometheus metrics at /metrics.',
   'analytics:read': 'Read campaign reports and the workspace overview (counts, no personal data).',
   'conversions:write': 'Record conversions (purchases, sign-ups) with revenue.',
@@ -27,9 +29,10 @@ export const SCOPES = {
   'segments:write': 'Create, change and delete segments.',
   'automations:read': 'Read automations, their drafts and published versions; validate definitions.',
   'automations:write': 'Create, change, publish, pause, resume, archive and delete automations.',
-  'suppressions:read': 'Read the suppression list and bounce and complaint events.',
+  'suppressions:read':
+    'Read the suppression list and bounce and complaint events; read and preview the sunset policy.',
   'suppressions:write':
-    'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw).',
+    'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw); set and run the sunset policy.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

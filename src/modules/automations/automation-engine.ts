@@ -228,13 +228,21 @@ export interface StepContext {
   db: Db;
   /** The workspace's time zone, for waits of contacts without one. */
   workspaceZone(): Promise<string>;
-  /** Whether the sending policy holds a marketing email back, and until when. */
-  deferral(contact: Contact, now: Date, idempotencyKey: string): Promise<Deferral | undefined>;
+  /** Whether the sending policy (or, for real sends, a throttle) holds a marketing email back, and until when. */
+  deferral(
+    contact: Contact,
+    now: Date,
+    idempotencyKey: string,
+    sender: { from_email: string; transport_id?: string | null | undefined },
+  ): Promise<StepDeferral | undefined>;
   send(
     input: Parameters<MessageService['accept']>[1],
   ): Promise<{ message: { id: string; status: string; error?: string | null }; created: boolean }>;
   update(contact: Contact, node: UpdateContactNode): Promise<void>;
 }
+
+/** A marketing email held back: by the sending policy, or by a throttle or warm-up cap (no room yet). */
+export type StepDeferral = Deferral | { reason: 'throttle'; until: Date; cap?: undefined };
 
 export async function executeNode(
   ctx: StepContext,
@@ -258,7 +266,7 @@ export async function executeNode(
       if (marketing) {
         // Over a frequency cap or in quiet hours: the node runs again when the email is allowed.
         // This step's own message (a retry after a crash) is not counted against the cap.
-        const deferral = await ctx.deferral(contact, now, idempotencyKey);
+        const deferral = await ctx.deferral(contact, now, idempotencyKey, sender);
         if (deferral)
           return {
             to: node.id,
@@ -380,6 +388,21 @@ export interface AutomationEngineDeps {
   webhookSecretFor: (workspaceId: string) => string;
   /** The workspace's frequency caps and quiet hours, which marketing emails wait for. */
   sendingPolicy: Pick<SendingPolicyCheck, 'deferrals'>;
+  /**
+   * Throttles and warm-up caps: reserves room for one marketing email, or
+   * says when it may go (absent: no throttles). Consulted only when the
+   * policy lets the email go.
+   */
+  throttle?:
+    | {
+        reserve(
+          workspaceId: string,
+          envelope: { fromEmail: string; transportId: string | null },
+          recipients: readonly { id: string; email: string }[],
+          now: Date,
+        ): Promise<Map<string, Date>>;
+      }
+    | undefined;
   /** The workspace's time zone, for waits of contacts without one. */
   workspaces: Pick<WorkspaceService, 'get'>;
   /** Runs claimed per round (default 100). */
@@ -425,8 +448,16 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
     return {
       db,
       workspaceZone: async () => (await deps.workspaces.get(workspaceId)).timezone,
-      deferral: async (contact, now, idempotencyKey) =>
-        (await deps.sendingPolicy.deferrals(workspaceId, [contact], now, { idempotencyKey })).get(contact.id),
+      deferral: async (contact, now, idempotencyKey, sender) => {
+        const held = (
+          await deps.sendingPolicy.deferrals(workspaceId, [contact], now, { idempotencyKey })
+        ).get(contact.id);
+        if (held || !deps.throttle) return held;
+        const envelope = { fromEmail: sender.from_email, transportId: sender.transport_id ?? null };
+        const refused = await deps.throttle.reserve(workspaceId, envelope, [contact], now);
+        const until = refused.get(contact.id);
+        return until ? { reason: 'throttle', until } : undefined;
+      },
       send: (input) => messages.accept(workspaceId, input),
       update: (contact, node) => updateContact(workspaceId, automationId, contact, node),
     };

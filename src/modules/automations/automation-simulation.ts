@@ -356,6 +356,8 @@ export function createAutomationSimulator(deps: {
           const ctx: StepContext = {
             db: trx,
             workspaceZone: async () => workspace.timezone,
+            // The sending policy only: throttles and warm-up caps are not consulted, so a simulation
+            // neither reserves nor reads real sending budget (it depends on other traffic at the real time).
             deferral: async (c, now) =>
               nextAllowedSend(
                 workspace.sending_policy,

@@ -78,6 +78,20 @@ export interface CampaignSenderOptions {
       exclude: { campaignId: string },
     ): Promise<Map<string, { reason: 'quiet_hours' | 'frequency_cap'; until: Date }>>;
   };
+  /**
+   * Per-recipient-domain throttles and warm-up caps: reserves room for the
+   * recipients the policy lets go now; those without room wait, like quiet
+   * hours, until the returned time. Absent: no throttles.
+   */
+  throttle?:
+    | {
+        reserve(
+          campaign: repo.CampaignRow,
+          recipients: readonly { id: string; email: string }[],
+          now: Date,
+        ): Promise<Map<string, Date>>;
+      }
+    | undefined;
   workerId: string;
   /** Recipients claimed at a time. */
   batchSize?: number;
@@ -290,11 +304,11 @@ export function createCampaignSender(options: CampaignSenderOptions) {
   }
 
   /**
-   * The claimed recipients the workspace's sending policy lets go now.
-   * Recipients over a frequency cap are skipped (pushed to `results`); those
-   * in quiet hours are left queued with their lease running to the end of
-   * the quiet hours, when any worker claims them again (the deferral is not
-   * counted as a send attempt).
+   * The claimed recipients the workspace's sending policy and throttles let
+   * go now. Recipients over a frequency cap are skipped (pushed to
+   * `results`); those in quiet hours or without throttle room are left
+   * queued with their lease running to the end of the wait, when any worker
+   * claims them again (the deferral is not counted as a send attempt).
    */
   async function applySendingPolicy(
     campaign: repo.CampaignRow,
@@ -302,18 +316,31 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     now: Date,
     results: SendResult[],
   ): Promise<ClaimedRecipient[]> {
-    if (!options.sendingPolicy) return claimed;
-    const active = claimed.filter((r) => r.status === 'active');
-    const held = await options.sendingPolicy.deferrals(
-      campaign.workspace_id,
-      active.map((r) => ({ id: r.contact_id, timezone: r.timezone })),
-      now,
-      { campaignId: campaign.id },
-    );
+    if (!options.sendingPolicy && !options.throttle) return claimed;
+    const active = claimed.filter((r) => r.status === 'active' && !r.suppressed);
+    const held: Map<string, { reason: 'quiet_hours' | 'frequency_cap' | 'throttle'; until: Date }> =
+      options.sendingPolicy
+        ? await options.sendingPolicy.deferrals(
+            campaign.workspace_id,
+            active.map((r) => ({ id: r.contact_id, timezone: r.timezone })),
+            now,
+            { campaignId: campaign.id },
+          )
+        : new Map();
+    if (options.throttle) {
+      // Room is reserved only for recipients about to be sent.
+      const free = active.filter((r) => !held.has(r.contact_id));
+      const refused = await options.throttle.reserve(
+        campaign,
+        free.map((r) => ({ id: r.contact_id, email: r.email })),
+        now,
+      );
+      for (const [contactId, until] of refused) held.set(contactId, { reason: 'throttle', until });
+    }
     if (held.size === 0) return claimed;
     const waiting: { contactId: string; until: Date }[] = [];
     for (const [contactId, deferral] of held) {
-      if (deferral.reason === 'quiet_hours') waiting.push({ contactId, until: deferral.until });
+      if (deferral.reason !== 'frequency_cap') waiting.push({ contactId, until: deferral.until });
       else
         results.push({
           contactId,

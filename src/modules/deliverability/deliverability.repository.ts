@@ -193,15 +193,24 @@ export async function findSuppression(
     .executeTakeFirst();
 }
 
-/** The subset of `emailKeys` on the workspace's suppression list. */
-export async function suppressedKeys(db: Db, workspaceId: string, emailKeys: string[]): Promise<Set<string>> {
+/**
+ * The subset of `emailKeys` on the workspace's suppression list. For
+ * transactional mail, sunset entries do not count: they stop marketing only.
+ */
+export async function suppressedKeys(
+  db: Db,
+  workspaceId: string,
+  emailKeys: string[],
+  kind: 'marketing' | 'transactional' = 'marketing',
+): Promise<Set<string>> {
   if (emailKeys.length === 0) return new Set();
-  const rows = await db
+  let query = db
     .selectFrom('suppressions')
     .select('email_key')
     .where('workspace_id', '=', workspaceId)
-    .where('email_key', 'in', emailKeys)
-    .execute();
+    .where('email_key', 'in', emailKeys);
+  if (kind === 'transactional') query = query.where('reason', '<>', 'sunset');
+  const rows = await query.execute();
   return new Set(rows.map((r) => r.email_key));
 }
 

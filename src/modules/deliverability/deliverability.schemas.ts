@@ -9,15 +9,19 @@ export const SuppressionReasonSchema = Type.Union(
     Type.Literal('soft_bounce'),
     Type.Literal('complaint'),
     Type.Literal('manual'),
+    Type.Literal('sunset'),
   ],
-  { description: 'hard_bounce, soft_bounce (N soft bounces within M days), complaint, or manual.' },
+  {
+    description:
+      'hard_bounce, soft_bounce (N soft bounces within M days), complaint, manual, or sunset (no engagement for N days, see the sunset policy).',
+  },
 );
 
 export const SuppressionSchema = Type.Object({
   email: Type.String(),
   reason: SuppressionReasonSchema,
   source: Type.String({
-    description: 'What added it: smtp, http, ses, sendgrid, mailgun, postmark, or api.',
+    description: 'What added it: smtp, http, ses, sendgrid, mailgun, postmark, api, import, or sunset.',
   }),
   bounce_event_id: Nullable(Type.String({ format: 'uuid' })),
   note: Nullable(Type.String()),

@@ -151,10 +151,11 @@ const DIAGNOSTIC_MAX = 1000;
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /** A stronger reason replaces a weaker one on the list; never the other way round. */
 const REPLACES: Record<SuppressionReason, SuppressionReason[]> = {
-  complaint: ['soft_bounce', 'hard_bounce'],
-  hard_bounce: ['soft_bounce'],
+  complaint: ['soft_bounce', 'hard_bounce', 'sunset'],
+  hard_bounce: ['soft_bounce', 'sunset'],
   soft_bounce: [],
   manual: [],
+  sunset: [],
 };
 
 export interface DeliverabilityServiceDeps {
@@ -631,8 +632,14 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       return repo.suppressedKeys(trx, workspaceId, [...new Set(emails.map(emailKey))]);
     },
 
-    async isSuppressed(workspaceId: string, email: string, trx: Db = db): Promise<boolean> {
-      return (await repo.suppressedKeys(trx, workspaceId, [emailKey(email)])).size > 0;
+    /** Whether mail of this kind may not go to `email`; sunset entries hold back marketing only. */
+    async isSuppressed(
+      workspaceId: string,
+      email: string,
+      trx: Db = db,
+      kind: 'marketing' | 'transactional' = 'marketing',
+    ): Promise<boolean> {
+      return (await repo.suppressedKeys(trx, workspaceId, [emailKey(email)], kind)).size > 0;
     },
 
     async listSuppressions(
@@ -710,7 +717,7 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         else if (!(reason in REPLACES))
           problems.push({
             path: `/${line}/reason`,
-            message: 'reason must be hard_bounce, soft_bounce, complaint or manual',
+            message: 'reason must be hard_bounce, soft_bounce, complaint, manual or sunset',
             line,
           });
         // The first row naming an address wins; later ones are counted as already there.

@@ -13,4 +13,12 @@ export {
   type SendRefusal,
 } from './deliverability.service.js';
 export { createImapPoller, describeImapError, type ImapPoller, type PollSummary } from './imap-poller.js';
+export { candidates as sunsetCandidates, type SunsetCriteria } from './sunset.repository.js';
+export { sunsetRoutes } from './sunset.routes.js';
+export {
+  createSunsetPolicy,
+  SUNSET_TASK,
+  type SunsetPolicy,
+  sunsetTasks,
+} from './sunset-policy.js';
 export { createWebhookIntake, SNS_SUBSCRIBE_URL, type WebhookIntake } from './webhook-intake.js';

@@ -92,6 +92,9 @@ function suppresses(payload: Pick<StoredPayload, 'automation'>, status: string):
   );
 }
 
+const kindOf = (payload: Pick<StoredPayload, 'automation'>) =>
+  payload.automation?.marketing ? 'marketing' : 'transactional';
+
 export interface MessageServiceDeps {
   db: Db;
   clock: Clock;
@@ -105,8 +108,18 @@ export interface MessageServiceDeps {
   senderDomains?: { assertMaySendFrom(workspaceId: string, fromEmail: string): Promise<void> } | undefined;
   /** Open pixel and link rewriting for messages sent with `track`. */
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
-  /** The workspace's suppression list (deliverability module): checked at acceptance and again at send. */
-  suppressions: { isSuppressed(workspaceId: string, email: string, trx?: Db): Promise<boolean> };
+  /**
+   * The workspace's suppression list (deliverability module): checked at
+   * acceptance and again at send. Sunset entries hold back marketing only.
+   */
+  suppressions: {
+    isSuppressed(
+      workspaceId: string,
+      email: string,
+      trx?: Db,
+      kind?: 'marketing' | 'transactional',
+    ): Promise<boolean>;
+  };
   /** A permanent failure with its error, after it is recorded: an SMTP refusal becomes a hard bounce. */
   onRefused?:
     | ((
@@ -306,7 +319,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         const now = clock.now();
         const id = uuidv7(now.getTime());
         const suppressed =
-          suppresses(payload, contact.status) || (await deps.suppressions.isSuppressed(workspaceId, to, trx));
+          suppresses(payload, contact.status) ||
+          (await deps.suppressions.isSuppressed(workspaceId, to, trx, kindOf(payload)));
         const row = await repo.insertMessage(trx, {
           id,
           workspace_id: workspaceId,
@@ -360,7 +374,7 @@ export function createMessageService(deps: MessageServiceDeps) {
       if (
         !contact ||
         suppresses(payload, contact.status) ||
-        (await deps.suppressions.isSuppressed(workspaceId, row.to_email))
+        (await deps.suppressions.isSuppressed(workspaceId, row.to_email, db, kindOf(payload)))
       ) {
         await repo.finish(db, workspaceId, id, { status: 'failed', error: 'suppressed' }, clock.now());
         return;
