@@ -303,6 +303,61 @@ describe('A/B tests', () => {
     await call('POST', `/v1/campaigns/${second}/cancel`);
   });
 
+  it('judges revenue per recipient from conversions within the window of each send', async () => {
+    const list = await audienceList('rev', 40);
+    const created = await call('POST', '/v1/campaigns', {
+      name: 'Offer test',
+      from_email: 'news@shop.example',
+      template_id: templateId,
+      lists: [list],
+      ab_test: {
+        variants: [{ name: 'Plain' }, { name: 'Offer', subject: '20% off today' }],
+        test_share: 1,
+        metric: 'revenue_per_recipient',
+        revenue_currency: 'EUR',
+        window_minutes: 120,
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    expect((await call('POST', `/v1/campaigns/${id}/send`)).status).toBe(200);
+    await t.container.sender.drain();
+    const rows = await ledger(id);
+    t.clock.advance(30 * 60_000);
+    // Most Offer recipients buy within the window; Plain recipients buy only days later (not counted).
+    for (const [i, row] of rows.entries()) {
+      if (row.variant === 1 && i % 4 !== 0) {
+        const res = await call('POST', '/v1/conversions', {
+          contact: { id: row.contact_id },
+          revenue: '50.00',
+          currency: 'EUR',
+        });
+        expect(res.status).toBe(201);
+      }
+    }
+    t.clock.advance(3 * 24 * 3_600_000);
+    for (const row of rows.filter((r) => r.variant === 0)) {
+      await call('POST', '/v1/conversions', {
+        contact: { id: row.contact_id },
+        revenue: '80.00',
+        currency: 'EUR',
+      });
+    }
+    await t.container.analyticsRollup.catchUp();
+    // (An earlier test's campaign, left testing, is decided in the same pass.)
+    expect(await t.container.experiments.decideDue()).toBeGreaterThanOrEqual(1);
+    const report = await call('GET', `/v1/campaigns/${id}/ab-test`);
+    expect(report.body).toMatchObject({
+      winner: 'Offer',
+      decided_by: 'test',
+      metric: 'revenue_per_recipient',
+    });
+    const [plain, offer] = report.body.evaluation.variants;
+    expect(plain.value).toBe(0);
+    expect(offer.value).toBeGreaterThan(30);
+    expect(offer.successes).toBe(rows.filter((r, i) => r.variant === 1 && i % 4 !== 0).length);
+  });
+
   it('refuses A/B settings that cannot work, saying which field is wrong', async () => {
     const base = { name: 'Bad', from_email: 'news@shop.example', template_id: templateId };
     const cases: [object, number, string][] = [

@@ -195,9 +195,12 @@ export async function variantCounts(
     workspace_id: string;
     window_minutes: number;
     revenue_currency: string | null;
+    metric: string;
   },
 ): Promise<VariantCounts[]> {
   const window = sql`${test.window_minutes} * interval '1 minute'`;
+  // Conversions cost an index probe per recipient: only the metrics that need them pay it.
+  const conversions = test.metric === 'conversions' || test.metric === 'revenue_per_recipient';
   const result = await sql<Record<keyof VariantCounts, string>>`
     WITH sent AS (
       SELECT s.contact_id, s.variant, s.finished_at FROM campaign_sends s
@@ -218,7 +221,7 @@ export async function variantCounts(
         SELECT count(*) AS n,
                sum(cv.revenue) FILTER (WHERE cv.currency = ${test.revenue_currency}) AS revenue
         FROM conversions cv
-        WHERE cv.workspace_id = ${test.workspace_id} AND cv.contact_id = sent.contact_id
+        WHERE ${conversions}::boolean AND cv.workspace_id = ${test.workspace_id} AND cv.contact_id = sent.contact_id
           AND cv.occurred_at >= sent.finished_at AND cv.occurred_at <= sent.finished_at + ${window}
       ) conv ON true
     )
