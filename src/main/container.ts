@@ -213,7 +213,11 @@ export function createContainer(options: ContainerOptions) {
   });
   const segments = createSegmentService({ db, clock, attributes });
   const automations = createAutomationService({ db, clock, attributes });
-  const automationReports = createAutomationReports({ db });
+  const automationReports = createAutomationReports({
+    db,
+    clock,
+    holdoutWindowHours: config.attributionWindowHours,
+  });
   const segmentMembership = createSegmentMembership({
     db,
     clock,

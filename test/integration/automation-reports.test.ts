@@ -146,6 +146,7 @@ describe('an automation report from a real journey', () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body.runs).toEqual({
       entered: 10,
+      held_out: 0,
       active: 10,
       completed: 0,
       exited: 0,
@@ -208,7 +209,15 @@ describe('an automation report from a real journey', () => {
     await tick();
 
     const mid = (await report(automationId)).body;
-    expect(mid.runs).toEqual({ entered: 10, active: 6, completed: 4, exited: 0, failed: 0, goal_reached: 1 });
+    expect(mid.runs).toEqual({
+      entered: 10,
+      held_out: 0,
+      active: 6,
+      completed: 4,
+      exited: 0,
+      failed: 0,
+      goal_reached: 1,
+    });
     expect(node(mid, 'wait_1d')).toMatchObject({ entered: 7, waiting: 6, completed: 1 });
     expect(node(mid, 'purchased')).toMatchObject({ entered: 1, completed: 1, goal_reached: 1 });
 

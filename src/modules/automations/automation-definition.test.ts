@@ -359,6 +359,63 @@ describe('automation definitions: bad ones', () => {
     expectError(single, '/definition/nodes/0/paths', /2 to 8/);
   });
 
+  it('refuses bad bandit and holdout settings, by pointer', () => {
+    const split = (bandit: unknown) => ({
+      trigger: { type: 'api' },
+      start: 's',
+      nodes: [
+        {
+          id: 's',
+          type: 'random_split',
+          paths: [
+            { percent: 50, next: 'e' },
+            { percent: 50, next: 'e' },
+          ],
+          bandit,
+        },
+        { id: 'e', type: 'exit' },
+      ],
+    });
+    expectError(errorsOf(split('clicked')), '/definition/nodes/0/bandit', /bandit must be \{"metric"/, 's');
+    expectError(errorsOf(split({ metric: 'revenue' })), '/definition/nodes/0/bandit/metric', /"opened"/, 's');
+    for (const hours of [0, 1.5, 2161, '24'])
+      expectError(
+        errorsOf(split({ metric: 'opened', window_hours: hours })),
+        '/definition/nodes/0/bandit/window_hours',
+        /whole number from 1 to 2160/,
+        's',
+      );
+    expectError(
+      errorsOf(split({ metric: 'opened', decay: 0.9 })),
+      '/definition/nodes/0/bandit/decay',
+      /unknown field "decay"/,
+    );
+    expect(errorsOf(split({ metric: 'converted', window_hours: 72 }))).toEqual([]);
+
+    const held = (holdout: unknown) => ({ ...split({ metric: 'opened' }), holdout });
+    expect(errorsOf(held({ share: 0 }))).toEqual([]);
+    expect(errorsOf(held({ share: 0.5 }))).toEqual([]);
+    for (const share of [-0.1, 0.51, 1, '0.1', null, Number.NaN])
+      expectError(
+        errorsOf(held({ share })),
+        '/definition/holdout/share',
+        /share must be a number from 0 to 0.5/,
+      );
+    expectError(errorsOf(held(0.1)), '/definition/holdout', /holdout must be an object/);
+    expectError(
+      errorsOf(held({ share: 0.1, seed: 'x' })),
+      '/definition/holdout/seed',
+      /unknown field "seed"/,
+    );
+
+    const result = checkAutomationDefinition(split({ metric: 'clicked' }));
+    expect(result.ok).toBe(true);
+    if (result.ok)
+      expect(withDefaults(result.definition).nodes[0]).toMatchObject({
+        bandit: { metric: 'clicked', window_hours: 24 },
+      });
+  });
+
   it('refuses a bad cron expression, saying which field', () => {
     const errors = errorsOf({
       trigger: { type: 'schedule', cron: '0 25 * * mon', segment_id: SEGMENT },

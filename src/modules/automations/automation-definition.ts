@@ -4,6 +4,7 @@ import { isUuid } from '../../lib/ids.js';
 import { unstorableText } from '../../lib/storable-text.js';
 import { checkEmail } from '../contacts/index.js';
 import { type Condition, checkDefinition as checkCondition, conditionReferences } from '../segments/index.js';
+import { BANDIT_MAX_WINDOW_HOURS, BANDIT_WINDOW_HOURS, HOLDOUT_MAX_SHARE } from './automation-experiments.js';
 
 /**
  * The automation language: a trigger, entry rules and a graph of nodes, as
@@ -88,7 +89,8 @@ export type BranchNode = NodeBase & {
 export type RandomSplitNode = NodeBase & {
   type: 'random_split';
   paths: { percent: number; next: string }[];
-  bandit?: { metric: 'opened' | 'clicked' | 'converted' };
+  /** Thompson sampling instead of fixed percents (which then split only until every path has an outcome). */
+  bandit?: { metric: 'opened' | 'clicked' | 'converted'; window_hours?: number };
 };
 export type UpdateContactNode = NodeBase & {
   type: 'update_contact';
@@ -134,6 +136,8 @@ export interface Sender {
 export interface AutomationDefinition {
   trigger: Trigger;
   sender?: Sender;
+  /** A share of contacts kept out as a control group: their runs end at enrolment. */
+  holdout?: { share: number };
   entry?: Entry;
   instance_key?: string;
   exit_on?: ExitReason[];
@@ -420,6 +424,20 @@ function checkSender(c: Checker, value: unknown, path: string): void {
   if (value.transport_id !== undefined) c.uuid(value.transport_id, `${path}/transport_id`, 'transport_id');
 }
 
+function checkHoldout(c: Checker, value: unknown, path: string): void {
+  if (!isObject(value)) {
+    c.fail(path, 'holdout must be an object such as {"share": 0.1}');
+    return;
+  }
+  c.unknownKeys(value, ['share'], path);
+  const share = value.share;
+  if (typeof share !== 'number' || !Number.isFinite(share) || share < 0 || share > HOLDOUT_MAX_SHARE)
+    c.fail(
+      `${path}/share`,
+      `share must be a number from 0 to ${HOLDOUT_MAX_SHARE}: the part of the contacts kept out as a control group (0.1: one in ten)`,
+    );
+}
+
 function checkWebhookUrl(c: Checker, value: unknown, path: string, node: string): void {
   if (!c.string(value, path, 'url', node, LIMITS.urlLength)) return;
   let url: URL;
@@ -667,11 +685,28 @@ function checkNode(c: Checker, value: unknown, path: string): AutomationNode | u
       if (value.bandit !== undefined) {
         const b = value.bandit;
         if (!isObject(b))
-          c.fail(`${path}/bandit`, 'bandit must be {"metric": "opened" | "clicked" | "converted"}', at);
+          c.fail(
+            `${path}/bandit`,
+            'bandit must be {"metric": "opened" | "clicked" | "converted", "window_hours": 24}',
+            at,
+          );
         else {
-          c.unknownKeys(b, ['metric'], `${path}/bandit`, n);
+          c.unknownKeys(b, ['metric', 'window_hours'], `${path}/bandit`, n);
           if (!['opened', 'clicked', 'converted'].includes(b.metric as string))
-            c.fail(`${path}/bandit/metric`, 'metric must be "opened", "clicked" or "converted"', at);
+            c.fail(
+              `${path}/bandit/metric`,
+              'metric must be "opened" or "clicked" (of the first email on the path, by a person) or "converted" (a conversion of the contact)',
+              at,
+            );
+          if (b.window_hours !== undefined)
+            c.integer(
+              b.window_hours,
+              `${path}/bandit/window_hours`,
+              1,
+              BANDIT_MAX_WINDOW_HOURS,
+              'window_hours (how long an outcome is awaited, default 24)',
+              n,
+            );
         }
       }
       break;
@@ -939,11 +974,12 @@ export function checkAutomationDefinition(raw: unknown, pathPrefix = ''): Defini
   }
   c.unknownKeys(
     raw,
-    ['trigger', 'sender', 'entry', 'instance_key', 'exit_on', 'goal', 'start', 'nodes'],
+    ['trigger', 'sender', 'holdout', 'entry', 'instance_key', 'exit_on', 'goal', 'start', 'nodes'],
     pathPrefix,
   );
   const triggerType = checkTrigger(c, raw.trigger, `${pathPrefix}/trigger`);
   if (raw.sender !== undefined) checkSender(c, raw.sender, `${pathPrefix}/sender`);
+  if (raw.holdout !== undefined) checkHoldout(c, raw.holdout, `${pathPrefix}/holdout`);
   if (raw.entry !== undefined) checkEntry(c, raw.entry, `${pathPrefix}/entry`);
   if (raw.instance_key !== undefined) {
     if (
@@ -1018,7 +1054,14 @@ export function withDefaults(definition: AutomationDefinition): AutomationDefini
     entry: definition.entry ?? { mode: 'once_at_a_time' },
     exit_on: definition.exit_on ?? [...EXIT_REASONS],
     nodes: definition.nodes.map((node) =>
-      node.type === 'send_email' ? { ...node, kind: node.kind ?? 'marketing' } : node,
+      node.type === 'send_email'
+        ? { ...node, kind: node.kind ?? 'marketing' }
+        : node.type === 'random_split' && node.bandit
+          ? {
+              ...node,
+              bandit: { ...node.bandit, window_hours: node.bandit.window_hours ?? BANDIT_WINDOW_HOURS },
+            }
+          : node,
     ),
   };
 }

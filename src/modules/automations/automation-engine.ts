@@ -29,9 +29,12 @@ import {
   type WaitNode,
   WEEKDAYS,
 } from './automation-definition.js';
+import { type ArmCounts, banditSettings, chooseBanditPath, inHoldout } from './automation-experiments.js';
 import { WEBHOOK_TASK, type WebhookJob } from './automation-webhooks.js';
 import * as automationsRepo from './automations.repository.js';
 import type { Resolved } from './automations.service.js';
+import { createBanditArms } from './bandit-arms.js';
+import * as experimentsRepo from './experiments.repository.js';
 import * as repo from './runs.repository.js';
 
 /**
@@ -217,6 +220,17 @@ export type StepRun = Pick<
 >;
 
 /**
+ * What a bandit split reads and writes: the path a run took before, the
+ * evidence per path, and the record of a choice (written before the step's
+ * transaction, like an accepted email, so a repeated step finds it).
+ */
+export interface BanditPort {
+  recorded(runId: string, nodeId: string): Promise<experimentsRepo.Assignment | undefined>;
+  arms(key: experimentsRepo.AssignmentKey): Promise<(ArmCounts | undefined)[]>;
+  record(row: experimentsRepo.NewAssignment): Promise<experimentsRepo.Assignment>;
+}
+
+/**
  * What executing a node does outside the run itself: the engine sends and
  * updates for real; the simulation records what would happen and evaluates
  * conditions in a transaction it rolls back. The decisions (which branch,
@@ -239,6 +253,7 @@ export interface StepContext {
     input: Parameters<MessageService['accept']>[1],
   ): Promise<{ message: { id: string; status: string; error?: string | null }; created: boolean }>;
   update(contact: Contact, node: UpdateContactNode): Promise<void>;
+  bandit: BanditPort;
 }
 
 /** A marketing email held back: by the sending policy, or by a throttle or warm-up cap (no room yet). */
@@ -339,6 +354,46 @@ export async function executeNode(
       return { to: node.else, at: soon, outcome: { branch: 'else' } };
     }
     case 'random_split': {
+      const bandit = banditSettings(node);
+      if (bandit) {
+        // Once per run: a repeated step (or a loop back here) takes the recorded path.
+        const recorded = await ctx.bandit.recorded(run.id, node.id);
+        let choice = recorded;
+        if (!choice) {
+          const arms = await ctx.bandit.arms({
+            workspaceId: ws,
+            automationId: run.automation_id,
+            nodeId: node.id,
+            metric: bandit.metric,
+          });
+          const decided = chooseBanditPath(
+            node.paths.map((p) => p.percent),
+            arms,
+            `${run.id}:${node.id}`,
+          );
+          choice = await ctx.bandit.record({
+            run_id: run.id,
+            node_id: node.id,
+            workspace_id: ws,
+            automation_id: run.automation_id,
+            contact_id: contact.id,
+            path: decided.path,
+            step,
+            metric: bandit.metric,
+            window_hours: bandit.window_hours,
+            chosen_by: decided.chosen_by,
+            chosen_at: now,
+          });
+        }
+        const taken = node.paths[choice.path];
+        if (!taken)
+          return { end: 'failed', reason: `node "${node.id}" has no path ${choice.path}`, outcome: {} };
+        return {
+          to: taken.next,
+          at: soon,
+          outcome: { path: choice.path, bandit: choice.chosen_by, ...(recorded ? { repeated: true } : {}) },
+        };
+      }
       const bucket = splitBucket(contact.id, run.automation_id, node.id);
       let upTo = 0;
       for (const [i, path] of node.paths.entries()) {
@@ -413,6 +468,8 @@ export interface AutomationEngineDeps {
   maxStepsPerWake?: number;
   /** Runs executed at once per worker (default 8). */
   concurrency?: number;
+  /** How long a bandit split's evidence is reused before it is read again (default 60 s). */
+  banditCacheMs?: number;
 }
 
 export function createAutomationEngine(deps: AutomationEngineDeps) {
@@ -422,6 +479,12 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
   const maxSteps = deps.maxStepsPerWake ?? 50;
   const concurrency = deps.concurrency ?? 8;
   const versions = new Map<string, Promise<LoadedVersion>>();
+  const banditArms = createBanditArms({ db, clock, ttlMs: deps.banditCacheMs });
+  const bandit: BanditPort = {
+    recorded: (runId, nodeId) => experimentsRepo.findAssignment(db, runId, nodeId),
+    arms: (key) => banditArms.arms(key),
+    record: (row) => experimentsRepo.recordAssignment(db, row),
+  };
 
   function loadVersion(automationId: string, version: number): Promise<LoadedVersion> {
     const key = `${automationId}:${version}`;
@@ -460,6 +523,7 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
       },
       send: (input) => messages.accept(workspaceId, input),
       update: (contact, node) => updateContact(workspaceId, automationId, contact, node),
+      bandit,
     };
   }
 
@@ -754,6 +818,8 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           message: `the contact is ${contact.status}: it would leave at once`,
         };
       const entry = definition.entry ?? { mode: 'once_at_a_time' };
+      // The control group: recorded like any run (so entry rules hold for it alike), ended at once.
+      const heldOut = inHoldout(automationId, contact.id, definition.holdout?.share);
       const result = await db.transaction().execute(async (trx): Promise<EnrolResult> => {
         await repo.lockEnrolment(trx, automationId, contact.id);
         if (triggerId) {
@@ -799,14 +865,14 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           version: automation.current_version as number,
           contact_id: contact.id,
           instance_key: instanceKey,
-          status: 'active',
+          status: heldOut ? 'exited' : 'active',
           node: definition.start,
           step: 0,
-          next_run_at: now,
+          next_run_at: heldOut ? null : now,
           waiting: null,
-          exit_reason: null,
+          exit_reason: heldOut ? 'holdout' : null,
           entered_at: now,
-          finished_at: null,
+          finished_at: heldOut ? now : null,
           updated_at: now,
           trigger_id: triggerId ?? null,
           data: JSON.stringify(input.data ?? {}),
@@ -815,7 +881,7 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
         return { enrolled: true, run: toRun(row) };
       });
       // A run enrolled in this process is due now: an idle loop need not wait out its poll interval.
-      if (result.enrolled) queueMicrotask(() => wakeIdle?.());
+      if (result.enrolled && !heldOut) queueMicrotask(() => wakeIdle?.());
       return result;
     },
 

@@ -1,8 +1,10 @@
 import type { AutomationStatus, Db } from '../../db/index.js';
+import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import { formatAmount, uuidv7Floor } from '../analytics/index.js';
 import type { AutomationDefinition, AutomationNode } from './automation-definition.js';
 import * as automationsRepo from './automations.repository.js';
+import { createExperimentReports } from './experiment-reports.js';
 import * as repo from './reports.repository.js';
 
 /**
@@ -73,6 +75,7 @@ export interface AutomationReport {
   to: Date | null;
   runs: {
     entered: number;
+    held_out: number;
     active: number;
     completed: number;
     exited: number;
@@ -174,10 +177,16 @@ interface NodeAccumulator {
   email?: { sent: number; failed: number; queued: number; opens: Counts; clicks: Counts };
 }
 
-export function createAutomationReports(deps: { db: Db }) {
+export function createAutomationReports(deps: {
+  db: Db;
+  clock: Clock;
+  /** Conversions from enrolment that the holdout comparison counts (the attribution window). */
+  holdoutWindowHours: number;
+}) {
   const { db } = deps;
 
   return {
+    ...createExperimentReports(deps),
     async report(workspaceId: string, automationId: string, range: ReportRange): Promise<AutomationReport> {
       const from = parseDate(range.from, '/from');
       const to = parseDate(range.to, '/to');
@@ -229,9 +238,22 @@ export function createAutomationReports(deps: { db: Db }) {
         return node;
       };
 
-      const runs = { entered: 0, active: 0, completed: 0, exited: 0, failed: 0, goal_reached: 0 };
+      const runs = {
+        entered: 0,
+        held_out: 0,
+        active: 0,
+        completed: 0,
+        exited: 0,
+        failed: 0,
+        goal_reached: 0,
+      };
       for (const g of runGroups) {
         const n = num(g.runs);
+        // The control group's runs did nothing: counted apart, so rates are about the runs treated.
+        if (g.held_out) {
+          runs.held_out += n;
+          continue;
+        }
         runs.entered += n;
         if (g.status === 'active') runs.active += n;
         else if (g.status === 'completed') runs.completed += n;

@@ -26,6 +26,8 @@ import {
   type Transition,
   type Waiting,
 } from './automation-engine.js';
+import { type ArmCounts, banditSettings, inHoldout, summarizeBandit } from './automation-experiments.js';
+import { armCounts } from './experiments.repository.js';
 
 /**
  * Simulation: what an automation would do for one contact and a timeline of
@@ -296,6 +298,39 @@ export function createAutomationSimulator(deps: {
       // Read before the transaction: the embedded database has one connection, which the transaction holds.
       const workspace = await deps.workspaces.get(workspaceId);
       const real = await realContact(workspaceId, input);
+      // A real contact of the holdout group would enter and end at once (sample contacts never do).
+      if (real && inHoldout(subject.automationId, real.id, definition.holdout?.share))
+        return {
+          automation_id: subject.automationId,
+          version: subject.version,
+          contact: { id: real.id, sample: false },
+          started_at: start.toISOString(),
+          steps: [],
+          emails: [],
+          webhooks: [],
+          end: {
+            status: 'exited',
+            reason: 'holdout',
+            node: definition.start,
+            at: start.toISOString(),
+            next_run_at: null,
+          },
+        };
+      // Bandit splits decide on the evidence as it is now (outcomes known by now, as the report counts them).
+      const arms = new Map<string, (ArmCounts | undefined)[]>();
+      for (const n of loaded.nodes.values()) {
+        const bandit = n.type === 'random_split' ? banditSettings(n) : undefined;
+        if (!bandit) continue;
+        const rows = await armCounts(
+          db,
+          { workspaceId, automationId: subject.automationId, nodeId: n.id, metric: bandit.metric },
+          clock.now(),
+          { judgePending: true },
+        );
+        const aligned: (ArmCounts | undefined)[] = [];
+        for (const row of rows) aligned[row.path] = row;
+        arms.set(n.id, aligned);
+      }
       // The contact's real marketing email before the start counts against the caps as the engine counts it.
       const before = real
         ? ((
@@ -377,6 +412,12 @@ export function createAutomationSimulator(deps: {
               return { message: { id: 'simulated', status: 'simulated' }, created: true };
             },
             update: (c, node) => applyUpdate(trx, workspaceId, c, node, clockAt),
+            // A simulated run has chosen nothing before, and its choice is not recorded.
+            bandit: {
+              recorded: async () => undefined,
+              arms: async (key) => arms.get(key.nodeId) ?? [],
+              record: async (row) => ({ path: row.path, chosen_by: row.chosen_by }),
+            },
           };
 
           const finish = (end: SimulationResult['end']): never => {
@@ -499,6 +540,13 @@ export function createAutomationSimulator(deps: {
               delete outcome.message_status;
               outcome.email = 'would be sent';
             }
+            if (current?.type === 'random_split' && 'bandit' in outcome)
+              // The odds behind the draw: what share of new runs takes each path now.
+              outcome.shares = summarizeBandit(
+                current.paths.map((p) => p.percent),
+                arms.get(current.id) ?? [],
+                `${subject.automationId}:${current.id}`,
+              ).arms.map((a) => a.share_of_new_runs);
             record(now, node, outcome);
             if (pendingSend) {
               emails.push({ ...pendingSend, step: steps.length, at: now.toISOString() });

@@ -12,8 +12,10 @@ import {
   AutomationReportSchema,
   AutomationSchema,
   AutomationVersionSchema,
+  BanditReportSchema,
   EnrollBody,
   EnrollResultSchema,
+  HoldoutReportSchema,
   ReportQuery,
   RunListQuery,
   RunParams,
@@ -335,6 +337,39 @@ export function automationsRoutes(deps: {
         },
       },
       async (request) => reports.report(principalOf(request).workspaceId, request.params.id, request.query),
+    );
+
+    app.get(
+      '/v1/automations/:id/bandits',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Bandit splits: evidence per path and where new runs go',
+          description:
+            'For every random_split with a bandit: per path the runs that took it, the trials whose outcome is known, the successes, the Beta(1 + successes, 1 + failures) posterior mean with its 95% credible interval, the probability to be best (seeded Monte Carlo) and the share of new runs it gets now. A run chooses by the path percents until every path has a known outcome, then by Thompson sampling, once per run. Outcomes known by now count (the engine decides on the same counts, read at most a minute earlier). 404 AUTOMATION_NOT_FOUND.',
+          params: IdParams,
+          response: responses({ 200: BanditReportSchema }),
+        },
+      },
+      async (request) => reports.bandits(principalOf(request).workspaceId, request.params.id),
+    );
+
+    app.get(
+      '/v1/automations/:id/holdout',
+      {
+        config: { scope: 'automations:read' },
+        schema: {
+          tags,
+          summary: 'Lift against the holdout group',
+          description:
+            'Contacts whose run was treated against contacts held out (their run ended at enrolment and sent nothing), each contact once with its first run entered in [from, to): conversions (POST /v1/conversions) from enrolment for the attribution window, the rate with its 95% Wilson interval, the difference with its interval and two-proportion z-test p-value, relative lift and revenue per contact per currency. 400 VALIDATION_FAILED when from is not before to; 404 AUTOMATION_NOT_FOUND, or HOLDOUT_NOT_FOUND when no published version has a holdout.',
+          params: IdParams,
+          querystring: ReportQuery,
+          response: responses({ 200: HoldoutReportSchema }),
+        },
+      },
+      async (request) => reports.holdout(principalOf(request).workspaceId, request.params.id, request.query),
     );
   };
 }

@@ -12,10 +12,10 @@ const Uuid = Type.String({ format: 'uuid' });
 export const AutomationDefinitionSchema = Type.Unsafe<unknown>({
   type: 'object',
   description:
-    '{"trigger": {...}, "sender": {"from_email", "from_name", "reply_to", "transport_id"}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
+    '{"trigger": {...}, "sender": {"from_email", "from_name", "reply_to", "transport_id"}, "holdout": {"share": 0 to 0.5}, "entry": {"mode": "once" | "once_at_a_time" | "again_after", "days"}, "instance_key", "exit_on": [...], ' +
     '"goal": {"event", "where", "node"}, "start": node id, "nodes": [...]}. Triggers: event, contact_created, list_subscribed, ' +
     'list_confirmed, segment_entered, segment_exited, date_attribute, engagement, api, schedule. Nodes: send_email, wait, wait_for, ' +
-    'branch, random_split, update_contact, webhook, goal, exit. See the README section "Automations" for every field.',
+    'branch, random_split (optionally a bandit: {"metric": "opened" | "clicked" | "converted", "window_hours": 24}), update_contact, webhook, goal, exit. See the README section "Automations" for every field.',
   examples: [
     {
       trigger: {
@@ -202,7 +202,7 @@ export const RunSchema = Type.Object(
     }),
     exit_reason: Type.Union([Type.String(), Type.Null()], {
       description:
-        'goal, exit, unsubscribed, bounced, complained, archived, contact_deleted, or the failure.',
+        'goal, exit, unsubscribed, bounced, complained, archived, contact_deleted, holdout (the contact is in the holdout group: the run ended at enrolment, status exited, and executed nothing), or the failure.',
     }),
     entered_at: Timestamp,
     finished_at: NullableTimestamp,
@@ -217,7 +217,8 @@ export const StepSchema = Type.Object(
     node_id: Type.String(),
     executed_at: Timestamp,
     outcome: Type.Record(Type.String(), Type.Unknown(), {
-      description: 'message_id (send_email), until (wait), branch, path, timed_out, exited, skipped, error.',
+      description:
+        'message_id (send_email), until (wait), branch, path (random_split; with bandit: "prior" or "thompson", how a bandit split chose, and repeated: true when the run had chosen before), timed_out, exited, skipped, error.',
     }),
   },
   { title: 'AutomationStepExecution' },
@@ -361,7 +362,7 @@ export const SimulationSchema = Type.Object(
         at: Timestamp,
         outcome: Type.Record(Type.String(), Type.Unknown(), {
           description:
-            'As in a real run: branch / path index, until, deferred (quiet_hours, frequency_cap), timed_out, event, goal, exited.',
+            'As in a real run: branch / path index (a bandit split also gives `bandit`, how it chose, and `shares`, the share of new runs each path gets on the current evidence), until, deferred (quiet_hours, frequency_cap), timed_out, event, goal, exited.',
         }),
       }),
       { description: 'Every node execution, in order, as the engine would record them.' },
@@ -512,7 +513,12 @@ export const AutomationReportSchema = Type.Object(
     to: Type.Union([Timestamp, Type.Null()], { description: 'The window asked for; null: open.' }),
     runs: Type.Object(
       {
-        entered: Count('Runs that entered in the window (one per enrolment).'),
+        entered: Count(
+          'Runs that entered in the window (one per enrolment), besides those held out: every other figure is about these.',
+        ),
+        held_out: Count(
+          'Runs of contacts in the holdout group (exited at enrolment, reason holdout): they executed nothing and are counted here only. See GET /v1/automations/{id}/holdout.',
+        ),
         active: Count('Of those, still inside.'),
         completed: Count('Reached a goal or exit node.'),
         exited: Count('Left early: exit_on status, archived, contact deleted.'),
@@ -553,4 +559,115 @@ export const AutomationReportSchema = Type.Object(
     }),
   },
   { title: 'AutomationReport' },
+);
+
+const Interval95 = Type.Object(
+  { lower: Type.Number(), upper: Type.Number() },
+  { description: '95% interval.' },
+);
+
+export const BanditReportSchema = Type.Object(
+  {
+    automation_id: Uuid,
+    computed_at: Timestamp,
+    nodes: Type.Array(
+      Type.Object({
+        node_id: Type.String(),
+        in_current_version: Type.Boolean({
+          description: 'false for a bandit split only older versions have (its evidence is still shown).',
+        }),
+        versions: Type.Array(Type.Integer(), {
+          description: 'The published versions with this node as a bandit split, ascending.',
+        }),
+        metric: Type.Union([Type.Literal('opened'), Type.Literal('clicked'), Type.Literal('converted')]),
+        window_hours: Type.Integer({ description: 'How long an outcome is awaited.' }),
+        chosen_by: Type.Union([Type.Literal('prior'), Type.Literal('thompson')], {
+          description:
+            'How a new run chooses now: prior (the path percents, while some path has no known outcome) or thompson (a draw from each path posterior, the highest wins).',
+        }),
+        paths: Type.Array(
+          Type.Object({
+            path: Type.Integer({ description: 'The path index in the definition.' }),
+            next: Type.Union([Type.String(), Type.Null()], {
+              description:
+                'Where it leads in the newest version with the node; null for a path only older versions had.',
+            }),
+            percent: Type.Union([Type.Integer(), Type.Null()], {
+              description: 'The configured percent: the prior allocation.',
+            }),
+            runs: Count('Runs that took the path (every version with this node id and metric).'),
+            trials: Count(
+              'Of those, runs whose outcome is known: the path email was sent window_hours ago or more (converted: the choice was), or it already succeeded. Runs whose path email failed or never came are no trials.',
+            ),
+            successes: Count(
+              'Trials that succeeded: an open / click of the path first email by a person (human or proxy; never prefetch, scanner or bot) within the window; converted: a conversion of the contact within the window.',
+            ),
+            posterior_mean: Type.Number({
+              description: '(1 + successes) / (2 + trials): the mean of Beta(1 + successes, 1 + failures).',
+            }),
+            credible_interval: Interval95,
+            probability_to_be_best: Type.Union([Type.Number(), Type.Null()], {
+              description:
+                'Probability that this path has the highest rate under the posteriors (seeded Monte Carlo, 20,000 draws: the same counts give the same figure); null for a path the newest version no longer has.',
+            }),
+            share_of_new_runs: Type.Union([Type.Number(), Type.Null()], {
+              description:
+                'The probability that a new run takes this path now: percent / 100 while chosen_by is prior, else probability_to_be_best (what Thompson sampling does).',
+            }),
+          }),
+        ),
+      }),
+      {
+        description:
+          'Every bandit split of the current version (of the draft before the first publish), then those only older versions had.',
+      },
+    ),
+  },
+  { title: 'AutomationBanditReport' },
+);
+
+const HoldoutGroup = Type.Object({
+  contacts: Count('Contacts in the group (each once, in the group of its first run in the window).'),
+  converters: Count('Of those, contacts with a conversion from enrolment for the attribution window.'),
+  conversion_rate: Type.Number({ description: 'converters / contacts (0 without contacts).' }),
+  interval: { ...Interval95, description: '95% Wilson interval of the conversion rate.' },
+  revenue: Type.Array(
+    Type.Object({
+      currency: Type.String(),
+      amount: Type.String({ description: 'Exact decimal sum, with the currency minor digits.' }),
+    }),
+  ),
+});
+
+export const HoldoutReportSchema = Type.Object(
+  {
+    automation_id: Uuid,
+    holdout_share: Type.Number({ description: "The current version's share (0: none now)." }),
+    window_hours: Type.Integer({
+      description:
+        'Conversions count from enrolment for this long: the attribution window (HERALD_ATTRIBUTION_WINDOW_HOURS).',
+    }),
+    from: Type.Union([Timestamp, Type.Null()], { description: 'The window asked for; null: open.' }),
+    to: Type.Union([Timestamp, Type.Null()], { description: 'The window asked for; null: open.' }),
+    treated: HoldoutGroup,
+    holdout: HoldoutGroup,
+    lift: Type.Object({
+      difference: Type.Number({ description: 'Conversion rate treated minus held out.' }),
+      interval: { ...Interval95, description: '95% (Wald) interval of the difference.' },
+      relative: Type.Union([Type.Number(), Type.Null()], {
+        description:
+          'Relative lift, treated rate / held-out rate - 1; null when no held-out contact converted.',
+      }),
+      p_value: Type.Number({ description: 'Two-sided, two-proportion z-test.' }),
+      revenue_per_contact: Type.Array(
+        Type.Object({
+          currency: Type.String(),
+          treated: Type.Number(),
+          holdout: Type.Number(),
+          difference: Type.Number(),
+        }),
+      ),
+    }),
+  },
+  { title: 'AutomationHoldoutReport' },
 );

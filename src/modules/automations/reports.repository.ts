@@ -74,6 +74,8 @@ export interface RunGroupRow {
   status: string;
   not_started: boolean;
   goal: boolean;
+  /** Put in the holdout group at enrolment (exited, reason holdout): it executed nothing. */
+  held_out: boolean;
   runs: string;
 }
 
@@ -85,8 +87,9 @@ export async function runGroups(db: Db, scope: ReportScope): Promise<RunGroupRow
   const result = await sql<RunGroupRow>`
     WITH r AS (${scopedRuns(scope)})
     SELECT version, node, status, step = 0 AS not_started,
-           coalesce(status = 'completed' AND exit_reason = 'goal', false) AS goal, count(*) AS runs
-    FROM r GROUP BY 1, 2, 3, 4, 5`.execute(db);
+           coalesce(status = 'completed' AND exit_reason = 'goal', false) AS goal,
+           coalesce(status = 'exited' AND exit_reason = 'holdout', false) AS held_out, count(*) AS runs
+    FROM r GROUP BY 1, 2, 3, 4, 5, 6`.execute(db);
   return result.rows;
 }
 
