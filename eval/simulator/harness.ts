@@ -87,6 +87,7 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
   const auth = { authorization: `Bearer ${herald.adminKey}` };
   const byEmail = new Map<string, { contact: WorldContact; id: string }>();
   const emailByIndex = new Map<number, string>();
+  /** Tracking paths by recipient address, from the latest message captured for it. */
   const urls = new Map<string, TrackingUrls>();
 
   async function api<T = Record<string, unknown>>(
@@ -189,63 +190,90 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
       truth: VariantTruth[] = [],
       options: { maxHours?: number } = {},
     ): Promise<CampaignRun> {
-      const deliveries: Delivery[] = [];
-      const pending: SimulatedHit[] = [];
-      const hits: SimulatedHit[] = [];
-      let answered = 0;
+      const [run] = await harness.continueCampaigns([campaignId], truth, options);
+      return run as CampaignRun;
+    },
+
+    /**
+     * Runs several started campaigns forward together, in the same simulated
+     * time (see runCampaign): until none has anything left to send and every
+     * hit of their deliveries has been requested.
+     */
+    async continueCampaigns(
+      campaignIds: string[],
+      truth: VariantTruth[] = [],
+      options: { maxHours?: number } = {},
+    ): Promise<CampaignRun[]> {
+      const runs = new Map(
+        campaignIds.map((id) => [
+          id,
+          { campaignId: id, deliveries: [] as Delivery[], hits: [] as SimulatedHit[], answered: 0 },
+        ]),
+      );
+      const pending: (SimulatedHit & { campaignId: string })[] = [];
       const end = clock.now().getTime() + (options.maxHours ?? 48) * 3_600_000;
-      let captured = sink.messages.length;
+      // Captured raw messages are only needed until their URLs are read: the sink is emptied as it goes.
+      sink.messages.length = 0;
       for (;;) {
         const stepStart = clock.now();
         await container.sender.drain();
-        const fresh = sink.messages.slice(captured);
-        captured = sink.messages.length;
+        const fresh = sink.messages.splice(0, sink.messages.length);
         if (fresh.length > 0) {
           for (const message of fresh) urls.set(message.to[0] as string, trackingUrls(message.raw));
-          const sent = await sql<{ contact_id: string; variant: number | null; email: string }>`
-            SELECT s.contact_id, s.variant, c.email FROM campaign_sends s JOIN contacts c ON c.id = s.contact_id
-            WHERE s.campaign_id = ${campaignId} AND s.status = 'sent' AND s.finished_at >= ${stepStart}`.execute(
+          const sent = await sql<{
+            campaign_id: string;
+            contact_id: string;
+            variant: number | null;
+            email: string;
+          }>`
+            SELECT s.campaign_id, s.contact_id, s.variant, c.email FROM campaign_sends s JOIN contacts c ON c.id = s.contact_id
+            WHERE s.campaign_id = ANY(${campaignIds}::uuid[]) AND s.status = 'sent' AND s.finished_at >= ${stepStart}`.execute(
             db,
           );
           for (const row of sent.rows) {
             const known = byEmail.get(row.email);
-            if (!known) continue;
+            const run = runs.get(row.campaign_id);
+            if (!known || !run) continue;
             const variant = row.variant === null ? undefined : truth[row.variant];
             const message: Message = {
               contact: known.contact,
               deliveredAt: clock.now(),
               openMultiplier: variant?.openMultiplier ?? 1,
               clickMultiplier: variant?.clickMultiplier ?? 1,
-              key: `${campaignId}:${row.contact_id}`,
+              key: `${row.campaign_id}:${row.contact_id}`,
             };
             const outcome = behaviour(seed, message);
-            deliveries.push({
+            run.deliveries.push({
               contact: known.contact,
               contactId: row.contact_id,
               variant: row.variant,
               deliveredAt: message.deliveredAt,
               outcome,
             });
-            pending.push(...outcome.hits);
+            pending.push(...outcome.hits.map((hit) => ({ ...hit, campaignId: row.campaign_id })));
           }
           pending.sort((a, b) => a.at.getTime() - b.at.getTime());
         }
         const stepEnd = stepStart.getTime() + STEP_MS;
         while (pending.length > 0 && (pending[0] as SimulatedHit).at.getTime() < stepEnd) {
-          const hit = pending.shift() as SimulatedHit;
-          hits.push(hit);
+          const { campaignId, ...hit } = pending.shift() as SimulatedHit & { campaignId: string };
+          const run = runs.get(campaignId);
+          run?.hits.push(hit);
           const email = emailByIndex.get(hit.contactIndex);
           const target = email ? urls.get(email) : undefined;
-          if (await request(hit, target?.[hit.target])) answered++;
+          if ((await request(hit, target?.[hit.target])) && run) run.answered++;
         }
         clock.set(new Date(stepEnd));
-        // Read through the service: polling the API every step would run into its per-key rate limit.
-        const { status } = await container.campaigns.get(herald.workspaceId, campaignId);
-        const sending = status === 'sending' || status === 'paused';
+        let sending = false;
+        for (const id of campaignIds) {
+          // Read through the service: polling the API every step would run into its per-key rate limit.
+          const { status } = await container.campaigns.get(herald.workspaceId, id);
+          if (status === 'sending' || status === 'paused') sending = true;
+        }
         if ((!sending && pending.length === 0) || clock.now().getTime() > end) break;
       }
       await container.tracking.flush();
-      return { campaignId, deliveries, hits, answered };
+      return campaignIds.map((id) => runs.get(id) as CampaignRun);
     },
 
     /** Counts every recorded hit in the analytics rollup (as the workers would, without their settle time). */
