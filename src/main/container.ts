@@ -321,6 +321,7 @@ export function createContainer(options: ContainerOptions) {
     compiler: templateCompiler,
     workspaces,
     mail: mailPort,
+    suppressions: deliverability,
   });
 
   const publicPages = createPublicPagesService({

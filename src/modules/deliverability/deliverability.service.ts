@@ -642,6 +642,46 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       return (await repo.suppressedKeys(trx, workspaceId, [emailKey(email)], kind)).size > 0;
     },
 
+    /**
+     * The entry that keeps mail of this kind from `email`, or undefined when it
+     * may go: every reason stops marketing email, every reason but `sunset`
+     * the rest (transactional messages, double opt-in confirmations).
+     */
+    async suppressionFor(
+      workspaceId: string,
+      email: string,
+      kind: 'marketing' | 'transactional' = 'marketing',
+      trx: Db = db,
+    ): Promise<Suppression | undefined> {
+      const row = await repo.findSuppression(trx, workspaceId, emailKey(email));
+      if (!row || (kind === 'transactional' && row.reason === 'sunset')) return undefined;
+      return toSuppression(row);
+    },
+
+    /**
+     * Removes the address's `sunset` entry (no other reason) because the
+     * contact engaged again (confirmed a subscription by its link), recorded
+     * in suppression_removals like a removal through the API. True when one
+     * was removed.
+     */
+    async liftSunset(workspaceId: string, email: string, reason: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const removed = await repo.deleteSuppression(trx, workspaceId, emailKey(email), 'sunset');
+        if (!removed) return false;
+        await repo.insertRemoval(trx, {
+          id: uuidv7(clock.now().getTime()),
+          workspace_id: workspaceId,
+          email_key: removed.email_key,
+          previous_reason: removed.reason,
+          suppressed_at: removed.created_at,
+          reason,
+          removed_by: null,
+          removed_at: clock.now(),
+        });
+        return true;
+      });
+    },
+
     async listSuppressions(
       workspaceId: string,
       query: {
