@@ -286,6 +286,8 @@ export function createContainer(options: ContainerOptions) {
     snsCertUrl: urlPattern('HERALD_SNS_CERT_URL_PATTERN', config.snsCertUrlPattern),
     snsSubscribeUrl: urlPattern('HERALD_SNS_SUBSCRIBE_URL_PATTERN', config.snsSubscribeUrlPattern),
     mailgunMaxAgeMs: config.mailgunWebhookMaxAgeSeconds * 1000,
+    sendgridMaxAgeMs: config.sendgridWebhookMaxAgeSeconds * 1000,
+    snsMaxAgeMs: config.snsWebhookMaxAgeSeconds * 1000,
   });
   const automationEngine = createAutomationEngine({
     db,

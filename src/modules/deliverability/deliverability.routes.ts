@@ -331,7 +331,8 @@ export function webhookRoutes(deps: { intake: WebhookIntake; bodyLimit: number }
         schema: schema(
           'Amazon SES bounce and complaint notifications through SNS',
           'Subscribe this URL (HTTPS) to the SNS topic of your SES notifications and add the topic ARN to ses_topic_arns. ' +
-            'Messages are checked against the SNS signing certificate; subscription confirmations are confirmed.',
+            'Messages are checked against the SNS signing certificate; subscription confirmations are confirmed. A message ' +
+            'whose signed Timestamp is further from now than HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS is refused (401).',
         ),
       },
       async (request) => intake.ses(request.params.workspaceId, rawOf(request.body)),
@@ -343,7 +344,8 @@ export function webhookRoutes(deps: { intake: WebhookIntake; bodyLimit: number }
         config: { public: true },
         schema: schema(
           'SendGrid Event Webhook (signed)',
-          'Enable the signed Event Webhook and store its verification key as sendgrid_public_key.',
+          'Enable the signed Event Webhook and store its verification key as sendgrid_public_key. A request whose signed ' +
+            'timestamp is further from now than HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS is refused (401).',
         ),
       },
       async (request) => {
