@@ -151,6 +151,8 @@ export function createContainer(options: ContainerOptions) {
       (guardrails?.(workspaceId, campaignId) ?? Promise.resolve()).catch((error: Error) =>
         logger.error({ campaign_id: campaignId, err: error.message }, 'guardrail check failed'),
       ),
+    // Mail to List-Unsubscribe mailto addresses: the public pages' one-click unsubscribe (built below).
+    unsubscribes: { unsubscribeRecipient: (input) => publicPages.unsubscribeRecipient(input) },
   });
   const imapPoller = createImapPoller({ deliverability, logger: logger.child({ component: 'imap' }) });
   const lists = createListService({

@@ -84,10 +84,30 @@ const AppliedSchema = Type.Object({
   effects: Type.Array(Type.String(), { description: 'contact_bounced, contact_complained, suppressed.' }),
 });
 
+export const UnsubscribeMailSchema = Type.Object({
+  outcome: Type.Union(
+    [Type.Literal('unsubscribed'), Type.Literal('already_unsubscribed'), Type.Literal('ignored')],
+    {
+      description:
+        'ignored: no valid token of a message of this workspace (tampered, retired key, another workspace, erased contact); nothing changed.',
+    },
+  ),
+  scope: Type.Union([Type.Literal('lists'), Type.Literal('all'), Type.Null()], {
+    description: "lists: the campaign's lists were left; all: all marketing email (automation emails).",
+  }),
+  contact_id: Nullable(Type.String()),
+  campaign_id: Nullable(Type.String()),
+  message_ref: Nullable(Type.String({ description: 'messages.id of an automation email.' })),
+});
+
 export const RawIntakeResult = Type.Object({
-  kind: Type.String({ description: 'bounce, delay, complaint, auto_reply or unknown.' }),
-  format: Type.String({ description: 'dsn, arf, text, auto_reply or none.' }),
+  kind: Type.String({
+    description:
+      'bounce, delay, complaint, auto_reply, unknown, or unsubscribe (mail to a List-Unsubscribe mailto address).',
+  }),
+  format: Type.String({ description: 'dsn, arf, text, auto_reply, none, or mailto.' }),
   results: Type.Array(AppliedSchema),
+  unsubscribe: Type.Optional(UnsubscribeMailSchema),
 });
 
 export const WebhookResult = Type.Object({
@@ -217,6 +237,10 @@ export const ImapPollResult = Type.Object({
   processed: Type.Integer({ description: 'Reports applied and moved to the processed folder.' }),
   unparsed: Type.Integer({
     description: 'Messages moved to the unparsed folder (no report, auto-reply, unreadable).',
+  }),
+  unsubscribes: Type.Integer({
+    description:
+      'Mail to List-Unsubscribe mailto addresses acted on (unsubscribed, or already so) and moved to the processed folder; one with a token that is not valid here goes to the unparsed folder.',
   }),
   applied: Type.Integer({ description: 'Recipient reports newly stored.' }),
   duplicates: Type.Integer({ description: 'Recipient reports seen before (nothing changed).' }),

@@ -16,6 +16,11 @@ import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { type ContactService, normalizeEmail } from '../contacts/index.js';
 import * as repo from './deliverability.repository.js';
 import { buildHealthWindows, HEALTH_THRESHOLDS } from './health-report.js';
+import {
+  type MailtoUnsubscribePort,
+  type UnsubscribeMailResult,
+  unsubscribeByMail,
+} from './unsubscribe-mail.js';
 
 /**
  * Bounces, complaints and the suppression list. Every source (an MTA pipe,
@@ -170,6 +175,12 @@ export interface DeliverabilityServiceDeps {
    * a late report pauses a still-sending campaign without waiting for a batch.
    */
   onCampaignReport?: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
+  /**
+   * Unsubscribes a message's recipient as its one-click link would (the
+   * public pages): what mail to a List-Unsubscribe `mailto:` address does.
+   * Without it such mail is ignored.
+   */
+  unsubscribes?: MailtoUnsubscribePort | undefined;
 }
 
 export function emailKey(email: string): string {
@@ -611,6 +622,16 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
           { days: 30, since: daysAgo(30), pick: 'long' },
         ]),
       };
+    },
+
+    /**
+     * A message delivered to a List-Unsubscribe `mailto:` address
+     * (`u-<token>@...`): the unsubscribe it asks for, or undefined when it was
+     * not sent to one (a bounce or complaint report, or not for Herald).
+     * Every inbound path asks this first, before the bounce reader.
+     */
+    async unsubscribeByMail(workspaceId: string, raw: Buffer): Promise<UnsubscribeMailResult | undefined> {
+      return unsubscribeByMail({ db, keyring, unsubscribes: deps.unsubscribes }, workspaceId, raw);
     },
 
     /**
