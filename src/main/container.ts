@@ -204,7 +204,13 @@ export function createContainer(options: ContainerOptions) {
     batchSize: database.kind === 'pglite' ? 5_000 : 50_000,
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
-  const campaigns = createCampaignService({ db, clock, templates, senderDomains: sendingDomains });
+  const campaigns = createCampaignService({
+    db,
+    clock,
+    templates,
+    senderDomains: sendingDomains,
+    guardrailDefaults: (workspaceId) => deliverability.guardrailDefaults(workspaceId),
+  });
   const experiments = createExperimentService({
     db,
     clock,

@@ -262,7 +262,8 @@ export function deliverabilityRoutes(deps: {
         config: { scope: 'settings:read' },
         schema: {
           tags,
-          summary: 'Bounce policy and provider webhook settings (secrets only as *_set)',
+          summary:
+            'Bounce policy, guardrail defaults for new campaigns, provider webhook and IMAP settings (secrets only as *_set)',
           response: responses({ 200: SettingsSchema }),
         },
       },
@@ -275,7 +276,8 @@ export function deliverabilityRoutes(deps: {
         config: { scope: 'settings:write' },
         schema: {
           tags,
-          summary: 'Change the soft-bounce policy and the provider webhook secrets (null clears one)',
+          summary:
+            'Change the soft-bounce policy, the guardrail defaults for new campaigns, the provider webhook secrets and the bounce mailbox (null clears one)',
           body: SettingsPatchSchema,
           response: responses({ 200: SettingsSchema }),
         },

@@ -150,6 +150,15 @@ const Folder = (description: string) =>
 export const SettingsSchema = Type.Object({
   soft_bounce_threshold: Type.Integer(),
   soft_bounce_window_days: Type.Integer(),
+  hard_bounce_threshold: Type.Number({
+    description: "What a new campaign takes when it sets no hard_bounce_threshold (Herald's default: 0.05).",
+  }),
+  complaint_threshold: Type.Number({
+    description: "What a new campaign takes when it sets no complaint_threshold (Herald's default: 0.003).",
+  }),
+  guardrail_min_sent: Type.Integer({
+    description: "What a new campaign takes when it sets no guardrail_min_sent (Herald's default: 500).",
+  }),
   ses_topic_arns: Type.Array(Type.String()),
   sendgrid_public_key: Nullable(Type.String()),
   mailgun_signing_key_set: Type.Boolean(),
@@ -177,6 +186,24 @@ export const SettingsPatchSchema = Type.Object(
     ),
     soft_bounce_window_days: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 365, description: '...within this many days (default 7).' }),
+    ),
+    hard_bounce_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: sending pauses itself when hard bounces / recipients sent pass this share. null: Herald's (0.05). Existing campaigns keep theirs.",
+      }),
+    ),
+    complaint_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: sending pauses itself when complaints / recipients sent pass this share. null: Herald's (0.003, the Gmail/Yahoo bulk-sender limit).",
+      }),
+    ),
+    guardrail_min_sent: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 100_000_000 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: recipients sent before the rates are judged. null: Herald's (500).",
+      }),
     ),
     ses_topic_arns: Type.Optional(
       Type.Array(Type.String({ pattern: '^arn:[^:]+:sns:[^:]*:[^:]*:.+$' }), {

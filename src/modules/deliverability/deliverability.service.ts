@@ -83,7 +83,14 @@ export interface Suppression {
   created_at: Date;
 }
 
-export interface DeliverabilitySettings {
+/** What a new campaign takes for the guardrail settings it does not set. */
+export interface GuardrailDefaults {
+  hard_bounce_threshold: number;
+  complaint_threshold: number;
+  guardrail_min_sent: number;
+}
+
+export interface DeliverabilitySettings extends GuardrailDefaults {
   soft_bounce_threshold: number;
   soft_bounce_window_days: number;
   ses_topic_arns: string[];
@@ -125,6 +132,10 @@ export const IMAP_DEFAULTS = {
 
 export interface SettingsPatch {
   soft_bounce_threshold?: number | undefined;
+  /** Guardrail defaults for new campaigns; null: back to Herald's. */
+  hard_bounce_threshold?: number | null | undefined;
+  complaint_threshold?: number | null | undefined;
+  guardrail_min_sent?: number | null | undefined;
   soft_bounce_window_days?: number | undefined;
   ses_topic_arns?: string[] | undefined;
   sendgrid_public_key?: string | null | undefined;
@@ -151,6 +162,16 @@ export interface WebhookCredentials {
 }
 
 export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
+/**
+ * Herald's guardrails (the campaigns columns' defaults, migration 0022):
+ * complaints 0.3% (the Gmail/Yahoo bulk-sender limit), hard bounces 5% (ESPs
+ * suspend senders around 5-10%), judged after 500 recipients.
+ */
+export const DEFAULT_GUARDRAILS: GuardrailDefaults = {
+  hard_bounce_threshold: 0.05,
+  complaint_threshold: 0.003,
+  guardrail_min_sent: 500,
+};
 export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
 const DIAGNOSTIC_MAX = 1000;
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
@@ -421,8 +442,17 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     };
   }
 
+  function toGuardrails(row: repo.SettingsRow | undefined): GuardrailDefaults {
+    return {
+      hard_bounce_threshold: row?.hard_bounce_threshold ?? DEFAULT_GUARDRAILS.hard_bounce_threshold,
+      complaint_threshold: row?.complaint_threshold ?? DEFAULT_GUARDRAILS.complaint_threshold,
+      guardrail_min_sent: row?.guardrail_min_sent ?? DEFAULT_GUARDRAILS.guardrail_min_sent,
+    };
+  }
+
   function toSettings(row: repo.SettingsRow | undefined): DeliverabilitySettings {
     return {
+      ...toGuardrails(row),
       soft_bounce_threshold: row?.soft_bounce_threshold ?? DEFAULT_SOFT_BOUNCE_THRESHOLD,
       soft_bounce_window_days: row?.soft_bounce_window_days ?? DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
       ses_topic_arns: row?.ses_topic_arns ?? [],
@@ -900,6 +930,15 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       return toSettings(await repo.findSettings(db, workspaceId));
     },
 
+    /**
+     * The guardrails a new campaign takes when it sets none of its own: the
+     * workspace's (deliverability settings), else Herald's. Read by the
+     * campaigns service before its creating transaction opens.
+     */
+    async guardrailDefaults(workspaceId: string): Promise<GuardrailDefaults> {
+      return toGuardrails(await repo.findSettings(db, workspaceId));
+    },
+
     async updateSettings(workspaceId: string, patch: SettingsPatch): Promise<DeliverabilitySettings> {
       return db.transaction().execute(async (trx) => {
         const current = await repo.findSettings(trx, workspaceId);
@@ -917,6 +956,18 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
             patch.soft_bounce_window_days ??
             current?.soft_bounce_window_days ??
             DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+          hard_bounce_threshold:
+            patch.hard_bounce_threshold === undefined
+              ? (current?.hard_bounce_threshold ?? null)
+              : patch.hard_bounce_threshold,
+          complaint_threshold:
+            patch.complaint_threshold === undefined
+              ? (current?.complaint_threshold ?? null)
+              : patch.complaint_threshold,
+          guardrail_min_sent:
+            patch.guardrail_min_sent === undefined
+              ? (current?.guardrail_min_sent ?? null)
+              : patch.guardrail_min_sent,
           ses_topic_arns: patch.ses_topic_arns ?? current?.ses_topic_arns ?? [],
           sendgrid_public_key:
             patch.sendgrid_public_key === undefined
