@@ -132,11 +132,11 @@ export const IMAP_DEFAULTS = {
 
 export interface SettingsPatch {
   soft_bounce_threshold?: number | undefined;
+  soft_bounce_window_days?: number | undefined;
   /** Guardrail defaults for new campaigns; null: back to Herald's. */
   hard_bounce_threshold?: number | null | undefined;
   complaint_threshold?: number | null | undefined;
   guardrail_min_sent?: number | null | undefined;
-  soft_bounce_window_days?: number | undefined;
   ses_topic_arns?: string[] | undefined;
   sendgrid_public_key?: string | null | undefined;
   mailgun_signing_key?: string | null | undefined;
@@ -162,6 +162,7 @@ export interface WebhookCredentials {
 }
 
 export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
+export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
 /**
  * Herald's guardrails (the campaigns columns' defaults, migration 0022):
  * complaints 0.3% (the Gmail/Yahoo bulk-sender limit), hard bounces 5% (ESPs
@@ -172,7 +173,6 @@ export const DEFAULT_GUARDRAILS: GuardrailDefaults = {
   complaint_threshold: 0.003,
   guardrail_min_sent: 500,
 };
-export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
 const DIAGNOSTIC_MAX = 1000;
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /** A stronger reason replaces a weaker one on the list; never the other way round. */
