@@ -37,6 +37,8 @@ export interface Config {
   snsCertUrlPattern: string | undefined;
   snsSubscribeUrlPattern: string | undefined;
   mailgunWebhookMaxAgeSeconds: number;
+  sendgridWebhookMaxAgeSeconds: number;
+  snsWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
   imapPollIntervalMs: number;
   automationTriggerIntervalMs: number;

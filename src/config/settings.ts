@@ -247,6 +247,24 @@ export const SETTINGS = {
     description:
       'How far a Mailgun webhook timestamp may be from now; older (or future) requests are refused, and tokens are remembered this long to ignore replays.',
   },
+  sendgridWebhookMaxAgeSeconds: {
+    env: 'HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS',
+    type: 'integer',
+    min: 10,
+    max: 86400,
+    default: 300,
+    description:
+      'How far the signed timestamp of a SendGrid Event Webhook request (X-Twilio-Email-Event-Webhook-Timestamp) may be from now; older (or future) requests are refused, so a captured request cannot be replayed later.',
+  },
+  snsWebhookMaxAgeSeconds: {
+    env: 'HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS',
+    type: 'integer',
+    min: 60,
+    max: 86400,
+    default: 7200,
+    description:
+      "How far an Amazon SNS message's signed Timestamp (when it was published) may be from now; older (or future) messages are refused. SNS keeps the first Timestamp on its retries and retries an HTTPS endpoint for at most an hour, hence the default of two hours.",
+  },
   eventsBatchMaxBytes: {
     env: 'HERALD_EVENTS_BATCH_MAX_BYTES',
     type: 'integer',

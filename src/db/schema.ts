@@ -830,6 +830,10 @@ export interface DeliverabilitySettingsTable {
   imap_mailbox: ColumnType<string, string | undefined, string>;
   imap_processed_folder: ColumnType<string, string | undefined, string>;
   imap_unparsed_folder: ColumnType<string, string | undefined, string>;
+  /** Guardrail defaults for new campaigns (0030); null: Herald's. */
+  hard_bounce_threshold: ColumnType<number | null, number | null | undefined, number | null>;
+  complaint_threshold: ColumnType<number | null, number | null | undefined, number | null>;
+  guardrail_min_sent: ColumnType<number | null, number | null | undefined, number | null>;
   updated_at: Timestamp;
 }
 

@@ -151,6 +151,8 @@ export function createContainer(options: ContainerOptions) {
       (guardrails?.(workspaceId, campaignId) ?? Promise.resolve()).catch((error: Error) =>
         logger.error({ campaign_id: campaignId, err: error.message }, 'guardrail check failed'),
       ),
+    // Mail to List-Unsubscribe mailto addresses: the public pages' one-click unsubscribe (built below).
+    unsubscribes: { unsubscribeRecipient: (input) => publicPages.unsubscribeRecipient(input) },
   });
   const imapPoller = createImapPoller({ deliverability, logger: logger.child({ component: 'imap' }) });
   const lists = createListService({
@@ -202,7 +204,13 @@ export function createContainer(options: ContainerOptions) {
     batchSize: database.kind === 'pglite' ? 5_000 : 50_000,
     ledgerBatchSize: database.kind === 'pglite' ? 10_000 : 50_000,
   });
-  const campaigns = createCampaignService({ db, clock, templates, senderDomains: sendingDomains });
+  const campaigns = createCampaignService({
+    db,
+    clock,
+    templates,
+    senderDomains: sendingDomains,
+    guardrailDefaults: (workspaceId) => deliverability.guardrailDefaults(workspaceId),
+  });
   const experiments = createExperimentService({
     db,
     clock,
@@ -290,6 +298,8 @@ export function createContainer(options: ContainerOptions) {
     snsCertUrl: urlPattern('HERALD_SNS_CERT_URL_PATTERN', config.snsCertUrlPattern),
     snsSubscribeUrl: urlPattern('HERALD_SNS_SUBSCRIBE_URL_PATTERN', config.snsSubscribeUrlPattern),
     mailgunMaxAgeMs: config.mailgunWebhookMaxAgeSeconds * 1000,
+    sendgridMaxAgeMs: config.sendgridWebhookMaxAgeSeconds * 1000,
+    snsMaxAgeMs: config.snsWebhookMaxAgeSeconds * 1000,
   });
   const automationEngine = createAutomationEngine({
     db,
@@ -325,6 +335,7 @@ export function createContainer(options: ContainerOptions) {
     compiler: templateCompiler,
     workspaces,
     mail: mailPort,
+    suppressions: deliverability,
   });
 
   const publicPages = createPublicPagesService({

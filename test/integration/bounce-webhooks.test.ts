@@ -14,7 +14,8 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
  * The provider webhooks with real signatures made here: SNS with a
  * self-signed certificate served from 127.0.0.1, SendGrid ECDSA, Mailgun HMAC
  * (and its replays), Postmark Basic credentials. A refused request changes
- * nothing.
+ * nothing; a signed request captured and replayed after its freshness window
+ * (SNS Timestamp, SendGrid signed timestamp) is refused.
  */
 
 let t: TestApp;
@@ -121,7 +122,7 @@ describe('POST /webhooks/ses/{workspace}', () => {
     const message: Record<string, string> = {
       MessageId: `m-${Math.random()}`,
       TopicArn: TOPIC,
-      Timestamp: '2026-03-10T09:12:03.000Z',
+      Timestamp: t.clock.now().toISOString(),
       SignatureVersion: '2',
       SigningCertURL: `${base}/SimpleNotificationService-test.pem`,
       ...fields,
@@ -209,6 +210,45 @@ describe('POST /webhooks/ses/{workspace}', () => {
     expect(again.body.results[0].duplicate).toBe(true);
   });
 
+  it('refuses a message published outside HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS (a replay), changing nothing', async () => {
+    const fresh = JSON.stringify(
+      signed({ Type: 'Notification', Message: bounce.replace('ses@', 'sns-old@') }),
+    );
+    const hours = (n: number) => new Date(t.clock.now().getTime() + n * 3_600_000).toISOString();
+    const before = await snapshot();
+    const fetched = requested.length;
+    for (const Timestamp of [hours(-2.01), hours(2.01)]) {
+      const res = await hook(
+        'ses',
+        JSON.stringify(signed({ Type: 'Notification', Message: bounce, Timestamp })),
+      );
+      expect(res.status, Timestamp).toBe(401);
+      expect(res.body.code).toBe('WEBHOOK_SIGNATURE_INVALID');
+      expect(res.body.detail).toMatch(
+        /the SNS Timestamp is 72\d\d s (old|in the future), outside the 7200 s window/,
+      );
+      expect(res.body.detail).toContain('HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS');
+    }
+    // A stale message costs no certificate fetch.
+    expect(requested.length).toBe(fetched);
+    expect(await snapshot()).toBe(before);
+    // SNS retries keep the first Timestamp for up to an hour: accepted.
+    const retried = signed({
+      Type: 'Notification',
+      Message: bounce.replace('ses@', 'sns-retry@'),
+      Timestamp: hours(-1.5),
+    });
+    expect((await hook('ses', JSON.stringify(retried))).status).toBe(200);
+
+    // The fresh one captured and replayed two hours later.
+    t.clock.advance(2 * 3_600_000 + 1000);
+    const beforeReplay = await snapshot();
+    const replayed = await hook('ses', fresh);
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.detail).toContain('old');
+    expect(await snapshot()).toBe(beforeReplay);
+  });
+
   it('answers 404 for a workspace that does not exist and 403 where SES is not configured', async () => {
     expect((await hook('ses', '{}', {}, '0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')).status).toBe(404);
     expect((await hook('ses', '{}', {}, 'not-a-uuid')).status).toBe(404);
@@ -220,8 +260,8 @@ describe('POST /webhooks/ses/{workspace}', () => {
 });
 
 describe('POST /webhooks/sendgrid/{workspace}', () => {
-  const signedHeaders = (body: string, key = sendgrid.privateKey) => {
-    const timestamp = String(Math.floor(Date.now() / 1000));
+  const signedHeaders = (body: string, key = sendgrid.privateKey, at = t.clock.now()) => {
+    const timestamp = String(Math.floor(at.getTime() / 1000));
     const signature = sign('sha256', Buffer.from(timestamp + body), { key, dsaEncoding: 'der' }).toString(
       'base64',
     );
@@ -270,6 +310,32 @@ describe('POST /webhooks/sendgrid/{workspace}', () => {
     expect(res.body.results).toHaveLength(2);
     expect(await status('sg@example.org')).toEqual({ status: 'bounced', reason: 'hard_bounce' });
     expect(await status('sgspam@example.org')).toEqual({ status: 'complained', reason: 'complaint' });
+  });
+
+  it('refuses a request signed outside HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS (a replay), changing nothing', async () => {
+    const body = JSON.stringify([
+      { email: 'sg-late@example.org', event: 'bounce', type: 'bounce', status: '5.1.1', reason: '550 5.1.1' },
+    ]);
+    const captured = signedHeaders(body);
+    const seconds = (n: number) => new Date(t.clock.now().getTime() + n * 1000);
+    const before = await snapshot();
+    for (const at of [seconds(-301), seconds(301)]) {
+      const res = await hook('sendgrid', body, signedHeaders(body, sendgrid.privateKey, at));
+      expect(res.status).toBe(401);
+      expect(res.body.code).toBe('WEBHOOK_SIGNATURE_INVALID');
+      expect(res.body.detail).toMatch(
+        /signed timestamp .* is 30\d s (old|in the future), outside the 300 s window/,
+      );
+      expect(res.body.detail).toContain('HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS');
+    }
+    expect(await snapshot()).toBe(before);
+    // Within the window the captured request is still good; replayed six minutes later it is refused.
+    t.clock.advance(299_000);
+    expect((await hook('sendgrid', body, captured)).status).toBe(200);
+    t.clock.advance(61_000);
+    const beforeReplay = await snapshot();
+    expect((await hook('sendgrid', body, captured)).status).toBe(401);
+    expect(await snapshot()).toBe(beforeReplay);
   });
 });
 

@@ -4,13 +4,17 @@ import { ImapFlow } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { type Dovecot, dovecotMissing, startDovecot } from '../helpers/dovecot.js';
+import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
  * The bounce mailbox read over IMAP, against a real Dovecot: a DSN and an ARF
  * report are applied and moved to Herald/Processed, a newsletter reply to
  * Herald/Unparsed, nothing is deleted; reading the same reports again applies
- * nothing twice; bad credentials change nothing.
+ * nothing twice; bad credentials change nothing. Then a campaign sent through
+ * a real SMTP server: a DSN to the Return-Path of a captured email is matched
+ * by its VERP token, and mail to its List-Unsubscribe mailto address
+ * unsubscribes the recipient.
  */
 
 const missing = dovecotMissing();
@@ -20,6 +24,7 @@ const COMPLAINER = 'liz.imap@example.net';
 
 let t: TestApp;
 let dovecot: Dovecot;
+let sink: SmtpSink | undefined;
 
 /** The fixtures, adapted to this test's contacts (their VERP tokens are not Herald's: matched by address). */
 const fixture = (name: string, from: string, to: string) =>
@@ -79,6 +84,8 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
   afterAll(async () => {
     await t?.close();
     await dovecot?.close();
+    // After the app: its SMTP pool holds a connection the sink would wait for.
+    await sink?.close();
   });
 
   it('keeps the password to itself and refuses to enable a mailbox without credentials', async () => {
@@ -243,5 +250,139 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
       await new Promise((r) => setTimeout(r, 100));
     await t.container.runner?.stop();
     expect(await counts()).toEqual({ INBOX: 0, 'Herald/Processed': 3, 'Herald/Unparsed': 1 });
+  });
+
+  it('matches a DSN to a sent campaign email by its VERP return path, and unsubscribes by its mailto address', async () => {
+    sink = await startSmtpSink();
+    await call('POST', '/v1/transports', {
+      name: 'Local sink',
+      type: 'smtp',
+      settings: { host: sink.host, port: sink.port, tls: 'none' },
+      is_default: true,
+    });
+    const template = await call('POST', '/v1/templates', {
+      name: 'News',
+      format: 'html',
+      subject: 'News',
+      body: '<p>Hello</p>',
+    });
+    const list = await call('POST', '/v1/lists', { name: 'Mailed', opt_in: 'single' });
+    await call('POST', `/v1/lists/${list.body.id}/members`, {
+      emails: ['kim.imap@example.org', 'lou.imap@example.org'],
+    });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Mailed',
+      from_email: 'news@shop.example',
+      template_id: template.body.id,
+      lists: [list.body.id],
+    });
+    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
+    await t.container.sender.drain();
+    const messages = sink.messages;
+    const captured = (to: string) => {
+      const found = messages.find((m) => m.to[0] === to);
+      expect(found, to).toBeDefined();
+      return found as (typeof messages)[number];
+    };
+    const contactId = async (email: string) =>
+      (await query<{ id: string }>('SELECT id FROM contacts WHERE email = $1', [email]))[0]?.id;
+
+    // The real envelope sender of Kim's email; the DSN names a forwarding address and no Message-ID,
+    // so only the VERP token can tie it to Kim and the campaign.
+    const returnPath = captured('kim.imap@example.org').from;
+    expect(returnPath).toMatch(/^b-[a-z2-7]{58}@shop\.example$/);
+    const dsn = [
+      'From: MAILER-DAEMON@mx.example.org (Mail Delivery System)',
+      `To: ${returnPath}`,
+      'Subject: Undelivered Mail Returned to Sender',
+      'Message-Id: <dsn-verp@mx.example.org>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
+      '',
+      '--B',
+      'Content-Type: message/delivery-status',
+      '',
+      'Reporting-MTA: dns; mx.example.org',
+      '',
+      'Final-Recipient: rfc822; kim.forwarded@elsewhere.example',
+      'Action: failed',
+      'Status: 5.1.1',
+      'Diagnostic-Code: smtp; 550 5.1.1 User unknown',
+      '',
+      '--B--',
+      '',
+    ].join('\r\n');
+
+    // Lou's client mails the List-Unsubscribe address; Dovecot's LDA recorded where it was delivered.
+    const header = captured('lou.imap@example.org')
+      .raw.toString('latin1')
+      .replace(/\r\n[ \t]+/g, ' ');
+    const mailto = /^List-Unsubscribe:.*<mailto:(u-[a-z2-7]+@[^>]+)>/im.exec(header)?.[1] as string;
+    expect(mailto).toMatch(/@shop\.example$/);
+    const unsubscribe = (to: string) =>
+      [
+        `Delivered-To: ${to}`,
+        'From: lou@home.example',
+        'To: Newsletter <news@shop.example>',
+        'Subject: Unsubscribe',
+        'Message-Id: <unsub-imap@home.example>',
+        '',
+        'Unsubscribe me, please.',
+        '',
+      ].join('\r\n');
+    const tampered = mailto.replace(/^u-(.)/, (_, c: string) => `u-${c === 'a' ? 'b' : 'a'}`);
+    await mailbox(async (client) => {
+      await client.append('INBOX', dsn, []);
+      await client.append('INBOX', unsubscribe(mailto), []);
+      await client.append('INBOX', unsubscribe(tampered), []);
+    });
+
+    expect(await poll()).toMatchObject({
+      failed: 0,
+      messages: 3,
+      processed: 2,
+      unsubscribes: 1,
+      unparsed: 1,
+      applied: 1,
+    });
+    const [event] = await query('SELECT * FROM bounce_events WHERE campaign_id = $1', [campaign.body.id]);
+    expect(event).toMatchObject({
+      matched_by: 'verp',
+      contact_id: await contactId('kim.imap@example.org'),
+      recipient: 'kim.forwarded@elsewhere.example',
+      recipient_key: 'kim.imap@example.org',
+      message_id: `<${String(
+        (
+          await query<{ message_id: string }>(
+            'SELECT message_id FROM campaign_sends WHERE campaign_id = $1 AND contact_id = $2',
+            [campaign.body.id, await contactId('kim.imap@example.org')],
+          )
+        )[0]?.message_id,
+      )}>`,
+      source: 'imap',
+      severity: 'hard',
+    });
+    const state = await query<{ email: string; status: string; membership: string; reason: string | null }>(
+      `SELECT c.email, c.status, m.status AS membership, s.reason FROM contacts c
+         JOIN list_memberships m ON m.contact_id = c.id AND m.list_id = $1
+         LEFT JOIN suppressions s ON s.workspace_id = c.workspace_id AND s.email_key = c.email_key
+         ORDER BY c.email`,
+      [list.body.id],
+    );
+    expect(state).toEqual([
+      { email: 'kim.imap@example.org', status: 'bounced', membership: 'confirmed', reason: 'hard_bounce' },
+      { email: 'lou.imap@example.org', status: 'active', membership: 'unsubscribed', reason: null },
+    ]);
+    const [record] = await query(
+      `SELECT source, source_id, detail FROM consent_records WHERE contact_id = $1 AND action = 'unsubscribe'`,
+      [await contactId('lou.imap@example.org')],
+    );
+    expect(record).toMatchObject({
+      source: 'form',
+      source_id: campaign.body.id,
+      detail: { method: 'mailto', campaign_id: campaign.body.id },
+    });
+    // The tampered request waits in the unparsed folder for a person; nothing is deleted.
+    expect(await counts()).toEqual({ INBOX: 0, 'Herald/Processed': 5, 'Herald/Unparsed': 2 });
   });
 });

@@ -8,7 +8,9 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
  * or its complaint rate (an ARF report through POST /v1/inbound/raw) passes
  * its threshold after its minimum sample. Samples are lowered per campaign
  * to keep the test small; a per-second rate limit with the manual clock
- * standing still stops a campaign half-way, still sending.
+ * standing still stops a campaign half-way, still sending. A workspace's
+ * guardrail defaults (deliverability settings) are what new campaigns that
+ * set none take.
  */
 
 let t: TestApp;
@@ -75,7 +77,12 @@ afterAll(async () => {
 });
 
 describe('campaign guardrails', () => {
-  it('has the bulk-sender defaults', async () => {
+  it('has the bulk-sender defaults, in the workspace settings too', async () => {
+    expect((await call('GET', '/v1/deliverability/settings')).body).toMatchObject({
+      hard_bounce_threshold: 0.05,
+      complaint_threshold: 0.003,
+      guardrail_min_sent: 500,
+    });
     const list = await listOf('Defaults', [['someone@example.org']]);
     const created = await call('POST', '/v1/campaigns', {
       name: 'Defaults',
@@ -199,5 +206,84 @@ describe('campaign guardrails', () => {
     expect(campaign.status_reason).toBe(
       'paused automatically: complaint rate 10% (1 of 10 sent) is over the threshold of 0.3%; clean the audience, then resume',
     );
+  });
+
+  it('gives new campaigns that set none the workspace defaults, which then pause them', async () => {
+    const list = await listOf('Workspace defaults', [
+      [...addresses('wsgone', 3), ...addresses('wsearly', 7)],
+    ]);
+    const before = await call('POST', '/v1/campaigns', { name: 'Before', template_id: templateId });
+    const bad = await call('PATCH', '/v1/deliverability/settings', {
+      hard_bounce_threshold: 0,
+      guardrail_min_sent: 0.5,
+    });
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).toContain('hard_bounce_threshold');
+    const patched = await call('PATCH', '/v1/deliverability/settings', {
+      hard_bounce_threshold: 0.2,
+      complaint_threshold: 0.001,
+      guardrail_min_sent: 10,
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body).toMatchObject({
+      hard_bounce_threshold: 0.2,
+      complaint_threshold: 0.001,
+      guardrail_min_sent: 10,
+      soft_bounce_threshold: 3,
+    });
+
+    const own = await call('POST', '/v1/campaigns', {
+      name: 'Own',
+      template_id: templateId,
+      hard_bounce_threshold: 0.1,
+    });
+    expect(own.body).toMatchObject({
+      hard_bounce_threshold: 0.1,
+      complaint_threshold: 0.001,
+      guardrail_min_sent: 10,
+    });
+    // Existing campaigns keep theirs; another workspace keeps Herald's.
+    expect((await call('GET', `/v1/campaigns/${before.body.id}`)).body).toMatchObject({
+      hard_bounce_threshold: 0.05,
+      complaint_threshold: 0.003,
+      guardrail_min_sent: 500,
+    });
+    const other = await t.createWorkspace('Other defaults');
+    const elsewhere = await t.app.inject({
+      method: 'POST',
+      url: '/v1/campaigns',
+      headers: t.auth(other.adminKey),
+      payload: { name: 'Elsewhere' },
+    });
+    expect(elsewhere.json()).toMatchObject({ hard_bounce_threshold: 0.05, guardrail_min_sent: 500 });
+
+    // 3 hard bounces in the first 10 sent: 30%, over the workspace's 20% after its sample of 10.
+    for (const email of addresses('wsgone', 3))
+      sink.reject.set(email, { code: 550, message: `5.1.1 <${email}>: User unknown` });
+    const id = await startCampaign('Workspace defaults', list, {});
+    await t.container.sender.drain();
+    const campaign = (await call('GET', `/v1/campaigns/${id}`)).body;
+    expect(campaign).toMatchObject({ status: 'paused', hard_bounce_threshold: 0.2, guardrail_min_sent: 10 });
+    expect(campaign.status_reason).toContain(
+      'hard-bounce rate 30% (3 of 10 sent) is over the threshold of 20%',
+    );
+
+    // null: back to Herald's defaults.
+    const reset = await call('PATCH', '/v1/deliverability/settings', {
+      hard_bounce_threshold: null,
+      complaint_threshold: null,
+      guardrail_min_sent: null,
+    });
+    expect(reset.body).toMatchObject({
+      hard_bounce_threshold: 0.05,
+      complaint_threshold: 0.003,
+      guardrail_min_sent: 500,
+    });
+    const after = await call('POST', '/v1/campaigns', { name: 'After', template_id: templateId });
+    expect(after.body).toMatchObject({
+      hard_bounce_threshold: 0.05,
+      complaint_threshold: 0.003,
+      guardrail_min_sent: 500,
+    });
   });
 });

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
@@ -6,11 +7,20 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 /**
  * Double opt-in end to end: adding a member queues a confirmation email,
  * which a real SMTP server receives; its signed link confirms only by POST,
- * and the confirmation lands in the consent ledger.
+ * and the confirmation lands in the consent ledger. Suppressed addresses get
+ * no confirmation (the log says why, without the address); a sunset entry
+ * does not stop one, and confirming lifts it.
  */
 
 let t: TestApp;
 let sink: SmtpSink;
+const logLines: Record<string, unknown>[] = [];
+const logStream = new Writable({
+  write(chunk, _encoding, done) {
+    for (const line of String(chunk).split('\n')) if (line) logLines.push(JSON.parse(line));
+    done();
+  },
+});
 
 type Method = 'GET' | 'POST' | 'PATCH';
 async function call(method: Method, url: string, payload?: object) {
@@ -46,7 +56,7 @@ async function confirmPath(to: string): Promise<string> {
 
 let listId: string;
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({}, { logStream });
   sink = await startSmtpSink();
   const transport = await call('POST', '/v1/transports', {
     name: 'Local sink',
@@ -202,6 +212,74 @@ describe('double opt-in', () => {
     const path = await confirmPath('imp1@example.com');
     expect((await t.app.inject({ method: 'POST', url: path })).statusCode).toBe(200);
     expect(await membership(listId, 'imp1@example.com')).toBe('confirmed');
+  });
+
+  it('sends no confirmation to a suppressed address; the job says why without the address', async () => {
+    const reasons = ['hard_bounce', 'complaint', 'manual', 'soft_bounce'] as const;
+    for (const reason of reasons) {
+      const added = await call('POST', '/v1/suppressions', { email: `${reason}@example.com`, reason });
+      expect(added.status, JSON.stringify(added.body)).toBe(201);
+    }
+    const emails = reasons.map((reason) => `${reason}@example.com`);
+    // A suppression added between the subscription and its job counts too.
+    await call('POST', `/v1/lists/${listId}/members`, { emails: [...emails, 'between@example.com'] });
+    await call('POST', '/v1/suppressions', { email: 'Between@Example.com' });
+    logLines.length = 0;
+    await t.container.runner.drain();
+
+    expect(
+      sink.messages.filter((m) => [...emails, 'between@example.com'].includes(m.to[0] as string)),
+    ).toEqual([]);
+    for (const email of [...emails, 'between@example.com'])
+      expect(await membership(listId, email), email).toBe('unconfirmed');
+    const jobs = await t.container.database.pool.query(
+      `SELECT status, last_error FROM jobs WHERE task = 'lists.confirmation' AND payload->>'listId' = $1
+       AND status <> 'succeeded'`,
+      [listId],
+    );
+    expect(jobs.rows).toEqual([]);
+    const skipped = logLines.filter((l) => l.outcome === 'not_sent');
+    expect(skipped.map((l) => l.suppression_reason).sort()).toEqual([...reasons, 'manual'].sort());
+    expect(skipped.every((l) => l.list_id === listId && typeof l.contact_id === 'string')).toBe(true);
+    expect(JSON.stringify(logLines)).not.toMatch(
+      /(hard_bounce|complaint|manual|soft_bounce|between)@example/i,
+    );
+
+    // Removed from the list: the next subscription (a new list, a new job) is asked to confirm.
+    await t.app.inject({
+      method: 'DELETE',
+      url: '/v1/suppressions/manual@example.com?reason=asked%20by%20phone',
+      headers: t.auth(),
+    });
+    const other = await call('POST', '/v1/lists', {
+      name: 'Second chance',
+      opt_in: 'double',
+      confirmation_from_email: 'news@shop.example',
+    });
+    await call('POST', `/v1/lists/${other.body.id}/members`, { emails: ['manual@example.com'] });
+    await t.container.runner.drain();
+    expect(sink.messages.filter((m) => m.to[0] === 'manual@example.com')).toHaveLength(1);
+  });
+
+  it('sends the confirmation despite a sunset entry, and confirming lifts the entry', async () => {
+    await call('POST', '/v1/suppressions', { email: 'dormant@example.com', reason: 'sunset' });
+    await call('POST', `/v1/lists/${listId}/members`, { emails: ['dormant@example.com'] });
+    await t.container.runner.drain();
+    const path = await confirmPath('dormant@example.com');
+    expect((await call('GET', '/v1/suppressions?email=dormant@')).body.data).toHaveLength(1);
+    expect((await t.app.inject({ method: 'POST', url: path })).statusCode).toBe(200);
+    expect(await membership(listId, 'dormant@example.com')).toBe('confirmed');
+    expect((await call('GET', '/v1/suppressions?email=dormant@')).body.data).toEqual([]);
+    const removals = await t.container.database.pool.query(
+      `SELECT previous_reason, reason, removed_by FROM suppression_removals WHERE email_key = 'dormant@example.com'`,
+    );
+    expect(removals.rows).toEqual([
+      {
+        previous_reason: 'sunset',
+        reason: `confirmed a subscription to list ${listId} by its link`,
+        removed_by: null,
+      },
+    ]);
   });
 
   it('leaves the job failed with a clear error when the list has no sender', async () => {

@@ -6,6 +6,7 @@ import { parseReport } from './bounce-parser.js';
 import { classifyFailure } from './bounce-reasons.js';
 import { splitMbox } from './mbox.js';
 import { parseMessage } from './raw-message.js';
+import { unsubscribeAddressTokens } from './unsubscribe-request.js';
 
 /** Bounce and complaint reports as real MTAs and providers write them (test/fixtures/bounces). */
 
@@ -429,5 +430,44 @@ describe('mbox and MIME', () => {
     );
     expect(root.headers[0]).toEqual({ name: 'subject', value: 'a b' });
     expect(root.children.map((c) => c.body.trim())).toEqual(['hello', 'cut off']);
+  });
+});
+
+describe('unsubscribe requests (mail to a List-Unsubscribe mailto address)', () => {
+  const token = (c: string) => c.repeat(58);
+  it('reads the envelope headers first, then To and Cc, in any letter case, once each', () => {
+    const raw = [
+      `To: "List" <u-${token('c')}@shop.example>, other@example.org`,
+      `Cc: u-${token('d')}@shop.example`,
+      `Delivered-To: U-${token('A')}@Shop.Example`,
+      `X-Original-To: u-${token('b')}@shop.example`,
+      `Envelope-To: u-${token('a')}@shop.example`,
+      'Subject: unsubscribe',
+      '',
+      `u-${token('e')}@shop.example in the body is not an address it was delivered to`,
+    ].join('\r\n');
+    expect(unsubscribeAddressTokens(Buffer.from(raw))).toEqual([
+      token('a'),
+      token('b'),
+      token('c'),
+      token('d'),
+    ]);
+  });
+
+  it('finds none in other mail, in embedded messages, or in look-alike addresses', () => {
+    expect(unsubscribeAddressTokens(fixture('postfix-user-unknown.eml'))).toEqual([]);
+    const dsn = [
+      'To: b-abcdefghij@shop.example',
+      'Content-Type: multipart/report; boundary="B"',
+      '',
+      '--B',
+      'Content-Type: text/rfc822-headers',
+      '',
+      `To: u-${token('a')}@shop.example`,
+      '--B--',
+    ].join('\r\n');
+    expect(unsubscribeAddressTokens(dsn)).toEqual([]);
+    expect(unsubscribeAddressTokens(`To: menu-${token('a')}@shop.example\r\n\r\n`)).toEqual([]);
+    expect(unsubscribeAddressTokens(`To: u-short@shop.example\r\n\r\n`)).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
 export { type ParsedReport, parseReport, type ReportedRecipient, type ReportKind } from './bounce-parser.js';
 export { BOUNCE_REASONS, type BounceReason, classifyFailure, type Severity } from './bounce-reasons.js';
 export { splitMbox } from './mbox.js';
+export { unsubscribeAddressTokens } from './unsubscribe-request.js';

@@ -203,7 +203,7 @@ const settings = {
       exclusiveMinimum: 0,
       maximum: 1,
       description:
-        'Guardrail: sending pauses itself when hard bounces / recipients sent so far pass this share, after guardrail_min_sent recipients (default 0.05: ESPs commonly suspend senders at 5-10%).',
+        "Guardrail: sending pauses itself when hard bounces / recipients sent so far pass this share, after guardrail_min_sent recipients (default: the workspace's, in /v1/deliverability/settings, else 0.05: ESPs commonly suspend senders at 5-10%).",
     }),
   ),
   complaint_threshold: Type.Optional(
@@ -211,7 +211,7 @@ const settings = {
       exclusiveMinimum: 0,
       maximum: 1,
       description:
-        'Guardrail: sending pauses itself when spam complaints / recipients sent so far pass this share, after guardrail_min_sent recipients (default 0.003, the Gmail/Yahoo bulk-sender limit; aim under 0.001).',
+        "Guardrail: sending pauses itself when spam complaints / recipients sent so far pass this share, after guardrail_min_sent recipients (default: the workspace's, in /v1/deliverability/settings, else 0.003, the Gmail/Yahoo bulk-sender limit; aim under 0.001).",
     }),
   ),
   guardrail_min_sent: Type.Optional(
@@ -219,7 +219,7 @@ const settings = {
       minimum: 1,
       maximum: 100_000_000,
       description:
-        'Recipients sent before the bounce and complaint guardrails judge the rates (default 500: on a smaller sample one complaint would already pause).',
+        "Recipients sent before the bounce and complaint guardrails judge the rates (default: the workspace's, in /v1/deliverability/settings, else 500: on a smaller sample one complaint would already pause).",
     }),
   ),
   lists: Type.Optional(

@@ -163,6 +163,14 @@ export function createCampaignService(deps: {
   templates: TemplateVersionLookup;
   /** Refuses unverified sending domains at send, schedule and scheduled start; none: no refusal. */
   senderDomains?: SenderDomainPolicy | undefined;
+  /** The workspace's guardrails for a new campaign that sets none (deliverability settings); none: the columns' defaults. */
+  guardrailDefaults?:
+    | ((
+        workspaceId: string,
+      ) => Promise<
+        Pick<CampaignSettings, 'hard_bounce_threshold' | 'complaint_threshold' | 'guardrail_min_sent'>
+      >)
+    | undefined;
 }) {
   const { db, clock, templates } = deps;
 
@@ -629,8 +637,16 @@ export function createCampaignService(deps: {
   }
 
   return {
-    async create(workspaceId: string, input: CampaignSettings & { name: string }): Promise<Campaign> {
-      await refuseUnknownVariantTemplates(workspaceId, input);
+    async create(workspaceId: string, given: CampaignSettings & { name: string }): Promise<Campaign> {
+      await refuseUnknownVariantTemplates(workspaceId, given);
+      // Read before the transaction: the deliverability service uses its own connection.
+      const defaults = await deps.guardrailDefaults?.(workspaceId);
+      const input = {
+        ...given,
+        hard_bounce_threshold: given.hard_bounce_threshold ?? defaults?.hard_bounce_threshold,
+        complaint_threshold: given.complaint_threshold ?? defaults?.complaint_threshold,
+        guardrail_min_sent: given.guardrail_min_sent ?? defaults?.guardrail_min_sent,
+      };
       return db.transaction().execute(async (trx) => {
         const { columns, lists, segments, abTest } = await checkSettings(trx, workspaceId, input);
         const now = clock.now();

@@ -54,6 +54,23 @@ export async function enqueueConfirmations(
 
 export type ConfirmOutcome = 'confirmed' | 'already_confirmed' | 'invalid';
 
+/**
+ * What double opt-in needs from the suppression list (the deliverability
+ * service). A confirmation is asked for, but it is the first email to an
+ * address nobody has verified: it goes only where transactional mail may go
+ * (every reason but `sunset` stops it: a hard bounce, a complaint, a manual
+ * entry, repeated soft bounces).
+ */
+export interface ConfirmationSuppressions {
+  suppressionFor(
+    workspaceId: string,
+    email: string,
+    kind: 'transactional',
+  ): Promise<{ reason: string } | undefined>;
+  /** Removes a `sunset` entry, recording why; true when there was one. */
+  liftSunset(workspaceId: string, email: string, reason: string): Promise<boolean>;
+}
+
 export interface ConfirmationServiceDeps {
   keyring: SecretKeyring;
   publicUrl: string;
@@ -65,6 +82,7 @@ export interface ConfirmationServiceDeps {
   compiler: Pick<TemplateCompiler, 'compile' | 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
   mail: MailPort;
+  suppressions: ConfirmationSuppressions;
 }
 
 /** Double opt-in: the confirmation email with its signed, expiring link, and confirming by that link. */
@@ -137,7 +155,22 @@ export function createConfirmationService(deps: ConfirmationServiceDeps) {
       }
       const membership = contact.lists.find((m) => m.list_id === listId);
       if (list.opt_in !== 'double' || membership?.status !== 'unconfirmed') return;
-      if (SUPPRESSED_STATUSES.includes(contact.status)) return;
+      // Not sent, and nothing to retry: the job succeeds and the log line says why (ids, never the address).
+      // The membership stays unconfirmed; GET /v1/suppressions shows the entry.
+      const skipped = (reason: Record<string, string>) =>
+        logger.info(
+          {
+            workspace_id: workspaceId,
+            list_id: listId,
+            contact_id: contactId,
+            outcome: 'not_sent',
+            ...reason,
+          },
+          'confirmation email not sent: the address may not be mailed',
+        );
+      if (SUPPRESSED_STATUSES.includes(contact.status)) return skipped({ contact_status: contact.status });
+      const suppression = await deps.suppressions.suppressionFor(workspaceId, contact.email, 'transactional');
+      if (suppression) return skipped({ suppression_reason: suppression.reason });
       if (!list.confirmation_from_email) {
         logger.warn(
           { workspace_id: workspaceId, list_id: listId },
@@ -230,9 +263,16 @@ export function createConfirmationService(deps: ConfirmationServiceDeps) {
             userAgent: origin.userAgent ?? null,
           },
         );
-        if (result.confirmed > 0) return { outcome: 'confirmed', listName: list.name };
-        if (result.already_confirmed > 0) return { outcome: 'already_confirmed', listName: list.name };
-        return { outcome: 'invalid' };
+        if (result.confirmed === 0 && result.already_confirmed === 0) return { outcome: 'invalid' };
+        // Following the link proves someone reads this mailbox: a sunset entry (no engagement for
+        // months) would otherwise hold back the very mail the person just asked for.
+        const contact = await contacts.get(ids.workspaceId, ids.contactId);
+        await deps.suppressions.liftSunset(
+          ids.workspaceId,
+          contact.email,
+          `confirmed a subscription to list ${ids.listId} by its link`,
+        );
+        return { outcome: result.confirmed > 0 ? 'confirmed' : 'already_confirmed', listName: list.name };
       } catch (error) {
         if (isDomainError(error) && error.status === 404) return { outcome: 'invalid' };
         throw error;

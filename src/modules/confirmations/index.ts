@@ -4,6 +4,7 @@ export {
   CONFIRM_TOKEN_TTL_MS,
   CONFIRMATION_TASK,
   type ConfirmationService,
+  type ConfirmationSuppressions,
   createConfirmationService,
   enqueueConfirmations,
 } from './confirmations.service.js';

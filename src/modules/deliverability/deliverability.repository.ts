@@ -239,17 +239,19 @@ function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** Deletes the address's entry (only when its reason is `onlyReason`, when given) and returns it. */
 export async function deleteSuppression(
   db: Db,
   workspaceId: string,
   emailKey: string,
+  onlyReason?: SuppressionReason,
 ): Promise<SuppressionRow | undefined> {
-  return db
+  let query = db
     .deleteFrom('suppressions')
     .where('workspace_id', '=', workspaceId)
-    .where('email_key', '=', emailKey)
-    .returningAll()
-    .executeTakeFirst();
+    .where('email_key', '=', emailKey);
+  if (onlyReason) query = query.where('reason', '=', onlyReason);
+  return query.returningAll().executeTakeFirst();
 }
 
 export async function insertRemoval(db: Db, row: NewRow<'suppression_removals'>): Promise<void> {

@@ -46,13 +46,18 @@ export function deliverabilityRoutes(deps: {
         config: { scope: 'suppressions:write' },
         schema: {
           tags,
-          summary: 'Feed one bounce or complaint message in (an MTA pipe)',
+          summary:
+            'Feed one inbound message in (an MTA pipe): a bounce, a complaint or an unsubscribe request',
           description:
-            'Send the whole message (a DSN, an ARF abuse report, a qmail/Yahoo/Exim failure notice) as the raw body with ' +
-            '`Content-Type: message/rfc822`. Each reported recipient is tied to its message (signed VERP return path, else ' +
-            'the Original Message-ID, else the address in this workspace) and the bounce policies are applied. The same ' +
-            'message sent twice changes nothing the second time. A body that is no report is refused (400 REPORT_UNREADABLE) ' +
-            'and nothing is stored; auto-replies are recognised and ignored.',
+            'Send the whole message as the raw body with `Content-Type: message/rfc822`. A message delivered to a ' +
+            'List-Unsubscribe mailto address (`u-<token>@<domain>`, found in Delivered-To, X-Original-To, Envelope-To, ' +
+            'X-Envelope-To, To or Cc of its own headers) unsubscribes the recipient of the message the token names exactly ' +
+            'like its one-click link (`kind: unsubscribe`, `unsubscribe.outcome`); a token that is not valid for this ' +
+            'workspace is ignored (200, `ignored`, nothing changes). Anything else is read as a report (a DSN, an ARF abuse ' +
+            'report, a qmail/Yahoo/Exim failure notice): each reported recipient is tied to its message (signed VERP return ' +
+            'path, else the Original Message-ID, else the address in this workspace) and the bounce policies are applied. ' +
+            'The same message sent twice changes nothing the second time. A body that is neither is refused (400 ' +
+            'REPORT_UNREADABLE) and nothing is stored; auto-replies are recognised and ignored.',
           consumes: ['message/rfc822'],
           response: responses({ 200: RawIntakeResult }),
         },
@@ -68,6 +73,10 @@ export function deliverabilityRoutes(deps: {
         const raw = request.body;
         if (raw.length === 0)
           throw new DomainError('REPORT_UNREADABLE', 'the body is empty: send the bounce message');
+        const workspaceId = principalOf(request).workspaceId;
+        // Unsubscribe requests first: they are told apart by where they were delivered, not by their content.
+        const unsubscribe = await deliverability.unsubscribeByMail(workspaceId, raw);
+        if (unsubscribe) return { kind: 'unsubscribe', format: 'mailto', results: [], unsubscribe };
         const parsed = parseReport(raw);
         if (parsed.kind === 'unknown' || (parsed.kind !== 'auto_reply' && parsed.recipients.length === 0)) {
           throw new DomainError(
@@ -75,7 +84,7 @@ export function deliverabilityRoutes(deps: {
             'no delivery status notification (RFC 3464), feedback report (RFC 5965) or failure notice with a recipient was found in the message',
           );
         }
-        const results = await deliverability.applyReport(principalOf(request).workspaceId, parsed, 'smtp', {
+        const results = await deliverability.applyReport(workspaceId, parsed, 'smtp', {
           rawDigest: digest(raw),
         });
         return { kind: parsed.kind, format: parsed.format, results };
@@ -253,7 +262,8 @@ export function deliverabilityRoutes(deps: {
         config: { scope: 'settings:read' },
         schema: {
           tags,
-          summary: 'Bounce policy and provider webhook settings (secrets only as *_set)',
+          summary:
+            'Bounce policy, guardrail defaults for new campaigns, provider webhook and IMAP settings (secrets only as *_set)',
           response: responses({ 200: SettingsSchema }),
         },
       },
@@ -266,7 +276,8 @@ export function deliverabilityRoutes(deps: {
         config: { scope: 'settings:write' },
         schema: {
           tags,
-          summary: 'Change the soft-bounce policy and the provider webhook secrets (null clears one)',
+          summary:
+            'Change the soft-bounce policy, the guardrail defaults for new campaigns, the provider webhook secrets and the bounce mailbox (null clears one)',
           body: SettingsPatchSchema,
           response: responses({ 200: SettingsSchema }),
         },
@@ -331,7 +342,8 @@ export function webhookRoutes(deps: { intake: WebhookIntake; bodyLimit: number }
         schema: schema(
           'Amazon SES bounce and complaint notifications through SNS',
           'Subscribe this URL (HTTPS) to the SNS topic of your SES notifications and add the topic ARN to ses_topic_arns. ' +
-            'Messages are checked against the SNS signing certificate; subscription confirmations are confirmed.',
+            'Messages are checked against the SNS signing certificate; subscription confirmations are confirmed. A message ' +
+            'whose signed Timestamp is further from now than HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS is refused (401).',
         ),
       },
       async (request) => intake.ses(request.params.workspaceId, rawOf(request.body)),
@@ -343,7 +355,8 @@ export function webhookRoutes(deps: { intake: WebhookIntake; bodyLimit: number }
         config: { public: true },
         schema: schema(
           'SendGrid Event Webhook (signed)',
-          'Enable the signed Event Webhook and store its verification key as sendgrid_public_key.',
+          'Enable the signed Event Webhook and store its verification key as sendgrid_public_key. A request whose signed ' +
+            'timestamp is further from now than HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS is refused (401).',
         ),
       },
       async (request) => {

@@ -84,10 +84,30 @@ const AppliedSchema = Type.Object({
   effects: Type.Array(Type.String(), { description: 'contact_bounced, contact_complained, suppressed.' }),
 });
 
+export const UnsubscribeMailSchema = Type.Object({
+  outcome: Type.Union(
+    [Type.Literal('unsubscribed'), Type.Literal('already_unsubscribed'), Type.Literal('ignored')],
+    {
+      description:
+        'ignored: no valid token of a message of this workspace (tampered, retired key, another workspace, erased contact); nothing changed.',
+    },
+  ),
+  scope: Type.Union([Type.Literal('lists'), Type.Literal('all'), Type.Null()], {
+    description: "lists: the campaign's lists were left; all: all marketing email (automation emails).",
+  }),
+  contact_id: Nullable(Type.String()),
+  campaign_id: Nullable(Type.String()),
+  message_ref: Nullable(Type.String({ description: 'messages.id of an automation email.' })),
+});
+
 export const RawIntakeResult = Type.Object({
-  kind: Type.String({ description: 'bounce, delay, complaint, auto_reply or unknown.' }),
-  format: Type.String({ description: 'dsn, arf, text, auto_reply or none.' }),
+  kind: Type.String({
+    description:
+      'bounce, delay, complaint, auto_reply, unknown, or unsubscribe (mail to a List-Unsubscribe mailto address).',
+  }),
+  format: Type.String({ description: 'dsn, arf, text, auto_reply, none, or mailto.' }),
   results: Type.Array(AppliedSchema),
+  unsubscribe: Type.Optional(UnsubscribeMailSchema),
 });
 
 export const WebhookResult = Type.Object({
@@ -130,6 +150,15 @@ const Folder = (description: string) =>
 export const SettingsSchema = Type.Object({
   soft_bounce_threshold: Type.Integer(),
   soft_bounce_window_days: Type.Integer(),
+  hard_bounce_threshold: Type.Number({
+    description: "What a new campaign takes when it sets no hard_bounce_threshold (Herald's default: 0.05).",
+  }),
+  complaint_threshold: Type.Number({
+    description: "What a new campaign takes when it sets no complaint_threshold (Herald's default: 0.003).",
+  }),
+  guardrail_min_sent: Type.Integer({
+    description: "What a new campaign takes when it sets no guardrail_min_sent (Herald's default: 500).",
+  }),
   ses_topic_arns: Type.Array(Type.String()),
   sendgrid_public_key: Nullable(Type.String()),
   mailgun_signing_key_set: Type.Boolean(),
@@ -157,6 +186,24 @@ export const SettingsPatchSchema = Type.Object(
     ),
     soft_bounce_window_days: Type.Optional(
       Type.Integer({ minimum: 1, maximum: 365, description: '...within this many days (default 7).' }),
+    ),
+    hard_bounce_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: sending pauses itself when hard bounces / recipients sent pass this share. null: Herald's (0.05). Existing campaigns keep theirs.",
+      }),
+    ),
+    complaint_threshold: Type.Optional(
+      Type.Union([Type.Number({ exclusiveMinimum: 0, maximum: 1 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: sending pauses itself when complaints / recipients sent pass this share. null: Herald's (0.003, the Gmail/Yahoo bulk-sender limit).",
+      }),
+    ),
+    guardrail_min_sent: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 100_000_000 }), Type.Null()], {
+        description:
+          "Guardrail default for new campaigns that set none: recipients sent before the rates are judged. null: Herald's (500).",
+      }),
     ),
     ses_topic_arns: Type.Optional(
       Type.Array(Type.String({ pattern: '^arn:[^:]+:sns:[^:]*:[^:]*:.+$' }), {
@@ -217,6 +264,10 @@ export const ImapPollResult = Type.Object({
   processed: Type.Integer({ description: 'Reports applied and moved to the processed folder.' }),
   unparsed: Type.Integer({
     description: 'Messages moved to the unparsed folder (no report, auto-reply, unreadable).',
+  }),
+  unsubscribes: Type.Integer({
+    description:
+      'Mail to List-Unsubscribe mailto addresses acted on (unsubscribed, or already so) and moved to the processed folder; one with a token that is not valid here goes to the unparsed folder.',
   }),
   applied: Type.Integer({ description: 'Recipient reports newly stored.' }),
   duplicates: Type.Integer({ description: 'Recipient reports seen before (nothing changed).' }),

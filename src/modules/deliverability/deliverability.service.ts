@@ -16,6 +16,11 @@ import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { type ContactService, normalizeEmail } from '../contacts/index.js';
 import * as repo from './deliverability.repository.js';
 import { buildHealthWindows, HEALTH_THRESHOLDS } from './health-report.js';
+import {
+  type MailtoUnsubscribePort,
+  type UnsubscribeMailResult,
+  unsubscribeByMail,
+} from './unsubscribe-mail.js';
 
 /**
  * Bounces, complaints and the suppression list. Every source (an MTA pipe,
@@ -78,7 +83,14 @@ export interface Suppression {
   created_at: Date;
 }
 
-export interface DeliverabilitySettings {
+/** What a new campaign takes for the guardrail settings it does not set. */
+export interface GuardrailDefaults {
+  hard_bounce_threshold: number;
+  complaint_threshold: number;
+  guardrail_min_sent: number;
+}
+
+export interface DeliverabilitySettings extends GuardrailDefaults {
   soft_bounce_threshold: number;
   soft_bounce_window_days: number;
   ses_topic_arns: string[];
@@ -121,6 +133,10 @@ export const IMAP_DEFAULTS = {
 export interface SettingsPatch {
   soft_bounce_threshold?: number | undefined;
   soft_bounce_window_days?: number | undefined;
+  /** Guardrail defaults for new campaigns; null: back to Herald's. */
+  hard_bounce_threshold?: number | null | undefined;
+  complaint_threshold?: number | null | undefined;
+  guardrail_min_sent?: number | null | undefined;
   ses_topic_arns?: string[] | undefined;
   sendgrid_public_key?: string | null | undefined;
   mailgun_signing_key?: string | null | undefined;
@@ -147,6 +163,16 @@ export interface WebhookCredentials {
 
 export const DEFAULT_SOFT_BOUNCE_THRESHOLD = 3;
 export const DEFAULT_SOFT_BOUNCE_WINDOW_DAYS = 7;
+/**
+ * Herald's guardrails (the campaigns columns' defaults, migration 0022):
+ * complaints 0.3% (the Gmail/Yahoo bulk-sender limit), hard bounces 5% (ESPs
+ * suspend senders around 5-10%), judged after 500 recipients.
+ */
+export const DEFAULT_GUARDRAILS: GuardrailDefaults = {
+  hard_bounce_threshold: 0.05,
+  complaint_threshold: 0.003,
+  guardrail_min_sent: 500,
+};
 const DIAGNOSTIC_MAX = 1000;
 const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|\[::1\]|localhost)$/i;
 /** A stronger reason replaces a weaker one on the list; never the other way round. */
@@ -170,6 +196,12 @@ export interface DeliverabilityServiceDeps {
    * a late report pauses a still-sending campaign without waiting for a batch.
    */
   onCampaignReport?: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
+  /**
+   * Unsubscribes a message's recipient as its one-click link would (the
+   * public pages): what mail to a List-Unsubscribe `mailto:` address does.
+   * Without it such mail is ignored.
+   */
+  unsubscribes?: MailtoUnsubscribePort | undefined;
 }
 
 export function emailKey(email: string): string {
@@ -410,8 +442,17 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     };
   }
 
+  function toGuardrails(row: repo.SettingsRow | undefined): GuardrailDefaults {
+    return {
+      hard_bounce_threshold: row?.hard_bounce_threshold ?? DEFAULT_GUARDRAILS.hard_bounce_threshold,
+      complaint_threshold: row?.complaint_threshold ?? DEFAULT_GUARDRAILS.complaint_threshold,
+      guardrail_min_sent: row?.guardrail_min_sent ?? DEFAULT_GUARDRAILS.guardrail_min_sent,
+    };
+  }
+
   function toSettings(row: repo.SettingsRow | undefined): DeliverabilitySettings {
     return {
+      ...toGuardrails(row),
       soft_bounce_threshold: row?.soft_bounce_threshold ?? DEFAULT_SOFT_BOUNCE_THRESHOLD,
       soft_bounce_window_days: row?.soft_bounce_window_days ?? DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
       ses_topic_arns: row?.ses_topic_arns ?? [],
@@ -614,6 +655,16 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     },
 
     /**
+     * A message delivered to a List-Unsubscribe `mailto:` address
+     * (`u-<token>@...`): the unsubscribe it asks for, or undefined when it was
+     * not sent to one (a bounce or complaint report, or not for Herald).
+     * Every inbound path asks this first, before the bounce reader.
+     */
+    async unsubscribeByMail(workspaceId: string, raw: Buffer): Promise<UnsubscribeMailResult | undefined> {
+      return unsubscribeByMail({ db, keyring, unsubscribes: deps.unsubscribes }, workspaceId, raw);
+    },
+
+    /**
      * Synchronous SMTP refusals at send time (campaign sender, messages): a
      * 5xx reply (or a 4xx on the last attempt) goes through the same policies as
      * a DSN. Anything else is no report about the address and is ignored.
@@ -640,6 +691,46 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       kind: 'marketing' | 'transactional' = 'marketing',
     ): Promise<boolean> {
       return (await repo.suppressedKeys(trx, workspaceId, [emailKey(email)], kind)).size > 0;
+    },
+
+    /**
+     * The entry that keeps mail of this kind from `email`, or undefined when it
+     * may go: every reason stops marketing email, every reason but `sunset`
+     * the rest (transactional messages, double opt-in confirmations).
+     */
+    async suppressionFor(
+      workspaceId: string,
+      email: string,
+      kind: 'marketing' | 'transactional' = 'marketing',
+      trx: Db = db,
+    ): Promise<Suppression | undefined> {
+      const row = await repo.findSuppression(trx, workspaceId, emailKey(email));
+      if (!row || (kind === 'transactional' && row.reason === 'sunset')) return undefined;
+      return toSuppression(row);
+    },
+
+    /**
+     * Removes the address's `sunset` entry (no other reason) because the
+     * contact engaged again (confirmed a subscription by its link), recorded
+     * in suppression_removals like a removal through the API. True when one
+     * was removed.
+     */
+    async liftSunset(workspaceId: string, email: string, reason: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const removed = await repo.deleteSuppression(trx, workspaceId, emailKey(email), 'sunset');
+        if (!removed) return false;
+        await repo.insertRemoval(trx, {
+          id: uuidv7(clock.now().getTime()),
+          workspace_id: workspaceId,
+          email_key: removed.email_key,
+          previous_reason: removed.reason,
+          suppressed_at: removed.created_at,
+          reason,
+          removed_by: null,
+          removed_at: clock.now(),
+        });
+        return true;
+      });
     },
 
     async listSuppressions(
@@ -839,6 +930,15 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
       return toSettings(await repo.findSettings(db, workspaceId));
     },
 
+    /**
+     * The guardrails a new campaign takes when it sets none of its own: the
+     * workspace's (deliverability settings), else Herald's. Read by the
+     * campaigns service before its creating transaction opens.
+     */
+    async guardrailDefaults(workspaceId: string): Promise<GuardrailDefaults> {
+      return toGuardrails(await repo.findSettings(db, workspaceId));
+    },
+
     async updateSettings(workspaceId: string, patch: SettingsPatch): Promise<DeliverabilitySettings> {
       return db.transaction().execute(async (trx) => {
         const current = await repo.findSettings(trx, workspaceId);
@@ -856,6 +956,18 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
             patch.soft_bounce_window_days ??
             current?.soft_bounce_window_days ??
             DEFAULT_SOFT_BOUNCE_WINDOW_DAYS,
+          hard_bounce_threshold:
+            patch.hard_bounce_threshold === undefined
+              ? (current?.hard_bounce_threshold ?? null)
+              : patch.hard_bounce_threshold,
+          complaint_threshold:
+            patch.complaint_threshold === undefined
+              ? (current?.complaint_threshold ?? null)
+              : patch.complaint_threshold,
+          guardrail_min_sent:
+            patch.guardrail_min_sent === undefined
+              ? (current?.guardrail_min_sent ?? null)
+              : patch.guardrail_min_sent,
           ses_topic_arns: patch.ses_topic_arns ?? current?.ses_topic_arns ?? [],
           sendgrid_public_key:
             patch.sendgrid_public_key === undefined

@@ -4,8 +4,9 @@ import { parseReport } from '../bounces/index.js';
 import { type DeliverabilityService, digest, type ImapMailboxConfig } from './deliverability.service.js';
 
 /**
- * Reads bounce and complaint reports from each workspace's bounce mailbox
- * over IMAP. Every message is parsed like `POST /v1/inbound/raw` does, applied
+ * Reads bounce and complaint reports (and unsubscribe requests sent to
+ * List-Unsubscribe mailto addresses) from each workspace's bounce mailbox
+ * over IMAP. Every message is read like `POST /v1/inbound/raw` does, applied
  * with source `imap` and the digest of its bytes as dedup key (so reading it
  * again, after a crash between applying and moving, changes nothing), then
  * moved: reports to the processed folder, anything else to the unparsed
@@ -18,6 +19,8 @@ export interface MailboxResult {
   messages: number;
   processed: number;
   unparsed: number;
+  /** Unsubscribe requests (mail to List-Unsubscribe mailto addresses) acted on. */
+  unsubscribes: number;
   applied: number;
   duplicates: number;
 }
@@ -30,7 +33,7 @@ export interface PollSummary extends MailboxResult {
 }
 
 export interface ImapPollerDeps {
-  deliverability: Pick<DeliverabilityService, 'imapMailboxes' | 'applyReport'>;
+  deliverability: Pick<DeliverabilityService, 'imapMailboxes' | 'applyReport' | 'unsubscribeByMail'>;
   logger: Logger;
   /** Connection and greeting timeout (ms). */
   timeoutMs?: number;
@@ -62,7 +65,14 @@ export function createImapPoller(deps: ImapPollerDeps) {
   const batchSize = deps.batchSize ?? 500;
 
   async function pollMailbox(config: ImapMailboxConfig): Promise<MailboxResult> {
-    const result: MailboxResult = { messages: 0, processed: 0, unparsed: 0, applied: 0, duplicates: 0 };
+    const result: MailboxResult = {
+      messages: 0,
+      processed: 0,
+      unparsed: 0,
+      unsubscribes: 0,
+      applied: 0,
+      duplicates: 0,
+    };
     const client = new ImapFlow({
       host: config.host,
       port: config.port,
@@ -99,6 +109,21 @@ export function createImapPoller(deps: ImapPollerDeps) {
         for (const message of messages) {
           result.messages++;
           const source = message.source;
+          // Mail to a List-Unsubscribe mailto address (routed to this mailbox with the bounces): acted on,
+          // then processed; one whose token is not valid here is left for a person in the unparsed folder.
+          const unsubscribe =
+            source && source.length > 0
+              ? await deliverability.unsubscribeByMail(config.workspaceId, source)
+              : undefined;
+          if (unsubscribe) {
+            const done = unsubscribe.outcome !== 'ignored';
+            await moveOrThrow(client, message.uid, done ? processed : unparsed);
+            if (done) {
+              result.unsubscribes++;
+              result.processed++;
+            } else result.unparsed++;
+            continue;
+          }
           let parsed: ReturnType<typeof parseReport> | undefined;
           try {
             parsed = source && source.length > 0 ? parseReport(source) : undefined;
@@ -152,6 +177,7 @@ export function createImapPoller(deps: ImapPollerDeps) {
         messages: 0,
         processed: 0,
         unparsed: 0,
+        unsubscribes: 0,
         applied: 0,
         duplicates: 0,
         errors: [],
@@ -163,6 +189,7 @@ export function createImapPoller(deps: ImapPollerDeps) {
           summary.messages += r.messages;
           summary.processed += r.processed;
           summary.unparsed += r.unparsed;
+          summary.unsubscribes += r.unsubscribes;
           summary.applied += r.applied;
           summary.duplicates += r.duplicates;
           if (r.messages > 0)

@@ -21,4 +21,5 @@ export {
   type SunsetPolicy,
   sunsetTasks,
 } from './sunset-policy.js';
+export type { MailtoUnsubscribePort, UnsubscribeMailResult } from './unsubscribe-mail.js';
 export { createWebhookIntake, SNS_SUBSCRIBE_URL, type WebhookIntake } from './webhook-intake.js';

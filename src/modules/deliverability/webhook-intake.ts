@@ -36,6 +36,10 @@ export interface WebhookIntakeDeps {
   snsCertUrl?: RegExp | undefined;
   snsSubscribeUrl?: RegExp | undefined;
   mailgunMaxAgeMs: number;
+  /** How far a SendGrid request's signed timestamp may be from now. */
+  sendgridMaxAgeMs: number;
+  /** How far an SNS message's signed Timestamp (its publication) may be from now. */
+  snsMaxAgeMs: number;
 }
 
 export interface WebhookOutcome {
@@ -56,6 +60,22 @@ function notConfigured(provider: string, setting: string): DomainError {
   return new DomainError(
     'WEBHOOK_NOT_CONFIGURED',
     `the ${provider} webhook is not configured for this workspace: set ${setting} with PATCH /v1/deliverability/settings`,
+  );
+}
+
+/**
+ * Refuses a signed time too far from now (either way): the signature covers
+ * it, so an old request cannot be made fresh, and a captured one replays only
+ * within the window (where the dedup keys make it change nothing). Checked
+ * before the signature, so a stale request costs no certificate fetch.
+ */
+function refuseStale(what: string, at: number, now: Date, maxAgeMs: number, setting: string): void {
+  const off = Math.round((now.getTime() - at) / 1000);
+  if (Math.abs(now.getTime() - at) <= maxAgeMs) return;
+  throw new DomainError(
+    'WEBHOOK_SIGNATURE_INVALID',
+    `${what} is ${Math.abs(off)} s ${off >= 0 ? 'old' : 'in the future'}, outside the ${maxAgeMs / 1000} s window (${setting}): ` +
+      'an old request is refused as a possible replay; if this is a live request, check the server clock',
   );
 }
 
@@ -120,10 +140,21 @@ export function createWebhookIntake(deps: WebhookIntakeDeps) {
       if (typeof body !== 'object' || body === null || Array.isArray(body))
         throw badPayload('expected an SNS message (a JSON object with Type, Message, Signature...)');
       const message = body as Record<string, unknown>;
+      const publishedAt = typeof message.Timestamp === 'string' ? Date.parse(message.Timestamp) : Number.NaN;
+      if (Number.isFinite(publishedAt))
+        refuseStale(
+          'the SNS Timestamp',
+          publishedAt,
+          clock.now(),
+          deps.snsMaxAgeMs,
+          'HERALD_SNS_WEBHOOK_MAX_AGE_SECONDS',
+        );
       if (!(await verifySnsSignature(message, fetchCertificate, certUrl)))
         throw badSignature(
           'the SNS signature does not verify against the signing certificate at SigningCertURL',
         );
+      if (!Number.isFinite(publishedAt))
+        throw badPayload('Timestamp must be an ISO 8601 time (when SNS published the message)', '/Timestamp');
       if (typeof message.TopicArn !== 'string' || !creds.sesTopicArns.includes(message.TopicArn))
         throw new DomainError(
           'FORBIDDEN',
@@ -158,7 +189,18 @@ export function createWebhookIntake(deps: WebhookIntakeDeps) {
     ): Promise<WebhookOutcome> {
       const creds = await credentials(workspaceId);
       if (!creds.sendgridPublicKey) throw notConfigured('SendGrid', 'sendgrid_public_key');
+      // Seconds since the epoch; anything else cannot have been signed by SendGrid and fails the signature.
+      if (headers.timestamp && /^\d{1,12}$/.test(headers.timestamp))
+        refuseStale(
+          'the signed timestamp (X-Twilio-Email-Event-Webhook-Timestamp)',
+          Number(headers.timestamp) * 1000,
+          clock.now(),
+          deps.sendgridMaxAgeMs,
+          'HERALD_SENDGRID_WEBHOOK_MAX_AGE_SECONDS',
+        );
       if (
+        !headers.timestamp ||
+        !/^\d{1,12}$/.test(headers.timestamp) ||
         !headers.signature ||
         !headers.timestamp ||
         !verifySendgridSignature({

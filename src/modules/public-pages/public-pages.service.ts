@@ -204,6 +204,46 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
     return changes + result.unsubscribed.length;
   }
 
+  /** The one-click unsubscribe, once the token (or the List-Unsubscribe mailto address) named who and why. */
+  async function unsubscribeIds(
+    ids: TokenIds,
+    request: { scope: UnsubscribeScope; method: 'one-click' | 'page' | 'mailto' },
+    page: PageOrigin,
+  ): Promise<
+    | { outcome: 'invalid' }
+    | {
+        outcome: 'unsubscribed' | 'already_unsubscribed';
+        scope: UnsubscribeScope;
+        lists: NamedList[];
+        locale: string | null;
+      }
+  > {
+    const contact = await contactOf(ids);
+    if (!contact) return { outcome: 'invalid' };
+    const named = await unsubscribeLists(ids);
+    const scope: UnsubscribeScope = named.length === 0 ? 'all' : request.scope;
+    const detail = { method: request.method, campaign_id: ids.campaignId ?? null };
+    let changed: number;
+    if (scope === 'all') {
+      changed = await unsubscribeAll(ids, contact, detail, page);
+    } else {
+      const result = await lists.changeOwnSubscriptions(
+        ids.workspaceId,
+        ids.contactId,
+        { unsubscribe: named.map((l) => l.id) },
+        origin(ids, page),
+        detail,
+      );
+      changed = result.unsubscribed.length;
+    }
+    return {
+      outcome: changed > 0 ? 'unsubscribed' : 'already_unsubscribed',
+      scope,
+      lists: named,
+      locale: contact.locale,
+    };
+  }
+
   /** Any valid preferences token gives its contact's preference center; undefined otherwise. */
   async function preferencesOf(token: string): Promise<PreferencesView | undefined> {
     const ids = read('preferences', token);
@@ -282,30 +322,36 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
     > {
       const ids = read('unsubscribe', token);
       if (!ids) return { outcome: 'invalid' };
-      const contact = await contactOf(ids);
-      if (!contact) return { outcome: 'invalid' };
-      const named = await unsubscribeLists(ids);
-      const scope: UnsubscribeScope = named.length === 0 ? 'all' : request.scope;
-      const detail = { method: request.method, campaign_id: ids.campaignId ?? null };
-      let changed: number;
-      if (scope === 'all') {
-        changed = await unsubscribeAll(ids, contact, detail, page);
-      } else {
-        const result = await lists.changeOwnSubscriptions(
-          ids.workspaceId,
-          ids.contactId,
-          { unsubscribe: named.map((l) => l.id) },
-          origin(ids, page),
-          detail,
-        );
-        changed = result.unsubscribed.length;
-      }
-      return {
-        outcome: changed > 0 ? 'unsubscribed' : 'already_unsubscribed',
-        scope,
-        lists: named,
-        locale: contact.locale,
-      };
+      return unsubscribeIds(ids, request, page);
+    },
+
+    /**
+     * Mail to a message's List-Unsubscribe `mailto:` address (read by the
+     * deliverability intake, which found the message it was sent with): the
+     * one-click POST of that message's link, recorded with method `mailto`.
+     * A campaign email's recipient leaves the campaign's lists; an automation
+     * email (no campaign, no list) opts out of all marketing email, as its
+     * link does. No IP or user agent: a mail server delivered the request.
+     */
+    async unsubscribeRecipient(input: {
+      workspaceId: string;
+      contactId: string;
+      campaignId: string | null;
+    }): Promise<{
+      outcome: 'invalid' | 'unsubscribed' | 'already_unsubscribed';
+      scope: UnsubscribeScope | null;
+    }> {
+      const result = await unsubscribeIds(
+        {
+          workspaceId: input.workspaceId,
+          contactId: input.contactId,
+          campaignId: input.campaignId ?? undefined,
+          listId: undefined,
+        },
+        { scope: 'lists', method: 'mailto' },
+        {},
+      );
+      return { outcome: result.outcome, scope: result.outcome === 'invalid' ? null : result.scope };
     },
 
     preferences: preferencesOf,
