@@ -38,6 +38,8 @@ export interface Config {
   snsSubscribeUrlPattern: string | undefined;
   mailgunWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
+  engagementRefreshIntervalMs: number;
+  engagementTrainIntervalMs: number;
   imapPollIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;

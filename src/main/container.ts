@@ -47,6 +47,12 @@ import {
   deliverabilityTasks,
   IMAP_POLL_TASK,
 } from '../modules/deliverability/index.js';
+import {
+  createEngagementService,
+  ENGAGEMENT_REFRESH_TASK,
+  ENGAGEMENT_TRAIN_TASK,
+  engagementTasks,
+} from '../modules/engagement/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -199,6 +205,11 @@ export function createContainer(options: ContainerOptions) {
     holdoutWindowHours: config.attributionWindowHours,
   });
   const segments = createSegmentService({ db, clock, attributes });
+  const engagement = createEngagementService({
+    db,
+    clock,
+    logger: logger.child({ component: 'engagement' }),
+  });
   const automations = createAutomationService({ db, clock, attributes });
   const automationReports = createAutomationReports({ db });
   const segmentMembership = createSegmentMembership({
@@ -341,6 +352,7 @@ export function createContainer(options: ContainerOptions) {
     ...automationWebhookTasks({ clock, secretFor: webhookSecretFor }),
     ...deliverabilityTasks({ imapPoller }),
     ...experimentTasks({ experiments }),
+    ...engagementTasks({ engagement }),
   };
   runner = createJobRunner({
     db,
@@ -362,6 +374,8 @@ export function createContainer(options: ContainerOptions) {
       { task: TRIGGERS_TASK, everyMs: config.automationTriggerIntervalMs },
       { task: IMAP_POLL_TASK, everyMs: config.imapPollIntervalMs },
       { task: DECIDE_TASK, everyMs: 30_000 },
+      { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
+      { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
     ],
   });
 
@@ -457,6 +471,7 @@ export function createContainer(options: ContainerOptions) {
     events,
     segments,
     segmentMembership,
+    engagement,
     automations,
     automationEngine,
     automationReports,
@@ -488,6 +503,7 @@ export function createContainer(options: ContainerOptions) {
       analytics,
       events,
       segments,
+      engagement,
       automations,
       automationEngine,
       automationSimulator,
