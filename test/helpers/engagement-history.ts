@@ -12,10 +12,10 @@ import { uuidv7 } from '../../src/lib/ids.js';
 export async function insertContacts(
   db: Db,
   workspaceId: string,
-  contacts: { email: string; createdAt: Date; timezone?: string | null }[],
+  contacts: { email: string; createdAt: Date; timezone?: string | null; id?: string }[],
 ): Promise<string[]> {
   if (contacts.length === 0) return [];
-  const ids = contacts.map((c) => uuidv7(c.createdAt.getTime()));
+  const ids = contacts.map((c) => c.id ?? uuidv7(c.createdAt.getTime()));
   await sql`
     INSERT INTO contacts (id, workspace_id, email, timezone, created_at, updated_at)
     SELECT r.id, ${workspaceId}, r.email, r.timezone, r.created_at, r.created_at
@@ -69,10 +69,15 @@ export interface HitRow {
   classification?: 'human' | 'proxy' | 'prefetch' | 'scanner' | 'bot';
 }
 
-/** A stable uuid per campaign email: what the tracking token of that email names. */
-function emailId(campaignId: string | null, contactId: string): string {
-  const hex = createHash('md5').update(`${campaignId}:${contactId}`).digest('hex');
+/** A uuid that is always the same for the same text: stable ids, so seeded tests replay exactly. */
+export function stableId(text: string): string {
+  const hex = createHash('md5').update(text).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The id every hit on one campaign email carries (its tracking token names it). */
+function emailId(campaignId: string | null, contactId: string): string {
+  return stableId(`${campaignId}:${contactId}`);
 }
 
 export async function insertHits(db: Db, workspaceId: string, rows: readonly HitRow[]): Promise<void> {

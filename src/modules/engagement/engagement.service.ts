@@ -10,6 +10,11 @@ import { bestHour, countsFromRecord, deliveryTime, hourScores } from './send-tim
 
 const DAY_MS = 86_400_000;
 const KINDS: ModelKind[] = ['open', 'click'];
+/**
+ * Seeds the draws on contact ids that pick the validation fifth and the training sample: fixed, so a
+ * contact stays on its side across retrainings and every model is validated on comparable contacts.
+ */
+const SPLIT_SEED = 'herald-engagement';
 
 /** A contact's engagement as the API shows it (the `engagement` object of a contact). */
 export interface ContactEngagement {
@@ -232,7 +237,7 @@ export function createEngagementService(deps: EngagementServiceDeps) {
           workspaceId,
           ids,
           asOf: cutoff,
-          labels: { until: now, now, keep, seed: workspaceId },
+          labels: { until: now, now, keep, seed: SPLIT_SEED },
         });
         for (const f of figures)
           rows.push({
