@@ -413,6 +413,7 @@ export function createContainer(options: ContainerOptions) {
     workerId: runner.workerId,
     ports: sendingPorts,
     sendingPolicy,
+    sendTimes: engagement,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
