@@ -268,6 +268,38 @@ describe('the refresh', () => {
   });
 });
 
+describe('the OpenAPI document', () => {
+  /** Paths of object properties without a description, below `schema`. */
+  function undocumented(schema: Record<string, unknown> | undefined, path: string): string[] {
+    if (!schema || typeof schema !== 'object') return [];
+    const out: string[] = [];
+    for (const [key, value] of Object.entries(
+      (schema.properties ?? {}) as Record<string, Record<string, unknown>>,
+    )) {
+      if (!value.description) out.push(`${path}.${key}`);
+      out.push(...undocumented(value, `${path}.${key}`));
+    }
+    if (schema.items) out.push(...undocumented(schema.items as Record<string, unknown>, `${path}[]`));
+    for (const union of ['anyOf', 'oneOf', 'allOf'])
+      for (const part of (schema[union] ?? []) as Record<string, unknown>[])
+        out.push(...undocumented(part, path));
+    return out;
+  }
+
+  it('describes every field of the engagement routes and of the contact’s engagement', async () => {
+    const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    const ok = (path: string, method: string) =>
+      doc.paths[path][method].responses['200'].content['application/json'].schema;
+    expect(JSON.stringify(ok('/v1/engagement/models', 'get'))).toContain('"validation_auc"');
+    expect(undocumented(ok('/v1/engagement/models', 'get'), 'models')).toEqual([]);
+    expect(undocumented(ok('/v1/engagement/train', 'post'), 'train')).toEqual([]);
+    expect(undocumented(ok('/v1/engagement/refresh', 'post'), 'refresh')).toEqual([]);
+    const contact = ok('/v1/contacts/{id}', 'get');
+    expect(contact.properties.engagement.description).toBeDefined();
+    expect(undocumented(contact.properties.engagement, 'contact.engagement')).toEqual([]);
+  });
+});
+
 describe('segment conditions on engagement', () => {
   async function bothShapes(definition: Condition): Promise<{ set: string[]; probe: string[] }> {
     const compiled = compileSegment(definition, {

@@ -6,6 +6,11 @@ const Probability = (description: string) =>
 const HourOfWeek = (description: string) =>
   Type.Union([Type.Integer({ minimum: 0, maximum: 167 }), Type.Null()], { description });
 const Count = (description: string) => Type.Integer({ minimum: 0, description });
+const At = (description: string) => Type.Unsafe<Date>({ type: 'string', format: 'date-time', description });
+const TrainingStatus = Type.Union([Type.Literal('trained'), Type.Literal('refused')], {
+  description:
+    'trained: a model was stored and is now in use; refused: too little data, the previous model stays.',
+});
 const ModelKind = Type.Union([Type.Literal('open'), Type.Literal('click')], {
   description: 'open: predicts a human open; click: a human click.',
 });
@@ -56,7 +61,7 @@ export const ContactEngagementSchema = Type.Object(
     click_model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
       description: 'The model click_probability comes from.',
     }),
-    computed_at: Timestamp,
+    computed_at: At('When the refresh computed these figures (the score and counts are as of this instant).'),
   },
   {
     title: 'ContactEngagement',
@@ -75,7 +80,10 @@ const CalibrationBinSchema = Type.Object({
 
 export const EngagementModelSchema = Type.Object(
   {
-    id: Type.String({ format: 'uuid' }),
+    id: Type.String({
+      format: 'uuid',
+      description: 'The model; contacts name it in open_model_id / click_model_id.',
+    }),
     kind: ModelKind,
     cutoff: Type.Unsafe<Date>({
       type: 'string',
@@ -112,7 +120,7 @@ export const EngagementModelSchema = Type.Object(
     calibration: Type.Array(CalibrationBinSchema, {
       description: 'Predicted against observed rates in ten probability bins (empty bins left out).',
     }),
-    trained_at: Timestamp,
+    trained_at: At('When it was trained.'),
   },
   { title: 'EngagementModel' },
 );
@@ -128,18 +136,21 @@ export const EngagementModelsSchema = Type.Object(
         last_attempt: Type.Union(
           [
             Type.Object({
-              status: Type.Union([Type.Literal('trained'), Type.Literal('refused')]),
+              status: TrainingStatus,
               reason: Type.Union([Type.String(), Type.Null()], {
                 description: 'Why training was refused (too little data); the previous model stays in use.',
               }),
-              model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-              at: Timestamp,
+              model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+                description: 'The model this attempt stored (null when refused).',
+              }),
+              at: At('When the attempt ran.'),
             }),
             Type.Null(),
           ],
           { description: 'The latest training attempt of this kind; null before the first.' },
         ),
       }),
+      { description: 'One entry per kind: open, then click.' },
     ),
   },
   { title: 'EngagementModels' },
@@ -147,8 +158,10 @@ export const EngagementModelsSchema = Type.Object(
 
 export const TrainResultSchema = Type.Object(
   {
-    cutoff: Timestamp,
-    horizon_days: Type.Integer(),
+    cutoff: At('Features were read as of this instant (horizon_days before now).'),
+    horizon_days: Type.Integer({
+      description: 'Days after the cutoff whose marketing email labels the contacts.',
+    }),
     rows: Type.Integer({
       description:
         'Contacts created before the cutoff that were sent marketing email in the horizon (sampled above 200,000).',
@@ -156,12 +169,15 @@ export const TrainResultSchema = Type.Object(
     results: Type.Array(
       Type.Object({
         kind: ModelKind,
-        status: Type.Union([Type.Literal('trained'), Type.Literal('refused')]),
+        status: TrainingStatus,
         reason: Type.Union([Type.String(), Type.Null()], {
           description: 'Why it was refused: what the minimum is and what the workspace has.',
         }),
-        model: Type.Union([EngagementModelSchema, Type.Null()]),
+        model: Type.Union([EngagementModelSchema, Type.Null()], {
+          description: 'The model stored (null when refused).',
+        }),
       }),
+      { description: 'One result per kind: open, then click.' },
     ),
   },
   { title: 'EngagementTrainResult' },
@@ -173,12 +189,14 @@ export const RefreshResultSchema = Type.Object(
     open_model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
       description: 'The open model applied (null: none trained yet).',
     }),
-    click_model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+    click_model_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], {
+      description: 'The click model applied (null: none trained yet).',
+    }),
     workspace_best_hour: Type.Union([Type.Integer(), Type.Null()], {
       description:
         "The workspace's best hour of the week (0 = Monday 00:00 UTC), given to contacts without history.",
     }),
-    computed_at: Timestamp,
+    computed_at: At('The instant the figures were computed as of.'),
   },
   { title: 'EngagementRefreshResult' },
 );
