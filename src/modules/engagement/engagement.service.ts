@@ -3,7 +3,7 @@ import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { uuidv7 } from '../../lib/ids.js';
 import * as repo from './engagement.repository.js';
-import { type EngagementFigures, featureVector, recencyBaseline } from './engagement-features.js';
+import { FEATURES, featureVector, recencyBaseline } from './engagement-features.js';
 import { type ModelKind, predict, type TrainingRow, trainModel } from './engagement-model.js';
 import { engagementScore, isAtRisk } from './engagement-score.js';
 import { bestHour, countsFromRecord, deliveryTime, hourScores } from './send-time.js';
@@ -169,10 +169,15 @@ export function createEngagementService(deps: EngagementServiceDeps) {
     ]);
     const prior = countsFromRecord(priorRecord);
     const workspaceBest = bestHour(hourScores(new Float64Array(168), prior));
-    const probability = (model: repo.EngagementModelRow | undefined, features: number[]) =>
-      model?.intercept != null && model.weights
-        ? predict({ intercept: model.intercept, weights: model.weights }, features)
-        : null;
+    // A model trained on other features (stored before Herald changed them) is not applied until retrained.
+    const usable = (model: repo.EngagementModelRow | undefined) =>
+      model?.intercept != null &&
+      model.weights !== null &&
+      JSON.stringify(model.features) === JSON.stringify(FEATURES)
+        ? { id: model.id, intercept: model.intercept, weights: model.weights }
+        : undefined;
+    const [open, click] = [usable(openModel), usable(clickModel)];
+    const probability = (model: typeof open, features: number[]) => (model ? predict(model, features) : null);
     let after: string | undefined;
     let contacts = 0;
     for (;;) {
@@ -190,10 +195,10 @@ export function createEngagementService(deps: EngagementServiceDeps) {
             clicks: f.clickWeight,
             conversions: f.conversionWeight,
           }),
-          pOpen: probability(openModel, features),
-          pClick: probability(clickModel, features),
-          openModelId: openModel?.id ?? null,
-          clickModelId: clickModel?.id ?? null,
+          pOpen: probability(open, features),
+          pClick: probability(click, features),
+          openModelId: open?.id ?? null,
+          clickModelId: click?.id ?? null,
           bestHour: bestHour(hourScores(own, prior)),
           hourCounts: f.hourCounts ?? {},
           figures: f,
@@ -213,8 +218,8 @@ export function createEngagementService(deps: EngagementServiceDeps) {
     return {
       workspace_id: workspaceId,
       contacts,
-      open_model_id: openModel?.id ?? null,
-      click_model_id: clickModel?.id ?? null,
+      open_model_id: open?.id ?? null,
+      click_model_id: click?.id ?? null,
       workspace_best_hour: workspaceBest,
       computed_at: now,
     };
@@ -392,4 +397,3 @@ export function createEngagementService(deps: EngagementServiceDeps) {
 }
 
 export type EngagementService = ReturnType<typeof createEngagementService>;
-export type { EngagementFigures };
