@@ -40,6 +40,8 @@ export interface Config {
   sendgridWebhookMaxAgeSeconds: number;
   snsWebhookMaxAgeSeconds: number;
   segmentRefreshIntervalMs: number;
+  engagementRefreshIntervalMs: number;
+  engagementTrainIntervalMs: number;
   imapPollIntervalMs: number;
   automationTriggerIntervalMs: number;
   segmentFullRefreshMinutes: number;

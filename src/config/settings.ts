@@ -281,6 +281,22 @@ export const SETTINGS = {
     description:
       'How often a worker looks for contacts entering or leaving saved segments (contacts touched by new events or changes since the last look) and records segment.entered / segment.exited events.',
   },
+  engagementRefreshIntervalMs: {
+    env: 'HERALD_ENGAGEMENT_REFRESH_INTERVAL_MS',
+    type: 'integer',
+    min: 60000,
+    default: 21600000,
+    description:
+      "How often a worker recomputes every contact's engagement score, open and click probabilities and best send hour (one job per period, a page of contacts at a time). Segment conditions on engagement and send-time optimization read the latest results.",
+  },
+  engagementTrainIntervalMs: {
+    env: 'HERALD_ENGAGEMENT_TRAIN_INTERVAL_MS',
+    type: 'integer',
+    min: 60000,
+    default: 86400000,
+    description:
+      "How often a worker retrains each workspace's engagement models (open and click) on its own history, then recomputes the contacts of workspaces that got a new model. A workspace with too little data keeps its previous model.",
+  },
   imapPollIntervalMs: {
     env: 'HERALD_IMAP_POLL_INTERVAL_MS',
     type: 'integer',

@@ -60,6 +60,9 @@ export interface Database {
   warmup_schedules: WarmupScheduleTable;
   throttle_counters: ThrottleCounterTable;
   sunset_settings: SunsetSettingsTable;
+  contact_engagement: ContactEngagementTable;
+  engagement_models: EngagementModelTable;
+  workspace_engagement: WorkspaceEngagementTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -902,4 +905,62 @@ export interface SunsetSettingsTable {
   last_run_at: Date | null;
   last_run_suppressed: number | null;
   updated_at: Timestamp;
+}
+
+// 0028_contact_engagement: engagement score, predictions and send-time profile per contact; models per workspace.
+export interface ContactEngagementTable {
+  workspace_id: string;
+  contact_id: string;
+  score: number;
+  p_open: number | null;
+  p_click: number | null;
+  open_model_id: string | null;
+  click_model_id: string | null;
+  /** Hour of the week, 0 = Monday 00:00 UTC. */
+  best_hour: number | null;
+  /** Own human opens and clicks per hour of the week in 180 days, sparse: {"33": 4}. */
+  hour_counts: JsonColumn<Record<string, number>>;
+  last_open_at: Date | null;
+  last_click_at: Date | null;
+  last_engaged_at: Date | null;
+  last_conversion_at: Date | null;
+  opens_30d: number;
+  opens_90d: number;
+  clicks_30d: number;
+  clicks_90d: number;
+  received_30d: number;
+  received_90d: number;
+  conversions_365d: number;
+  computed_at: Timestamp;
+}
+
+export interface EngagementModelTable {
+  id: string;
+  workspace_id: string;
+  kind: 'open' | 'click';
+  status: 'trained' | 'refused';
+  reason: string | null;
+  cutoff: Timestamp;
+  horizon_days: number;
+  features: string[] | null;
+  intercept: number | null;
+  weights: number[] | null;
+  training_rows: number;
+  validation_rows: number;
+  training_positives: number | null;
+  validation_positives: number | null;
+  validation_auc: number | null;
+  baseline_auc: number | null;
+  brier: number | null;
+  log_loss: number | null;
+  calibration: JsonColumn<unknown> | null;
+  trained_at: Timestamp;
+}
+
+export interface WorkspaceEngagementTable {
+  workspace_id: string;
+  hour_counts: JsonColumn<Record<string, number>>;
+  best_hour: number | null;
+  contacts: number;
+  refreshed_at: Timestamp;
 }

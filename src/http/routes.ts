@@ -30,6 +30,7 @@ import {
   type WebhookIntake,
   webhookRoutes,
 } from '../modules/deliverability/index.js';
+import { type EngagementService, engagementRoutes } from '../modules/engagement/index.js';
 import { type EventService, eventsRoutes } from '../modules/events/index.js';
 import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
@@ -73,6 +74,7 @@ export interface RouteDeps {
   analytics: AnalyticsService;
   events: EventService;
   segments: SegmentService;
+  engagement: EngagementService;
   automations: AutomationService;
   automationEngine: AutomationEngine;
   automationSimulator: AutomationSimulator;
@@ -105,7 +107,9 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(systemRoutes({ checkReady: deps.checkReady }));
   await app.register(authRoutes({ apiKeys: deps.apiKeys, workspaces: deps.workspaces }));
   await app.register(attributesRoutes({ attributes: deps.attributes }));
-  await app.register(contactsRoutes({ contacts: deps.contacts, consent: deps.consent }));
+  await app.register(
+    contactsRoutes({ contacts: deps.contacts, consent: deps.consent, engagement: deps.engagement }),
+  );
   await app.register(campaignsRoutes({ campaigns: deps.campaigns, sender: deps.campaignSender }));
   await app.register(experimentsRoutes({ experiments: deps.experiments, campaigns: deps.campaigns }));
   await app.register(exportsRoutes({ exports: deps.exports }));
@@ -120,6 +124,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(publicPagesRoutes({ pages: deps.publicPages }));
   await app.register(analyticsRoutes({ analytics: deps.analytics }));
   await app.register(segmentsRoutes({ segments: deps.segments }));
+  await app.register(engagementRoutes({ engagement: deps.engagement }));
   await app.register(
     automationsRoutes({
       automations: deps.automations,

@@ -50,6 +50,12 @@ import {
   SUNSET_TASK,
   sunsetTasks,
 } from '../modules/deliverability/index.js';
+import {
+  createEngagementService,
+  ENGAGEMENT_REFRESH_TASK,
+  ENGAGEMENT_TRAIN_TASK,
+  engagementTasks,
+} from '../modules/engagement/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
@@ -220,6 +226,11 @@ export function createContainer(options: ContainerOptions) {
     holdoutWindowHours: config.attributionWindowHours,
   });
   const segments = createSegmentService({ db, clock, attributes });
+  const engagement = createEngagementService({
+    db,
+    clock,
+    logger: logger.child({ component: 'engagement' }),
+  });
   const automations = createAutomationService({ db, clock, attributes });
   const automationReports = createAutomationReports({
     db,
@@ -373,6 +384,7 @@ export function createContainer(options: ContainerOptions) {
     ...experimentTasks({ experiments }),
     ...throttlingTasks({ throttling }),
     ...sunsetTasks({ sunset }),
+    ...engagementTasks({ engagement }),
   };
   runner = createJobRunner({
     db,
@@ -396,6 +408,8 @@ export function createContainer(options: ContainerOptions) {
       { task: DECIDE_TASK, everyMs: 30_000 },
       { task: PRUNE_TASK, everyMs: 3_600_000 },
       { task: SUNSET_TASK, everyMs: 86_400_000 },
+      { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
+      { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
     ],
   });
 
@@ -434,6 +448,7 @@ export function createContainer(options: ContainerOptions) {
     ports: sendingPorts,
     sendingPolicy,
     throttle: throttling.forCampaigns,
+    sendTimes: engagement,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
@@ -492,6 +507,7 @@ export function createContainer(options: ContainerOptions) {
     events,
     segments,
     segmentMembership,
+    engagement,
     automations,
     automationEngine,
     automationReports,
@@ -525,6 +541,7 @@ export function createContainer(options: ContainerOptions) {
       analytics,
       events,
       segments,
+      engagement,
       automations,
       automationEngine,
       automationSimulator,

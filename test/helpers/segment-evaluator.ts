@@ -64,6 +64,14 @@ export interface World {
     revenue: string | null;
     occurred_at: Date;
   }[];
+  /** Rows of contact_engagement (engagement refresh results); a contact may have none. */
+  engagement: {
+    contact_id: string;
+    score: number;
+    p_open: number | null;
+    p_click: number | null;
+    last_engaged_at: Date | null;
+  }[];
   segments: ReadonlyMap<string, Condition>;
 }
 
@@ -304,6 +312,29 @@ export function evaluateSegment(definition: Condition, world: World, now: Date):
           ),
       ).length;
       return countHolds(n, rule);
+    }
+    if ('score' in node) {
+      // README: a contact without computed engagement (or without a model) has no value.
+      const row = world.engagement.find((e) => e.contact_id === c.id);
+      const column = {
+        engagement: 'score',
+        open_probability: 'p_open',
+        click_probability: 'p_click',
+      } as const;
+      const x = row ? row[column[node.score]] : null;
+      if (node.operator === 'exists') return x !== null;
+      if (x === null) return false;
+      if (node.operator === 'greater_than') return x > (node.value as number);
+      if (node.operator === 'less_than') return x < (node.value as number);
+      const [low, high] = node.value as [number, number];
+      return low <= x && x <= high;
+    }
+    if ('engagement' in node && node.engagement === 'at_risk') {
+      // README: engaged in the last 180 days, and either not in the last 60 or an open probability below 0.1.
+      const row = world.engagement.find((e) => e.contact_id === c.id);
+      const last = row?.last_engaged_at?.getTime();
+      if (last === undefined || last < now.getTime() - 180 * DAY_MS) return false;
+      return last < now.getTime() - 60 * DAY_MS || (row?.p_open != null && row.p_open < 0.1);
     }
     if ('engagement' in node) {
       const campaign = node.campaign && node.campaign !== 'any' ? node.campaign : undefined;

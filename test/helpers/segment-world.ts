@@ -216,6 +216,47 @@ export async function seedWorld(
               ${row.occurred_at}, ${NOW})`.execute(db);
   }
 
+  // Engagement results, from a generator of their own so the rows above stay what they were.
+  const engagementRandom = prng((options.seed ?? 42) + 1);
+  const engagementPick = <T>(items: readonly T[]): T =>
+    items[Math.floor(engagementRandom() * items.length)] as T;
+  const engagement: World['engagement'] = [];
+  for (const c of contacts) {
+    if (engagementRandom() < 0.25) continue;
+    const row = {
+      contact_id: c.id,
+      score: engagementPick([0, 0.5, 1, 2.75, 10, 31.4]),
+      p_open: engagementPick([null, 0, 0.05, 0.1, 0.3, 0.3000001, 0.75, 1]),
+      p_click: engagementPick([null, 0, 0.02, 0.1, 0.3, 0.5]),
+      last_engaged_at: engagementPick([
+        null,
+        NOW,
+        new Date(NOW.getTime() - 10 * DAY),
+        new Date(NOW.getTime() - 60 * DAY),
+        new Date(NOW.getTime() - 60 * DAY - 1),
+        new Date(NOW.getTime() - 120 * DAY),
+        new Date(NOW.getTime() - 180 * DAY),
+        new Date(NOW.getTime() - 181 * DAY),
+      ]),
+    };
+    engagement.push(row);
+    await sql`INSERT INTO contact_engagement (workspace_id, contact_id, score, p_open, p_click, last_engaged_at,
+        opens_30d, opens_90d, clicks_30d, clicks_90d, received_30d, received_90d, conversions_365d, computed_at)
+      VALUES (${workspaceId}, ${c.id}, ${row.score}, ${row.p_open}, ${row.p_click}, ${row.last_engaged_at},
+        0, 0, 0, 0, 0, 0, 0, ${NOW})`.execute(db);
+  }
+  if (options.noiseWorkspaceId) {
+    // Another workspace's row for a contact of this one cannot exist (foreign keys): its own contact's row must not count.
+    const other = uuidv7();
+    await sql`INSERT INTO contacts (id, workspace_id, email, created_at, updated_at)
+      VALUES (${other}, ${options.noiseWorkspaceId}, 'noise@example.com', ${NOW}, ${NOW})`.execute(db);
+    await sql`INSERT INTO contact_engagement (workspace_id, contact_id, score, p_open, p_click, last_engaged_at,
+        opens_30d, opens_90d, clicks_30d, clicks_90d, received_30d, received_90d, conversions_365d, computed_at)
+      VALUES (${options.noiseWorkspaceId}, ${other}, 99, 0.05, 0.9, ${NOW}, 0, 0, 0, 0, 0, 0, 0, ${NOW})`.execute(
+      db,
+    );
+  }
+
   const segmentIds = [uuidv7(), uuidv7()];
   const segments = new Map<string, Condition>([
     [segmentIds[0] as string, { attribute: 'plan', operator: 'equals', value: 'pro' }],
@@ -224,7 +265,19 @@ export async function seedWorld(
       { any: [{ segment: segmentIds[0] as string }, { field: 'tags', operator: 'contains', value: 'vip' }] },
     ],
   ]);
-  return { contacts, memberships, events, sends, hits, conversions, segments, lists, campaigns, segmentIds };
+  return {
+    contacts,
+    memberships,
+    events,
+    sends,
+    hits,
+    conversions,
+    engagement,
+    segments,
+    lists,
+    campaigns,
+    segmentIds,
+  };
 }
 
 async function insertEvents(db: Db, workspaceId: string, events: World['events']): Promise<void> {

@@ -251,6 +251,26 @@ function leaves(w: () => SeededWorld) {
       { requiredKeys: [] },
     )
     .map((c) => ({ conversion: c }) as unknown as Condition);
+  const score = fc
+    .record(
+      {
+        score: fc.constantFrom('engagement', 'open_probability', 'click_probability', 'probability'),
+        operator: fc.constantFrom('greater_than', 'less_than', 'between', 'exists', 'equals'),
+        value: fc.oneof(
+          fc.constantFrom(0, 0.05, 0.1, 0.3, 0.5, 1, 2.75, 10, 1.5, -1),
+          fc.constantFrom([0.1, 0.3], [0, 1], [1, 10], [0.5, 0.1], [0, 2]),
+          fc.constant('0.3'),
+        ),
+      },
+      { requiredKeys: ['score', 'operator'] },
+    )
+    .map((s) => s as unknown as Condition);
+  const atRisk = fc
+    .record(
+      { engagement: fc.constant('at_risk'), window: windows, campaign: fc.constant('any') },
+      { requiredKeys: ['engagement'] },
+    )
+    .map((e) => e as unknown as Condition);
   const segment = fc.constantFrom(...w().segmentIds).map((id) => ({ segment: id }) as Condition);
   const sample = fc
     .record(
@@ -265,6 +285,8 @@ function leaves(w: () => SeededWorld) {
     { weight: 3, arbitrary: event },
     { weight: 2, arbitrary: engagement },
     { weight: 2, arbitrary: conversion },
+    { weight: 2, arbitrary: score },
+    { weight: 1, arbitrary: atRisk },
     { weight: 1, arbitrary: segment },
     { weight: 1, arbitrary: sample },
   );

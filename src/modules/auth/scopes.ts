@@ -29,6 +29,9 @@ export const SCOPES = {
   'segments:write': 'Create, change and delete segments.',
   'automations:read': 'Read automations, their drafts and published versions; validate definitions.',
   'automations:write': 'Create, change, publish, pause, resume, archive and delete automations.',
+  'engagement:read':
+    'Read the engagement models (coefficients and validation figures). Contact engagement is part of the contact (contacts:read).',
+  'engagement:write': 'Train the engagement models and recompute contact engagement now.',
   'suppressions:read':
     'Read the suppression list and bounce and complaint events; read and preview the sunset policy.',
   'suppressions:write':

@@ -92,6 +92,22 @@ export interface CampaignSenderOptions {
         ): Promise<Map<string, Date>>;
       }
     | undefined;
+  /**
+   * Send-time optimization: when each contact should receive a campaign
+   * that started at `startedAt` (their best hour within 24 hours of it, or
+   * `now` once that has passed); contacts left out go at once. Asked only
+   * for campaigns with send_time_optimization. Absent: everyone at once.
+   */
+  sendTimes?:
+    | {
+        deliveryTimes(
+          workspaceId: string,
+          contactIds: readonly string[],
+          startedAt: Date,
+          now: Date,
+        ): Promise<ReadonlyMap<string, Date>>;
+      }
+    | undefined;
   workerId: string;
   /** Recipients claimed at a time. */
   batchSize?: number;
@@ -248,7 +264,8 @@ export function createCampaignSender(options: CampaignSenderOptions) {
       return { handled: 0, done: true };
     }
     const results: SendResult[] = [];
-    const recipients = await applySendingPolicy(campaign, claimed, now, results);
+    const timed = await applySendTimes(campaign, claimed, now);
+    const recipients = await applySendingPolicy(campaign, timed, now, results);
     // Composed a block at a time, one block ahead of the sends: a block's signatures travel to the
     // DKIM threads in one message each way, and a message lives only briefly between compose and
     // send, so its buffers die young instead of piling up until a full garbage collection.
@@ -301,6 +318,34 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     await pauseIfFailing(campaign.id);
     await checkGuardrails(campaign.workspace_id, campaign.id);
     return { handled: claimed.length, done: false };
+  }
+
+  /**
+   * Send-time optimization, before the sending policy (so quiet hours and
+   * caps still hold at the chosen time): recipients whose time is later are
+   * left queued with their lease running until then, like quiet hours; when
+   * claimed again at that time their time is now and they go.
+   */
+  async function applySendTimes(
+    campaign: repo.CampaignRow,
+    claimed: ClaimedRecipient[],
+    now: Date,
+  ): Promise<ClaimedRecipient[]> {
+    if (!options.sendTimes || !campaign.send_time_optimization) return claimed;
+    const active = claimed.filter((r) => r.status === 'active' && !r.suppressed).map((r) => r.contact_id);
+    const times = await options.sendTimes.deliveryTimes(
+      campaign.workspace_id,
+      active,
+      campaign.started_at ?? now,
+      now,
+    );
+    const later = [...times]
+      .filter(([, at]) => at.getTime() > now.getTime())
+      .map(([contactId, until]) => ({ contactId, until }));
+    if (later.length === 0) return claimed;
+    await deferRecipients(db, campaign.id, later);
+    const held = new Set(later.map((d) => d.contactId));
+    return claimed.filter((r) => !held.has(r.contact_id));
   }
 
   /**

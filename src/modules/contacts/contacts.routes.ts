@@ -6,9 +6,9 @@ import type { ConsentLedger } from '../consent/index.js';
 import {
   ConsentRecordSchema,
   ContactCreateBody,
+  ContactListedSchema,
   ContactListQuery,
   ContactPatchBody,
-  ContactSchema,
   ContactWithListsSchema,
   ContactWrittenSchema,
 } from './contacts.schemas.js';
@@ -49,11 +49,21 @@ export function parseContactFilter(query: FilterQuery): ContactFilter {
   };
 }
 
+/**
+ * What the contact routes need of the engagement module: the stored
+ * engagement of some contacts (absent: not computed yet). Defined here, by
+ * its consumer, and wired in the route table.
+ */
+export interface ContactEngagementPort {
+  forContacts(workspaceId: string, contactIds: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
+}
+
 export function contactsRoutes(deps: {
   contacts: ContactService;
   consent: ConsentLedger;
+  engagement: ContactEngagementPort;
 }): FastifyPluginAsyncTypebox {
-  const { contacts, consent } = deps;
+  const { contacts, consent, engagement } = deps;
   const tags = ['contacts'];
   return async (app) => {
     app.get(
@@ -65,15 +75,22 @@ export function contactsRoutes(deps: {
           summary: 'List and filter contacts',
           description: 'Filters combine with AND. Ordered by creation.',
           querystring: ContactListQuery,
-          response: responses({ 200: PageOf(ContactSchema) }),
+          response: responses({ 200: PageOf(ContactListedSchema) }),
         },
       },
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
-        return contacts.list(principalOf(request).workspaceId, parseContactFilter(filter), {
+        const workspaceId = principalOf(request).workspaceId;
+        const page = await contacts.list(workspaceId, parseContactFilter(filter), {
           cursor,
           limit: limit ?? 100,
         });
+        // One lookup by primary key for the page.
+        const computed = await engagement.forContacts(
+          workspaceId,
+          page.data.map((c) => c.id),
+        );
+        return { ...page, data: page.data.map((c) => ({ ...c, engagement: computed.get(c.id) ?? null })) };
       },
     );
 
@@ -132,12 +149,17 @@ export function contactsRoutes(deps: {
         config: { scope: 'contacts:read' },
         schema: {
           tags,
-          summary: 'Get a contact with its list memberships',
+          summary: 'Get a contact with its list memberships and engagement',
           params: IdParams,
           response: responses({ 200: ContactWithListsSchema }),
         },
       },
-      async (request) => contacts.get(principalOf(request).workspaceId, request.params.id),
+      async (request) => {
+        const workspaceId = principalOf(request).workspaceId;
+        const contact = await contacts.get(workspaceId, request.params.id);
+        const computed = await engagement.forContacts(workspaceId, [contact.id]);
+        return { ...contact, engagement: computed.get(contact.id) ?? null };
+      },
     );
 
     app.patch(

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { NullableTimestamp, PageQuery, Timestamp } from '../../http/schemas.js';
+import { ContactEngagementSchema } from '../engagement/index.js';
 
 export const ContactStatusSchema = Type.Union(
   [
@@ -69,9 +70,21 @@ export const ContactWrittenSchema = Type.Object(
   { title: 'ContactWritten' },
 );
 
+const Engagement = Type.Union([ContactEngagementSchema, Type.Null()], {
+  description:
+    'Engagement score, predicted open and click probabilities and best send hour, with the figures behind them; null until the engagement refresh has computed them for this contact.',
+});
+
+/** A contact as listed: with its engagement. */
+export const ContactListedSchema = Type.Object(
+  { ...ContactSchema.properties, engagement: Engagement },
+  { title: 'ContactListed' },
+);
+
 export const ContactWithListsSchema = Type.Object(
   {
     ...ContactSchema.properties,
+    engagement: Engagement,
     lists: Type.Array(
       Type.Object({
         list_id: Type.String({ format: 'uuid' }),

@@ -1,4 +1,5 @@
 import { type RawBuilder, type SqlBool, sql } from 'kysely';
+import { AT_RISK } from '../engagement/index.js';
 import {
   type Comparison,
   type Condition,
@@ -8,6 +9,8 @@ import {
   type Field,
   type RevenueOperator,
   type Scalar,
+  type ScoreComparison,
+  type ScoreName,
   type Window,
 } from './segment-definition.js';
 
@@ -252,6 +255,29 @@ function fieldComparison(field: Field, cmp: Comparison, now: Date): RawBuilder<S
           throw new Error(`operator ${cmp.operator} does not apply to created_at`);
       }
     }
+  }
+}
+
+/** contact_engagement's column of each score. */
+const SCORE_COLUMNS: Record<ScoreName, string> = {
+  engagement: 'score',
+  open_probability: 'p_open',
+  click_probability: 'p_click',
+};
+
+/** A score comparison on a nullable double column (NULL never matches a comparison; exists is NOT NULL). */
+function scoreSql(column: RawBuilder<unknown>, cmp: ScoreComparison): RawBuilder<SqlBool> {
+  switch (cmp.operator) {
+    case 'greater_than':
+      return sql<SqlBool>`${column} > ${cmp.value as number}::float8`;
+    case 'less_than':
+      return sql<SqlBool>`${column} < ${cmp.value as number}::float8`;
+    case 'between': {
+      const [low, high] = cmp.value as [number, number];
+      return sql<SqlBool>`${column} BETWEEN ${low}::float8 AND ${high}::float8`;
+    }
+    case 'exists':
+      return sql<SqlBool>`${column} IS NOT NULL`;
   }
 }
 
@@ -511,6 +537,29 @@ export function compileSegment(definition: Condition, context: SegmentContext): 
               limit: rule.operator === 'at_least' ? rule.value : rule.value + 1,
               probeCount: (count) => countSql(count, rule),
             }),
+      });
+    }
+    if ('score' in node) {
+      // One row per contact (written by the engagement refresh); a contact without one matches no comparison.
+      return membership((a) => ({
+        from: sql`contact_engagement AS ${sql.id(a)}`,
+        where: sql<SqlBool>`${sql.ref(`${a}.workspace_id`)} = ${ws} AND ${scoreSql(
+          sql.ref(`${a}.${SCORE_COLUMNS[node.score]}`),
+          node,
+        )}`,
+      }));
+    }
+    if ('engagement' in node && node.engagement === 'at_risk') {
+      // Engaged within 180 days, but silent for 60 or unlikely to open: isAtRisk() in the engagement module.
+      const engagedSince = new Date(now.getTime() - AT_RISK.engagedWithinDays * DAY_MS);
+      const silentSince = new Date(now.getTime() - AT_RISK.silentForDays * DAY_MS);
+      return membership((a) => {
+        const col = (name: string) => sql.ref(`${a}.${name}`);
+        return {
+          from: sql`contact_engagement AS ${sql.id(a)}`,
+          where: sql<SqlBool>`${col('workspace_id')} = ${ws} AND ${col('last_engaged_at')} >= ${engagedSince}
+            AND (${col('last_engaged_at')} < ${silentSince} OR ${col('p_open')} < ${AT_RISK.openProbabilityBelow}::float8)`,
+        };
       });
     }
     if ('engagement' in node) {

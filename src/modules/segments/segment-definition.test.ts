@@ -53,4 +53,32 @@ describe('segment definitions', () => {
     const surrogate = checkDefinition({ event: '\ud800' });
     expect(surrogate.ok).toBe(false);
   });
+
+  it('accepts engagement scores and at_risk, and refuses what does not fit with the path', () => {
+    for (const ok of [
+      { score: 'engagement', operator: 'greater_than', value: 12.5 },
+      { score: 'open_probability', operator: 'between', value: [0, 0.3] },
+      { score: 'click_probability', operator: 'exists' },
+      { engagement: 'at_risk' },
+    ])
+      expect(checkDefinition(ok).ok, JSON.stringify(ok)).toBe(true);
+    const bad = checkDefinition({
+      any: [
+        { score: 'click_probability', operator: 'less_than', value: -0.1 },
+        { score: 'engagement', operator: 'exists', value: 1 },
+        { score: 'open_probability', operator: 'greater_than', value: 0.2, window: { within_last_days: 3 } },
+        { engagement: 'at_risk', campaign: 'any' },
+        { score: 'engagement', operator: 'between', value: [1] },
+      ],
+    });
+    expect(bad.ok).toBe(false);
+    if (!bad.ok)
+      expect(bad.errors.map((e) => e.path)).toEqual([
+        '/any/0/value',
+        '/any/1/value',
+        '/any/2/window',
+        '/any/3/campaign',
+        '/any/4/value',
+      ]);
+  });
 });

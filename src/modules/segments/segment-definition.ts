@@ -79,8 +79,9 @@ export type Condition =
       window?: Window;
       where?: ({ property: string | string[] } & Comparison)[];
     }
+  | ({ score: ScoreName } & ScoreComparison)
   | {
-      engagement: 'received' | 'opened' | 'clicked' | 'bounced' | 'never_opened';
+      engagement: 'received' | 'opened' | 'clicked' | 'bounced' | 'never_opened' | 'at_risk';
       campaign?: string;
       window?: Window;
       human_only?: boolean;
@@ -98,6 +99,19 @@ export type Condition =
   | { segment: string }
   | { sample: { percent: number; seed?: string } };
 
+/**
+ * Numbers the engagement refresh stores per contact (contact_engagement):
+ * the engagement score and the predicted open and click probabilities.
+ */
+export const SCORES = ['engagement', 'open_probability', 'click_probability'] as const;
+export type ScoreName = (typeof SCORES)[number];
+export const SCORE_OPERATORS = ['greater_than', 'less_than', 'between', 'exists'] as const;
+export interface ScoreComparison {
+  operator: (typeof SCORE_OPERATORS)[number];
+  /** A number; [low, high] for between; absent for exists. */
+  value?: number | [number, number];
+}
+
 export const REVENUE_OPERATORS = [
   'greater_than',
   'less_than',
@@ -111,7 +125,7 @@ export type RevenueOperator = (typeof REVENUE_OPERATORS)[number];
 export const LIMITS = {
   depth: 12,
   nodes: 200,
-  /** Conditions that read another table (events, lists, engagement, conversions), after nested segments are inlined. */
+  /** Conditions that read another table (events, lists, engagement, scores, conversions), after nested segments are inlined. */
   subqueries: 40,
   stringLength: 500,
   listItems: 1000,
@@ -128,6 +142,7 @@ const KINDS = [
   'list',
   'event',
   'engagement',
+  'score',
   'conversion',
   'segment',
   'sample',
@@ -439,6 +454,38 @@ function checkUuid(walk: Walk, value: unknown, path: string, what: string): void
     fail(walk, path, `${what} must be the id (a UUID) of a ${what} of this workspace`);
 }
 
+/** A score comparison: numbers only; a probability lies in [0, 1]. */
+function checkScoreComparison(
+  walk: Walk,
+  node: Record<string, unknown>,
+  path: string,
+  probability: boolean,
+): void {
+  const operator = node.operator as (typeof SCORE_OPERATORS)[number];
+  if (!SCORE_OPERATORS.includes(operator)) {
+    fail(
+      walk,
+      `${path}/operator`,
+      `${operator === undefined ? 'operator is required' : `unknown operator ${JSON.stringify(operator)}`} for a score; use one of ${list(SCORE_OPERATORS)}`,
+    );
+    return;
+  }
+  const at = `${path}/value`;
+  const what = probability ? 'a probability from 0 to 1' : 'a number';
+  const fits = (v: unknown): v is number =>
+    typeof v === 'number' && Number.isFinite(v) && (!probability || (v >= 0 && v <= 1));
+  if (operator === 'exists') {
+    if (node.value !== undefined) fail(walk, at, 'exists takes no value');
+  } else if (operator === 'between') {
+    const value = node.value;
+    if (!Array.isArray(value) || value.length !== 2 || !fits(value[0]) || !fits(value[1]))
+      fail(walk, at, `between needs [low, high], each ${what}`);
+    else if ((value[0] as number) > (value[1] as number)) fail(walk, at, 'between needs low <= high');
+  } else if (!fits(node.value)) {
+    fail(walk, at, `${operator} needs ${what}`);
+  }
+}
+
 function checkNode(walk: Walk, node: unknown, path: string, depth: number): void {
   walk.nodes++;
   if (walk.nodes > LIMITS.nodes) {
@@ -568,10 +615,19 @@ function checkNode(walk: Walk, node: unknown, path: string, depth: number): void
     case 'engagement': {
       walk.subqueries += node.engagement === 'never_opened' ? 2 : 1;
       unknownKeys(walk, node, ['engagement', 'campaign', 'window', 'human_only', 'bounce'], path);
-      const kinds = ['received', 'opened', 'clicked', 'bounced', 'never_opened'];
+      const kinds = ['received', 'opened', 'clicked', 'bounced', 'never_opened', 'at_risk'];
       if (!kinds.includes(node.engagement as string)) {
         fail(walk, `${path}/engagement`, `engagement must be one of ${list(kinds)}`);
         return;
+      }
+      if (node.engagement === 'at_risk') {
+        for (const key of ['campaign', 'window'] as const)
+          if (node[key] !== undefined)
+            fail(
+              walk,
+              `${path}/${key}`,
+              `at_risk takes no ${key}: it is engaged within 180 days but silent for 60, or unlikely to open (below 0.1)`,
+            );
       }
       if (node.campaign !== undefined && node.campaign !== 'any')
         checkUuid(walk, node.campaign, `${path}/campaign`, 'campaign');
@@ -588,6 +644,16 @@ function checkNode(walk: Walk, node: unknown, path: string, depth: number): void
         else if (!['hard', 'soft', 'any'].includes(node.bounce as string))
           fail(walk, `${path}/bounce`, 'bounce must be "hard", "soft" or "any"');
       }
+      return;
+    }
+    case 'score': {
+      walk.subqueries++;
+      unknownKeys(walk, node, ['score', 'operator', 'value'], path);
+      if (!SCORES.includes(node.score as ScoreName)) {
+        fail(walk, `${path}/score`, `score must be one of ${list(SCORES)}`);
+        return;
+      }
+      checkScoreComparison(walk, node, path, node.score !== 'engagement');
       return;
     }
     case 'conversion': {
@@ -703,7 +769,7 @@ export function checkDefinition(raw: unknown, pathPrefix = ''): DefinitionCheck 
     fail(
       walk,
       pathPrefix,
-      `a definition may have at most ${LIMITS.subqueries} list, event, engagement and conversion conditions`,
+      `a definition may have at most ${LIMITS.subqueries} list, event, engagement, score and conversion conditions`,
     );
   }
   return walk.errors.length > 0
@@ -749,7 +815,7 @@ export function countSubqueries(definition: Condition, segments: ReadonlyMap<str
       return inner ? visit(inner, depth + 1) : 0;
     }
     if ('engagement' in node) return node.engagement === 'never_opened' ? 2 : 1;
-    if ('list' in node || 'event' in node || 'conversion' in node) return 1;
+    if ('list' in node || 'event' in node || 'score' in node || 'conversion' in node) return 1;
     return 0;
   };
   return visit(definition, 0);

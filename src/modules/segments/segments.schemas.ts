@@ -15,6 +15,7 @@ export const SegmentDefinitionSchema = Type.Unsafe<unknown>({
     '{"field": "email" | "domain" | "status" | "timezone" | "locale" | "external_id" | "created_at" | "tags", "operator", "value"}, ' +
     '{"list": id, "status": [...]}, {"event": name, "count", "window", "where": [...]}, ' +
     '{"engagement": "received" | "opened" | "clicked" | "bounced" | "never_opened", "campaign", "window", "human_only"}, ' +
+    '{"engagement": "at_risk"}, {"score": "engagement" | "open_probability" | "click_probability", "operator", "value"}, ' +
     '{"conversion": {"count", "revenue", "currency", "window", "event"}}, {"segment": id} or {"sample": {"percent", "seed"}}. ' +
     'See the README section "Segment language" for every operator.',
   examples: [
