@@ -905,6 +905,9 @@ export interface SunsetSettingsTable {
   last_run_at: Date | null;
   last_run_suppressed: number | null;
   updated_at: Timestamp;
+  /** 0031: the predictive rule: below this predicted open probability, sunset after predicted_inactive_days. */
+  max_open_probability: ColumnType<number | null, number | null | undefined, number | null>;
+  predicted_inactive_days: ColumnType<number, number | undefined, number>;
 }
 
 // 0028_contact_engagement: engagement score, predictions and send-time profile per contact; models per workspace.

@@ -55,6 +55,7 @@ import {
   ENGAGEMENT_REFRESH_TASK,
   ENGAGEMENT_TRAIN_TASK,
   engagementTasks,
+  predictedOpenBelow,
 } from '../modules/engagement/index.js';
 import { createEventService, eventTasks, MAINTAIN_TASK } from '../modules/events/index.js';
 import { createExportService } from '../modules/exports/index.js';
@@ -195,7 +196,12 @@ export function createContainer(options: ContainerOptions) {
     transports,
     sendingDomains,
   });
-  const sunset = createSunsetPolicy({ db, clock, logger: logger.child({ component: 'sunset' }) });
+  const sunset = createSunsetPolicy({
+    db,
+    clock,
+    logger: logger.child({ component: 'sunset' }),
+    prediction: predictedOpenBelow,
+  });
   const analytics = createAnalyticsService({
     db,
     clock,

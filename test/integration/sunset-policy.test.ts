@@ -132,6 +132,8 @@ describe('the sunset policy', () => {
       enabled: false,
       inactive_days: 180,
       min_emails: 5,
+      max_open_probability: null,
+      predicted_inactive_days: 60,
       last_run_at: null,
       last_run_suppressed: null,
     });
@@ -139,6 +141,8 @@ describe('the sunset policy', () => {
       [{ inactive_days: 3 }, '/body/inactive_days'],
       [{ min_emails: 0 }, '/body/min_emails'],
       [{ enabled: 'yes' }, '/body/enabled'],
+      [{ max_open_probability: 0.9 }, '/body/max_open_probability'],
+      [{ predicted_inactive_days: 1 }, '/body/predicted_inactive_days'],
     ] as const) {
       const res = await call('PUT', '/v1/deliverability/sunset', body);
       expect(res.status, JSON.stringify(body)).toBe(400);
@@ -215,6 +219,34 @@ describe('the sunset policy', () => {
     expect(sink.messages.map((m) => m.to[0])).toEqual(['bob@example.com']);
   });
 
+  it('lets the engagement prediction sunset sooner, only those it expects not to open', async () => {
+    // Predictions as the engagement refresh stores them (no model is trained here): cid and ann look lost, dan does not.
+    const predicted = { cid: 0.01, ann: 0.01, dan: 0.3 };
+    for (const [name, p] of Object.entries(predicted)) {
+      await sql`
+        INSERT INTO contact_engagement (workspace_id, contact_id, score, p_open, opens_30d, opens_90d, clicks_30d,
+          clicks_90d, received_30d, received_90d, conversions_365d, computed_at)
+        VALUES (${t.workspaceId}, ${contacts[name]}, 0, ${p}, 0, 0, 0, 0, 1, 3, 0, ${day(60)})
+        ON CONFLICT (workspace_id, contact_id) DO UPDATE SET p_open = excluded.p_open`.execute(
+        t.container.db,
+      );
+    }
+    const plain = { inactive_days: 30, min_emails: 1, predicted_inactive_days: 9 };
+    expect((await call('POST', '/v1/deliverability/sunset/preview', plain)).body.would_suppress).toBe(0);
+    // Within 9 days: cid (created day 35, never engaged) is sunset; ann clicked on day 52, dan is expected to open.
+    const predictive = await call('POST', '/v1/deliverability/sunset/preview', {
+      ...plain,
+      max_open_probability: 0.05,
+    });
+    expect(predictive.body).toMatchObject({ would_suppress: 1, max_open_probability: 0.05 });
+    expect(predictive.body.sample.map((s: { email: string }) => s.email)).toEqual(['cid@example.com']);
+    await call('PUT', '/v1/deliverability/sunset', { ...plain, max_open_probability: 0.05 });
+    const run = await call('POST', '/v1/deliverability/sunset/run');
+    expect(run.body.suppressed).toBe(1);
+    const cid = (await suppressions()).find((s) => s.email === 'cid@example.com');
+    expect(cid?.note).toMatch(/^sunset: predicted open probability below 0.05; no human open or click/);
+  });
+
   it("never looks at another workspace's contacts", async () => {
     const other = await t.createWorkspace('Elsewhere');
     const settings = await call('GET', '/v1/deliverability/sunset', undefined, other.adminKey);
@@ -224,6 +256,10 @@ describe('the sunset policy', () => {
     expect(preview.body).toMatchObject({ would_suppress: 0, sample: [] });
     const run = await call('POST', '/v1/deliverability/sunset/run', undefined, other.adminKey);
     expect(run.body.suppressed).toBe(0);
-    expect((await suppressions()).map((s) => s.email)).toEqual(['bob@example.com', 'eve@example.com']);
+    expect((await suppressions()).map((s) => s.email)).toEqual([
+      'bob@example.com',
+      'cid@example.com',
+      'eve@example.com',
+    ]);
   });
 });

@@ -14,33 +14,60 @@ import * as repo from './sunset.repository.js';
  * marketing email only (campaigns, automation emails of kind marketing);
  * transactional messages still reach those addresses. The selection is one
  * query (`sunset.repository.ts` `candidates`), shared by the preview and the
- * run, which takes an extra condition for later rules (an engagement
- * prediction).
+ * run; the predictive rule is the same query with a shorter window and the
+ * engagement model's condition added.
  */
 
 export const SUNSET_TASK = 'deliverability.sunset';
 export const DEFAULT_INACTIVE_DAYS = 180;
 export const DEFAULT_MIN_EMAILS = 5;
+export const DEFAULT_PREDICTED_INACTIVE_DAYS = 60;
 const SAMPLE_SIZE = 20;
 
 export interface SunsetSettings {
   enabled: boolean;
   inactive_days: number;
   min_emails: number;
+  /** The predictive rule: null (off), or the predicted open probability below which it applies. */
+  max_open_probability: number | null;
+  /** Days without engagement after which the predictive rule sunsets (default 60). */
+  predicted_inactive_days: number;
   last_run_at: Date | null;
   last_run_suppressed: number | null;
+}
+
+export interface SunsetInput {
+  inactive_days?: number | undefined;
+  min_emails?: number | undefined;
+  max_open_probability?: number | null | undefined;
+  predicted_inactive_days?: number | undefined;
 }
 
 export interface SunsetPreview {
   evaluated_at: Date;
   inactive_days: number;
   min_emails: number;
+  max_open_probability: number | null;
+  predicted_inactive_days: number;
   /** Contacts a run now would suppress. */
   would_suppress: number;
   sample: repo.SunsetSample[];
 }
 
-export function createSunsetPolicy(deps: { db: Db; clock: Clock; logger: Logger }) {
+/**
+ * The engagement module's prediction, as a condition on the contact `c`:
+ * its predicted open probability is below `threshold`. Contacts without a
+ * prediction never match.
+ */
+export type PredictionCondition = (workspaceId: string, threshold: number) => RawBuilder<unknown>;
+
+export function createSunsetPolicy(deps: {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  /** Without it the predictive rule selects nobody (its setting is still kept). */
+  prediction?: PredictionCondition | undefined;
+}) {
   const { db, clock, logger } = deps;
 
   async function settingsOf(workspaceId: string): Promise<SunsetSettings> {
@@ -49,22 +76,49 @@ export function createSunsetPolicy(deps: { db: Db; clock: Clock; logger: Logger 
       enabled: row?.enabled ?? false,
       inactive_days: row?.inactive_days ?? DEFAULT_INACTIVE_DAYS,
       min_emails: row?.min_emails ?? DEFAULT_MIN_EMAILS,
+      max_open_probability: row?.max_open_probability ?? null,
+      predicted_inactive_days: row?.predicted_inactive_days ?? DEFAULT_PREDICTED_INACTIVE_DAYS,
       last_run_at: row?.last_run_at ?? null,
       last_run_suppressed: row?.last_run_suppressed ?? null,
     };
   }
 
+  /**
+   * The rules a run applies: contacts inactive for `inactive_days`; and,
+   * with `max_open_probability`, contacts the engagement model expects not
+   * to open (below it) once inactive for `predicted_inactive_days`. Both
+   * need `min_emails` tracked marketing emails in their window. The
+   * prediction only shortens the wait for contacts it is confident about;
+   * it never sunsets anyone who engaged within `predicted_inactive_days`.
+   */
+  function rules(workspaceId: string, settings: SunsetSettings, now: Date): repo.SunsetCriteria[] {
+    const base: repo.SunsetCriteria = {
+      inactiveDays: settings.inactive_days,
+      minEmails: settings.min_emails,
+      now,
+    };
+    const threshold = settings.max_open_probability;
+    if (threshold === null || !deps.prediction || settings.predicted_inactive_days >= settings.inactive_days)
+      return [base];
+    return [
+      base,
+      {
+        inactiveDays: settings.predicted_inactive_days,
+        minEmails: settings.min_emails,
+        now,
+        extra: deps.prediction(workspaceId, threshold),
+        because: `predicted open probability below ${threshold}`,
+      },
+    ];
+  }
+
   const policy = {
     settings: settingsOf,
 
-    /** Fields left out keep their value. */
+    /** Fields left out keep their value; max_open_probability null turns the predictive rule off. */
     async update(
       workspaceId: string,
-      patch: {
-        enabled?: boolean | undefined;
-        inactive_days?: number | undefined;
-        min_emails?: number | undefined;
-      },
+      patch: SunsetInput & { enabled?: boolean | undefined },
     ): Promise<SunsetSettings> {
       const current = await settingsOf(workspaceId);
       await repo.upsertSettings(db, {
@@ -72,6 +126,11 @@ export function createSunsetPolicy(deps: { db: Db; clock: Clock; logger: Logger 
         enabled: patch.enabled ?? current.enabled,
         inactive_days: patch.inactive_days ?? current.inactive_days,
         min_emails: patch.min_emails ?? current.min_emails,
+        max_open_probability:
+          patch.max_open_probability === undefined
+            ? current.max_open_probability
+            : patch.max_open_probability,
+        predicted_inactive_days: patch.predicted_inactive_days ?? current.predicted_inactive_days,
         updated_at: clock.now(),
       });
       return settingsOf(workspaceId);
@@ -82,23 +141,31 @@ export function createSunsetPolicy(deps: { db: Db; clock: Clock; logger: Logger 
      * id), under the workspace's settings or the ones given (to try values
      * before saving them). Changes nothing.
      */
-    async preview(
-      workspaceId: string,
-      input: { inactive_days?: number | undefined; min_emails?: number | undefined } = {},
-      extra?: RawBuilder<unknown>,
-    ): Promise<SunsetPreview> {
+    async preview(workspaceId: string, input: SunsetInput = {}): Promise<SunsetPreview> {
       const current = await settingsOf(workspaceId);
-      const criteria = {
-        inactiveDays: input.inactive_days ?? current.inactive_days,
-        minEmails: input.min_emails ?? current.min_emails,
-        now: clock.now(),
-        extra,
+      const tried: SunsetSettings = {
+        ...current,
+        inactive_days: input.inactive_days ?? current.inactive_days,
+        min_emails: input.min_emails ?? current.min_emails,
+        max_open_probability:
+          input.max_open_probability === undefined
+            ? current.max_open_probability
+            : input.max_open_probability,
+        predicted_inactive_days: input.predicted_inactive_days ?? current.predicted_inactive_days,
       };
-      const { count, sample } = await repo.previewCandidates(db, workspaceId, criteria, SAMPLE_SIZE);
+      const now = clock.now();
+      const { count, sample } = await repo.previewCandidates(
+        db,
+        workspaceId,
+        rules(workspaceId, tried, now),
+        SAMPLE_SIZE,
+      );
       return {
-        evaluated_at: criteria.now,
-        inactive_days: criteria.inactiveDays,
-        min_emails: criteria.minEmails,
+        evaluated_at: now,
+        inactive_days: tried.inactive_days,
+        min_emails: tried.min_emails,
+        max_open_probability: tried.max_open_probability,
+        predicted_inactive_days: tried.predicted_inactive_days,
         would_suppress: count,
         sample,
       };
@@ -112,16 +179,13 @@ export function createSunsetPolicy(deps: { db: Db; clock: Clock; logger: Logger 
      */
     async run(
       workspaceId: string,
-      extra?: RawBuilder<unknown>,
     ): Promise<{ ran_at: Date; suppressed: number; inactive_days: number; min_emails: number }> {
       const current = await settingsOf(workspaceId);
       const now = clock.now();
-      const suppressed = await repo.suppressCandidates(db, workspaceId, {
-        inactiveDays: current.inactive_days,
-        minEmails: current.min_emails,
-        now,
-        extra,
-      });
+      let suppressed = 0;
+      // The longer rule first, so a contact both select carries its plainer evidence.
+      for (const criteria of rules(workspaceId, current, now))
+        suppressed += await repo.suppressCandidates(db, workspaceId, criteria);
       await repo.recordRun(db, workspaceId, now, suppressed);
       return {
         ran_at: now,

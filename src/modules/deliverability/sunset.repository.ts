@@ -21,7 +21,16 @@ export async function findSettings(db: Db, workspaceId: string): Promise<SunsetS
 
 export async function upsertSettings(
   db: Db,
-  row: Pick<SunsetSettingsRow, 'workspace_id' | 'enabled' | 'inactive_days' | 'min_emails' | 'updated_at'>,
+  row: Pick<
+    SunsetSettingsRow,
+    | 'workspace_id'
+    | 'enabled'
+    | 'inactive_days'
+    | 'min_emails'
+    | 'max_open_probability'
+    | 'predicted_inactive_days'
+    | 'updated_at'
+  >,
 ): Promise<SunsetSettingsRow> {
   return db
     .insertInto('sunset_settings')
@@ -31,6 +40,8 @@ export async function upsertSettings(
         enabled: row.enabled,
         inactive_days: row.inactive_days,
         min_emails: row.min_emails,
+        max_open_probability: row.max_open_probability,
+        predicted_inactive_days: row.predicted_inactive_days,
         updated_at: row.updated_at,
       }),
     )
@@ -68,6 +79,8 @@ export interface SunsetCriteria {
    * `c.id IN (SELECT contact_id FROM predictions WHERE ... )`.
    */
   extra?: RawBuilder<unknown> | undefined;
+  /** Said first in the evidence note of a suppression by this rule (the predictive rule names itself). */
+  because?: string | undefined;
 }
 
 /**
@@ -145,17 +158,24 @@ export interface SunsetSample {
   last_engaged_at: Date | null;
 }
 
-/** How many contacts the selection holds now, and the first `sampleSize` of them by id. */
+/**
+ * How many contacts the selection of any of the rules holds now (each
+ * contact once), and the first `sampleSize` of them by id.
+ */
 export async function previewCandidates(
   db: Db,
   workspaceId: string,
-  criteria: SunsetCriteria,
+  rules: readonly SunsetCriteria[],
   sampleSize: number,
 ): Promise<{ count: number; sample: SunsetSample[] }> {
+  const selected = sql.join(
+    rules.map((criteria) => sql`SELECT * FROM ${candidates(workspaceId, criteria)} AS one`),
+    sql` UNION ALL `,
+  );
   const result = await sql<SunsetSample & { total: number }>`
     SELECT p.id AS contact_id, p.email, p.emails, p.created_at,
            ${lastEngagement(workspaceId)} AS last_engaged_at, count(*) OVER ()::int AS total
-    FROM ${candidates(workspaceId, criteria)} AS p
+    FROM (SELECT DISTINCT ON (id) * FROM (${selected}) AS every_rule ORDER BY id, emails DESC) AS p
     ORDER BY p.id
     LIMIT ${sampleSize}`.execute(db);
   const count = result.rows[0]?.total ?? 0;
@@ -177,7 +197,7 @@ export async function suppressCandidates(
   const result = await sql<{ email_key: string }>`
     INSERT INTO suppressions (workspace_id, email_key, email, reason, source, bounce_event_id, note, created_by, created_at)
     SELECT ${workspaceId}, p.email_key, p.email, 'sunset', 'sunset', NULL,
-           ${`sunset: no human open or click and no conversion since ${day} (${criteria.inactiveDays} days); `}
+           ${`sunset: ${criteria.because ? `${criteria.because}; ` : ''}no human open or click and no conversion since ${day} (${criteria.inactiveDays} days); `}
              || p.emails || ' tracked marketing emails sent in that time; last human open or click: '
              || COALESCE(to_char(${lastEngagement(workspaceId)} AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 'none recorded'),
            'sunset policy', ${criteria.now}

@@ -494,3 +494,14 @@ export async function insertModel(
         };
   return db.insertInto('engagement_models').values(values).returningAll().executeTakeFirstOrThrow();
 }
+
+/**
+ * A condition on the contact `c` (a contacts row): its predicted probability
+ * to open the next marketing email is below `threshold`. Contacts without a
+ * prediction do not match. For the sunset policy's predictive rule.
+ */
+export function predictedOpenBelow(workspaceId: string, threshold: number): RawBuilder<SqlBool> {
+  return sql<SqlBool>`EXISTS (
+    SELECT 1 FROM contact_engagement AS e
+    WHERE e.workspace_id = ${workspaceId} AND e.contact_id = c.id AND e.p_open < ${threshold}::float8)`;
+}

@@ -3,6 +3,7 @@ export {
   ENGAGEMENT_TRAIN_TASK,
   engagementTasks,
 } from './engagement.jobs.js';
+export { predictedOpenBelow } from './engagement.repository.js';
 export { engagementRoutes } from './engagement.routes.js';
 export { ContactEngagementSchema } from './engagement.schemas.js';
 export {
