@@ -184,7 +184,6 @@ export function createContainer(options: ContainerOptions) {
     },
     requireVerified: config.requireVerifiedDomains,
   });
-  const exports = createExportService({ contacts, clock });
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
   const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
@@ -237,6 +236,7 @@ export function createContainer(options: ContainerOptions) {
     clock,
     logger: logger.child({ component: 'engagement' }),
   });
+  const exports = createExportService({ contacts, clock, engagement });
   const automations = createAutomationService({ db, clock, attributes });
   const automationReports = createAutomationReports({
     db,

@@ -69,8 +69,11 @@ export function attributeCell(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** One JSON object per line with the same fields as the API's Contact. */
-export function ndjsonRecords(contacts: readonly Contact[]): string {
+/**
+ * One JSON object per line with the same fields as the API's Contact
+ * (`engagement` when the caller attached it).
+ */
+export function ndjsonRecords(contacts: readonly (Contact & { engagement?: unknown })[]): string {
   let out = '';
   for (const contact of contacts) {
     out += `${JSON.stringify({
@@ -85,6 +88,7 @@ export function ndjsonRecords(contacts: readonly Contact[]): string {
       tracking_consent: contact.tracking_consent,
       created_at: contact.created_at.toISOString(),
       updated_at: contact.updated_at.toISOString(),
+      ...(contact.engagement === undefined ? {} : { engagement: contact.engagement }),
     })}\n`;
   }
   return out;

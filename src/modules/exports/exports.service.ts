@@ -6,6 +6,14 @@ import { CONTENT_TYPES, csvHeader, csvRecords, type ExportFormat, ndjsonRecords 
 export interface ExportServiceDeps {
   contacts: Pick<ContactService, 'iterate' | 'attributeKeys'>;
   clock: Clock;
+  /**
+   * The stored engagement of a page of contacts, so an NDJSON line is the
+   * contact as the API shows it (`engagement`, null until computed). Absent:
+   * lines carry no engagement.
+   */
+  engagement?: {
+    forContacts(workspaceId: string, contactIds: readonly string[]): Promise<ReadonlyMap<string, unknown>>;
+  };
 }
 
 export interface ExportOptions {
@@ -55,7 +63,17 @@ export function createExportService(deps: ExportServiceDeps) {
         if (format === 'csv') yield Buffer.from(csvHeader(keys));
         for await (const page of pages) {
           count += page.length;
-          yield Buffer.from(format === 'csv' ? csvRecords(page, keys) : ndjsonRecords(page));
+          if (format === 'csv') yield Buffer.from(csvRecords(page, keys));
+          else if (!deps.engagement) yield Buffer.from(ndjsonRecords(page));
+          else {
+            const computed = await deps.engagement.forContacts(
+              workspaceId,
+              page.map((c) => c.id),
+            );
+            yield Buffer.from(
+              ndjsonRecords(page.map((c) => ({ ...c, engagement: computed.get(c.id) ?? null }))),
+            );
+          }
           options.onProgress?.(count);
         }
         complete = true;
