@@ -20,6 +20,13 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Test files share their worker processes instead of loading every module
+    // again: each file builds its own container and database, and
+    // test/helpers/setup-file.ts resets the little process-wide state there is
+    // (time-ordered id generators). Measured on 24 integration files: 243 s
+    // isolated, 141 s shared.
+    isolate: false,
+    setupFiles: ['test/helpers/setup-file.ts'],
     projects: [
       {
         extends: true,

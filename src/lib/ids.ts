@@ -57,3 +57,14 @@ const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export function isUuid(value: string): boolean {
   return UUID_PATTERN.test(value);
 }
+
+/**
+ * Forgets the last id's time, so the next id follows the clock it is given
+ * again. For test runs that share one process between test files, each with
+ * its own manual clock: otherwise a file's ids would carry the latest time
+ * an earlier file's clock reached.
+ */
+export function resetIdSequence(): void {
+  lastMs = -1;
+  counter = 0;
+}

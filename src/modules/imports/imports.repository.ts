@@ -272,6 +272,12 @@ const COUNTER_SPACE = 2 ** 24;
 let reservedMs = -1;
 let reservedUpTo = 0;
 
+/** Forgets the reserved range; see resetIdSequence in lib/ids.ts (test runs sharing one process). */
+export function resetImportIdSequence(): void {
+  reservedMs = -1;
+  reservedUpTo = 0;
+}
+
 class IdSequence {
   private readonly ms: number;
   private next: number;

@@ -20,3 +20,4 @@ export {
   type ImportWithErrors,
   MAX_STORED_ERRORS,
 } from './imports.service.js';
+export { resetImportIdSequence } from './imports.repository.js';
