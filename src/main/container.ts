@@ -11,6 +11,7 @@ import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import {
   createAnalyticsRollup,
   createAnalyticsService,
+  formatAmount,
   readRollupState,
   restartLedgerCount,
 } from '../modules/analytics/index.js';
@@ -229,6 +230,7 @@ export function createContainer(options: ContainerOptions) {
     countedUntil: async () => (await readRollupState(db))?.caught_up_to ?? null,
     restartLedgerCount,
     holdoutWindowHours: config.attributionWindowHours,
+    formatAmount,
   });
   const segments = createSegmentService({ db, clock, attributes });
   const engagement = createEngagementService({

@@ -37,6 +37,7 @@ export {
   logLoss,
   type ModelEvaluation,
 } from './evaluation.js';
+export { type ConversionGroup, compareGroups, type GroupFigures, type Lift } from './lift.js';
 export {
   evaluateModel,
   fitLogisticRegression,

@@ -1,7 +1,7 @@
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
-import { type Interval, twoProportionZTest, wilsonInterval } from '../../lib/statistics/index.js';
+import { compareGroups, type Interval } from '../../lib/statistics/index.js';
 import { formatAmount, uuidv7Floor } from '../analytics/index.js';
 import type { AutomationDefinition, RandomSplitNode } from './automation-definition.js';
 import {
@@ -52,29 +52,12 @@ export interface BanditReport {
   nodes: BanditNodeReport[];
 }
 
-export interface HoldoutGroupReport {
-  contacts: number;
-  converters: number;
-  conversion_rate: number;
-  interval: Interval;
-  revenue: { currency: string; amount: string }[];
-}
-
-export interface HoldoutReport {
+export interface HoldoutReport extends ReturnType<typeof compareGroups> {
   automation_id: string;
   holdout_share: number;
   window_hours: number;
   from: Date | null;
   to: Date | null;
-  treated: HoldoutGroupReport;
-  holdout: HoldoutGroupReport;
-  lift: {
-    difference: number;
-    interval: Interval;
-    relative: number | null;
-    p_value: number;
-    revenue_per_contact: { currency: string; treated: number; holdout: number; difference: number }[];
-  };
 }
 
 function definitionOf(value: unknown): Partial<AutomationDefinition> {
@@ -231,45 +214,14 @@ export function createExperimentReports(deps: { db: Db; clock: Clock; holdoutWin
       });
       const treated = groups.find((g) => g.group === 'treated') as repo.GroupOutcome;
       const holdout = groups.find((g) => g.group === 'holdout') as repo.GroupOutcome;
-      const rate = (g: repo.GroupOutcome) => (g.contacts > 0 ? g.converters / g.contacts : 0);
-      const test = twoProportionZTest(
-        holdout.converters,
-        holdout.contacts,
-        treated.converters,
-        treated.contacts,
-      );
-      const currencies = [...new Set([...treated.revenue, ...holdout.revenue].map((r) => r.currency))].sort();
-      const perContact = (g: repo.GroupOutcome, currency: string) => {
-        const amount = Number(g.revenue.find((r) => r.currency === currency)?.amount ?? 0);
-        return g.contacts > 0 ? amount / g.contacts : 0;
-      };
-      const group = (g: repo.GroupOutcome): HoldoutGroupReport => ({
-        contacts: g.contacts,
-        converters: g.converters,
-        conversion_rate: rate(g),
-        interval: wilsonInterval(g.converters, g.contacts),
-        revenue: g.revenue.map((r) => ({ currency: r.currency, amount: formatAmount(r.amount, r.currency) })),
-      });
+      const compared = compareGroups(treated, holdout, formatAmount);
       return {
         automation_id: automation.id,
         holdout_share: current?.holdout?.share ?? 0,
         window_hours: deps.holdoutWindowHours,
         from: from ?? null,
         to: to ?? null,
-        treated: group(treated),
-        holdout: group(holdout),
-        lift: {
-          difference: test.difference,
-          interval: test.interval,
-          relative: rate(holdout) > 0 ? rate(treated) / rate(holdout) - 1 : null,
-          p_value: test.pValue,
-          revenue_per_contact: currencies.map((currency) => ({
-            currency,
-            treated: perContact(treated, currency),
-            holdout: perContact(holdout, currency),
-            difference: perContact(treated, currency) - perContact(holdout, currency),
-          })),
-        },
+        ...compared,
       };
     },
   };

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AbTestMetric, Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
-import { twoProportionZTest, wilsonInterval } from '../../lib/statistics/index.js';
+import { compareGroups } from '../../lib/statistics/index.js';
 import * as repo from './campaigns.repository.js';
 import { type Decision, decide, type VariantFigures } from './experiment-decision.js';
 import * as experiments from './experiments.repository.js';
@@ -23,6 +23,8 @@ export interface ExperimentServiceDeps {
   restartLedgerCount: (trx: Db, campaignId: string) => Promise<void>;
   /** Conversions after the start that the holdout report counts (default: the attribution window). */
   holdoutWindowHours: number;
+  /** Shapes a revenue amount for display (the analytics module's, to the currency's decimals). */
+  formatAmount?: (amount: string, currency: string) => string;
 }
 
 export interface AbTestReport {
@@ -284,43 +286,11 @@ export function createExperimentService(deps: ExperimentServiceDeps) {
       );
       const treated = groups.find((g) => g.group === 'treated') as experiments.GroupOutcome;
       const holdout = groups.find((g) => g.group === 'holdout') as experiments.GroupOutcome;
-      const rate = (g: experiments.GroupOutcome) => (g.contacts > 0 ? g.converters / g.contacts : 0);
-      const test = twoProportionZTest(
-        holdout.converters,
-        holdout.contacts,
-        treated.converters,
-        treated.contacts,
-      );
-      const currencies = [...new Set([...treated.revenue, ...holdout.revenue].map((r) => r.currency))].sort();
-      const perContact = (g: experiments.GroupOutcome, currency: string) => {
-        const amount = Number(g.revenue.find((r) => r.currency === currency)?.amount ?? 0);
-        return g.contacts > 0 ? amount / g.contacts : 0;
-      };
-      const group = (g: experiments.GroupOutcome) => ({
-        contacts: g.contacts,
-        converters: g.converters,
-        conversion_rate: rate(g),
-        interval: wilsonInterval(g.converters, g.contacts),
-        revenue: g.revenue,
-      });
       return {
         campaign_id: campaign.id,
         holdout_share: campaign.holdout_share,
         window: { from: campaign.started_at, until },
-        treated: group(treated),
-        holdout: group(holdout),
-        lift: {
-          difference: test.difference,
-          interval: test.interval,
-          relative: rate(holdout) > 0 ? rate(treated) / rate(holdout) - 1 : null,
-          p_value: test.pValue,
-          revenue_per_contact: currencies.map((currency) => ({
-            currency,
-            treated: perContact(treated, currency),
-            holdout: perContact(holdout, currency),
-            difference: perContact(treated, currency) - perContact(holdout, currency),
-          })),
-        },
+        ...compareGroups(treated, holdout, deps.formatAmount),
       };
     },
   };

@@ -9,6 +9,7 @@ export {
   resolveMapping,
 } from './csv-rows.js';
 export { importTasks } from './imports.jobs.js';
+export { resetImportIdSequence } from './imports.repository.js';
 export { importsRoutes } from './imports.routes.js';
 export {
   createImportService,
@@ -20,4 +21,3 @@ export {
   type ImportWithErrors,
   MAX_STORED_ERRORS,
 } from './imports.service.js';
-export { resetImportIdSequence } from './imports.repository.js';
