@@ -104,7 +104,7 @@ export function apiOrigin(request: FastifyRequest): {
 } {
   return {
     source: 'api',
-    sourceId: principalOf(request).apiKeyId,
+    sourceId: principalOf(request).actor.id,
     ip: request.ip,
     userAgent: request.headers['user-agent']?.slice(0, 500) ?? null,
   };

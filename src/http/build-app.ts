@@ -162,7 +162,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
           route: request.routeOptions.url ?? 'unmatched',
           status: reply.statusCode,
           ms: Math.round(reply.elapsedTime),
-          api_key_id: request.principal?.apiKeyId,
+          actor: request.principal
+            ? `${request.principal.actor.type}:${request.principal.actor.id}`
+            : undefined,
         },
         'request',
       );
@@ -180,7 +182,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       hook: 'preHandler',
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
-      keyGenerator: (request) => request.principal?.apiKeyId ?? request.ip,
+      keyGenerator: (request) => request.principal?.actor.id ?? request.ip,
       errorResponseBuilder: (_request, context) => ({
         statusCode: 429,
         message: `Rate limit of ${context.max} requests per minute exceeded; retry in ${Math.ceil(context.ttl / 1000)} s.`,

@@ -23,9 +23,15 @@ export interface CreatedApiKey extends ApiKey {
   secret: string;
 }
 
+/** Who acts: an API key today; users and OAuth clients authenticate into the same shape. */
+export interface Actor {
+  type: 'api_key' | 'user' | 'oauth_client';
+  id: string;
+}
+
 export interface Principal {
   workspaceId: string;
-  apiKeyId: string;
+  actor: Actor;
   scopes: string[];
 }
 
@@ -97,7 +103,7 @@ export function createApiKeyService(deps: { db: Db; clock: Clock }) {
       const staleBefore = new Date(now.getTime() - LAST_USED_RESOLUTION_MS);
       if (!row.last_used_at || row.last_used_at < staleBefore)
         await repo.touchApiKey(db, row.id, now, staleBefore);
-      return { workspaceId: row.workspace_id, apiKeyId: row.id, scopes: row.scopes };
+      return { workspaceId: row.workspace_id, actor: { type: 'api_key', id: row.id }, scopes: row.scopes };
     },
 
     async list(

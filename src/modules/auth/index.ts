@@ -1,4 +1,5 @@
 export {
+  type Actor,
   type ApiKey,
   type ApiKeyService,
   type CreatedApiKey,

@@ -132,7 +132,7 @@ export function deliverabilityRoutes(deps: {
           request.body,
           {
             source: 'api',
-            id: principal.apiKeyId,
+            id: principal.actor.id,
           },
         );
         return reply.code(created ? 201 : 200).send(suppression);
@@ -191,7 +191,7 @@ export function deliverabilityRoutes(deps: {
         const principal = principalOf(request);
         return deliverability.importSuppressions(principal.workspaceId, request.body, {
           source: 'import',
-          id: principal.apiKeyId,
+          id: principal.actor.id,
         });
       },
     );
@@ -215,7 +215,7 @@ export function deliverabilityRoutes(deps: {
           request.params.email,
           request.query.reason,
           {
-            id: principal.apiKeyId,
+            id: principal.actor.id,
           },
         );
       },

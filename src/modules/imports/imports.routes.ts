@@ -72,7 +72,7 @@ export function importsRoutes(deps: { imports: ImportService }): FastifyPluginAs
             filename,
             contentLength: Number.isFinite(length) ? length : undefined,
           },
-          { source: 'api', sourceId: principal.apiKeyId },
+          { source: 'api', sourceId: principal.actor.id },
         );
         return reply.code(202).header('location', `/v1/imports/${created.id}`).send(created);
       },
