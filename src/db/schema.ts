@@ -63,6 +63,7 @@ export interface Database {
   contact_engagement: ContactEngagementTable;
   engagement_models: EngagementModelTable;
   workspace_engagement: WorkspaceEngagementTable;
+  data_keys: DataKeyTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -966,4 +967,17 @@ export interface WorkspaceEngagementTable {
   best_hour: number | null;
   contacts: number;
   refreshed_at: Timestamp;
+}
+
+/** A workspace's data key, wrapped under a master key (0036, src/modules/data-keys). */
+export interface DataKeyTable {
+  id: string;
+  workspace_id: string;
+  /** `<base64url iv>.<base64url ciphertext+tag>` of the 32-byte key (lib/data-envelope.ts wrapDataKey). */
+  wrapped_key: string;
+  /** The HERALD_SECRET_KEYS key id that wrapped it. */
+  master_key_id: string;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
 }

@@ -41,6 +41,7 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
+import { createDataKeyService, type EncryptedValueSource } from '../modules/data-keys/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
@@ -137,6 +138,8 @@ export function createContainer(options: ContainerOptions) {
     );
   }
   let runner: JobRunner | undefined;
+  // Per-workspace data keys, wrapped under the keyring; field encryption goes through dataKeys.cipher.
+  const dataKeys = createDataKeyService({ db, clock, keyring });
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
@@ -175,7 +178,7 @@ export function createContainer(options: ContainerOptions) {
   const sendingDomains = createSendingDomainService({
     db,
     clock,
-    keyring,
+    cipher: dataKeys.cipher,
     signing,
     dns: createDnsLookup(parseDnsServers(config.dnsServers)),
     authentication: {
@@ -187,7 +190,7 @@ export function createContainer(options: ContainerOptions) {
   });
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
-  const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const transports = createTransportService({ db, clock, cipher: dataKeys.cipher, dataDir: config.dataDir });
   const throttling = createThrottlingService({
     db,
     clock,
@@ -523,6 +526,12 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    dataKeys,
+    /** Every kind of value encrypted with workspace data keys, for `herald keys rotate-data`. */
+    encryptedValueSources: [
+      sendingDomains.encryptedValues,
+      transports.encryptedValues,
+    ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     routeDeps: {
       clock,
       jobs,
