@@ -450,7 +450,7 @@ export interface TransportTable {
   name: string;
   type: TransportTypeColumn;
   settings: JsonColumn<Record<string, unknown>>;
-  /** encryptSecret of a JSON object of credentials, context `transports:<id>`. */
+  /** A JSON object of credentials encrypted with the workspace data key (purpose `transports:<id>`; older rows: encryptSecret). */
   secrets: string | null;
   rate_per_second: number | null;
   rate_per_hour: number | null;

@@ -155,6 +155,7 @@ export function createContainer(options: ContainerOptions) {
     db,
     clock,
     keyring,
+    cipher: dataKeys.cipher,
     contacts,
     consent,
     // A failed re-check must not fail the report's intake: the next batch checks again.
@@ -531,6 +532,7 @@ export function createContainer(options: ContainerOptions) {
     encryptedValueSources: [
       sendingDomains.encryptedValues,
       transports.encryptedValues,
+      deliverability.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     routeDeps: {
       clock,

@@ -236,6 +236,36 @@ describe('herald keys rotate-data', () => {
       })
       .where('id', '=', legacyId)
       .execute();
+    const settings = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/deliverability/settings',
+      headers: auth,
+      payload: {
+        mailgun_signing_key: 'mg-signing-secret',
+        postmark_username: 'pm',
+        postmark_password: 'pm-password-1',
+      },
+    });
+    expect(settings.statusCode, settings.body).toBe(200);
+    const settingsRow = async () =>
+      t.container.db
+        .selectFrom('deliverability_settings')
+        .select(['mailgun_signing_key', 'postmark_password'])
+        .where('workspace_id', '=', ws.workspaceId)
+        .executeTakeFirstOrThrow();
+    expect((await settingsRow()).mailgun_signing_key).toMatch(/^hdk1\./);
+    // The Postmark password in the old master-key format.
+    await t.container.db
+      .updateTable('deliverability_settings')
+      .set({
+        postmark_password: encryptSecret(
+          legacyKeyring,
+          'pm-password-1',
+          `deliverability:postmark:${ws.workspaceId}`,
+        ),
+      })
+      .where('workspace_id', '=', ws.workspaceId)
+      .execute();
     const [oldKey] = await dataKeyRows(ws.workspaceId);
 
     const lines: string[] = [];
@@ -252,7 +282,15 @@ describe('herald keys rotate-data', () => {
     expect(report?.sources).toEqual([
       { source: 'sending_domains.private_key', reencrypted: 1, changed: 0, failed: [] },
       { source: 'transports.secrets', reencrypted: 5, changed: 0, failed: [] },
+      { source: 'deliverability_settings.secrets', reencrypted: 2, changed: 0, failed: [] },
     ]);
+    const after = await settingsRow();
+    expect(after.mailgun_signing_key?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);
+    expect(after.postmark_password?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);
+    expect(await t.container.routeDeps.deliverability.webhookCredentials(ws.workspaceId)).toMatchObject({
+      mailgunSigningKey: 'mg-signing-secret',
+      postmark: { username: 'pm', password: 'pm-password-1' },
+    });
     expect(lines.join('\n')).toContain(`retired: ${oldKey?.id}`);
 
     const keys = await dataKeyRows(ws.workspaceId);
