@@ -201,6 +201,36 @@ describe('encrypted transport credentials and DKIM keys', () => {
     expect(signer?.domain).toBe('legacy-dkim.example');
   });
 
+  it('stores the bounce-mailbox password encrypted and hands the poller the plaintext', async () => {
+    const ws = await t.createWorkspace('Mailbox');
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: '/v1/deliverability/settings',
+      headers: t.auth(ws.adminKey),
+      payload: {
+        imap_enabled: true,
+        imap_host: '127.0.0.1',
+        imap_port: 1143,
+        imap_tls: 'none',
+        imap_user: 'bounces',
+        imap_password: 'imap-password-1',
+      },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.body).not.toContain('imap-password-1');
+    const row = await t.container.db
+      .selectFrom('deliverability_settings')
+      .select('imap_password')
+      .where('workspace_id', '=', ws.workspaceId)
+      .executeTakeFirstOrThrow();
+    expect(row.imap_password).toMatch(/^hdk1\./);
+    expect(row.imap_password).not.toContain('imap-password-1');
+    const mailboxes = await t.container.routeDeps.deliverability.imapMailboxes(ws.workspaceId);
+    expect(mailboxes).toMatchObject([
+      { workspaceId: ws.workspaceId, user: 'bounces', password: 'imap-password-1' },
+    ]);
+  });
+
   it('refuses a credential copied from another transport row', async () => {
     const a = await createTransport(t.auth(), 'copy-a', 'pw-a');
     const b = await createTransport(t.auth(), 'copy-b', 'pw-b');
@@ -294,7 +324,9 @@ describe('herald keys rotate-data', () => {
     expect(lines.join('\n')).toContain(`retired: ${oldKey?.id}`);
 
     const keys = await dataKeyRows(ws.workspaceId);
-    expect(keys.map((k) => [k.id, k.active, k.retired_at !== null])).toEqual([
+    // Both keys may carry the same created_at (the test clock stands still): compare in a fixed order.
+    const byState = [...keys].sort((a, b) => Number(a.active) - Number(b.active));
+    expect(byState.map((k) => [k.id, k.active, k.retired_at !== null])).toEqual([
       [oldKey?.id, false, true],
       [report?.keyId, true, false],
     ]);
@@ -354,6 +386,30 @@ describe('herald keys rotate-data', () => {
     expect(second.reports[0]).toMatchObject({ resumed: true, keyId: report?.keyId, retired: [oldKey?.id] });
     expect((await storedSecrets(bad)).startsWith(`hdk1.${report?.keyId}.`)).toBe(true);
     expect((await dataKeyRows(ws.workspaceId)).filter((k) => k.active)).toHaveLength(1);
+  });
+
+  it('lets a process that still holds the old key keep writing while another rotates, and catches up', async () => {
+    const ws = await t.createWorkspace('Two processes');
+    // Another process with its own cache, which saw the key before the rotation.
+    const otherProcess = createDataKeyService({
+      db: t.container.db,
+      clock: t.clock,
+      keyring: t.container.keyring,
+    });
+    const before = await otherProcess.cipher.encrypt(ws.workspaceId, 'p', 'before');
+    const oldKeyId = before.split('.')[1];
+
+    const { reports } = await rotateDataKeys(t.container, { workspace: ws.workspaceId }, () => {});
+    const newKeyId = reports[0]?.keyId;
+    expect(newKeyId).not.toBe(oldKeyId);
+    // Within its cache time the other process still writes with the old key; the value still decrypts here.
+    const during = await otherProcess.cipher.encrypt(ws.workspaceId, 'p', 'during');
+    expect(during.split('.')[1]).toBe(oldKeyId);
+    expect(await t.container.dataKeys.cipher.decrypt(ws.workspaceId, 'p', during)).toBe('during');
+    // After it, the other process uses the new key.
+    t.clock.advance(61_000);
+    const after = await otherProcess.cipher.encrypt(ws.workspaceId, 'p', 'after');
+    expect(after.split('.')[1]).toBe(newKeyId);
   });
 
   it('names an unknown workspace clearly', async () => {
