@@ -231,6 +231,18 @@ describe('encrypted transport credentials and DKIM keys', () => {
     ]);
   });
 
+  it('creates no data key for a refused request', async () => {
+    const ws = await t.createWorkspace('Refused');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/transports',
+      headers: t.auth(ws.adminKey),
+      payload: { name: 'no host', type: 'smtp', settings: {}, secrets: { password: 'pw-refused' } },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(await dataKeyRows(ws.workspaceId)).toHaveLength(0);
+  });
+
   it('refuses a credential copied from another transport row', async () => {
     const a = await createTransport(t.auth(), 'copy-a', 'pw-a');
     const b = await createTransport(t.auth(), 'copy-b', 'pw-b');

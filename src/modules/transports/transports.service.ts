@@ -220,6 +220,8 @@ export function createTransportService(deps: TransportServiceDeps) {
       const before = await repo.findTransport(db, workspaceId, id);
       if (!before) throw notFound();
       const secrets = merge(await readSecrets(before), patch.secrets ?? {}) as Record<string, string>;
+      // Checked before sealing too, so a bad request does not even create the workspace's data key.
+      validateTransportConfig(before.type, merge(before.settings, patch.settings ?? {}), secrets);
       sealed = { previous: before.secrets, next: await sealSecrets(workspaceId, id, secrets), secrets };
     }
     return db.transaction().execute(async (trx) => {
