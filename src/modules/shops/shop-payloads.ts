@@ -185,6 +185,16 @@ function root(payload: unknown): Json {
 
 // ---------------------------------------------------------------- Shopify
 
+/**
+ * A Shopify resource id. Shopify ids are 64-bit and may not fit a JavaScript
+ * number: the exact digits are read from admin_graphql_api_id when present.
+ */
+function shopifyId(body: Json, path: string, required: boolean): string | null {
+  const gid = typeof body.admin_graphql_api_id === 'string' ? /\/(\d+)$/.exec(body.admin_graphql_api_id) : null;
+  if (gid?.[1]) return gid[1];
+  return required ? idOf(body.id, path, true) : idOf(body.id, path, false);
+}
+
 function shopifyConsent(customer: Json): boolean {
   const consent = customer.email_marketing_consent;
   if (isObject(consent)) return consent.state === 'subscribed';
@@ -196,7 +206,7 @@ function shopifyCustomer(value: Json, path: string, fallbackEmail: string | null
   const email = emailOf(value.email) ?? fallbackEmail;
   if (!email) return null;
   return {
-    customerId: idOf(value.id, `${path}/id`, false),
+    customerId: shopifyId(value, `${path}/id`, false),
     email,
     firstName: textOf(value.first_name, `${path}/first_name`),
     lastName: textOf(value.last_name, `${path}/last_name`),
@@ -205,7 +215,7 @@ function shopifyCustomer(value: Json, path: string, fallbackEmail: string | null
 }
 
 function shopifyOrder(body: Json): ShopOrder {
-  const orderId = idOf(body.id, '/id', true);
+  const orderId = shopifyId(body, '/id', true) as string;
   const email = emailOf(body.email, body.contact_email);
   const customer = isObject(body.customer)
     ? shopifyCustomer(body.customer, '/customer', email)
@@ -262,7 +272,7 @@ function shopifyCheckout(body: Json, started: boolean): ShopFact {
 }
 
 function shopifyRefund(body: Json): ShopRefund {
-  const refundId = idOf(body.id, '/id', true);
+  const refundId = shopifyId(body, '/id', true) as string;
   const orderId = idOf(body.order_id, '/order_id', true);
   if (body.transactions !== undefined && !Array.isArray(body.transactions)) {
     throw new ShopPayloadError('/transactions', 'must be an array of transactions');
@@ -285,7 +295,7 @@ export function parseShopify(topic: string, payload: unknown): ShopFact {
   switch (topic) {
     case 'customers/create':
     case 'customers/update': {
-      idOf(body.id, '/id', true);
+      shopifyId(body, '/id', true);
       const customer = shopifyCustomer(body, '', null);
       if (!customer) return { kind: 'ignored', reason: 'customer without an email address' };
       return { kind: 'customer', customer };
