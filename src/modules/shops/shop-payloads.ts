@@ -190,7 +190,8 @@ function root(payload: unknown): Json {
  * number: the exact digits are read from admin_graphql_api_id when present.
  */
 function shopifyId(body: Json, path: string, required: boolean): string | null {
-  const gid = typeof body.admin_graphql_api_id === 'string' ? /\/(\d+)$/.exec(body.admin_graphql_api_id) : null;
+  const gid =
+    typeof body.admin_graphql_api_id === 'string' ? /\/(\d+)$/.exec(body.admin_graphql_api_id) : null;
   if (gid?.[1]) return gid[1];
   return required ? idOf(body.id, path, true) : idOf(body.id, path, false);
 }
