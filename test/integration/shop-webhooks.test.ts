@@ -748,3 +748,75 @@ describe('WooCommerce webhooks', () => {
     expect(await snapshot()).toBe(before);
   });
 });
+
+describe('abandoned-cart journeys from shop events', () => {
+  it('a Shopify checkout enrols the contact once per cart, with the cart URL as run data; the order ends the run', async () => {
+    // Later than the earlier tests' checkouts, which must not enrol.
+    t.clock.set(new Date(t.clock.now().getTime() + 3_600_000));
+    const template = await call('POST', '/v1/templates', {
+      name: 'Cart reminder',
+      format: 'html',
+      subject: 'You left something behind',
+      body: '<p><a href="{{ automation.data.cart_url }}">Back to your cart</a></p>',
+    });
+    expect(template.status).toBe(201);
+    const created = await call('POST', '/v1/automations', {
+      name: 'Abandoned cart',
+      definition: {
+        trigger: { type: 'event', event: 'Checkout Started' },
+        sender: { from_email: 'news@shop.example' },
+        instance_key: 'cart_id',
+        goal: { event: 'Order Completed', node: 'purchased' },
+        start: 'wait',
+        nodes: [
+          { id: 'wait', type: 'wait', for: { hours: 4 }, next: 'reminder' },
+          { id: 'reminder', type: 'send_email', template: 'Cart reminder', next: 'done' },
+          { id: 'purchased', type: 'goal' },
+          { id: 'done', type: 'exit' },
+        ],
+      },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect((await call('POST', `/v1/automations/${created.body.id}/publish`)).status).toBe(201);
+    // A first scan sets the workspace's watermark; the events come after it.
+    await t.container.automationTriggers.scan();
+    t.clock.set(new Date(t.clock.now().getTime() + 1000));
+
+    const checkout = JSON.parse(fixture('shopify/checkouts-create.json'));
+    checkout.token = 'dora-checkout-token';
+    checkout.email = 'dora@example.com';
+    expect((await shopify(shop.id, 'checkouts/create', JSON.stringify(checkout))).body.outcome).toBe(
+      'applied',
+    );
+    // The same checkout sent again under a new webhook id: still one run.
+    expect((await shopify(shop.id, 'checkouts/create', JSON.stringify(checkout))).body.outcome).toBe(
+      'applied',
+    );
+    t.clock.set(new Date(t.clock.now().getTime() + 60_000));
+    await t.container.automationTriggers.scan();
+    const runs = async () =>
+      (await call('GET', `/v1/automations/${created.body.id}/runs?limit=100`)).body.data as {
+        status: string;
+        instance_key: string | null;
+        data: Record<string, unknown>;
+        exit_reason: string | null;
+      }[];
+    const [run, ...others] = await runs();
+    expect(others).toEqual([]);
+    expect(run).toMatchObject({ status: 'active', instance_key: 'dora-checkout-token' });
+    expect(run?.data.cart_url).toBe(checkout.abandoned_checkout_url);
+
+    const order = JSON.parse(fixture('shopify/orders-create.json'));
+    order.admin_graphql_api_id = 'gid://shopify/Order/450789470';
+    order.email = 'dora@example.com';
+    order.customer.email = 'dora@example.com';
+    order.customer.admin_graphql_api_id = 'gid://shopify/Customer/207119553';
+    order.checkout_token = 'dora-checkout-token';
+    expect((await shopify(shop.id, 'orders/create', JSON.stringify(order))).body.outcome).toBe('applied');
+    t.clock.set(new Date(t.clock.now().getTime() + 60_000));
+    await t.container.automationTriggers.scan();
+    const [after] = await runs();
+    expect(after?.status).not.toBe('active');
+    expect(after?.exit_reason).toBe('goal');
+  });
+});
