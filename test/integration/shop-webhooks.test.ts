@@ -820,3 +820,42 @@ describe('abandoned-cart journeys from shop events', () => {
     expect(after?.exit_reason).toBe('goal');
   });
 });
+
+describe('rate limit', () => {
+  it('limits each connection URL on its own (HERALD_SHOP_WEBHOOK_RATE_LIMIT_PER_MINUTE)', async () => {
+    const limited = await createTestApp({ HERALD_SHOP_WEBHOOK_RATE_LIMIT_PER_MINUTE: '2' });
+    try {
+      const create = async (name: string) => {
+        const res = await limited.app.inject({
+          method: 'POST',
+          url: '/v1/connectors/shops',
+          headers: limited.auth(),
+          payload: {
+            platform: 'woocommerce',
+            name,
+            shop_url: 'https://shop.example.com',
+            webhook_secret: WOO_SECRET,
+          },
+        });
+        expect(res.statusCode).toBe(201);
+        return res.json().id as string;
+      };
+      const [first, second] = [await create('First'), await create('Second')];
+      const ping = (id: string) =>
+        limited.app.inject({
+          method: 'POST',
+          url: `/hooks/woocommerce/${id}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: 'webhook_id=1',
+        });
+      expect((await ping(first)).statusCode).toBe(200);
+      expect((await ping(first)).statusCode).toBe(200);
+      const refused = await ping(first);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['content-type']).toContain('application/problem+json');
+      expect((await ping(second)).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -49,7 +49,6 @@ export interface ShopWebhookHeaders {
   deliveryId: string | undefined;
   /** Shopify's X-Shopify-Event-Id: one event retried under several webhook ids. */
   eventId: string | undefined;
-  contentType: string | undefined;
 }
 
 export interface ShopWebhookOutcome {
