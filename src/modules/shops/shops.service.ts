@@ -217,8 +217,9 @@ export function createShopService(deps: ShopServiceDeps) {
       id: string,
       page: { cursor?: string | undefined; limit: number },
     ): Promise<Page<ShopDelivery>> {
-      await requireRow(workspaceId, id);
+      // A bad cursor is a bad request whatever the id names.
       const before = decodeCursor(page.cursor);
+      await requireRow(workspaceId, id);
       const rows = await repo.listDeliveries(db, workspaceId, id, before, page.limit + 1);
       const data = rows.slice(0, page.limit).map(
         (r): ShopDelivery => ({
