@@ -424,6 +424,21 @@ describe('Shopify webhooks', () => {
     expect((await conversionsOf('jon@example.com')).length).toBe(2);
   });
 
+  it("an order from an address the workspace's hygiene policy refuses is ignored and logged without the address", async () => {
+    const order = JSON.parse(fixture('shopify/orders-create.json'));
+    order.admin_graphql_api_id = 'gid://shopify/Order/450789471';
+    order.email = 'throwaway@mailinator.com';
+    order.customer.email = 'throwaway@mailinator.com';
+    const res = await shopify(shop.id, 'orders/create', JSON.stringify(order));
+    expect(res.status).toBe(200);
+    expect(res.body.outcome).toBe('ignored');
+    expect(res.body.detail).toContain('INVALID_EMAIL');
+    expect(res.body.detail).not.toContain('mailinator');
+    expect(await contactOf('throwaway@mailinator.com')).toBeUndefined();
+    expect(await rows('SELECT 1 FROM shop_orders WHERE order_id = $1', ['450789471'])).toEqual([]);
+    expect(JSON.stringify(await deliveries(shop.id))).not.toContain('mailinator');
+  });
+
   it('a refund of an order Herald never saw is ignored and logged', async () => {
     const body = JSON.parse(fixture('shopify/refunds-create.json'));
     body.admin_graphql_api_id = 'gid://shopify/Refund/1';

@@ -119,7 +119,10 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       contactId = contact.id;
     } catch (error) {
       if (isDomainError(error) && REFUSED_DATA.has(error.code)) {
-        throw new Ignored(`the contact was refused: ${error.message}`);
+        // The code only: the delivery log keeps no addresses (the error's message may quote one).
+        throw new Ignored(
+          `the contact was refused (${error.code}): check the address against the workspace's email hygiene policy`,
+        );
       }
       throw error;
     }
