@@ -874,3 +874,19 @@ describe('rate limit', () => {
     }
   });
 });
+
+describe('the delivery log', () => {
+  it('forgets deliveries older than 30 days when the connection receives the next one', async () => {
+    const body = '{"id": 1, "title": "A product"}';
+    const old = await shopify(shop.id, 'products/update', body, {
+      headers: { 'x-shopify-webhook-id': 'old-one' },
+    });
+    expect(old.body.outcome).toBe('ignored');
+    t.clock.set(new Date(t.clock.now().getTime() + 31 * 86_400_000));
+    await shopify(shop.id, 'products/update', body, { headers: { 'x-shopify-webhook-id': 'new-one' } });
+    const ids = (await deliveries(shop.id)).map((d) => d.delivery_id);
+    expect(ids).toEqual(['new-one']);
+    // Woo's log is its own: untouched until its connection receives something.
+    expect((await deliveries(wooShop.id)).length).toBeGreaterThan(0);
+  });
+});

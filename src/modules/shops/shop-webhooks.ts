@@ -67,6 +67,14 @@ export interface ShopWebhookDeps {
   analytics: Pick<AnalyticsService, 'recordConversion'>;
 }
 
+/**
+ * How long a delivery stays in the log, which is also how long a redelivery
+ * is answered `duplicate`: Shopify retries for 48 hours, WooCommerce a few
+ * times. Past that, the order, refund and event keys still keep a late copy
+ * from counting twice.
+ */
+export const DELIVERY_LOG_DAYS = 30;
+
 /** At most this many line items are copied into an event, so a large order stays under the 32 KB event limit. */
 const MAX_EVENT_PRODUCTS = 50;
 
@@ -462,6 +470,7 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
         detail: detail.slice(0, 1000),
         received_at: now,
       });
+      await repo.pruneDeliveries(db, connection.id, new Date(now.getTime() - DELIVERY_LOG_DAYS * 86_400_000));
       return { outcome, detail };
     },
   };

@@ -126,6 +126,16 @@ export async function insertDelivery(db: Db, row: NewRow<'shop_webhook_deliverie
   return inserted !== undefined;
 }
 
+/** Forgets a connection's deliveries received before `before`: the log stays small. */
+export async function pruneDeliveries(db: Db, connectionId: string, before: Date): Promise<number> {
+  const result = await db
+    .deleteFrom('shop_webhook_deliveries')
+    .where('connection_id', '=', connectionId)
+    .where('received_at', '<', before)
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
 export async function listDeliveries(
   db: Db,
   workspaceId: string,

@@ -115,7 +115,8 @@ export function shopsRoutes(deps: { shops: ShopService }): FastifyPluginAsyncTyp
           summary: "A shop connection's webhook deliveries",
           description:
             'Accepted webhooks, newest first: what each applied, or why it was ignored (unknown topic, no email address...). ' +
-            'Refused requests (bad signature, malformed body) are not logged: they were answered 401 or 400.',
+            'Refused requests (bad signature, malformed body) are not logged: they were answered 401 or 400. ' +
+            'Deliveries are kept 30 days.',
           params: IdParams,
           querystring: ShopListQuery,
           response: responses({ 200: PageOf(ShopDeliverySchema) }),
