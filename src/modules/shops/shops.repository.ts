@@ -57,7 +57,7 @@ export async function listConnections(
   return query.execute();
 }
 
-/** Undefined when no such connection, or (name taken) throws the unique violation to the caller as 'name_taken'. */
+/** Undefined when the workspace has no such connection; 'name_taken' when another connection has the new name. */
 export async function updateConnection(
   db: Db,
   workspaceId: string,
@@ -177,20 +177,6 @@ export async function linkCustomer(
       }),
     )
     .execute();
-}
-
-export async function customerContact(
-  db: Db,
-  connectionId: string,
-  customerId: string,
-): Promise<string | undefined> {
-  const row = await db
-    .selectFrom('shop_customers')
-    .select('contact_id')
-    .where('connection_id', '=', connectionId)
-    .where('customer_id', '=', customerId)
-    .executeTakeFirst();
-  return row?.contact_id;
 }
 
 export async function findOrder(
