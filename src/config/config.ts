@@ -33,6 +33,7 @@ export interface Config {
   eventRetentionDays: number;
   eventDedupDays: number;
   eventsRateLimitPerMinute: number;
+  shopWebhookRateLimitPerMinute: number;
   eventsBatchMaxBytes: number;
   snsCertUrlPattern: string | undefined;
   snsSubscribeUrlPattern: string | undefined;

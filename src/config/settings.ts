@@ -226,6 +226,14 @@ export const SETTINGS = {
     description:
       'Requests per minute per API key to each event ingestion route (/v1/track, /v1/identify, /v1/page, /v1/screen, /v1/batch), instead of HERALD_RATE_LIMIT_PER_MINUTE.',
   },
+  shopWebhookRateLimitPerMinute: {
+    env: 'HERALD_SHOP_WEBHOOK_RATE_LIMIT_PER_MINUTE',
+    type: 'integer',
+    min: 1,
+    default: 1200,
+    description:
+      'Requests per minute per shop connection to its webhook URL (/hooks/shopify/..., /hooks/woocommerce/...); more get 429 and the shop retries later.',
+  },
   snsCertUrlPattern: {
     env: 'HERALD_SNS_CERT_URL_PATTERN',
     type: 'string',

@@ -64,6 +64,11 @@ export interface Database {
   engagement_models: EngagementModelTable;
   workspace_engagement: WorkspaceEngagementTable;
   data_keys: DataKeyTable;
+  shop_connections: ShopConnectionTable;
+  shop_webhook_deliveries: ShopWebhookDeliveryTable;
+  shop_customers: ShopCustomerTable;
+  shop_orders: ShopOrderTable;
+  shop_refunds: ShopRefundTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -980,4 +985,61 @@ export interface DataKeyTable {
   active: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   retired_at: Timestamp | null;
+}
+
+export type ShopPlatform = 'shopify' | 'woocommerce';
+
+export interface ShopConnectionTable {
+  id: string;
+  workspace_id: string;
+  platform: ShopPlatform;
+  name: string;
+  shop_url: string;
+  secret_encrypted: string;
+  default_currency: string;
+  consent_list_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ShopWebhookDeliveryTable {
+  id: string;
+  workspace_id: string;
+  connection_id: string;
+  delivery_id: string;
+  event_id: string | null;
+  topic: string;
+  outcome: 'applied' | 'ignored';
+  detail: string | null;
+  received_at: Timestamp;
+}
+
+export interface ShopCustomerTable {
+  connection_id: string;
+  customer_id: string;
+  workspace_id: string;
+  contact_id: string;
+  updated_at: Timestamp;
+}
+
+export interface ShopOrderTable {
+  connection_id: string;
+  order_id: string;
+  workspace_id: string;
+  contact_id: string | null;
+  currency: string;
+  conversion_id: string | null;
+  converted_at: Timestamp | null;
+  click_id: string | null;
+  paid_at: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface ShopRefundTable {
+  connection_id: string;
+  refund_id: string;
+  workspace_id: string;
+  order_id: string;
+  amount: ColumnType<string, string, string>;
+  created_at: Timestamp;
 }

@@ -39,6 +39,12 @@ import { type MessageService, messagesRoutes } from '../modules/messages/index.j
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
+import {
+  type ShopService,
+  type ShopWebhooks,
+  shopsRoutes,
+  shopWebhookRoutes,
+} from '../modules/shops/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
@@ -90,6 +96,10 @@ export interface RouteDeps {
   webhookBodyLimit: number;
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
+  shops: ShopService;
+  shopWebhooks: ShopWebhooks;
+  /** Requests per minute per shop connection to its webhook URL. */
+  shopWebhookRateLimitPerMinute: number;
 }
 
 /**
@@ -146,4 +156,12 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
+  await app.register(shopsRoutes({ shops: deps.shops }));
+  await app.register(
+    shopWebhookRoutes({
+      webhooks: deps.shopWebhooks,
+      bodyLimit: deps.webhookBodyLimit,
+      rateLimitPerMinute: deps.shopWebhookRateLimitPerMinute,
+    }),
+  );
 }

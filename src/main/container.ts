@@ -72,6 +72,7 @@ import {
   segmentTasks,
 } from '../modules/segments/index.js';
 import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
+import { createShopSecrets, createShopService, createShopWebhooks } from '../modules/shops/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
@@ -261,6 +262,20 @@ export function createContainer(options: ContainerOptions) {
     contacts,
     retentionDays: config.eventRetentionDays,
     dedupDays: config.eventDedupDays,
+  });
+
+  // Shop connectors: Shopify and WooCommerce webhooks -> contacts, events, conversions.
+  const shopSecrets = createShopSecrets(keyring);
+  const shops = createShopService({ db, clock, secrets: shopSecrets, lists, publicUrl: config.publicUrl });
+  const shopWebhooks = createShopWebhooks({
+    db,
+    clock,
+    secrets: shopSecrets,
+    contacts,
+    attributes,
+    lists,
+    events,
+    analytics,
   });
 
   const imports = createImportService({
@@ -573,6 +588,9 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      shops,
+      shopWebhooks,
+      shopWebhookRateLimitPerMinute: config.shopWebhookRateLimitPerMinute,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -34,6 +34,7 @@ function sampleRequest(
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
+    .replace(/^\/v1\/connectors\/shops\/:id/, `/v1/connectors/shops/${fixtures.shop?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -63,6 +64,7 @@ function sampleRequest(
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
     'PATCH /v1/throttles/:id': { per_minute: 1 },
     'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
+    'PATCH /v1/connectors/shops/:id': { name: 'hacked' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -167,6 +169,14 @@ beforeAll(async () => {
       email: 'suppressed-owner@example.com',
     });
   }
+  if (hasRoute('/v1/connectors/shops')) {
+    fixtures.shop = await inject('POST', '/v1/connectors/shops', {
+      platform: 'shopify',
+      name: 'Owners shop',
+      shop_url: 'https://owners.myshopify.com',
+      webhook_secret: 'owners-shop-secret',
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -191,6 +201,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/suppressions/:email': 'suppression',
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
+  '/v1/connectors/shops/:id': 'shop',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -209,6 +220,10 @@ const PUBLIC_ROUTES: Record<string, string> = {
   '/webhooks/mailgun/:workspaceId':
     "Mailgun: HMAC with the workspace's signing key, timestamp window, replayed tokens ignored",
   '/webhooks/postmark/:workspaceId': "Postmark: HTTP Basic credentials from the workspace's settings",
+  '/hooks/shopify/:connectionId':
+    "Shopify webhooks: HMAC-SHA256 of the raw body with the connection's secret (X-Shopify-Hmac-Sha256)",
+  '/hooks/woocommerce/:connectionId':
+    "WooCommerce webhooks: HMAC-SHA256 of the raw body with the connection's secret (X-WC-Webhook-Signature); the unsigned ping stores nothing",
 };
 
 describe('the route table', () => {
