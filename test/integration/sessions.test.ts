@@ -60,6 +60,23 @@ describe('sign-in', () => {
     expect(body.csrf_token).toMatch(/^[A-Za-z0-9_-]{32}$/);
   });
 
+  it('finds the account by the address however it is typed: case, spaces, an internationalized domain', async () => {
+    await t.container.users.createUser({
+      email: 'zoe@bücher.example',
+      password: TEST_PASSWORD,
+      workspaceId: t.workspaceId,
+      role: 'viewer',
+    });
+    for (const email of ['zoe@xn--bcher-kva.example', ' ZOE@BÜCHER.example ', 'Zoe@bücher.example']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/session',
+        payload: { email, password: TEST_PASSWORD },
+      });
+      expect(res.statusCode, email).toBe(200);
+    }
+  });
+
   it('stores only a hash of the cookie value', async () => {
     const session = await userWithRole(t, 'viewer');
     const value = session.cookie.split('=')[1] as string;
