@@ -67,6 +67,7 @@ export interface Database {
   memberships: MembershipTable;
   sessions: SessionTable;
   invitations: InvitationTable;
+  data_keys: DataKeyTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -453,7 +454,7 @@ export interface TransportTable {
   name: string;
   type: TransportTypeColumn;
   settings: JsonColumn<Record<string, unknown>>;
-  /** encryptSecret of a JSON object of credentials, context `transports:<id>`. */
+  /** A JSON object of credentials encrypted with the workspace data key (purpose `transports:<id>`; older rows: encryptSecret). */
   secrets: string | null;
   rate_per_second: number | null;
   rate_per_hour: number | null;
@@ -1019,4 +1020,17 @@ export interface InvitationTable {
   accepted_at: Timestamp | null;
   accepted_by: string | null;
   revoked_at: Timestamp | null;
+}
+
+/** A workspace's data key, wrapped under a master key (0036, src/modules/data-keys). */
+export interface DataKeyTable {
+  id: string;
+  workspace_id: string;
+  /** `<base64url iv>.<base64url ciphertext+tag>` of the 32-byte key (lib/data-envelope.ts wrapDataKey). */
+  wrapped_key: string;
+  /** The HERALD_SECRET_KEYS key id that wrapped it. */
+  master_key_id: string;
+  active: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  retired_at: Timestamp | null;
 }

@@ -152,3 +152,11 @@ export function verifySignature(
   const expected = sign(keyring, purpose, data, key).subarray(0, signature.length);
   return signature.length >= 16 && timingSafeEqual(expected, signature);
 }
+
+/**
+ * A key's sub-key for one purpose, for callers that do their own AES-GCM
+ * (the workspace data keys are wrapped under `subKey(master, 'wrap-data-keys')`).
+ */
+export function subKey(key: SecretKey, purpose: string): Buffer {
+  return derive(key.key, purpose);
+}

@@ -41,6 +41,7 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
+import { createDataKeyService, type EncryptedValueSource } from '../modules/data-keys/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
@@ -138,6 +139,8 @@ export function createContainer(options: ContainerOptions) {
     );
   }
   let runner: JobRunner | undefined;
+  // Per-workspace data keys, wrapped under the keyring; field encryption goes through dataKeys.cipher.
+  const dataKeys = createDataKeyService({ db, clock, keyring });
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
@@ -153,6 +156,7 @@ export function createContainer(options: ContainerOptions) {
     db,
     clock,
     keyring,
+    cipher: dataKeys.cipher,
     contacts,
     consent,
     // A failed re-check must not fail the report's intake: the next batch checks again.
@@ -176,7 +180,7 @@ export function createContainer(options: ContainerOptions) {
   const sendingDomains = createSendingDomainService({
     db,
     clock,
-    keyring,
+    cipher: dataKeys.cipher,
     signing,
     dns: createDnsLookup(parseDnsServers(config.dnsServers)),
     authentication: {
@@ -188,7 +192,7 @@ export function createContainer(options: ContainerOptions) {
   });
   const templateCompiler = createTemplateCompiler();
   const templates = createTemplateService({ db, clock, compiler: templateCompiler, contacts, workspaces });
-  const transports = createTransportService({ db, clock, keyring, dataDir: config.dataDir });
+  const transports = createTransportService({ db, clock, cipher: dataKeys.cipher, dataDir: config.dataDir });
   const throttling = createThrottlingService({
     db,
     clock,
@@ -541,6 +545,13 @@ export function createContainer(options: ContainerOptions) {
     throttling,
     sunset,
     users,
+    dataKeys,
+    /** Every kind of value encrypted with workspace data keys, for `herald keys rotate-data`. */
+    encryptedValueSources: [
+      sendingDomains.encryptedValues,
+      transports.encryptedValues,
+      deliverability.encryptedValues,
+    ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     routeDeps: {
       clock,
       jobs,

@@ -33,7 +33,7 @@ describe('sending domains', () => {
       .selectAll()
       .where('id', '=', res.body.id)
       .executeTakeFirstOrThrow();
-    expect(row.private_key_encrypted).toMatch(/^v1\./);
+    expect(row.private_key_encrypted).toMatch(/^hdk1\./);
     expect(row.private_key_encrypted).not.toContain('PRIVATE');
 
     const got = await t.app.inject({

@@ -83,7 +83,7 @@ describe('transports API', () => {
       'SELECT secrets, settings::text AS settings FROM transports WHERE id = $1',
       [body.id],
     );
-    expect(stored.rows[0].secrets).toMatch(/^v1\./);
+    expect(stored.rows[0].secrets).toMatch(/^hdk1\./);
     expect(stored.rows[0].secrets).not.toContain('hunter2');
     expect(stored.rows[0].settings).not.toContain('hunter2');
   });

@@ -1,9 +1,68 @@
 import { Command, Option } from 'commander';
 import { ALL_SCOPES, SCOPES } from '../../modules/auth/index.js';
+import { type RotationReport, rotateWorkspaceDataKey } from '../../modules/data-keys/index.js';
+import type { Container } from '../container.js';
 import { resolveWorkspace, withContainer } from './shared.js';
 
+type Write = (line: string) => void;
+
+/**
+ * `herald keys rotate-data`: per workspace, a new data key, every encrypted
+ * value re-encrypted with it in batches, then the old key retired. Resumable:
+ * a run that stopped leaves the old key "retiring", and the next run finishes
+ * that rotation instead of starting another. Returns false when a workspace
+ * could not be completed (its old key stays, and still decrypts).
+ */
+export async function rotateDataKeys(
+  container: Pick<Container, 'dataKeys' | 'encryptedValueSources' | 'workspaces'>,
+  options: { workspace?: string | undefined; batchSize?: number | undefined },
+  write: Write,
+): Promise<{ ok: boolean; reports: RotationReport[] }> {
+  const workspaceIds = options.workspace
+    ? [(await container.workspaces.get(options.workspace)).id]
+    : (await container.workspaces.list()).map((workspace) => workspace.id);
+  const reports: RotationReport[] = [];
+  for (const workspaceId of workspaceIds) {
+    const report = await rotateWorkspaceDataKey(
+      container.dataKeys,
+      workspaceId,
+      container.encryptedValueSources,
+      {
+        batchSize: options.batchSize,
+      },
+    );
+    reports.push(report);
+    write(
+      `workspace ${workspaceId}: ${report.resumed ? 'resumed rotation to' : 'new'} data key ${report.keyId}`,
+    );
+    for (const source of report.sources) {
+      write(
+        `  ${source.source}: ${source.reencrypted} re-encrypted, ${source.changed} changed meanwhile, ${source.failed.length} failed`,
+      );
+      for (const failure of source.failed) write(`    row ${failure.id}: ${failure.error}`);
+    }
+    write(
+      report.complete
+        ? `  retired: ${report.retired.length > 0 ? report.retired.join(', ') : 'nothing to retire'}`
+        : '  not complete: the old key stays until a run re-encrypts every value; run the command again',
+    );
+  }
+  return { ok: reports.every((report) => report.complete), reports };
+}
+
+/** `herald keys rewrap`: every data key re-wrapped under the first key of HERALD_SECRET_KEYS. */
+export async function rewrapDataKeys(container: Pick<Container, 'dataKeys'>, write: Write): Promise<number> {
+  const { rewrapped } = await container.dataKeys.rewrap();
+  write(
+    `Re-wrapped ${rewrapped} data key(s) under the current master key. Keys after the first in HERALD_SECRET_KEYS are no longer needed for data keys.`,
+  );
+  return rewrapped;
+}
+
 export function keysCommand(): Command {
-  const keys = new Command('keys').description('Create, list and revoke API keys');
+  const keys = new Command('keys').description(
+    'API keys (create, list, revoke) and encryption keys (rotate-data, rewrap)',
+  );
 
   keys
     .command('create')
@@ -78,6 +137,32 @@ export function keysCommand(): Command {
         const workspaceId = await resolveWorkspace(container, options.workspace);
         const key = await container.apiKeys.revoke(workspaceId, id);
         process.stdout.write(`Revoked ${key.id} (${key.prefix}…)\n`);
+      });
+    });
+
+  keys
+    .command('rotate-data')
+    .description(
+      'New data key per workspace; re-encrypt DKIM keys, transport credentials and webhook/mailbox secrets with it; retire the old key (resumable, safe while Herald runs)',
+    )
+    .option('--workspace <id>', 'only this workspace (default: every workspace)')
+    .option('--batch-size <n>', 'values re-encrypted per batch', (value) => Number.parseInt(value, 10), 500)
+    .action(async (options: { workspace?: string; batchSize: number }, command: Command) => {
+      await withContainer(command, async (container) => {
+        const write = (line: string) => process.stdout.write(`${line}\n`);
+        const { ok } = await rotateDataKeys(container, options, write);
+        if (!ok) process.exitCode = 1;
+      });
+    });
+
+  keys
+    .command('rewrap')
+    .description(
+      'Re-wrap every data key under the first key of HERALD_SECRET_KEYS (master-key rotation: prepend the new key, rewrap, then remove the old one)',
+    )
+    .action(async (_options: unknown, command: Command) => {
+      await withContainer(command, async (container) => {
+        await rewrapDataKeys(container, (line) => process.stdout.write(`${line}\n`));
       });
     });
 

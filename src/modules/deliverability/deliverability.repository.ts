@@ -418,3 +418,20 @@ export async function healthCounts(
     },
   }));
 }
+
+/** Replaces one encrypted secret of the settings only if it still holds `previous` (data-key rotation). */
+export async function replaceSettingSecret(
+  db: Db,
+  workspaceId: string,
+  column: 'imap_password' | 'mailgun_signing_key' | 'postmark_password',
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('deliverability_settings')
+    .set({ [column]: next })
+    .where('workspace_id', '=', workspaceId)
+    .where(column, '=', previous)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

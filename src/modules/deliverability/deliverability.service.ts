@@ -6,7 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
+import type { SecretKeyring } from '../../lib/secret-keys.js';
 import { verifyReturnPathToken } from '../../lib/signed-tokens.js';
 import { isTransportError } from '../../mail/transports/index.js';
 import { classifyFailure, failureCodes } from '../bounces/bounce-reasons.js';
@@ -130,6 +130,24 @@ export const IMAP_DEFAULTS = {
   unparsedFolder: 'Herald/Unparsed',
 };
 
+/** The encrypted secrets of a workspace's deliverability settings, by kind (also their encryption context). */
+type SecretKind = 'imap' | 'mailgun' | 'postmark';
+
+const SECRET_COLUMNS: Record<SecretKind, 'imap_password' | 'mailgun_signing_key' | 'postmark_password'> = {
+  imap: 'imap_password',
+  mailgun: 'mailgun_signing_key',
+  postmark: 'postmark_password',
+};
+
+/**
+ * Field encryption with the workspace's data keys; values in the older
+ * master-key format still decrypt. Implemented by the data-keys module.
+ */
+export interface SecretCipher {
+  encrypt(workspaceId: string, purpose: string, plaintext: string): Promise<string>;
+  decrypt(workspaceId: string, purpose: string, value: string): Promise<string>;
+}
+
 export interface SettingsPatch {
   soft_bounce_threshold?: number | undefined;
   soft_bounce_window_days?: number | undefined;
@@ -188,6 +206,11 @@ export interface DeliverabilityServiceDeps {
   db: Db;
   clock: Clock;
   keyring: SecretKeyring;
+  /**
+   * Encrypts the webhook and mailbox secrets with the workspace's data key (the
+   * data-keys module's WorkspaceCipher); never called inside a transaction.
+   */
+  cipher: SecretCipher;
   contacts: Pick<ContactService, 'changeStatus'>;
   consent: Pick<ConsentLedger, 'append'>;
   /**
@@ -275,7 +298,7 @@ export function reportFromProviderEvent(event: ProviderEvent): BounceReport {
 }
 
 export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
-  const { db, clock, keyring } = deps;
+  const { db, clock, keyring, cipher } = deps;
 
   const secretContext = (kind: string, workspaceId: string) => `deliverability:${kind}:${workspaceId}`;
 
@@ -940,14 +963,20 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     },
 
     async updateSettings(workspaceId: string, patch: SettingsPatch): Promise<DeliverabilitySettings> {
+      // Sealed before the transaction: the cipher may load the workspace's data key.
+      const seal = async (kind: SecretKind, value: string | null | undefined) =>
+        typeof value === 'string'
+          ? cipher.encrypt(workspaceId, secretContext(kind, workspaceId), value)
+          : null;
+      const sealed: Record<SecretKind, string | null> = {
+        mailgun: await seal('mailgun', patch.mailgun_signing_key),
+        postmark: await seal('postmark', patch.postmark_password),
+        imap: await seal('imap', patch.imap_password),
+      };
       return db.transaction().execute(async (trx) => {
         const current = await repo.findSettings(trx, workspaceId);
         const secret = (kind: string, value: string | null | undefined, stored: string | null | undefined) =>
-          value === undefined
-            ? (stored ?? null)
-            : value === null
-              ? null
-              : encryptSecret(keyring, value, secretContext(kind, workspaceId));
+          value === undefined ? (stored ?? null) : value === null ? null : sealed[kind as SecretKind];
         const row = await repo.upsertSettings(trx, {
           workspace_id: workspaceId,
           soft_bounce_threshold:
@@ -989,23 +1018,26 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
     /** Every enabled bounce mailbox, with its password decrypted: what the IMAP poller connects to. */
     async imapMailboxes(workspaceId?: string): Promise<ImapMailboxConfig[]> {
       const rows = await repo.listImapEnabled(db, workspaceId);
-      return rows.flatMap((row) =>
-        row.imap_host && row.imap_user && row.imap_password
-          ? [
-              {
-                workspaceId: row.workspace_id,
-                host: row.imap_host,
-                port: row.imap_port ?? defaultPort(row.imap_tls),
-                tls: row.imap_tls,
-                user: row.imap_user,
-                password: decryptSecret(keyring, row.imap_password, secretContext('imap', row.workspace_id)),
-                mailbox: row.imap_mailbox,
-                processedFolder: row.imap_processed_folder,
-                unparsedFolder: row.imap_unparsed_folder,
-              },
-            ]
-          : [],
-      );
+      const mailboxes: ImapMailboxConfig[] = [];
+      for (const row of rows) {
+        if (!row.imap_host || !row.imap_user || !row.imap_password) continue;
+        mailboxes.push({
+          workspaceId: row.workspace_id,
+          host: row.imap_host,
+          port: row.imap_port ?? defaultPort(row.imap_tls),
+          tls: row.imap_tls,
+          user: row.imap_user,
+          password: await cipher.decrypt(
+            row.workspace_id,
+            secretContext('imap', row.workspace_id),
+            row.imap_password,
+          ),
+          mailbox: row.imap_mailbox,
+          processedFolder: row.imap_processed_folder,
+          unparsedFolder: row.imap_unparsed_folder,
+        });
+      }
+      return mailboxes;
     },
 
     /** Undefined for a workspace that does not exist. */
@@ -1016,20 +1048,50 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         sesTopicArns: row?.ses_topic_arns ?? [],
         sendgridPublicKey: row?.sendgrid_public_key ?? null,
         mailgunSigningKey: row?.mailgun_signing_key
-          ? decryptSecret(keyring, row.mailgun_signing_key, secretContext('mailgun', workspaceId))
+          ? await cipher.decrypt(workspaceId, secretContext('mailgun', workspaceId), row.mailgun_signing_key)
           : null,
         postmark:
           row?.postmark_username && row.postmark_password
             ? {
                 username: row.postmark_username,
-                password: decryptSecret(
-                  keyring,
-                  row.postmark_password,
+                password: await cipher.decrypt(
+                  workspaceId,
                   secretContext('postmark', workspaceId),
+                  row.postmark_password,
                 ),
               }
             : null,
       };
+    },
+
+    /**
+     * The webhook and mailbox secrets, for `herald keys rotate-data` (an
+     * EncryptedValueSource of data-keys/): one settings row per workspace, so
+     * the secret's kind serves as its id.
+     */
+    encryptedValues: {
+      name: 'deliverability_settings.secrets',
+      async page(workspaceId: string, afterId: string | null, limit: number) {
+        const row = await repo.findSettings(db, workspaceId);
+        const values: { id: SecretKind; value: string | null | undefined }[] = [
+          { id: 'imap', value: row?.imap_password },
+          { id: 'mailgun', value: row?.mailgun_signing_key },
+          { id: 'postmark', value: row?.postmark_password },
+        ];
+        return values
+          .filter((entry) => entry.value && (afterId === null || entry.id > afterId))
+          .slice(0, limit)
+          .map((entry) => ({
+            id: entry.id,
+            purpose: secretContext(entry.id, workspaceId),
+            value: entry.value as string,
+          }));
+      },
+      async replace(workspaceId: string, id: string, previous: string, next: string) {
+        const column = SECRET_COLUMNS[id as SecretKind];
+        if (!column) return false;
+        return repo.replaceSettingSecret(db, workspaceId, column, previous, next);
+      },
     },
   };
 }

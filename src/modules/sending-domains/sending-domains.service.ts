@@ -5,7 +5,6 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import {
   createDomainKey,
   type DkimAlgorithm,
@@ -58,10 +57,20 @@ const SIGNER_TTL_MS = 60_000;
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 
+/**
+ * Field encryption with the workspace's data keys; values in the older
+ * master-key format still decrypt. Implemented by the data-keys module.
+ */
+export interface SecretCipher {
+  encrypt(workspaceId: string, purpose: string, plaintext: string): Promise<string>;
+  decrypt(workspaceId: string, purpose: string, value: string): Promise<string>;
+}
+
 export interface SendingDomainServiceDeps {
   db: Db;
   clock: Clock;
-  keyring: SecretKeyring;
+  /** Encrypts private keys with the workspace's data key (the data-keys module's WorkspaceCipher). */
+  cipher: SecretCipher;
   /** Where signatures are computed: worker threads, or inline with `threads: 0`. */
   signing: DkimSigningPool;
   /** How the check resolves names (HERALD_DNS_SERVERS, else the system resolver). */
@@ -73,7 +82,7 @@ export interface SendingDomainServiceDeps {
 }
 
 export function createSendingDomainService(deps: SendingDomainServiceDeps) {
-  const { db, clock, keyring } = deps;
+  const { db, clock, cipher } = deps;
   const signers = new Map<string, { signer: DkimSigner | undefined; loadedAt: number }>();
   const context = (id: string) => `sending_domains:${id}`;
 
@@ -132,7 +141,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
         domain: normalized.domain,
         selector,
         algorithm,
-        private_key_encrypted: encryptSecret(keyring, pem, context(id)),
+        private_key_encrypted: await cipher.encrypt(workspaceId, context(id), pem),
         public_key: dkimPublicKeyValue(privateKey),
         created_at: clock.now(),
       });
@@ -239,6 +248,21 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
       signers.clear();
     },
 
+    /** The stored private keys, for `herald keys rotate-data` (an EncryptedValueSource of data-keys/). */
+    encryptedValues: {
+      name: 'sending_domains.private_key',
+      async page(workspaceId: string, afterId: string | null, limit: number) {
+        const rows = await repo.pageEncryptedKeys(db, workspaceId, afterId, limit);
+        return rows.map((row) => ({
+          id: row.id,
+          purpose: context(row.id),
+          value: row.private_key_encrypted,
+        }));
+      },
+      replace: (workspaceId: string, id: string, previous: string, next: string) =>
+        repo.replaceEncryptedKey(db, workspaceId, id, previous, next),
+    },
+
     /**
      * The signer for mail from `domain` (the From address's domain): the
      * workspace's sending domain of that name, or of its closest parent (a
@@ -259,7 +283,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
             createDomainKey({
               domain: row.domain,
               selector: row.selector,
-              privateKeyPem: decryptSecret(keyring, row.private_key_encrypted, context(row.id)),
+              privateKeyPem: await cipher.decrypt(workspaceId, context(row.id), row.private_key_encrypted),
             }),
           )
         : undefined;

@@ -136,3 +136,41 @@ export async function listTransports(
     .limit(page.limit + 1)
     .execute();
 }
+
+/** A page of the workspace's encrypted credentials, in id order (data-key rotation). */
+export async function pageEncryptedSecrets(
+  db: Db,
+  workspaceId: string,
+  afterId: string | null,
+  limit: number,
+): Promise<{ id: string; secrets: string }[]> {
+  let query = db
+    .selectFrom('transports')
+    .select(['id', 'secrets'])
+    .where('workspace_id', '=', workspaceId)
+    .where('secrets', 'is not', null);
+  if (afterId !== null) query = query.where('id', '>', afterId);
+  const rows = await query.orderBy('id').limit(limit).execute();
+  return rows.flatMap((row) => (row.secrets === null ? [] : [{ id: row.id, secrets: row.secrets }]));
+}
+
+/**
+ * Replaces the encrypted credentials only if the row still holds `previous`.
+ * updated_at stays: the plaintext is the same, and live transports need no rebuild.
+ */
+export async function replaceEncryptedSecrets(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('transports')
+    .set({ secrets: next })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .where('secrets', '=', previous)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}

@@ -4,7 +4,6 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import {
   createRateLimiter,
   createTransport,
@@ -76,10 +75,21 @@ export type TestSendResult =
       error: { kind: TransportErrorKind; code: string | null; message: string };
     };
 
+/**
+ * Field encryption with the workspace's data keys; values in the older
+ * master-key format still decrypt. It may read keys from the database, so it
+ * is never called inside a transaction (PGlite has one session).
+ */
+export interface SecretCipher {
+  encrypt(workspaceId: string, purpose: string, plaintext: string): Promise<string>;
+  decrypt(workspaceId: string, purpose: string, value: string): Promise<string>;
+}
+
 export interface TransportServiceDeps {
   db: Db;
   clock: Clock;
-  keyring: SecretKeyring;
+  /** Encrypts credentials with the workspace's data key (the data-keys module's WorkspaceCipher). */
+  cipher: SecretCipher;
   /** Herald's data folder; the file transport writes under `<dataDir>/outbox`. */
   dataDir: string;
   timers?: Timers | undefined;
@@ -91,7 +101,7 @@ const USES_LISTED = 20;
 const BUILT_IN_FILE = { name: 'file (built-in)', maxConcurrency: 5 };
 
 export function createTransportService(deps: TransportServiceDeps) {
-  const { db, clock, keyring } = deps;
+  const { db, clock, cipher } = deps;
   const outbox = join(deps.dataDir, 'outbox');
   /** Live instances by transport id, rebuilt when the row's updated_at moves (also after changes by other processes). */
   const live = new Map<string, { version: number; value: LiveTransport }>();
@@ -99,24 +109,31 @@ export function createTransportService(deps: TransportServiceDeps) {
 
   const context = (id: string) => `transports:${id}`;
 
-  function readSecrets(row: repo.TransportRow): Record<string, string> {
+  async function readSecrets(row: repo.TransportRow): Promise<Record<string, string>> {
     if (!row.secrets) return {};
-    return JSON.parse(decryptSecret(keyring, row.secrets, context(row.id))) as Record<string, string>;
+    return JSON.parse(await cipher.decrypt(row.workspace_id, context(row.id), row.secrets)) as Record<
+      string,
+      string
+    >;
   }
 
-  function sealSecrets(id: string, secrets: Record<string, string>): string | null {
+  async function sealSecrets(
+    workspaceId: string,
+    id: string,
+    secrets: Record<string, string>,
+  ): Promise<string | null> {
     return Object.keys(secrets).length === 0
       ? null
-      : encryptSecret(keyring, JSON.stringify(secrets), context(id));
+      : cipher.encrypt(workspaceId, context(id), JSON.stringify(secrets));
   }
 
-  function view(row: repo.TransportRow): TransportView {
+  async function view(row: repo.TransportRow): Promise<TransportView> {
     return {
       id: row.id,
       name: row.name,
       type: row.type,
       settings: row.settings,
-      secrets_set: Object.keys(readSecrets(row)).sort(),
+      secrets_set: Object.keys(await readSecrets(row)).sort(),
       rate_limit: { per_second: row.rate_per_second, per_hour: row.rate_per_hour, per_day: row.rate_per_day },
       max_concurrency: row.max_concurrency,
       is_default: row.is_default,
@@ -149,8 +166,10 @@ export function createTransportService(deps: TransportServiceDeps) {
     }
   }
 
-  function build(row: repo.TransportRow): LiveTransport {
-    const transport = createTransport(toTransportSpec(row.type, row.settings, readSecrets(row), outbox));
+  async function build(row: repo.TransportRow): Promise<LiveTransport> {
+    const transport = createTransport(
+      toTransportSpec(row.type, row.settings, await readSecrets(row), outbox),
+    );
     const limiter = createRateLimiter(
       {
         perSecond: row.rate_per_second ?? undefined,
@@ -182,6 +201,69 @@ export function createTransportService(deps: TransportServiceDeps) {
     return value;
   }
 
+  /** Secrets changed by someone else between reading and writing them; the update starts again. */
+  class SecretsMoved extends Error {}
+
+  /**
+   * One attempt at an update. Secrets are decrypted and sealed before the
+   * transaction (the cipher may read keys), then the transaction checks that
+   * the stored secrets are still the ones merged.
+   */
+  async function updateOnce(
+    workspaceId: string,
+    id: string,
+    patch: TransportPatch,
+  ): Promise<repo.TransportRow> {
+    const touchesConfig = patch.settings !== undefined || patch.secrets !== undefined;
+    let sealed: { previous: string | null; next: string | null; secrets: Record<string, string> } | undefined;
+    if (touchesConfig) {
+      const before = await repo.findTransport(db, workspaceId, id);
+      if (!before) throw notFound();
+      const secrets = merge(await readSecrets(before), patch.secrets ?? {}) as Record<string, string>;
+      // Checked before sealing too, so a bad request does not even create the workspace's data key.
+      validateTransportConfig(before.type, merge(before.settings, patch.settings ?? {}), secrets);
+      sealed = { previous: before.secrets, next: await sealSecrets(workspaceId, id, secrets), secrets };
+    }
+    return db.transaction().execute(async (trx) => {
+      const current = await repo.findTransport(trx, workspaceId, id, true);
+      if (!current) throw notFound();
+      const changes: repo.TransportChanges = {};
+      if (patch.name !== undefined) changes.name = patch.name;
+      if (sealed) {
+        if (current.secrets !== sealed.previous) throw new SecretsMoved();
+        const settings = merge(current.settings, patch.settings ?? {});
+        validateTransportConfig(current.type, settings, sealed.secrets);
+        changes.settings = JSON.stringify(settings);
+        changes.secrets = sealed.next;
+      }
+      if (patch.rate_limit) {
+        if (patch.rate_limit.per_second !== undefined) changes.rate_per_second = patch.rate_limit.per_second;
+        if (patch.rate_limit.per_hour !== undefined) changes.rate_per_hour = patch.rate_limit.per_hour;
+        if (patch.rate_limit.per_day !== undefined) changes.rate_per_day = patch.rate_limit.per_day;
+      }
+      if (patch.max_concurrency !== undefined) changes.max_concurrency = patch.max_concurrency;
+      if (patch.is_default !== undefined) {
+        changes.is_default = patch.is_default;
+        if (patch.is_default) await repo.clearDefault(trx, workspaceId, id);
+        else if (current.is_default) {
+          // Without a default, campaigns naming no transport would silently go to the .eml outbox.
+          const users = await repo.unfinishedCampaignsUsingTransport(
+            trx,
+            workspaceId,
+            current,
+            USES_LISTED + 1,
+            true,
+          );
+          if (users.length > 0) throw inUse(current, users, 'unset');
+        }
+      }
+      const result = await repo.updateTransport(trx, workspaceId, id, changes, clock.now());
+      if ('nameTaken' in result) throw exists(patch.name ?? '');
+      if (!result.row) throw notFound();
+      return result.row;
+    });
+  }
+
   const service = {
     async create(workspaceId: string, input: TransportInput): Promise<TransportView> {
       const settings = input.settings ?? {};
@@ -189,7 +271,9 @@ export function createTransportService(deps: TransportServiceDeps) {
       validateTransportConfig(input.type, settings, secrets);
       const id = uuidv7();
       const now = clock.now();
-      return defaultRace(() =>
+      // Sealed before the transaction: the cipher may load the workspace's data key.
+      const sealed = await sealSecrets(workspaceId, id, secrets);
+      const created = await defaultRace(() =>
         db.transaction().execute(async (trx) => {
           // The first transport of a workspace becomes its default unless told otherwise.
           const isDefault = input.is_default ?? !(await repo.hasDefaultTransport(trx, workspaceId));
@@ -202,7 +286,7 @@ export function createTransportService(deps: TransportServiceDeps) {
             name: input.name,
             type: input.type,
             settings: JSON.stringify(settings),
-            secrets: sealSecrets(id, secrets),
+            secrets: sealed,
             rate_per_second: input.rate_limit?.per_second ?? null,
             rate_per_hour: input.rate_limit?.per_hour ?? null,
             rate_per_day: input.rate_limit?.per_day ?? null,
@@ -212,9 +296,10 @@ export function createTransportService(deps: TransportServiceDeps) {
             updated_at: now,
           });
           if (!row) throw exists(input.name);
-          return view(row);
+          return row;
         }),
       );
+      return view(created);
     },
 
     async get(workspaceId: string, id: string): Promise<TransportView> {
@@ -232,55 +317,21 @@ export function createTransportService(deps: TransportServiceDeps) {
         limit: page.limit,
       });
       const result = toPage(rows, page.limit);
-      return { data: result.data.map(view), next_cursor: result.next_cursor };
+      return { data: await Promise.all(result.data.map(view)), next_cursor: result.next_cursor };
     },
 
     async update(workspaceId: string, id: string, patch: TransportPatch): Promise<TransportView> {
-      const updated = await defaultRace(() =>
-        db.transaction().execute(async (trx) => {
-          const current = await repo.findTransport(trx, workspaceId, id);
-          if (!current) throw notFound();
-          const changes: repo.TransportChanges = {};
-          if (patch.name !== undefined) changes.name = patch.name;
-          if (patch.settings !== undefined || patch.secrets !== undefined) {
-            const settings = merge(current.settings, patch.settings ?? {});
-            const secrets = merge(readSecrets(current), patch.secrets ?? {}) as Record<string, string>;
-            validateTransportConfig(current.type, settings, secrets);
-            changes.settings = JSON.stringify(settings);
-            changes.secrets = sealSecrets(id, secrets);
-          }
-          if (patch.rate_limit) {
-            if (patch.rate_limit.per_second !== undefined)
-              changes.rate_per_second = patch.rate_limit.per_second;
-            if (patch.rate_limit.per_hour !== undefined) changes.rate_per_hour = patch.rate_limit.per_hour;
-            if (patch.rate_limit.per_day !== undefined) changes.rate_per_day = patch.rate_limit.per_day;
-          }
-          if (patch.max_concurrency !== undefined) changes.max_concurrency = patch.max_concurrency;
-          if (patch.is_default !== undefined) {
-            changes.is_default = patch.is_default;
-            if (patch.is_default) await repo.clearDefault(trx, workspaceId, id);
-            else if (current.is_default) {
-              // Without a default, campaigns naming no transport would silently go to the .eml outbox.
-              const users = await repo.unfinishedCampaignsUsingTransport(
-                trx,
-                workspaceId,
-                current,
-                USES_LISTED + 1,
-                true,
-              );
-              if (users.length > 0) throw inUse(current, users, 'unset');
-            }
-          }
-          const result = await repo.updateTransport(trx, workspaceId, id, changes, clock.now());
-          if ('nameTaken' in result) throw exists(patch.name ?? '');
-          if (!result.row) throw notFound();
-          return result.row;
-        }),
-      );
+      let updated: repo.TransportRow | undefined;
+      for (let attempt = 1; !updated; attempt++) {
+        try {
+          updated = await defaultRace(() => updateOnce(workspaceId, id, patch));
+        } catch (error) {
+          if (!(error instanceof SecretsMoved) || attempt >= 5) throw error;
+        }
+      }
       await evict(id);
       return view(updated);
     },
-
     /**
      * Deletes a transport unless an unfinished campaign sends through it (by
      * naming it or, for the default, by naming none): 409 TRANSPORT_IN_USE
@@ -315,9 +366,28 @@ export function createTransportService(deps: TransportServiceDeps) {
       const version = row.updated_at.getTime();
       if (cached && cached.version === version) return cached.value;
       if (cached) await evict(row.id);
-      const value = build(row);
+      const value = await build(row);
+      // Decrypting the secrets awaited: another caller may have built the same version meanwhile.
+      const raced = live.get(row.id);
+      if (raced && raced.version === version) {
+        value.limiter.close();
+        await value.transport.close();
+        return raced.value;
+      }
+      if (raced) await evict(row.id);
       live.set(row.id, { version, value });
       return value;
+    },
+
+    /** The stored credentials, for `herald keys rotate-data` (an EncryptedValueSource of data-keys/). */
+    encryptedValues: {
+      name: 'transports.secrets',
+      async page(workspaceId: string, afterId: string | null, limit: number) {
+        const rows = await repo.pageEncryptedSecrets(db, workspaceId, afterId, limit);
+        return rows.map((row) => ({ id: row.id, purpose: context(row.id), value: row.secrets }));
+      },
+      replace: (workspaceId: string, id: string, previous: string, next: string) =>
+        repo.replaceEncryptedSecrets(db, workspaceId, id, previous, next),
     },
 
     /** Sends a short plain-text message through the transport and reports what happened. */
