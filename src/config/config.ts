@@ -51,6 +51,14 @@ export interface Config {
   sendingIp: string | undefined;
   bounceMxHost: string | undefined;
   requireVerifiedDomains: boolean;
+  cookieSecure: boolean;
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  passwordMinLength: number;
+  loginMaxFailures: number;
+  loginLockMinutes: number;
+  loginRateLimitPerMinute: number;
+  invitationDays: number;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +125,8 @@ export function loadConfig(sources: ConfigSources): Config {
 
   values.publicUrl = String(values.publicUrl ?? `http://localhost:${values.port}`).replace(/\/+$/, '');
   values.dataDir = resolve(String(values.dataDir));
+  // A session cookie marked Secure never reaches a plain-HTTP Herald, so sign-in would silently fail there.
+  values.cookieSecure ??= !String(values.publicUrl).startsWith('http://');
   return values as unknown as Config;
 }
 

@@ -360,6 +360,69 @@ export const SETTINGS = {
     description:
       'When true, campaigns and messages may only be sent from a sending domain whose last check verified it (or one with allow_unverified). When false, only a sending domain whose last check failed is refused; domains never added or never checked send as before.',
   },
+  cookieSecure: {
+    env: 'HERALD_COOKIE_SECURE',
+    type: 'boolean',
+    description:
+      'Marks the session cookie Secure (sent over HTTPS only). Default: true, unless HERALD_PUBLIC_URL starts with http://.',
+  },
+  sessionIdleMinutes: {
+    env: 'HERALD_SESSION_IDLE_MINUTES',
+    type: 'integer',
+    min: 1,
+    max: 43200,
+    default: 120,
+    description: 'A sign-in session ends after this many minutes without a request.',
+  },
+  sessionMaxHours: {
+    env: 'HERALD_SESSION_MAX_HOURS',
+    type: 'integer',
+    min: 1,
+    max: 8760,
+    default: 24,
+    description: 'A sign-in session ends this many hours after sign-in, however active.',
+  },
+  passwordMinLength: {
+    env: 'HERALD_PASSWORD_MIN_LENGTH',
+    type: 'integer',
+    min: 8,
+    max: 128,
+    default: 12,
+    description: 'Shortest password a user may set (characters).',
+  },
+  loginMaxFailures: {
+    env: 'HERALD_LOGIN_MAX_FAILURES',
+    type: 'integer',
+    min: 1,
+    max: 1000,
+    default: 5,
+    description:
+      'Failed sign-ins (wrong password or second-factor code) in a row after which the account is locked.',
+  },
+  loginLockMinutes: {
+    env: 'HERALD_LOGIN_LOCK_MINUTES',
+    type: 'integer',
+    min: 1,
+    max: 10080,
+    default: 15,
+    description: 'How long a locked account stays locked.',
+  },
+  loginRateLimitPerMinute: {
+    env: 'HERALD_LOGIN_RATE_LIMIT_PER_MINUTE',
+    type: 'integer',
+    min: 1,
+    max: 100000,
+    default: 20,
+    description: 'Sign-in attempts (POST /v1/session) per minute per client IP address.',
+  },
+  invitationDays: {
+    env: 'HERALD_INVITATION_DAYS',
+    type: 'integer',
+    min: 1,
+    max: 90,
+    default: 7,
+    description: 'Days an invitation link stays valid.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -49,6 +49,7 @@ import { type TemplateService, templatesRoutes } from '../modules/templates/inde
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
+import { type UserService, usersRoutes } from '../modules/users/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -100,6 +101,13 @@ export interface RouteDeps {
   shopWebhooks: ShopWebhooks;
   /** Requests per minute per shop connection to its webhook URL. */
   shopWebhookRateLimitPerMinute: number;
+  users: UserService;
+  /** Marks the session cookie Secure. */
+  cookieSecure: boolean;
+  /** Sign-in attempts per minute per client address. */
+  loginRateLimitPerMinute: number;
+  /** Origin of HERALD_PUBLIC_URL. */
+  publicOrigin: string;
 }
 
 /**
@@ -162,6 +170,14 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       webhooks: deps.shopWebhooks,
       bodyLimit: deps.webhookBodyLimit,
       rateLimitPerMinute: deps.shopWebhookRateLimitPerMinute,
+    }),
+  );
+  await app.register(
+    usersRoutes({
+      users: deps.users,
+      cookieSecure: deps.cookieSecure,
+      publicOrigin: deps.publicOrigin,
+      loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
     }),
   );
 }

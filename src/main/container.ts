@@ -77,6 +77,7 @@ import { createTemplateCompiler, createTemplateService } from '../modules/templa
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
+import { createUserService } from '../modules/users/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
@@ -200,6 +201,22 @@ export function createContainer(options: ContainerOptions) {
     workspaces,
     transports,
     sendingDomains,
+  });
+  const users = createUserService({
+    db,
+    clock,
+    keyring,
+    workspaces,
+    settings: {
+      publicUrl: config.publicUrl,
+      cookieSecure: config.cookieSecure,
+      sessionIdleMinutes: config.sessionIdleMinutes,
+      sessionMaxHours: config.sessionMaxHours,
+      passwordMinLength: config.passwordMinLength,
+      loginMaxFailures: config.loginMaxFailures,
+      loginLockMinutes: config.loginLockMinutes,
+      invitationDays: config.invitationDays,
+    },
   });
   const sunset = createSunsetPolicy({
     db,
@@ -542,6 +559,7 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    users,
     dataKeys,
     /** Every kind of value encrypted with workspace data keys, for `herald keys rotate-data`. */
     encryptedValueSources: [
@@ -591,6 +609,10 @@ export function createContainer(options: ContainerOptions) {
       shops,
       shopWebhooks,
       shopWebhookRateLimitPerMinute: config.shopWebhookRateLimitPerMinute,
+      users,
+      cookieSecure: config.cookieSecure,
+      loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+      publicOrigin: new URL(config.publicUrl).origin,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
