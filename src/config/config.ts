@@ -50,6 +50,8 @@ export interface Config {
   sendingIp: string | undefined;
   bounceMxHost: string | undefined;
   requireVerifiedDomains: boolean;
+  oauthAccessTokenTtlSeconds: number;
+  oidcLoginTtlSeconds: number;
 }
 
 export class ConfigError extends Error {

@@ -352,6 +352,24 @@ export const SETTINGS = {
     description:
       'When true, campaigns and messages may only be sent from a sending domain whose last check verified it (or one with allow_unverified). When false, only a sending domain whose last check failed is refused; domains never added or never checked send as before.',
   },
+  oauthAccessTokenTtlSeconds: {
+    env: 'HERALD_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
+    type: 'integer',
+    min: 30,
+    max: 86400,
+    default: 900,
+    description:
+      "Lifetime of an OAuth access token from POST /oauth/token (client credentials grant), in seconds. A revoked client's tokens stop working at once regardless.",
+  },
+  oidcLoginTtlSeconds: {
+    env: 'HERALD_OIDC_LOGIN_TTL_SECONDS',
+    type: 'integer',
+    min: 60,
+    max: 3600,
+    default: 600,
+    description:
+      'How long an OpenID Connect sign-in may take between the redirect to the identity provider and its callback, in seconds.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -31,57 +31,74 @@ export function principalOf(request: FastifyRequest): Principal {
  * either `config.scope` or `config.public`: a route that says neither fails at
  * start-up, so no endpoint is left open by omission.
  */
-export const authPlugin = fp<{ apiKeys: ApiKeyService }>(async (app: FastifyInstance, { apiKeys }) => {
-  app.decorateRequest('principal', undefined);
+export const authPlugin = fp<{ apiKeys: ApiKeyService; accessTokens?: AccessTokenAuthenticator }>(
+  async (app: FastifyInstance, { apiKeys, accessTokens }) => {
+    app.decorateRequest('principal', undefined);
 
-  app.addHook('onRoute', (route) => {
-    const config = route.config as { scope?: Scope; public?: boolean } | undefined;
-    if (!config?.public && !config?.scope) {
-      throw new Error(`Route ${route.method} ${route.url} declares neither config.scope nor config.public`);
-    }
-    if (config.scope && !(config.scope in SCOPES)) {
-      throw new Error(`Route ${route.method} ${route.url} declares unknown scope ${config.scope}`);
-    }
-  });
+    app.addHook('onRoute', (route) => {
+      const config = route.config as { scope?: Scope; public?: boolean } | undefined;
+      if (!config?.public && !config?.scope) {
+        throw new Error(`Route ${route.method} ${route.url} declares neither config.scope nor config.public`);
+      }
+      if (config.scope && !(config.scope in SCOPES)) {
+        throw new Error(`Route ${route.method} ${route.url} declares unknown scope ${config.scope}`);
+      }
+    });
 
-  app.addHook('onRequest', async (request, reply) => {
-    const config = request.routeOptions.config;
-    if (config.public || !request.routeOptions.url) return;
-    const header = request.headers.authorization;
-    const secret = header ? presentedKey(header, config.basicAuth === true) : undefined;
-    if (!secret) {
-      return sendProblem(
-        reply,
-        problem(
-          request,
-          'UNAUTHENTICATED',
-          config.basicAuth
-            ? 'Send an API key as "Authorization: Bearer <key>", or as HTTP Basic user name with an empty password (a Segment write key).'
-            : 'Send an API key in the header "Authorization: Bearer <key>".',
-        ),
-      );
-    }
-    const principal = await apiKeys.authenticate(secret);
-    if (!principal) {
-      return sendProblem(
-        reply,
-        problem(request, 'UNAUTHENTICATED', 'The API key is unknown or has been revoked.'),
-      );
-    }
-    request.principal = principal;
-    const needed = config.scope;
-    if (needed && !grants(principal.scopes, needed)) {
-      return sendProblem(
-        reply,
-        problem(
-          request,
-          'FORBIDDEN',
-          `This API key lacks the scope "${needed}" that this endpoint requires.`,
-        ),
-      );
-    }
-  });
-});
+    app.addHook('onRequest', async (request, reply) => {
+      const config = request.routeOptions.config;
+      if (config.public || !request.routeOptions.url) return;
+      const header = request.headers.authorization;
+      const secret = header ? presentedKey(header, config.basicAuth === true) : undefined;
+      if (!secret) {
+        return sendProblem(
+          reply,
+          problem(
+            request,
+            'UNAUTHENTICATED',
+            config.basicAuth
+              ? 'Send an API key as "Authorization: Bearer <key>", or as HTTP Basic user name with an empty password (a Segment write key).'
+              : 'Send an API key in the header "Authorization: Bearer <key>".',
+          ),
+        );
+      }
+      // API keys start with hk_; anything else may be an OAuth access token (a JWT).
+      const isApiKey = secret.startsWith('hk_');
+      const principal = isApiKey
+        ? await apiKeys.authenticate(secret)
+        : await accessTokens?.authenticate(secret);
+      if (!principal) {
+        return sendProblem(
+          reply,
+          problem(
+            request,
+            'UNAUTHENTICATED',
+            isApiKey || !accessTokens
+              ? 'The API key is unknown or has been revoked.'
+              : 'The access token is not valid: tampered, expired, or its OAuth client was revoked. Get a new one at POST /oauth/token.',
+          ),
+        );
+      }
+      request.principal = principal;
+      const needed = config.scope;
+      if (needed && !grants(principal.scopes, needed)) {
+        return sendProblem(
+          reply,
+          problem(
+            request,
+            'FORBIDDEN',
+            `This ${principal.actor.type === 'oauth_client' ? 'access token' : 'API key'} lacks the scope "${needed}" that this endpoint requires.`,
+          ),
+        );
+      }
+    });
+  },
+);
+
+/** Checks OAuth access tokens (modules/oauth); undefined for any token that does not authenticate. */
+export interface AccessTokenAuthenticator {
+  authenticate(token: string): Promise<Principal | undefined>;
+}
 
 /** The key in an Authorization header: Bearer, or (where allowed) Basic with the key as user name. */
 function presentedKey(header: string, basic: boolean): string | undefined {

@@ -109,7 +109,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       servers: [{ url: config.publicUrl }],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'A Herald API key (hk_...).' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A Herald API key (hk_...), or an OAuth access token from POST /oauth/token.',
+          },
           writeKey: {
             type: 'http',
             scheme: 'basic',
@@ -175,7 +179,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     await api.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
 
-    await api.register(authPlugin, { apiKeys: deps.apiKeys });
+    await api.register(authPlugin, { apiKeys: deps.apiKeys, accessTokens: deps.oauthClients });
     await api.register(rateLimit, {
       global: true,
       // After authentication, so the limit applies per API key rather than per address.

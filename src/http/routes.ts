@@ -36,6 +36,7 @@ import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
+import { type OAuthClientService, oauthClientsRoutes } from '../modules/oauth/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
@@ -90,6 +91,8 @@ export interface RouteDeps {
   webhookBodyLimit: number;
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
+  /** OAuth clients, the token endpoint, and the access tokens the auth plugin accepts. */
+  oauthClients: OAuthClientService;
 }
 
 /**
@@ -146,4 +149,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
+  await app.register(oauthClientsRoutes({ clients: deps.oauthClients }));
 }

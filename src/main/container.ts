@@ -63,6 +63,7 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
+import { createOAuthClientService } from '../modules/oauth/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -140,6 +141,13 @@ export function createContainer(options: ContainerOptions) {
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
+  const oauthClients = createOAuthClientService({
+    db,
+    clock,
+    keyring,
+    issuer: config.publicUrl,
+    accessTokenTtlSeconds: config.oauthAccessTokenTtlSeconds,
+  });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
@@ -493,6 +501,7 @@ export function createContainer(options: ContainerOptions) {
       analyticsRollup.start(config.analyticsIntervalMs);
     },
     apiKeys,
+    oauthClients,
     workspaces,
     consent,
     attributes,
@@ -562,6 +571,7 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      oauthClients,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -34,6 +34,7 @@ function sampleRequest(
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
+    .replace(/^\/v1\/oauth\/clients\/:id/, `/v1/oauth/clients/${fixtures.oauthClient?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -167,6 +168,12 @@ beforeAll(async () => {
       email: 'suppressed-owner@example.com',
     });
   }
+  if (hasRoute('/v1/oauth/clients')) {
+    fixtures.oauthClient = await inject('POST', '/v1/oauth/clients', {
+      name: 'Owners robot',
+      scopes: ['lists:read'],
+    });
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -191,6 +198,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/suppressions/:email': 'suppression',
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
+  '/v1/oauth/clients/:id': 'oauthClient',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -209,6 +217,7 @@ const PUBLIC_ROUTES: Record<string, string> = {
   '/webhooks/mailgun/:workspaceId':
     "Mailgun: HMAC with the workspace's signing key, timestamp window, replayed tokens ignored",
   '/webhooks/postmark/:workspaceId': "Postmark: HTTP Basic credentials from the workspace's settings",
+  '/oauth/token': 'OAuth 2.0 token endpoint: the client credentials (HTTP Basic or form) are the credential',
 };
 
 describe('the route table', () => {
@@ -236,6 +245,8 @@ describe('the route table', () => {
       for (const headers of [
         {},
         { authorization: 'Bearer hk_not-a-real-key' },
+        // An unsigned JWT claiming admin, in place of an OAuth access token.
+        { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.x' },
         { authorization: 'Basic abc' },
       ]) {
         const res = await t.app.inject({ method: route.method as 'GET', url, headers });
