@@ -36,7 +36,13 @@ import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
-import { type OAuthClientService, oauthClientsRoutes } from '../modules/oauth/index.js';
+import {
+  type OAuthClientService,
+  type OidcProviderService,
+  type OidcSignIn,
+  oauthClientsRoutes,
+  oidcRoutes,
+} from '../modules/oauth/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
@@ -93,6 +99,11 @@ export interface RouteDeps {
   sunset: SunsetPolicy;
   /** OAuth clients, the token endpoint, and the access tokens the auth plugin accepts. */
   oauthClients: OAuthClientService;
+  /** OpenID Connect providers and the browser sign-in through them. */
+  oidcProviders: OidcProviderService;
+  oidcSignIn: OidcSignIn;
+  /** Whether cookies get Secure (Herald's public URL is https). */
+  secureCookies: boolean;
 }
 
 /**
@@ -150,4 +161,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
   await app.register(oauthClientsRoutes({ clients: deps.oauthClients }));
+  await app.register(
+    oidcRoutes({ providers: deps.oidcProviders, signIn: deps.oidcSignIn, secureCookies: deps.secureCookies }),
+  );
 }

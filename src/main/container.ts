@@ -63,7 +63,13 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
-import { createOAuthClientService } from '../modules/oauth/index.js';
+import {
+  createOAuthClientService,
+  createOidcClient,
+  createOidcProviderService,
+  createOidcSignIn,
+  type OidcSessionStarter,
+} from '../modules/oauth/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -147,6 +153,20 @@ export function createContainer(options: ContainerOptions) {
     keyring,
     issuer: config.publicUrl,
     accessTokenTtlSeconds: config.oauthAccessTokenTtlSeconds,
+  });
+  const oidcProviders = createOidcProviderService({ db, clock, keyring, publicUrl: config.publicUrl });
+  // Until user sessions exist (the users module), a verified identity has nothing to sign in to.
+  const oidcSessions: OidcSessionStarter = {
+    start: async () => ({ ok: false, reason: 'This Herald has no user accounts to sign in to.' }),
+  };
+  const oidcSignIn = createOidcSignIn({
+    db,
+    clock,
+    providers: oidcProviders,
+    client: createOidcClient({ clock }),
+    sessions: oidcSessions,
+    publicUrl: config.publicUrl,
+    loginTtlSeconds: config.oidcLoginTtlSeconds,
   });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
@@ -502,6 +522,8 @@ export function createContainer(options: ContainerOptions) {
     },
     apiKeys,
     oauthClients,
+    oidcProviders,
+    oidcSignIn,
     workspaces,
     consent,
     attributes,
@@ -572,6 +594,9 @@ export function createContainer(options: ContainerOptions) {
       throttling,
       sunset,
       oauthClients,
+      oidcProviders,
+      oidcSignIn,
+      secureCookies: config.publicUrl.startsWith('https:'),
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -35,6 +35,7 @@ function sampleRequest(
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
     .replace(/^\/v1\/oauth\/clients\/:id/, `/v1/oauth/clients/${fixtures.oauthClient?.id}`)
+    .replace(/^\/v1\/oauth\/oidc-providers\/:id/, `/v1/oauth/oidc-providers/${fixtures.oidcProvider?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -64,6 +65,7 @@ function sampleRequest(
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
     'PATCH /v1/throttles/:id': { per_minute: 1 },
     'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
+    'PATCH /v1/oauth/oidc-providers/:id': { allowed_domains: ['hacked.example'] },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -173,6 +175,12 @@ beforeAll(async () => {
       name: 'Owners robot',
       scopes: ['lists:read'],
     });
+    fixtures.oidcProvider = await inject('POST', '/v1/oauth/oidc-providers', {
+      name: 'Owners SSO',
+      issuer: 'https://sso.owner.example',
+      client_id: 'herald',
+      client_secret: 'owner-secret',
+    });
   }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
@@ -199,6 +207,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
   '/v1/oauth/clients/:id': 'oauthClient',
+  '/v1/oauth/oidc-providers/:id': 'oidcProvider',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -218,6 +227,10 @@ const PUBLIC_ROUTES: Record<string, string> = {
     "Mailgun: HMAC with the workspace's signing key, timestamp window, replayed tokens ignored",
   '/webhooks/postmark/:workspaceId': "Postmark: HTTP Basic credentials from the workspace's settings",
   '/oauth/token': 'OAuth 2.0 token endpoint: the client credentials (HTTP Basic or form) are the credential',
+  '/auth/oidc/:providerId/start':
+    'OpenID Connect sign-in: only redirects to the identity provider, which authenticates the person',
+  '/auth/oidc/callback':
+    'OpenID Connect callback: the one-time state (bound to the browser by cookie), the code and the verified ID token are the credential',
 };
 
 describe('the route table', () => {

@@ -8,3 +8,16 @@ export {
   type OAuthClientService,
   OAuthError,
 } from './oauth-clients.service.js';
+export { oidcRoutes } from './oidc.routes.js';
+export { createOidcClient, type OidcClient } from './oidc-client.js';
+export {
+  createOidcProviderService,
+  type OidcProvider,
+  type OidcProviderService,
+} from './oidc-providers.service.js';
+export {
+  createOidcSignIn,
+  type OidcIdentity,
+  type OidcSessionStarter,
+  type OidcSignIn,
+} from './oidc-sign-in.service.js';
