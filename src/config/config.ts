@@ -52,6 +52,14 @@ export interface Config {
   requireVerifiedDomains: boolean;
   oauthAccessTokenTtlSeconds: number;
   oidcLoginTtlSeconds: number;
+  cookieSecure: boolean;
+  sessionIdleMinutes: number;
+  sessionMaxHours: number;
+  passwordMinLength: number;
+  loginMaxFailures: number;
+  loginLockMinutes: number;
+  loginRateLimitPerMinute: number;
+  invitationDays: number;
 }
 
 export class ConfigError extends Error {
@@ -118,6 +126,8 @@ export function loadConfig(sources: ConfigSources): Config {
 
   values.publicUrl = String(values.publicUrl ?? `http://localhost:${values.port}`).replace(/\/+$/, '');
   values.dataDir = resolve(String(values.dataDir));
+  // A session cookie marked Secure never reaches a plain-HTTP Herald, so sign-in would silently fail there.
+  values.cookieSecure ??= !String(values.publicUrl).startsWith('http://');
   return values as unknown as Config;
 }
 

@@ -66,6 +66,10 @@ export interface Database {
   oauth_clients: OAuthClientTable;
   oidc_providers: OidcProviderTable;
   oidc_logins: OidcLoginTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  sessions: SessionTable;
+  invitations: InvitationTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -1009,4 +1013,53 @@ export interface OidcLoginTable {
   code_verifier: string;
   created_at: Timestamp;
   expires_at: Timestamp;
+}
+
+export type Role = 'owner' | 'admin' | 'editor' | 'analyst' | 'viewer';
+
+export interface UserTable {
+  id: string;
+  email: string;
+  email_key: Generated<string>;
+  password_hash: string;
+  password_changed_at: Timestamp;
+  totp_secret: string | null;
+  totp_pending_secret: string | null;
+  totp_last_step: number | null;
+  failed_logins: Generated<number>;
+  locked_until: Timestamp | null;
+  created_at: Timestamp;
+}
+
+export interface MembershipTable {
+  workspace_id: string;
+  user_id: string;
+  role: Role;
+  created_at: Timestamp;
+}
+
+export interface SessionTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  workspace_id: string;
+  created_at: Timestamp;
+  last_seen_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface InvitationTable {
+  id: string;
+  workspace_id: string;
+  email: string;
+  role: Role;
+  invited_by: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  accepted_by: string | null;
+  revoked_at: Timestamp | null;
 }

@@ -25,6 +25,8 @@ export interface RouteInfo {
   url: string;
   scope: string | undefined;
   public: boolean;
+  /** Needs a signed-in user (session cookie), any role; API keys are refused. */
+  session: boolean;
   /** Takes a JSON body (has a body schema). */
   jsonBody: boolean;
   /** Takes limit/cursor pagination. */
@@ -66,7 +68,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // The browsable docs served by @fastify/swagger-ui describe the API and hold no data.
     if (route.url === '/docs' || route.url.startsWith('/docs/'))
       route.config = { ...route.config, public: true };
-    const cfg = (route.config ?? {}) as { scope?: string; public?: boolean; basicAuth?: boolean };
+    const cfg = (route.config ?? {}) as {
+      scope?: string;
+      public?: boolean;
+      basicAuth?: boolean;
+      session?: boolean;
+    };
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods) {
       if (method === 'HEAD') continue;
@@ -76,14 +83,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         url: route.url,
         scope: cfg.scope,
         public: Boolean(cfg.public),
+        session: Boolean(cfg.session),
         jsonBody: Boolean(route.schema?.body),
         paginated: Boolean(query?.properties && 'cursor' in query.properties),
       });
     }
     if (!cfg.public && route.schema && !route.schema.hide) {
       // Alternatives: either scheme authenticates a route that takes Basic (Segment's write key).
-      route.schema.security = cfg.basicAuth ? [{ apiKey: [] }, { writeKey: [] }] : [{ apiKey: [] }];
-      const note = cfg.scope ? `Requires scope \`${cfg.scope}\`.` : '';
+      route.schema.security = cfg.session
+        ? [{ sessionCookie: [] }]
+        : cfg.basicAuth
+          ? [{ apiKey: [] }, { writeKey: [] }, { sessionCookie: [] }]
+          : [{ apiKey: [] }, { sessionCookie: [] }];
+      const note = cfg.scope
+        ? `Requires scope \`${cfg.scope}\`.`
+        : cfg.session
+          ? 'Requires a signed-in user (session cookie); API keys are refused.'
+          : '';
       route.schema.description = [route.schema.description, note].filter(Boolean).join('\n\n');
     }
   });
@@ -113,6 +129,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
             type: 'http',
             scheme: 'bearer',
             description: 'A Herald API key (hk_...), or an OAuth access token from POST /oauth/token.',
+          },
+          sessionCookie: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'herald_session',
+            description:
+              'A sign-in session (POST /v1/session). Write requests also need the header X-CSRF-Token; a role grants scopes like a key does.',
           },
           writeKey: {
             type: 'http',
@@ -179,7 +202,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     });
     await api.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true }, staticCSP: true });
 
-    await api.register(authPlugin, { apiKeys: deps.apiKeys, accessTokens: deps.oauthClients });
+    await api.register(authPlugin, {
+      apiKeys: deps.apiKeys,
+      accessTokens: deps.oauthClients,
+      sessions: deps.users,
+      publicOrigin: new URL(config.publicUrl).origin,
+    });
     await api.register(rateLimit, {
       global: true,
       // After authentication, so the limit applies per API key rather than per address.

@@ -50,6 +50,7 @@ import { type TemplateService, templatesRoutes } from '../modules/templates/inde
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
+import { type UserService, usersRoutes } from '../modules/users/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -102,8 +103,13 @@ export interface RouteDeps {
   /** OpenID Connect providers and the browser sign-in through them. */
   oidcProviders: OidcProviderService;
   oidcSignIn: OidcSignIn;
-  /** Whether cookies get Secure (Herald's public URL is https). */
-  secureCookies: boolean;
+  users: UserService;
+  /** Marks the session cookie Secure. */
+  cookieSecure: boolean;
+  /** Sign-in attempts per minute per client address. */
+  loginRateLimitPerMinute: number;
+  /** Origin of HERALD_PUBLIC_URL. */
+  publicOrigin: string;
 }
 
 /**
@@ -162,6 +168,14 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
   await app.register(oauthClientsRoutes({ clients: deps.oauthClients }));
   await app.register(
-    oidcRoutes({ providers: deps.oidcProviders, signIn: deps.oidcSignIn, secureCookies: deps.secureCookies }),
+    oidcRoutes({ providers: deps.oidcProviders, signIn: deps.oidcSignIn, secureCookies: deps.cookieSecure }),
+  );
+  await app.register(
+    usersRoutes({
+      users: deps.users,
+      cookieSecure: deps.cookieSecure,
+      publicOrigin: deps.publicOrigin,
+      loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
+    }),
   );
 }

@@ -7,6 +7,7 @@ import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { keysCommand } from './commands/keys.js';
 import { readConfig, reportFatal, withContainer } from './commands/shared.js';
+import { usersCommand } from './commands/users.js';
 import { createContainer, openDatabase } from './container.js';
 import { createLogger } from './logger.js';
 
@@ -73,6 +74,7 @@ export function buildCli(): Command {
     });
 
   program.addCommand(keysCommand());
+  program.addCommand(usersCommand());
   program.addCommand(exportCommand());
   program.addCommand(importCommand());
   program.addCommand(bouncesCommand());

@@ -68,7 +68,6 @@ import {
   createOidcClient,
   createOidcProviderService,
   createOidcSignIn,
-  type OidcSessionStarter,
 } from '../modules/oauth/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
@@ -82,8 +81,10 @@ import { createTemplateCompiler, createTemplateService } from '../modules/templa
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
+import { createUserService } from '../modules/users/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
+import { createOidcSessions } from './oidc-sessions.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
 import { createViewRenderer } from './view-renderer.js';
 
@@ -154,20 +155,6 @@ export function createContainer(options: ContainerOptions) {
     issuer: config.publicUrl,
     accessTokenTtlSeconds: config.oauthAccessTokenTtlSeconds,
   });
-  const oidcProviders = createOidcProviderService({ db, clock, keyring, publicUrl: config.publicUrl });
-  // Until user sessions exist (the users module), a verified identity has nothing to sign in to.
-  const oidcSessions: OidcSessionStarter = {
-    start: async () => ({ ok: false, reason: 'This Herald has no user accounts to sign in to.' }),
-  };
-  const oidcSignIn = createOidcSignIn({
-    db,
-    clock,
-    providers: oidcProviders,
-    client: createOidcClient({ clock }),
-    sessions: oidcSessions,
-    publicUrl: config.publicUrl,
-    loginTtlSeconds: config.oidcLoginTtlSeconds,
-  });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
@@ -223,6 +210,32 @@ export function createContainer(options: ContainerOptions) {
     workspaces,
     transports,
     sendingDomains,
+  });
+  const users = createUserService({
+    db,
+    clock,
+    keyring,
+    workspaces,
+    settings: {
+      publicUrl: config.publicUrl,
+      cookieSecure: config.cookieSecure,
+      sessionIdleMinutes: config.sessionIdleMinutes,
+      sessionMaxHours: config.sessionMaxHours,
+      passwordMinLength: config.passwordMinLength,
+      loginMaxFailures: config.loginMaxFailures,
+      loginLockMinutes: config.loginLockMinutes,
+      invitationDays: config.invitationDays,
+    },
+  });
+  const oidcProviders = createOidcProviderService({ db, clock, keyring, publicUrl: config.publicUrl });
+  const oidcSignIn = createOidcSignIn({
+    db,
+    clock,
+    providers: oidcProviders,
+    client: createOidcClient({ clock }),
+    sessions: createOidcSessions(users),
+    publicUrl: config.publicUrl,
+    loginTtlSeconds: config.oidcLoginTtlSeconds,
   });
   const sunset = createSunsetPolicy({
     db,
@@ -554,6 +567,7 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    users,
     routeDeps: {
       clock,
       jobs,
@@ -596,7 +610,10 @@ export function createContainer(options: ContainerOptions) {
       oauthClients,
       oidcProviders,
       oidcSignIn,
-      secureCookies: config.publicUrl.startsWith('https:'),
+      users,
+      cookieSecure: config.cookieSecure,
+      loginRateLimitPerMinute: config.loginRateLimitPerMinute,
+      publicOrigin: new URL(config.publicUrl).origin,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

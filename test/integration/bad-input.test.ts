@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { type SignedIn, userWithRole } from '../helpers/user-session.js';
 
 /**
  * Bad input on every write endpoint gets a problem+json 4xx that says what
@@ -11,6 +12,12 @@ import { createTestApp, type TestApp } from '../helpers/test-app.js';
 let t: TestApp;
 let contactId: string;
 let listId: string | undefined;
+/** An owner's session, for the routes only a signed-in user may call. */
+let owner: SignedIn;
+
+function headersFor(route: { session: boolean }): Record<string, string> {
+  return route.session ? owner.write : t.auth();
+}
 
 function snapshot(): Promise<string> {
   return databaseSnapshot(t.container.database.pool);
@@ -33,6 +40,7 @@ beforeAll(async () => {
     payload: { email: 'keep@example.com' },
   });
   contactId = contact.json().id;
+  owner = await userWithRole(t, 'owner');
   await t.app.inject({
     method: 'POST',
     url: '/v1/attributes',
@@ -68,7 +76,7 @@ describe('bad input on every write endpoint', () => {
       const res = await t.app.inject({
         method: route.method as 'POST',
         url: concrete(route.url),
-        headers: t.auth(),
+        headers: headersFor(route),
         payload: { surprise_field: 1 },
       });
       expect(res.statusCode, `${route.method} ${route.url}`).toBe(400);
@@ -87,7 +95,7 @@ describe('bad input on every write endpoint', () => {
         const res = await t.app.inject({
           method: route.method as 'POST',
           url: concrete(route.url),
-          headers: { ...t.auth(), 'content-type': 'application/json' },
+          headers: { ...headersFor(route), 'content-type': 'application/json' },
           payload,
         });
         expect(res.statusCode, `${route.method} ${route.url} ${payload}`).toBe(400);
@@ -103,7 +111,7 @@ describe('bad input on every write endpoint', () => {
       const res = await t.app.inject({
         method: route.method as 'POST',
         url: concrete(route.url),
-        headers: { ...t.auth(), 'content-type': 'application/json' },
+        headers: { ...headersFor(route), 'content-type': 'application/json' },
         payload: '{"email": ',
       });
       expect(res.statusCode, `${route.method} ${route.url}`).toBe(400);
@@ -119,7 +127,7 @@ describe('bad input on every write endpoint', () => {
       const res = await t.app.inject({
         method: route.method as 'POST',
         url: concrete(route.url),
-        headers: { ...t.auth(), 'content-type': 'application/json' },
+        headers: { ...headersFor(route), 'content-type': 'application/json' },
         payload: big,
       });
       expect(res.statusCode, `${route.method} ${route.url}`).toBe(413);

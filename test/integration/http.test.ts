@@ -79,12 +79,30 @@ describe('HTTP conventions', () => {
       expect(operation, `${route.method} ${path} missing from OpenAPI`).toBeDefined();
       // The Segment-compatible ingestion routes also take the key as a Basic user name (a write key).
       const ingestion = ['/v1/track', '/v1/identify', '/v1/page', '/v1/screen', '/v1/batch'].includes(path);
-      expect(operation.security).toEqual(ingestion ? [{ apiKey: [] }, { writeKey: [] }] : [{ apiKey: [] }]);
-      expect(operation.description).toContain(`Requires scope \`${route.scope}\``);
+      // Sign-in and accepting an invitation carry their own credential in the body.
+      if (route.public) {
+        expect(operation.security, `${route.method} ${path}`).toBeUndefined();
+        continue;
+      }
+      // Routes for the signed-in user only take the session cookie; every other route also takes it.
+      const expected = route.session
+        ? [{ sessionCookie: [] }]
+        : ingestion
+          ? [{ apiKey: [] }, { writeKey: [] }, { sessionCookie: [] }]
+          : [{ apiKey: [] }, { sessionCookie: [] }];
+      expect(operation.security).toEqual(expected);
+      expect(operation.description).toContain(
+        route.session ? 'Requires a signed-in user' : `Requires scope \`${route.scope}\``,
+      );
       expect(operation.responses['401']).toBeDefined();
     }
     expect(doc.components.schemas.Problem).toBeDefined();
     expect(doc.components.securitySchemes.writeKey).toMatchObject({ type: 'http', scheme: 'basic' });
+    expect(doc.components.securitySchemes.sessionCookie).toMatchObject({
+      type: 'apiKey',
+      in: 'cookie',
+      name: 'herald_session',
+    });
     const docs = await t.app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(docs.statusCode);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signInAtProvider, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { sessionCookieOf, TEST_PASSWORD } from '../helpers/user-session.js';
 
 const PUBLIC_URL = 'http://herald.test';
 const CALLBACK = `${PUBLIC_URL}/auth/oidc/callback`;
@@ -22,9 +23,17 @@ beforeAll(async () => {
       unverified: { email: 'bob@example.com', email_verified: false },
       outsider: { email: 'eve@elsewhere.org', email_verified: true },
       noemail: {},
+      stranger: { email: 'stranger@example.com', email_verified: true },
+      newbie: { email: 'newbie@example.com', email_verified: true, name: 'New' },
     },
   });
   providerId = (await addProvider({ client_id: 'herald', client_secret: 'herald-secret-basic' })).id;
+  await t.container.users.createUser({
+    email: 'ann@example.com',
+    password: TEST_PASSWORD,
+    workspaceId: t.workspaceId,
+    role: 'editor',
+  });
 });
 afterAll(async () => {
   await t?.close();
@@ -205,13 +214,56 @@ describe('OpenID Connect sign-in', () => {
     expect(res.headers['set-cookie']).toBeUndefined();
   });
 
-  it('verifies the ID token of a real login and hands the verified identity to the session port', async () => {
+  it('signs a member in after a real login at the provider: the session cookie works', async () => {
     const { res, back } = await signIn('ann');
     expect(new URL(back).searchParams.get('code')).toBeTruthy();
-    // No user sessions are wired yet: the identity reaches the port, which refuses.
-    expect(res.statusCode).toBe(403);
-    expect(res.body).toContain('no user accounts');
-    expectNoSession(res);
+    expect(res.statusCode, res.body).toBe(200);
+    const cookies = setCookies(res);
+    expect(cookies[0]).toMatch(/^herald_oidc_state=; /);
+    const session = sessionCookieOf(cookies[1]);
+    expect(cookies[1]).toContain('HttpOnly');
+    const me = await t.app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: session } });
+    expect(me.statusCode, me.body).toBe(200);
+    // The provider said Ann@Example.com: the address is matched without regard to case.
+    expect(me.json()).toMatchObject({
+      user: { email: 'ann@example.com' },
+      workspace: { id: t.workspaceId },
+      role: 'editor',
+    });
+    const workspace = await t.app.inject({
+      method: 'GET',
+      url: '/v1/workspace',
+      headers: { cookie: session },
+    });
+    expect(workspace.statusCode).toBe(200);
+    expect(workspace.json().id).toBe(t.workspaceId);
+  });
+
+  it('refuses a verified address that is not a user of the workspace, unless the provider provisions users', async () => {
+    const refused = await signIn('stranger');
+    expect(refused.res.statusCode).toBe(403);
+    expect(refused.res.body).toContain('stranger@example.com');
+    expectNoSession(refused.res);
+    expect(
+      await t.container.db
+        .selectFrom('users')
+        .select('id')
+        .where('email', '=', 'stranger@example.com')
+        .execute(),
+    ).toEqual([]);
+
+    // client_secret_post at the token endpoint, and provisioning on.
+    const provisioning = await addProvider({
+      client_id: 'herald-post',
+      client_secret: 'herald-secret-post',
+      client_auth_method: 'client_secret_post',
+      provision_users: true,
+    });
+    const { res } = await signIn('newbie', provisioning.id);
+    expect(res.statusCode, res.body).toBe(200);
+    const session = sessionCookieOf(setCookies(res)[1]);
+    const me = await t.app.inject({ method: 'GET', url: '/v1/session', headers: { cookie: session } });
+    expect(me.json()).toMatchObject({ user: { email: 'newbie@example.com' }, role: 'viewer' });
   });
 
   it('refuses a replayed callback', async () => {

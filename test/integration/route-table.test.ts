@@ -36,6 +36,8 @@ function sampleRequest(
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
     .replace(/^\/v1\/oauth\/clients\/:id/, `/v1/oauth/clients/${fixtures.oauthClient?.id}`)
     .replace(/^\/v1\/oauth\/oidc-providers\/:id/, `/v1/oauth/oidc-providers/${fixtures.oidcProvider?.id}`)
+    .replace(/^\/v1\/users\/:id/, `/v1/users/${fixtures.member?.id}`)
+    .replace(/^\/v1\/invitations\/:id/, `/v1/invitations/${fixtures.invitation?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -66,6 +68,7 @@ function sampleRequest(
     'PATCH /v1/throttles/:id': { per_minute: 1 },
     'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
     'PATCH /v1/oauth/oidc-providers/:id': { allowed_domains: ['hacked.example'] },
+    'PATCH /v1/users/:id': { role: 'admin' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -182,6 +185,17 @@ beforeAll(async () => {
       client_secret: 'owner-secret',
     });
   }
+  if (hasRoute('/v1/users')) {
+    const member = await t.container.users.createUser({
+      email: 'member@example.com',
+      password: 'a long enough password',
+      workspaceId: t.workspaceId,
+      role: 'editor',
+    });
+    fixtures.member = { id: member.user.id };
+    const invited = await inject('POST', '/v1/invitations', { email: 'invitee@example.com', role: 'viewer' });
+    fixtures.invitation = invited.invitation;
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -208,6 +222,8 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/warmup-schedules/:id': 'warmup',
   '/v1/oauth/clients/:id': 'oauthClient',
   '/v1/oauth/oidc-providers/:id': 'oidcProvider',
+  '/v1/users/:id': 'member',
+  '/v1/invitations/:id': 'invitation',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -231,6 +247,10 @@ const PUBLIC_ROUTES: Record<string, string> = {
     'OpenID Connect sign-in: only redirects to the identity provider, which authenticates the person',
   '/auth/oidc/callback':
     'OpenID Connect callback: the one-time state (bound to the browser by cookie), the code and the verified ID token are the credential',
+  '/v1/session':
+    'sign-in (POST only): email, password and second factor are the credential; per-IP limit, lockout',
+  '/v1/invitations/accept':
+    'accepting an invitation: the signed single-use token is the credential; per-IP limit',
 };
 
 describe('the route table', () => {
@@ -238,7 +258,18 @@ describe('the route table', () => {
     const open = t.app.routeTable.filter((r) => r.public).map((r) => r.url);
     for (const url of open.filter((u) => !(u in PUBLIC_ROUTES)))
       expect(url).toMatch(/^\/(healthz|readyz|openapi\.json|docs(\/.*)?|confirm\/:token)$/);
-    for (const route of t.app.routeTable.filter((r) => !r.public)) expect(ALL_SCOPES).toContain(route.scope);
+    for (const route of t.app.routeTable.filter((r) => !r.public && !r.session))
+      expect(ALL_SCOPES).toContain(route.scope);
+  });
+
+  it('refuses API keys on routes for signed-in users only (their session, password, second factor)', async () => {
+    const sessionRoutes = t.app.routeTable.filter((r) => r.session);
+    for (const route of sessionRoutes) {
+      expect(route.url).toMatch(/^\/v1\/(session|me)(\/|$)/);
+      const res = await t.app.inject({ method: route.method as 'GET', url: route.url, headers: t.auth() });
+      expect(res.statusCode, `${route.method} ${route.url}`).toBe(403);
+      expect(res.json().code).toBe('SESSION_REQUIRED');
+    }
   });
 
   it('has a fixture for every parameterized route', () => {
@@ -271,7 +302,7 @@ describe('the route table', () => {
   });
 
   it('answers 403 to a key that lacks the route scope', async () => {
-    for (const route of t.app.routeTable.filter((r) => !r.public)) {
+    for (const route of t.app.routeTable.filter((r) => !r.public && !r.session)) {
       const other = ALL_SCOPES.filter((s) => s !== 'admin' && s !== route.scope);
       const key = await t.createKey(other);
       const { url, payload } = sampleRequest(route.method, route.url);
@@ -309,7 +340,7 @@ describe('the route table', () => {
       .map((f) => f.id)
       .filter(Boolean);
     for (const route of t.app.routeTable.filter(
-      (r) => r.method === 'GET' && !r.url.includes(':') && !r.public,
+      (r) => r.method === 'GET' && !r.url.includes(':') && !r.public && !r.session,
     )) {
       const res = await t.app.inject({ method: 'GET', url: route.url, headers: t.auth(intruder.adminKey) });
       expect(res.statusCode, `${route.url}: ${res.body}`).toBeLessThan(300);

@@ -36,6 +36,9 @@ export const SCOPES = {
     'Read the suppression list and bounce and complaint events; read and preview the sunset policy.',
   'suppressions:write':
     'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw); set and run the sunset policy.',
+  'users:read': 'Read the members of the workspace, their roles, and pending invitations.',
+  'users:write':
+    "Invite people, change members' roles and remove members (granting, changing or removing the owner role needs a signed-in owner).",
 } as const;
 
 export type Scope = keyof typeof SCOPES;
