@@ -165,6 +165,42 @@ describe('OpenID Connect providers', () => {
     );
   });
 
+  it('changes a provider (a new secret stays encrypted), refuses a bad change whole, and removes it', async () => {
+    const created = await addProvider({ client_id: 'herald', client_secret: 'first-secret' });
+    const url = `/v1/oauth/oidc-providers/${created.id}`;
+    const changed = await t.app.inject({
+      method: 'PATCH',
+      url,
+      headers: t.auth(),
+      payload: { client_secret: 'second-secret', allowed_domains: ['Example.org'], provision_users: true },
+    });
+    expect(changed.statusCode, changed.body).toBe(200);
+    expect(changed.json()).toMatchObject({
+      allowed_domains: ['example.org'],
+      provision_users: true,
+      client_id: 'herald',
+    });
+    expect(changed.body).not.toContain('second-secret');
+    const secret = await t.container.oidcProviders.forSignIn(created.id);
+    expect(secret?.clientSecret).toBe('second-secret');
+
+    const before = await t.app.inject({ method: 'GET', url, headers: t.auth() });
+    const bad = await t.app.inject({
+      method: 'PATCH',
+      url,
+      headers: t.auth(),
+      payload: { name: 'renamed', issuer: 'http://idp.example.com' },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toContain('https');
+    expect((await t.app.inject({ method: 'GET', url, headers: t.auth() })).body).toBe(before.body);
+
+    expect((await t.app.inject({ method: 'DELETE', url, headers: t.auth() })).statusCode).toBe(204);
+    expect((await t.app.inject({ method: 'GET', url, headers: t.auth() })).statusCode).toBe(404);
+    const start = await t.app.inject({ method: 'GET', url: `/auth/oidc/${created.id}/start` });
+    expect(start.statusCode).toBe(404);
+  });
+
   it('keeps providers to their workspace', async () => {
     const other = await t.createWorkspace('SSO intruder');
     for (const method of ['GET', 'DELETE'] as const) {
