@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_SCOPES } from '../../src/modules/auth/index.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { userWithRole } from '../helpers/user-session.js';
 
 /**
  * Walks every route in the route table, so a route added later is covered
@@ -327,6 +328,23 @@ describe('the route table', () => {
         method: route.method as 'GET',
         url,
         headers: t.auth(intruder.adminKey),
+        ...(payload ? { payload: payload as object } : {}),
+      });
+      expect(res.statusCode, `${route.method} ${route.url}: ${res.body}`).toBe(404);
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("answers 404 to another workspace's signed-in owner for this workspace's objects and changes nothing", async () => {
+    const intruder = await t.createWorkspace('Session intruder');
+    const session = await userWithRole(t, 'owner', { workspaceId: intruder.workspaceId });
+    const before = await snapshot();
+    for (const route of t.app.routeTable.filter((r) => r.url.includes(':') && !r.public)) {
+      const { url, payload } = sampleRequest(route.method, route.url);
+      const res = await t.app.inject({
+        method: route.method as 'GET',
+        url,
+        headers: session.write,
         ...(payload ? { payload: payload as object } : {}),
       });
       expect(res.statusCode, `${route.method} ${route.url}: ${res.body}`).toBe(404);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serializeSessionCookie } from '../../src/modules/users/index.js';
 import { base32Decode, totpCode, totpStep } from '../../src/modules/users/totp.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -57,6 +58,23 @@ describe('sign-in', () => {
     expect(body.workspace.id).toBe(t.workspaceId);
     expect(body.role).toBe('editor');
     expect(body.csrf_token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('finds the account by the address however it is typed: case, spaces, an internationalized domain', async () => {
+    await t.container.users.createUser({
+      email: 'zoe@bücher.example',
+      password: TEST_PASSWORD,
+      workspaceId: t.workspaceId,
+      role: 'viewer',
+    });
+    for (const email of ['zoe@xn--bcher-kva.example', ' ZOE@BÜCHER.example ', 'Zoe@bücher.example']) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/v1/session',
+        payload: { email, password: TEST_PASSWORD },
+      });
+      expect(res.statusCode, email).toBe(200);
+    }
   });
 
   it('stores only a hash of the cookie value', async () => {
@@ -628,5 +646,68 @@ describe('API keys created by a signed-in user', () => {
       payload: { name: 'from the editor', scopes: ['contacts:read'] },
     });
     expect(refused.statusCode).toBe(403);
+  });
+});
+
+describe('sessions for an identity verified elsewhere (OIDC)', () => {
+  it('starts a session for an existing member, usable like a password sign-in', async () => {
+    const member = await userWithRole(t, 'analyst', { email: 'oidc@example.com' });
+    const started = await t.container.users.startSessionForVerifiedEmail({
+      workspaceId: t.workspaceId,
+      email: 'OIDC@example.com',
+      ip: '127.0.0.1',
+      userAgent: 'test',
+    });
+    if ('refused' in started) throw new Error(started.detail);
+    expect(started.user.id).toBe(member.userId);
+    expect(started.role).toBe('analyst');
+    expect(started.setCookie).toBe(
+      serializeSessionCookie(started.cookieValue, { secure: true, maxAgeSeconds: 8 * 3600 }),
+    );
+    const cookie = `herald_session=${started.cookieValue}`;
+    const me = await t.app.inject({ method: 'GET', url: '/v1/session', headers: { cookie } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json().csrf_token).toBe(started.csrfToken);
+    const write = await t.app.inject({
+      method: 'DELETE',
+      url: '/v1/session',
+      headers: { cookie, 'x-csrf-token': started.csrfToken },
+    });
+    expect(write.statusCode).toBe(204);
+  });
+
+  it('refuses unknown addresses, non-members and locked accounts, starting nothing', async () => {
+    const other = await t.createWorkspace('OIDC elsewhere');
+    await userWithRole(t, 'viewer', { email: 'oidc-member@example.com' });
+    const before = await snapshot();
+    const unknown = await t.container.users.startSessionForVerifiedEmail({
+      workspaceId: t.workspaceId,
+      email: 'stranger@example.com',
+      ip: null,
+      userAgent: null,
+    });
+    expect(unknown).toMatchObject({ refused: 'unknown_user' });
+    const notMember = await t.container.users.startSessionForVerifiedEmail({
+      workspaceId: other.workspaceId,
+      email: 'oidc-member@example.com',
+      ip: null,
+      userAgent: null,
+    });
+    expect(notMember).toMatchObject({ refused: 'not_a_member' });
+    expect(await snapshot()).toBe(before);
+
+    for (let i = 0; i < 3; i++)
+      await t.app.inject({
+        method: 'POST',
+        url: '/v1/session',
+        payload: { email: 'oidc-member@example.com', password: `wrong password ${i}` },
+      });
+    const locked = await t.container.users.startSessionForVerifiedEmail({
+      workspaceId: t.workspaceId,
+      email: 'oidc-member@example.com',
+      ip: null,
+      userAgent: null,
+    });
+    expect(locked).toMatchObject({ refused: 'account_locked' });
   });
 });

@@ -97,6 +97,12 @@ function sameText(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** The address to look a sign-in up by: normalized as stored when it is valid, else as typed (it then matches nobody). */
+function lookupEmail(input: string): string {
+  const checked = normalizeEmail(input);
+  return checked.ok ? checked.email : input.trim();
+}
+
 function checkedEmail(input: string, path = '/email'): string {
   const checked = normalizeEmail(input);
   if (!checked.ok)
@@ -299,7 +305,7 @@ export function createUserService(deps: {
       userAgent: string | null;
     }): Promise<StartedSession> {
       const wrong = new DomainError('INVALID_CREDENTIALS', 'The email address or password is wrong.');
-      const user = await repo.findUserByEmail(db, input.email.trim());
+      const user = await repo.findUserByEmail(db, lookupEmail(input.email));
       if (!user) {
         await burnPasswordCheck(input.password);
         throw wrong;
@@ -349,7 +355,7 @@ export function createUserService(deps: {
       ip: string | null;
       userAgent: string | null;
     }): Promise<StartedSession | SessionRefusal> {
-      const user = await repo.findUserByEmail(db, input.email.trim());
+      const user = await repo.findUserByEmail(db, lookupEmail(input.email));
       if (!user) return { refused: 'unknown_user', detail: `No Herald user has the address ${input.email}.` };
       if (user.locked_until && user.locked_until > clock.now())
         return {
