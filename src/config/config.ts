@@ -51,6 +51,8 @@ export interface Config {
   sendingIp: string | undefined;
   bounceMxHost: string | undefined;
   requireVerifiedDomains: boolean;
+  oauthAccessTokenTtlSeconds: number;
+  oidcLoginTtlSeconds: number;
   cookieSecure: boolean;
   sessionIdleMinutes: number;
   sessionMaxHours: number;

@@ -423,6 +423,24 @@ export const SETTINGS = {
     default: 7,
     description: 'Days an invitation link stays valid.',
   },
+  oauthAccessTokenTtlSeconds: {
+    env: 'HERALD_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
+    type: 'integer',
+    min: 30,
+    max: 86400,
+    default: 900,
+    description:
+      "Lifetime of an OAuth access token from POST /oauth/token (client credentials grant), in seconds. A revoked client's tokens stop working at once regardless.",
+  },
+  oidcLoginTtlSeconds: {
+    env: 'HERALD_OIDC_LOGIN_TTL_SECONDS',
+    type: 'integer',
+    min: 60,
+    max: 3600,
+    default: 600,
+    description:
+      'How long an OpenID Connect sign-in may take between the redirect to the identity provider and its callback, in seconds.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

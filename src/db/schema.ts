@@ -63,6 +63,9 @@ export interface Database {
   contact_engagement: ContactEngagementTable;
   engagement_models: EngagementModelTable;
   workspace_engagement: WorkspaceEngagementTable;
+  oauth_clients: OAuthClientTable;
+  oidc_providers: OidcProviderTable;
+  oidc_logins: OidcLoginTable;
   users: UserTable;
   memberships: MembershipTable;
   sessions: SessionTable;
@@ -976,6 +979,46 @@ export interface WorkspaceEngagementTable {
   best_hour: number | null;
   contacts: number;
   refreshed_at: Timestamp;
+}
+
+/** An OAuth 2.0 client of the client credentials grant (0037). */
+export interface OAuthClientTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  client_id: string;
+  secret_hash: string;
+  scopes: string[];
+  created_at: Timestamp;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
+/** A workspace's OpenID Connect identity provider (0037). */
+export interface OidcProviderTable {
+  id: string;
+  workspace_id: string;
+  name: string;
+  issuer: string;
+  client_id: string;
+  client_secret_encrypted: string;
+  client_auth_method: 'client_secret_basic' | 'client_secret_post';
+  scopes: string;
+  allowed_domains: string[];
+  provision_users: boolean;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** A sign-in waiting for its callback (0037). */
+export interface OidcLoginTable {
+  state_hash: string;
+  workspace_id: string;
+  provider_id: string;
+  nonce: string;
+  code_verifier: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 export type Role = 'owner' | 'admin' | 'editor' | 'analyst' | 'viewer';

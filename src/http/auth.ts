@@ -62,9 +62,10 @@ export function principalOf(request: FastifyRequest): Principal {
  */
 export const authPlugin = fp<{
   apiKeys: ApiKeyService;
+  accessTokens?: AccessTokenAuthenticator;
   sessions: Pick<UserService, 'authenticate'>;
   publicOrigin: string;
-}>(async (app: FastifyInstance, { apiKeys, sessions, publicOrigin }) => {
+}>(async (app: FastifyInstance, { apiKeys, accessTokens, sessions, publicOrigin }) => {
   app.decorateRequest('principal', undefined);
   app.decorateRequest('userSession', undefined);
 
@@ -151,11 +152,21 @@ export const authPlugin = fp<{
         ),
       );
     }
-    const principal = await apiKeys.authenticate(secret);
+    // API keys start with hk_; anything else may be an OAuth access token (a JWT).
+    const isApiKey = secret.startsWith('hk_');
+    const principal = isApiKey
+      ? await apiKeys.authenticate(secret)
+      : await accessTokens?.authenticate(secret);
     if (!principal) {
       return sendProblem(
         reply,
-        problem(request, 'UNAUTHENTICATED', 'The API key is unknown or has been revoked.'),
+        problem(
+          request,
+          'UNAUTHENTICATED',
+          isApiKey || !accessTokens
+            ? 'The API key is unknown or has been revoked.'
+            : 'The access token is not valid: tampered, expired, or its OAuth client was revoked. Get a new one at POST /oauth/token.',
+        ),
       );
     }
     request.principal = principal;
@@ -176,12 +187,17 @@ export const authPlugin = fp<{
         problem(
           request,
           'FORBIDDEN',
-          `This API key lacks the scope "${needed}" that this endpoint requires.`,
+          `This ${principal.actor.type === 'oauth_client' ? 'access token' : 'API key'} lacks the scope "${needed}" that this endpoint requires.`,
         ),
       );
     }
   });
 });
+
+/** Checks OAuth access tokens (modules/oauth); undefined for any token that does not authenticate. */
+export interface AccessTokenAuthenticator {
+  authenticate(token: string): Promise<Principal | undefined>;
+}
 
 /** The key in an Authorization header: Bearer, or (where allowed) Basic with the key as user name. */
 function presentedKey(header: string, basic: boolean): string | undefined {

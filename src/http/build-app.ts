@@ -125,7 +125,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       servers: [{ url: config.publicUrl }],
       components: {
         securitySchemes: {
-          apiKey: { type: 'http', scheme: 'bearer', description: 'A Herald API key (hk_...).' },
+          apiKey: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'A Herald API key (hk_...), or an OAuth access token from POST /oauth/token.',
+          },
           sessionCookie: {
             type: 'apiKey',
             in: 'cookie',
@@ -200,6 +204,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
     await api.register(authPlugin, {
       apiKeys: deps.apiKeys,
+      accessTokens: deps.oauthClients,
       sessions: deps.users,
       publicOrigin: new URL(config.publicUrl).origin,
     });

@@ -36,6 +36,13 @@ import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
+import {
+  type OAuthClientService,
+  type OidcProviderService,
+  type OidcSignIn,
+  oauthClientsRoutes,
+  oidcRoutes,
+} from '../modules/oauth/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
@@ -101,6 +108,11 @@ export interface RouteDeps {
   shopWebhooks: ShopWebhooks;
   /** Requests per minute per shop connection to its webhook URL. */
   shopWebhookRateLimitPerMinute: number;
+  /** OAuth clients, the token endpoint, and the access tokens the auth plugin accepts. */
+  oauthClients: OAuthClientService;
+  /** OpenID Connect providers and the browser sign-in through them. */
+  oidcProviders: OidcProviderService;
+  oidcSignIn: OidcSignIn;
   users: UserService;
   /** Marks the session cookie Secure. */
   cookieSecure: boolean;
@@ -171,6 +183,10 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       bodyLimit: deps.webhookBodyLimit,
       rateLimitPerMinute: deps.shopWebhookRateLimitPerMinute,
     }),
+  );
+  await app.register(oauthClientsRoutes({ clients: deps.oauthClients }));
+  await app.register(
+    oidcRoutes({ providers: deps.oidcProviders, signIn: deps.oidcSignIn, secureCookies: deps.cookieSecure }),
   );
   await app.register(
     usersRoutes({

@@ -64,6 +64,12 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
+import {
+  createOAuthClientService,
+  createOidcClient,
+  createOidcProviderService,
+  createOidcSignIn,
+} from '../modules/oauth/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -80,6 +86,7 @@ import { createTransportService } from '../modules/transports/index.js';
 import { createUserService } from '../modules/users/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
+import { createOidcSessions } from './oidc-sessions.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
 import { createViewRenderer } from './view-renderer.js';
 
@@ -145,6 +152,13 @@ export function createContainer(options: ContainerOptions) {
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
+  const oauthClients = createOAuthClientService({
+    db,
+    clock,
+    keyring,
+    issuer: config.publicUrl,
+    accessTokenTtlSeconds: config.oauthAccessTokenTtlSeconds,
+  });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
@@ -217,6 +231,16 @@ export function createContainer(options: ContainerOptions) {
       loginLockMinutes: config.loginLockMinutes,
       invitationDays: config.invitationDays,
     },
+  });
+  const oidcProviders = createOidcProviderService({ db, clock, keyring, publicUrl: config.publicUrl });
+  const oidcSignIn = createOidcSignIn({
+    db,
+    clock,
+    providers: oidcProviders,
+    client: createOidcClient({ clock }),
+    sessions: createOidcSessions(users),
+    publicUrl: config.publicUrl,
+    loginTtlSeconds: config.oidcLoginTtlSeconds,
   });
   const sunset = createSunsetPolicy({
     db,
@@ -529,6 +553,9 @@ export function createContainer(options: ContainerOptions) {
       analyticsRollup.start(config.analyticsIntervalMs);
     },
     apiKeys,
+    oauthClients,
+    oidcProviders,
+    oidcSignIn,
     workspaces,
     consent,
     attributes,
@@ -609,6 +636,9 @@ export function createContainer(options: ContainerOptions) {
       shops,
       shopWebhooks,
       shopWebhookRateLimitPerMinute: config.shopWebhookRateLimitPerMinute,
+      oauthClients,
+      oidcProviders,
+      oidcSignIn,
       users,
       cookieSecure: config.cookieSecure,
       loginRateLimitPerMinute: config.loginRateLimitPerMinute,

@@ -36,6 +36,8 @@ function sampleRequest(
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
     .replace(/^\/v1\/connectors\/shops\/:id/, `/v1/connectors/shops/${fixtures.shop?.id}`)
+    .replace(/^\/v1\/oauth\/clients\/:id/, `/v1/oauth/clients/${fixtures.oauthClient?.id}`)
+    .replace(/^\/v1\/oauth\/oidc-providers\/:id/, `/v1/oauth/oidc-providers/${fixtures.oidcProvider?.id}`)
     .replace(/^\/v1\/users\/:id/, `/v1/users/${fixtures.member?.id}`)
     .replace(/^\/v1\/invitations\/:id/, `/v1/invitations/${fixtures.invitation?.id}`)
     .replace(/:version$/, '1')
@@ -68,6 +70,7 @@ function sampleRequest(
     'PATCH /v1/throttles/:id': { per_minute: 1 },
     'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
     'PATCH /v1/connectors/shops/:id': { name: 'hacked' },
+    'PATCH /v1/oauth/oidc-providers/:id': { allowed_domains: ['hacked.example'] },
     'PATCH /v1/users/:id': { role: 'admin' },
   };
   const key = `${method} ${url}`;
@@ -181,6 +184,18 @@ beforeAll(async () => {
       webhook_secret: 'owners-shop-secret',
     });
   }
+  if (hasRoute('/v1/oauth/clients')) {
+    fixtures.oauthClient = await inject('POST', '/v1/oauth/clients', {
+      name: 'Owners robot',
+      scopes: ['lists:read'],
+    });
+    fixtures.oidcProvider = await inject('POST', '/v1/oauth/oidc-providers', {
+      name: 'Owners SSO',
+      issuer: 'https://sso.owner.example',
+      client_id: 'herald',
+      client_secret: 'owner-secret',
+    });
+  }
   if (hasRoute('/v1/users')) {
     const member = await t.container.users.createUser({
       email: 'member@example.com',
@@ -217,6 +232,8 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
   '/v1/connectors/shops/:id': 'shop',
+  '/v1/oauth/clients/:id': 'oauthClient',
+  '/v1/oauth/oidc-providers/:id': 'oidcProvider',
   '/v1/users/:id': 'member',
   '/v1/invitations/:id': 'invitation',
 };
@@ -241,6 +258,11 @@ const PUBLIC_ROUTES: Record<string, string> = {
     "Shopify webhooks: HMAC-SHA256 of the raw body with the connection's secret (X-Shopify-Hmac-Sha256)",
   '/hooks/woocommerce/:connectionId':
     "WooCommerce webhooks: HMAC-SHA256 of the raw body with the connection's secret (X-WC-Webhook-Signature); the unsigned ping stores nothing",
+  '/oauth/token': 'OAuth 2.0 token endpoint: the client credentials (HTTP Basic or form) are the credential',
+  '/auth/oidc/:providerId/start':
+    'OpenID Connect sign-in: only redirects to the identity provider, which authenticates the person',
+  '/auth/oidc/callback':
+    'OpenID Connect callback: the one-time state (bound to the browser by cookie), the code and the verified ID token are the credential',
   '/v1/session':
     'sign-in (POST only): email, password and second factor are the credential; per-IP limit, lockout',
   '/v1/invitations/accept':
@@ -283,6 +305,8 @@ describe('the route table', () => {
       for (const headers of [
         {},
         { authorization: 'Bearer hk_not-a-real-key' },
+        // An unsigned JWT claiming admin, in place of an OAuth access token.
+        { authorization: 'Bearer eyJhbGciOiJub25lIn0.eyJzY29wZSI6ImFkbWluIn0.x' },
         { authorization: 'Basic abc' },
       ]) {
         const res = await t.app.inject({ method: route.method as 'GET', url, headers });
