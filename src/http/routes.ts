@@ -3,6 +3,7 @@ import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { type AnalyticsService, analyticsRoutes } from '../modules/analytics/index.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
+import { type AuditLog, auditRoutes } from '../modules/audit/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import {
   type AutomationEngine,
@@ -90,6 +91,8 @@ export interface RouteDeps {
   webhookBodyLimit: number;
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
+  /** The audit log: written by http/audit-trail.ts, read by the audit routes. */
+  audit: AuditLog;
 }
 
 /**
@@ -146,4 +149,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
+  await app.register(auditRoutes({ audit: deps.audit }));
 }

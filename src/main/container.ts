@@ -16,6 +16,7 @@ import {
   restartLedgerCount,
 } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
+import { createAuditLog } from '../modules/audit/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import {
   automationTasks,
@@ -140,6 +141,7 @@ export function createContainer(options: ContainerOptions) {
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
+  const audit = createAuditLog({ db, clock });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
@@ -523,6 +525,7 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    audit,
     routeDeps: {
       clock,
       jobs,
@@ -562,6 +565,7 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      audit,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -36,6 +36,8 @@ export const SCOPES = {
     'Read the suppression list and bounce and complaint events; read and preview the sunset policy.',
   'suppressions:write':
     'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw); set and run the sunset policy.',
+  'audit:read':
+    'Read and export the audit log: who changed what and when (ids and field names, no personal data).',
 } as const;
 
 export type Scope = keyof typeof SCOPES;
