@@ -8,8 +8,8 @@ declare module 'fastify' {
     /**
      * The audit log action of this route (`campaign.send`), or false for routes
      * that are not audited (high-volume ingestion). Absent: writes get an action
-     * derived from method and URL; reads are not audited. A read that hands out
-     * data (an export) names its action to be audited.
+     * derived from method and URL; reads (GET, and POST under a `:read` scope)
+     * are not audited. A read that hands out data (an export) names its action.
      */
     audit?: string | false;
   }
@@ -32,7 +32,12 @@ export const auditTrailPlugin = fp<{ audit: Pick<AuditLog, 'record'> }>(
       const route = request.routeOptions.url;
       const configured = request.routeOptions.config.audit;
       if (!principal || !route || configured === false) return payload;
-      const isRead = request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS';
+      // A POST under a read scope (a preview, a validation, a simulation) changes nothing.
+      const isRead =
+        request.method === 'GET' ||
+        request.method === 'HEAD' ||
+        request.method === 'OPTIONS' ||
+        request.routeOptions.config.scope?.endsWith(':read') === true;
       if (isRead && typeof configured !== 'string') return payload;
       if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
 

@@ -70,9 +70,11 @@ describe('audit log recording', () => {
     const renamed = await call('PATCH', `/v1/templates/${template.body.id}`, { name: 'Audit news 2' });
     expect(renamed.status).toBe(200);
 
-    // Reads write nothing.
+    // Reads write nothing, also a POST that only reads.
     expect((await call('GET', '/v1/templates')).status).toBe(200);
     expect((await call('GET', `/v1/templates/${template.body.id}`)).status).toBe(200);
+    const preview = await call('POST', `/v1/templates/${template.body.id}/preview`, {});
+    expect(preview.status, JSON.stringify(preview.body)).toBe(200);
     expect(await count()).toBe(start + 2);
 
     const list = await call('POST', '/v1/lists', { name: 'Audit list', opt_in: 'single' });

@@ -32,6 +32,12 @@ export interface ChainEntry {
 
 export interface StoredChainEntry extends ChainEntry {
   hash: string;
+  /**
+   * occurred_at in microseconds since the epoch, as the database holds it: a
+   * JavaScript Date keeps milliseconds only, so a change below a millisecond
+   * would otherwise go unseen. Herald writes whole milliseconds.
+   */
+  occurred_us?: string;
 }
 
 /**
@@ -134,6 +140,18 @@ export function createChainVerifier(workspaceId: string, head: ChainHead | undef
           'prev_hash_mismatch',
           `prev_hash mismatch: the entry names ${entry.prev_hash.slice(0, 16)}… as previous hash, ` +
             `the previous entry's hash is ${previousHash.slice(0, 16)}…`,
+        );
+        return false;
+      }
+      if (
+        entry.occurred_us !== undefined &&
+        entry.occurred_us !== String(BigInt(entry.occurred_at.getTime()) * BigInt(1000))
+      ) {
+        fail(
+          entry.seq,
+          entry.id,
+          'hash_mismatch',
+          'hash mismatch: occurred_at has sub-millisecond digits Herald never writes: the time was changed',
         );
         return false;
       }

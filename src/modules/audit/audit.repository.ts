@@ -98,10 +98,11 @@ export async function readChainPage(
   workspaceId: string,
   afterSeq: number,
   limit: number,
-): Promise<AuditLogRow[]> {
+): Promise<(AuditLogRow & { occurred_us: string })[]> {
   return db
     .selectFrom('audit_log')
     .selectAll()
+    .select(sql<string>`(extract(epoch from occurred_at) * 1000000)::bigint::text`.as('occurred_us'))
     .where('workspace_id', '=', workspaceId)
     .where('seq', '>', String(afterSeq))
     .orderBy('seq')
