@@ -142,7 +142,24 @@ export function createContainer(options: ContainerOptions) {
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
   const apiKeys = createApiKeyService({ db, clock });
   const audit = createAuditLog({ db, clock });
-  const workspaces = createWorkspaceService({ db, clock });
+  const workspaceService = createWorkspaceService({ db, clock });
+  const workspaces = {
+    ...workspaceService,
+    /** First start: the default workspace and its admin key, whose creation is the log's first entry. */
+    async bootstrap() {
+      const created = await workspaceService.bootstrap();
+      if (created) {
+        await audit.record({
+          workspaceId: created.workspace.id,
+          actor: { type: 'system', id: null },
+          action: 'api_key.create',
+          target: { type: 'api_key', id: created.adminKey.id },
+          details: { bootstrap: true, scopes: created.adminKey.scopes },
+        });
+      }
+      return created;
+    },
+  };
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.

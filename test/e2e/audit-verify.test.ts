@@ -53,7 +53,7 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
   let tampered: { workspaceId: string; id: string };
   let gap: { workspaceId: string; missingSeq: number; nextId: string };
 
-  it('records key changes made with the CLI (actor cli) and finds the log intact', () => {
+  it('records the first admin key (actor system) and key changes made with the CLI (actor cli), and finds the log intact', () => {
     const created = runHerald(['keys', 'create', '--name', 'ops', '--scope', 'audit:read', '--json'], env);
     expect(created.status, created.stderr).toBe(0);
     keyId = JSON.parse(created.stdout).id;
@@ -61,8 +61,8 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
 
     const verified = runHerald(['audit', 'verify'], env);
     expect(verified.status, verified.stdout + verified.stderr).toBe(0);
-    expect(verified.stdout).toMatch(/intact workspace \S+: 2 entries, head [0-9a-f]{64}/);
-    expect(verified.stdout).toContain('Audit log intact: 1 workspace(s), 2 entries verified.');
+    expect(verified.stdout).toMatch(/intact workspace \S+: 3 entries, head [0-9a-f]{64}/);
+    expect(verified.stdout).toContain('Audit log intact: 1 workspace(s), 3 entries verified.');
   });
 
   it('exits 1 naming the first broken entry of each changed workspace, and 0 for an intact one', async () => {
@@ -71,6 +71,7 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
       home = workspace?.id as string;
       const log = await container.audit.list(home, {}, { limit: 10 });
       expect(log.data.map((e) => [e.action, e.actor.type, e.target?.id])).toEqual([
+        ['api_key.create', 'system', expect.any(String)],
         ['api_key.create', 'cli', keyId],
         ['api_key.revoke', 'cli', keyId],
       ]);
@@ -109,7 +110,7 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
     );
     expect(all.stdout).toContain(`BROKEN workspace ${gap.workspaceId} seq 3 entry ${gap.nextId}: seq gap`);
     expect(all.stdout).toContain(`seq ${gap.missingSeq} is missing`);
-    expect(all.stdout).toContain(`intact workspace ${home}: 2 entries`);
+    expect(all.stdout).toContain(`intact workspace ${home}: 3 entries`);
     expect(all.stdout).toContain('Audit log BROKEN in 2 of 3 workspace(s).');
 
     const one = runHerald(['audit', 'verify', '--workspace', tampered.workspaceId, '--json'], env);
@@ -122,7 +123,7 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
 
     const intact = runHerald(['audit', 'verify', '--workspace', home], env);
     expect(intact.status, intact.stderr).toBe(0);
-    expect(intact.stdout).toContain('Audit log intact: 1 workspace(s), 2 entries verified.');
+    expect(intact.stdout).toContain('Audit log intact: 1 workspace(s), 3 entries verified.');
   });
 
   it('refuses a workspace that is not an id or does not exist, and documents itself in --help', () => {

@@ -169,7 +169,7 @@ describe('audit log recording', () => {
 
   it('never holds an email address', async () => {
     const email = 'Private.Person+audit@example.org';
-    const contact = await call('POST', '/v1/contacts', { email, attributes: { first_name: 'Ada' } });
+    const contact = await call('POST', '/v1/contacts', { email, attributes: { first_name: 'Zoltan' } });
     expect(contact.status, JSON.stringify(contact.body)).toBe(201);
     expect((await call('PATCH', `/v1/contacts/${contact.body.id}`, { email: `x${email}` })).status).toBe(200);
     const list = await call('POST', '/v1/lists', { name: 'Private', opt_in: 'single' });
@@ -178,6 +178,11 @@ describe('audit log recording', () => {
     expect(suppressed.status, JSON.stringify(suppressed.body)).toBeLessThan(300);
     const removed = await call('DELETE', `/v1/suppressions/${encodeURIComponent(email)}?reason=test`);
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+
+    const erased = await call('DELETE', `/v1/contacts/${contact.body.id}`);
+    expect(erased.status).toBe(204);
+    const erasures = await entries('&action=contact.erase');
+    expect(erasures.map((e) => e.target)).toEqual([{ type: 'contact', id: contact.body.id }]);
 
     const stored = await sql<{ row: string }>`SELECT row_to_json(a)::text AS row FROM audit_log a`.execute(
       t.container.db,
@@ -188,7 +193,7 @@ describe('audit log recording', () => {
       .toLowerCase();
     expect(everything).toContain('suppression.delete');
     expect(everything).toContain('contact.update');
-    for (const needle of ['private.person', 'example.org', 'ada', encodeURIComponent(email).toLowerCase()])
+    for (const needle of ['private.person', 'example.org', 'zoltan', encodeURIComponent(email).toLowerCase()])
       expect(everything).not.toContain(needle);
   });
 
