@@ -32,12 +32,11 @@ export const auditTrailPlugin = fp<{ audit: Pick<AuditLog, 'record'> }>(
       const route = request.routeOptions.url;
       const configured = request.routeOptions.config.audit;
       if (!principal || !route || configured === false) return payload;
+      // HEAD and OPTIONS hand out nothing, even on an export's URL.
+      if (request.method === 'HEAD' || request.method === 'OPTIONS') return payload;
       // A POST under a read scope (a preview, a validation, a simulation) changes nothing.
       const isRead =
-        request.method === 'GET' ||
-        request.method === 'HEAD' ||
-        request.method === 'OPTIONS' ||
-        request.routeOptions.config.scope?.endsWith(':read') === true;
+        request.method === 'GET' || request.routeOptions.config.scope?.endsWith(':read') === true;
       if (isRead && typeof configured !== 'string') return payload;
       if (reply.statusCode < 200 || reply.statusCode >= 300) return payload;
 

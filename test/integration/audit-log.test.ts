@@ -96,6 +96,8 @@ describe('audit log recording', () => {
     const revoked = await call('DELETE', `/v1/api-keys/${key.body.id}`);
     expect(revoked.status).toBe(200);
 
+    const head = await t.app.inject({ method: 'HEAD', url: '/v1/exports/contacts', headers: t.auth() });
+    expect(head.statusCode).toBe(200);
     const exported = await call('GET', '/v1/exports/contacts?format=ndjson');
     expect(exported.status).toBe(200);
     expect(exported.raw).toContain('a1@example.com');
