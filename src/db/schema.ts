@@ -76,6 +76,8 @@ export interface Database {
   shop_customers: ShopCustomerTable;
   shop_orders: ShopOrderTable;
   shop_refunds: ShopRefundTable;
+  audit_log: AuditLogTable;
+  audit_chain_heads: AuditChainHeadTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -1138,4 +1140,32 @@ export interface ShopRefundTable {
   order_id: string;
   amount: ColumnType<string, string, string>;
   created_at: Timestamp;
+}
+
+export type AuditActorType = 'api_key' | 'user' | 'oauth_client' | 'system' | 'cli';
+
+/** Append-only (0032): a trigger refuses UPDATE, DELETE and TRUNCATE. */
+export interface AuditLogTable {
+  id: string;
+  workspace_id: string;
+  /** bigint: node-postgres returns it as a string. */
+  seq: ColumnType<string, number | string, never>;
+  occurred_at: Timestamp;
+  actor_type: AuditActorType;
+  actor_id: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  request_id: string | null;
+  details: JsonColumn<Record<string, unknown>>;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AuditChainHeadTable {
+  workspace_id: string;
+  seq: ColumnType<string, number | string, number | string>;
+  entry_id: string | null;
+  hash: string;
 }

@@ -7,6 +7,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { uuidv7 } from '../lib/ids.js';
+import { auditTrailPlugin } from './audit-trail.js';
 import { authPlugin } from './auth.js';
 import { metricsPlugin } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
@@ -208,6 +209,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       sessions: deps.users,
       publicOrigin: new URL(config.publicUrl).origin,
     });
+    // After authentication: the entry names the principal. See audit-trail.ts for what is recorded.
+    await api.register(auditTrailPlugin, { audit: deps.audit });
     await api.register(rateLimit, {
       global: true,
       // After authentication, so the limit applies per API key rather than per address.

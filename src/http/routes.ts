@@ -3,6 +3,7 @@ import type { JobQueue } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { type AnalyticsService, analyticsRoutes } from '../modules/analytics/index.js';
 import { type AttributeService, attributesRoutes } from '../modules/attributes/index.js';
+import { type AuditLog, auditRoutes } from '../modules/audit/index.js';
 import { type ApiKeyService, authRoutes } from '../modules/auth/index.js';
 import {
   type AutomationEngine,
@@ -120,6 +121,8 @@ export interface RouteDeps {
   loginRateLimitPerMinute: number;
   /** Origin of HERALD_PUBLIC_URL. */
   publicOrigin: string;
+  /** The audit log: written by http/audit-trail.ts, read by the audit routes. */
+  audit: AuditLog;
 }
 
 /**
@@ -196,4 +199,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
     }),
   );
+  await app.register(auditRoutes({ audit: deps.audit }));
 }

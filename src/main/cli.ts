@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { SETTINGS } from '../config/index.js';
 import { systemClock } from '../lib/clock.js';
 import { serve } from './api.js';
+import { auditCommand } from './commands/audit.js';
 import { bouncesCommand } from './commands/bounces.js';
 import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
@@ -78,6 +79,7 @@ export function buildCli(): Command {
   program.addCommand(exportCommand());
   program.addCommand(importCommand());
   program.addCommand(bouncesCommand());
+  program.addCommand(auditCommand());
   return program;
 }
 

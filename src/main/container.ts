@@ -16,6 +16,7 @@ import {
   restartLedgerCount,
 } from '../modules/analytics/index.js';
 import { createAttributeService } from '../modules/attributes/index.js';
+import { createAuditLog } from '../modules/audit/index.js';
 import { createApiKeyService } from '../modules/auth/index.js';
 import {
   automationTasks,
@@ -159,7 +160,25 @@ export function createContainer(options: ContainerOptions) {
     issuer: config.publicUrl,
     accessTokenTtlSeconds: config.oauthAccessTokenTtlSeconds,
   });
-  const workspaces = createWorkspaceService({ db, clock });
+  const audit = createAuditLog({ db, clock });
+  const workspaceService = createWorkspaceService({ db, clock });
+  const workspaces = {
+    ...workspaceService,
+    /** First start: the default workspace and its admin key, whose creation is the log's first entry. */
+    async bootstrap() {
+      const created = await workspaceService.bootstrap();
+      if (created) {
+        await audit.record({
+          workspaceId: created.workspace.id,
+          actor: { type: 'system', id: null },
+          action: 'api_key.create',
+          target: { type: 'api_key', id: created.adminKey.id },
+          details: { bootstrap: true, scopes: created.adminKey.scopes },
+        });
+      }
+      return created;
+    },
+  };
   const consent = createConsentLedger({ db, clock });
   const attributes = createAttributeService({ db, clock });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
@@ -594,6 +613,7 @@ export function createContainer(options: ContainerOptions) {
       transports.encryptedValues,
       deliverability.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
+    audit,
     routeDeps: {
       clock,
       jobs,
@@ -643,6 +663,7 @@ export function createContainer(options: ContainerOptions) {
       cookieSecure: config.cookieSecure,
       loginRateLimitPerMinute: config.loginRateLimitPerMinute,
       publicOrigin: new URL(config.publicUrl).origin,
+      audit,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -30,10 +30,17 @@ describe('herald CLI', { timeout: 120_000 }, () => {
   it('prints help for every command, listing the settings', () => {
     const top = runHerald(['--help'], env);
     expect(top.status).toBe(0);
-    for (const command of ['serve', 'worker', 'migrate', 'keys', 'import', 'export', 'bounces'])
+    for (const command of ['serve', 'worker', 'migrate', 'keys', 'import', 'export', 'bounces', 'audit'])
       expect(top.stdout).toContain(command);
     expect(top.stdout).toContain('HERALD_DATA_DIR');
-    for (const command of [['keys', 'create'], ['import'], ['export'], ['migrate'], ['bounces', 'parse']]) {
+    for (const command of [
+      ['keys', 'create'],
+      ['import'],
+      ['export'],
+      ['migrate'],
+      ['bounces', 'parse'],
+      ['audit', 'verify'],
+    ]) {
       const help = runHerald([...command, '--help'], env);
       expect(help.status, command.join(' ')).toBe(0);
       expect(help.stdout).toContain('Usage: herald');

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { ALL_SCOPES, SCOPES } from '../../modules/auth/index.js';
 import { type RotationReport, rotateWorkspaceDataKey } from '../../modules/data-keys/index.js';
 import type { Container } from '../container.js';
+import { cliActor } from './audit.js';
 import { resolveWorkspace, withContainer } from './shared.js';
 
 type Write = (line: string) => void;
@@ -90,6 +91,13 @@ export function keysCommand(): Command {
             name: options.name,
             scopes: options.scope,
           });
+          await container.audit.record({
+            workspaceId,
+            actor: cliActor(),
+            action: 'api_key.create',
+            target: { type: 'api_key', id: key.id },
+            details: { fields: ['name', 'scopes'], scopes: key.scopes },
+          });
           if (options.json) process.stdout.write(`${JSON.stringify(key)}\n`);
           else {
             process.stdout.write(
@@ -136,6 +144,12 @@ export function keysCommand(): Command {
       await withContainer(command, async (container) => {
         const workspaceId = await resolveWorkspace(container, options.workspace);
         const key = await container.apiKeys.revoke(workspaceId, id);
+        await container.audit.record({
+          workspaceId,
+          actor: cliActor(),
+          action: 'api_key.revoke',
+          target: { type: 'api_key', id: key.id },
+        });
         process.stdout.write(`Revoked ${key.id} (${key.prefix}…)\n`);
       });
     });

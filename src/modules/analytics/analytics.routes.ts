@@ -18,7 +18,8 @@ export function analyticsRoutes(deps: { analytics: AnalyticsService }): FastifyP
     app.post(
       '/v1/conversions',
       {
-        config: { scope: 'conversions:write' },
+        // High-volume ingestion: the conversions table is its own record.
+        config: { scope: 'conversions:write', audit: false },
         schema: {
           tags,
           summary: 'Record a conversion',
@@ -62,7 +63,7 @@ export function analyticsRoutes(deps: { analytics: AnalyticsService }): FastifyP
     app.get(
       '/v1/campaigns/:id/events.csv',
       {
-        config: { scope: 'contacts:export' },
+        config: { scope: 'contacts:export', audit: 'campaign_events.export' },
         schema: {
           tags,
           summary: "Export a campaign's raw opens and clicks as CSV",

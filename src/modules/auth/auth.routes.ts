@@ -107,7 +107,7 @@ export function authRoutes(deps: {
     app.delete(
       '/v1/api-keys/:id',
       {
-        config: { scope: 'admin' },
+        config: { scope: 'admin', audit: 'api_key.revoke' },
         schema: {
           tags: ['api-keys'],
           summary: 'Revoke an API key',

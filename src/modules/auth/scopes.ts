@@ -39,6 +39,8 @@ export const SCOPES = {
   'users:read': 'Read the members of the workspace, their roles, and pending invitations.',
   'users:write':
     "Invite people, change members' roles and remove members (granting, changing or removing the owner role needs a signed-in owner).",
+  'audit:read':
+    'Read and export the audit log: who changed what and when (ids and field names, no personal data).',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

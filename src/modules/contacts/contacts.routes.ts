@@ -188,7 +188,8 @@ export function contactsRoutes(deps: {
     app.delete(
       '/v1/contacts/:id',
       {
-        config: { scope: 'contacts:write' },
+        // Deleting removes the contact's data for good: an erasure.
+        config: { scope: 'contacts:write', audit: 'contact.erase' },
         schema: {
           tags,
           summary: 'Delete a contact',

@@ -43,7 +43,8 @@ export function deliverabilityRoutes(deps: {
     app.post(
       '/v1/inbound/raw',
       {
-        config: { scope: 'suppressions:write' },
+        // Bounce reports piped in by an MTA: high volume; bounce_events is their record.
+        config: { scope: 'suppressions:write', audit: false },
         schema: {
           tags,
           summary:
@@ -142,7 +143,7 @@ export function deliverabilityRoutes(deps: {
     app.get(
       '/v1/suppressions/export',
       {
-        config: { scope: 'suppressions:read' },
+        config: { scope: 'suppressions:read', audit: 'suppressions.export' },
         schema: {
           tags,
           summary: 'The whole suppression list as CSV (email, reason, source, note, created_at)',

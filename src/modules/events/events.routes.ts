@@ -45,6 +45,8 @@ export function eventsRoutes(deps: {
   const config = {
     scope: 'events:write',
     basicAuth: true,
+    // High-volume ingestion: the events table is its own record.
+    audit: false,
     rateLimit: { max: deps.rateLimitPerMinute, timeWindow: 60_000 },
   } as const;
   const auth =

@@ -31,7 +31,7 @@ export function exportsRoutes(deps: { exports: ExportService }): FastifyPluginAs
     app.get(
       '/v1/exports/contacts',
       {
-        config: { scope: 'contacts:export' },
+        config: { scope: 'contacts:export', audit: 'contacts.export' },
         schema: {
           tags: ['contacts'],
           summary: 'Export contacts as CSV or NDJSON',

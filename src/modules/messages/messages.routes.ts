@@ -11,7 +11,8 @@ export function messagesRoutes(deps: { messages: MessageService }): FastifyPlugi
     app.post(
       '/v1/messages',
       {
-        config: { scope: 'messages:send' },
+        // High-volume transactional sending: the messages table is its own record.
+        config: { scope: 'messages:send', audit: false },
         schema: {
           tags,
           summary: 'Send a transactional message',
