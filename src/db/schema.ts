@@ -63,6 +63,7 @@ export interface Database {
   contact_engagement: ContactEngagementTable;
   engagement_models: EngagementModelTable;
   workspace_engagement: WorkspaceEngagementTable;
+  privacy_erasures: PrivacyErasureTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -762,7 +763,8 @@ export interface AutomationScheduleTable {
 // webhook settings, Mailgun replay tokens; index campaign_sends_message_local on the Message-ID's local part.
 export type BounceEventType = 'bounce' | 'complaint' | 'delivery' | 'delay' | 'auto_reply';
 export type BounceSource = 'smtp' | 'imap' | 'http' | 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
-export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset';
+/** 'erased' (0034): the HMAC entry an erasure leaves; its email and email_key hold 'erased:<hex>'. */
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset' | 'erased';
 
 export interface BounceEventTable {
   id: string;
@@ -966,4 +968,14 @@ export interface WorkspaceEngagementTable {
   best_hour: number | null;
   contacts: number;
   refreshed_at: Timestamp;
+}
+
+// 0034_privacy: erasure receipts (no personal data); suppressions.reason gains 'erased'.
+export interface PrivacyErasureTable {
+  id: string;
+  workspace_id: string;
+  reason: string;
+  requested_by: string | null;
+  counts: JsonColumn<Record<string, number>>;
+  erased_at: Timestamp;
 }

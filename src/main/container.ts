@@ -63,6 +63,7 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
+import { createPrivacyService } from '../modules/privacy/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -145,7 +146,9 @@ export function createContainer(options: ContainerOptions) {
   const attributes = createAttributeService({ db, clock });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
-  const contacts = createContactService({ db, clock, attributes, consent, mx });
+  // Erasure and access requests; also the check that keeps erased addresses from coming back.
+  const privacy = createPrivacyService({ db, clock, keyring });
+  const contacts = createContactService({ db, clock, attributes, consent, mx, erased: privacy });
   // Bound late: the sender is built after the services it sends through.
   let guardrails: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
   const deliverability = createDeliverabilityService({
@@ -267,6 +270,7 @@ export function createContainer(options: ContainerOptions) {
     attributes,
     hygienePolicy: (workspaceId) => contacts.hygienePolicy(workspaceId),
     mx,
+    erasedMatcher: (workspaceId) => privacy.erasedMatcher(workspaceId),
     maxBytes: config.importMaxBytes,
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
@@ -523,6 +527,7 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    privacy,
     routeDeps: {
       clock,
       jobs,
@@ -562,6 +567,7 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      privacy,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

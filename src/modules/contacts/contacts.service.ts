@@ -74,6 +74,23 @@ export interface ContactServiceDeps {
   consent: ConsentLedger;
   /** DNS lookup for workspaces with hygiene mx_check on; without it the check is skipped. */
   mx?: MxCheck | undefined;
+  /** Addresses erased at the person's request (the privacy module): never created again. */
+  erased?: ErasedAddresses | undefined;
+}
+
+/** The port the privacy module fills: which of these addresses (as email_key, lower case) were erased. */
+export interface ErasedAddresses {
+  erasedAmong(workspaceId: string, emailKeys: string[], trx: Db): Promise<Set<string>>;
+}
+
+/** The refusal of an erased address; says why without repeating the address. */
+export function erasedError(): DomainError {
+  return new DomainError(
+    'CONTACT_ERASED',
+    "this address was erased at the person's request (right to erasure) and cannot be added again; " +
+      'only the person asking again (e.g. a new subscription you can prove) justifies removing its erased entry from the suppression list',
+    [{ path: '/email', message: 'erased' }],
+  );
 }
 
 export function createContactService(deps: ContactServiceDeps) {
@@ -164,6 +181,9 @@ export function createContactService(deps: ContactServiceDeps) {
     trx: Db,
   ): Promise<ContactWritten> {
     const fields = await checkFields(workspaceId, input, trx);
+    const emailKey = (fields.email as string).toLowerCase();
+    if (deps.erased && (await deps.erased.erasedAmong(workspaceId, [emailKey], trx)).has(emailKey))
+      throw erasedError();
     const now = clock.now();
     const row = await repo.insertContact(trx, {
       id: uuidv7(now.getTime()),
@@ -216,6 +236,9 @@ export function createContactService(deps: ContactServiceDeps) {
     if (fields.email && fields.email.toLowerCase() !== current.email_key) {
       const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
       if (other && other.id !== current.id) throw await conflictError(trx, workspaceId, fields.email, null);
+      const key = fields.email.toLowerCase();
+      if (deps.erased && (await deps.erased.erasedAmong(workspaceId, [key], trx)).has(key))
+        throw erasedError();
     }
     if (patch.external_id && patch.external_id !== current.external_id) {
       const other = await repo.findContactByExternalId(trx, workspaceId, patch.external_id);
@@ -397,8 +420,17 @@ export function createContactService(deps: ContactServiceDeps) {
       const existing = await repo.findByEmails(trx, workspaceId, [...normalized.values()]);
       const found = new Map(existing.map((row) => [row.email_key, toContact(row)]));
       const policy = found.size < normalized.size ? await repo.hygienePolicyOf(trx, workspaceId) : undefined;
+      const missing = [...normalized.keys()].filter((key) => !found.has(key));
+      const erased =
+        deps.erased && missing.length > 0
+          ? await deps.erased.erasedAmong(workspaceId, missing, trx)
+          : new Set<string>();
       for (const [key, email] of normalized) {
         if (found.has(key)) continue;
+        if (erased.has(key)) {
+          invalid.push({ email, reason: erasedError().message });
+          continue;
+        }
         // Only new contacts meet the policy: one stored earlier (under another policy) stays usable.
         const refused = policy && applyHygienePolicy(inspectEmail(email), policy).error;
         if (refused) {

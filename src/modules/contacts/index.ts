@@ -14,6 +14,8 @@ export {
   type ContactService,
   type ContactWritten,
   createContactService,
+  type ErasedAddresses,
+  erasedError,
 } from './contacts.service.js';
 export { normalizeEmail } from './email-address.js';
 export {

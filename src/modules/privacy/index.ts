@@ -1,0 +1,11 @@
+export { currentErasedKey, erasedKeysFor } from './erased-address.js';
+export { ERASURE_STEPS, type ErasureStep, type ErasureTarget } from './erasure.repository.js';
+export { privacyRoutes } from './privacy.routes.js';
+export {
+  createPrivacyService,
+  type DataExport,
+  ERASURE_KINDS,
+  type ErasureReceipt,
+  type PersonRef,
+  type PrivacyService,
+} from './privacy.service.js';
