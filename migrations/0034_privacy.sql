@@ -21,3 +21,27 @@ CREATE TABLE privacy_erasures (
   erased_at     timestamptz NOT NULL
 );
 CREATE INDEX privacy_erasures_list ON privacy_erasures (workspace_id, id);
+
+-- Retention per workspace and kind of data, in days; NULL keeps it (the
+-- default). A periodic job (privacy.retention) deletes what is older, in
+-- batches. The consent ledger is kept unless asked: it is the evidence of consent.
+CREATE TABLE privacy_retention (
+  workspace_id               uuid PRIMARY KEY REFERENCES workspaces (id) ON DELETE CASCADE,
+  -- Behavioural events, by occurred_at.
+  events_days                integer CHECK (events_days BETWEEN 1 AND 36500),
+  -- Opens and clicks (IP, user agent), by occurred_at; rollups keep their counts.
+  tracking_hits_days         integer CHECK (tracking_hits_days BETWEEN 1 AND 36500),
+  -- Send ledger rows of finished campaigns (who got which campaign), by finished_at.
+  send_ledger_days           integer CHECK (send_ledger_days BETWEEN 1 AND 36500),
+  -- Payloads (template data) of sent or failed transactional and automation messages, by created_at.
+  message_bodies_days        integer CHECK (message_bodies_days BETWEEN 1 AND 36500),
+  -- Diagnostic text and evidence of bounce and complaint events, by received_at.
+  bounce_details_days        integer CHECK (bounce_details_days BETWEEN 1 AND 36500),
+  -- Consent records, by created_at.
+  consent_records_days       integer CHECK (consent_records_days BETWEEN 1 AND 36500),
+  -- Contacts unsubscribed (status) and unchanged for this long are deleted with their data.
+  unsubscribed_contacts_days integer CHECK (unsubscribed_contacts_days BETWEEN 1 AND 36500),
+  last_run_at                timestamptz,
+  last_run_deleted           jsonb,
+  updated_at                 timestamptz NOT NULL
+);

@@ -64,6 +64,7 @@ export interface Database {
   engagement_models: EngagementModelTable;
   workspace_engagement: WorkspaceEngagementTable;
   privacy_erasures: PrivacyErasureTable;
+  privacy_retention: PrivacyRetentionTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -978,4 +979,19 @@ export interface PrivacyErasureTable {
   requested_by: string | null;
   counts: JsonColumn<Record<string, number>>;
   erased_at: Timestamp;
+}
+
+/** 0034_privacy: retention in days per kind of data; null keeps it. */
+export interface PrivacyRetentionTable {
+  workspace_id: string;
+  events_days: number | null;
+  tracking_hits_days: number | null;
+  send_ledger_days: number | null;
+  message_bodies_days: number | null;
+  bounce_details_days: number | null;
+  consent_records_days: number | null;
+  unsubscribed_contacts_days: number | null;
+  last_run_at: Date | null;
+  last_run_deleted: JsonColumn<Record<string, number> | null> | null;
+  updated_at: Timestamp;
 }

@@ -36,7 +36,7 @@ import { type ExportService, exportsRoutes } from '../modules/exports/index.js';
 import { type ImportService, importsRoutes } from '../modules/imports/index.js';
 import { type ListService, listsRoutes } from '../modules/lists/index.js';
 import { type MessageService, messagesRoutes } from '../modules/messages/index.js';
-import { type PrivacyService, privacyRoutes } from '../modules/privacy/index.js';
+import { type PrivacyService, privacyRoutes, type RetentionPolicy } from '../modules/privacy/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
@@ -92,6 +92,7 @@ export interface RouteDeps {
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
   privacy: PrivacyService;
+  retention: RetentionPolicy;
 }
 
 /**
@@ -148,5 +149,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
-  await app.register(privacyRoutes({ privacy: deps.privacy }));
+  await app.register(privacyRoutes({ privacy: deps.privacy, retention: deps.retention }));
 }

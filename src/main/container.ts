@@ -63,7 +63,12 @@ import { createExportService } from '../modules/exports/index.js';
 import { createImportService, importTasks } from '../modules/imports/index.js';
 import { createListService } from '../modules/lists/index.js';
 import { createMessageService, messageTasks } from '../modules/messages/index.js';
-import { createPrivacyService } from '../modules/privacy/index.js';
+import {
+  createPrivacyService,
+  createRetentionPolicy,
+  RETENTION_TASK,
+  retentionTasks,
+} from '../modules/privacy/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -149,6 +154,7 @@ export function createContainer(options: ContainerOptions) {
   // Erasure and access requests; also the check that keeps erased addresses from coming back.
   const privacy = createPrivacyService({ db, clock, keyring });
   const contacts = createContactService({ db, clock, attributes, consent, mx, erased: privacy });
+  const retention = createRetentionPolicy({ db, clock, logger: logger.child({ component: 'retention' }) });
   // Bound late: the sender is built after the services it sends through.
   let guardrails: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
   const deliverability = createDeliverabilityService({
@@ -396,6 +402,7 @@ export function createContainer(options: ContainerOptions) {
     ...experimentTasks({ experiments }),
     ...throttlingTasks({ throttling }),
     ...sunsetTasks({ sunset }),
+    ...retentionTasks({ retention }),
     ...engagementTasks({ engagement }),
   };
   runner = createJobRunner({
@@ -420,6 +427,7 @@ export function createContainer(options: ContainerOptions) {
       { task: DECIDE_TASK, everyMs: 30_000 },
       { task: PRUNE_TASK, everyMs: 3_600_000 },
       { task: SUNSET_TASK, everyMs: 86_400_000 },
+      { task: RETENTION_TASK, everyMs: 3_600_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
     ],
@@ -528,6 +536,7 @@ export function createContainer(options: ContainerOptions) {
     throttling,
     sunset,
     privacy,
+    retention,
     routeDeps: {
       clock,
       jobs,
@@ -568,6 +577,7 @@ export function createContainer(options: ContainerOptions) {
       throttling,
       sunset,
       privacy,
+      retention,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -9,3 +9,11 @@ export {
   type PersonRef,
   type PrivacyService,
 } from './privacy.service.js';
+export { RETENTION_KINDS, type RetentionKind } from './retention.repository.js';
+export {
+  createRetentionPolicy,
+  RETENTION_TASK,
+  type RetentionPolicy,
+  type RetentionSettings,
+  retentionTasks,
+} from './retention.service.js';

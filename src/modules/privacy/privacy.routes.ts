@@ -7,8 +7,11 @@ import {
   EraseBody,
   EraseByEmailBody,
   ErasureReceiptSchema,
+  RetentionBody,
+  RetentionSchema,
 } from './privacy.schemas.js';
 import type { PrivacyService } from './privacy.service.js';
+import type { RetentionPolicy } from './retention.service.js';
 
 const ERASURE =
   "Deletes the person's personal data everywhere, in one transaction: the contact, list memberships, consent " +
@@ -18,8 +21,15 @@ const ERASURE =
   'counters stay. Only an HMAC of the address stays on the suppression list (reason erased), so the address is ' +
   'refused when created again by the API, an import, a form or an identify call. Irreversible.';
 
-export function privacyRoutes(deps: { privacy: PrivacyService }): FastifyPluginAsyncTypebox {
-  const { privacy } = deps;
+const RETENTION =
+  'Per kind of data, how many days Herald keeps it; null keeps it (the default for every kind). An hourly job ' +
+  'deletes (or clears) what is older, in batches.';
+
+export function privacyRoutes(deps: {
+  privacy: PrivacyService;
+  retention: RetentionPolicy;
+}): FastifyPluginAsyncTypebox {
+  const { privacy, retention } = deps;
   return async (app) => {
     const tags = ['privacy'];
 
@@ -94,6 +104,35 @@ export function privacyRoutes(deps: { privacy: PrivacyService }): FastifyPluginA
           { reason: request.body.reason, requestedBy: `${principal.actor.type}:${principal.actor.id}` },
         );
       },
+    );
+
+    app.get(
+      '/v1/privacy/retention',
+      {
+        config: { scope: 'privacy:manage' },
+        schema: {
+          tags,
+          summary: 'Get the retention policy',
+          description: RETENTION,
+          response: responses({ 200: RetentionSchema }),
+        },
+      },
+      async (request) => retention.settings(principalOf(request).workspaceId),
+    );
+
+    app.put(
+      '/v1/privacy/retention',
+      {
+        config: { scope: 'privacy:manage' },
+        schema: {
+          tags,
+          summary: 'Set the retention policy',
+          description: `${RETENTION} Fields left out keep their value.`,
+          body: RetentionBody,
+          response: responses({ 200: RetentionSchema }),
+        },
+      },
+      async (request) => retention.update(principalOf(request).workspaceId, request.body),
     );
   };
 }

@@ -62,3 +62,51 @@ export const ErasureReceiptSchema = Type.Object(
   },
   { description: 'What an erasure deleted, counted per kind. Holds no personal data.' },
 );
+
+const Days = (description: string) =>
+  Type.Union([Type.Integer({ minimum: 1, maximum: 36500 }), Type.Null()], {
+    description: `${description} Days, or null to keep it (the default).`,
+  });
+
+const RETENTION_FIELDS = {
+  events_days: Days('Behavioural events, by the time they occurred.'),
+  tracking_hits_days: Days(
+    'Opens and clicks with their IP and user agent (the campaign reports keep their counts).',
+  ),
+  send_ledger_days: Days(
+    'Send ledger rows (who got which campaign) of sent or cancelled campaigns, by when sent.',
+  ),
+  message_bodies_days: Days(
+    'Template data of sent or failed transactional and automation messages (cleared, the row stays).',
+  ),
+  bounce_details_days: Days(
+    'Diagnostic text and evidence of bounce and complaint events (cleared, the event stays).',
+  ),
+  consent_records_days: Days(
+    'Consent records. Keep them (null) unless you have a reason: they are your evidence of consent.',
+  ),
+  unsubscribed_contacts_days: Days(
+    'Contacts unsubscribed and unchanged for this long are deleted with all their data, as in an erasure but without the erased entry (they may subscribe again).',
+  ),
+};
+
+export const RetentionBody = Type.Object(
+  {
+    events_days: Type.Optional(RETENTION_FIELDS.events_days),
+    tracking_hits_days: Type.Optional(RETENTION_FIELDS.tracking_hits_days),
+    send_ledger_days: Type.Optional(RETENTION_FIELDS.send_ledger_days),
+    message_bodies_days: Type.Optional(RETENTION_FIELDS.message_bodies_days),
+    bounce_details_days: Type.Optional(RETENTION_FIELDS.bounce_details_days),
+    consent_records_days: Type.Optional(RETENTION_FIELDS.consent_records_days),
+    unsubscribed_contacts_days: Type.Optional(RETENTION_FIELDS.unsubscribed_contacts_days),
+  },
+  { additionalProperties: false },
+);
+
+export const RetentionSchema = Type.Object({
+  ...RETENTION_FIELDS,
+  last_run_at: Type.Union([Timestamp, Type.Null()]),
+  last_run_deleted: Type.Union([Type.Record(Type.String(), Type.Integer()), Type.Null()], {
+    description: 'Rows deleted or cleared per kind by the last run.',
+  }),
+});
