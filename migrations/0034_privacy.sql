@@ -45,3 +45,14 @@ CREATE TABLE privacy_retention (
   last_run_deleted           jsonb,
   updated_at                 timestamptz NOT NULL
 );
+
+-- CCPA "do not sell or share": set through the API, an import column, the
+-- preference center, or a Global Privacy Control signal (Sec-GPC: 1) on a
+-- public page. Such contacts are left out of exports for third parties.
+ALTER TABLE contacts ADD COLUMN do_not_sell boolean NOT NULL DEFAULT false;
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_action_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_action_check
+  CHECK (action IN ('subscribe', 'confirm', 'unsubscribe', 'status_change', 'do_not_sell'));
+ALTER TABLE consent_records DROP CONSTRAINT consent_records_source_check;
+ALTER TABLE consent_records ADD CONSTRAINT consent_records_source_check
+  CHECK (source IN ('api', 'import', 'form', 'cli', 'system', 'gpc'));

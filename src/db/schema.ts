@@ -144,6 +144,8 @@ export interface ContactTable {
   updated_at: Timestamp;
   /** false: no open pixel and no rewritten links in this contact's messages (0008). */
   tracking_consent: ColumnType<boolean, boolean | undefined, boolean>;
+  /** CCPA do not sell or share (0034): left out of exports for third parties. */
+  do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface ListTable {
@@ -172,8 +174,10 @@ export interface ListMembershipTable {
   unsubscribed_at: Timestamp | null;
 }
 
-export type ConsentAction = 'subscribe' | 'confirm' | 'unsubscribe' | 'status_change';
-export type ConsentSource = 'api' | 'import' | 'form' | 'cli' | 'system';
+/** 'do_not_sell' (0034): the CCPA flag set or cleared; detail.do_not_sell says which. */
+export type ConsentAction = 'subscribe' | 'confirm' | 'unsubscribe' | 'status_change' | 'do_not_sell';
+/** 'gpc' (0034): a Global Privacy Control signal (Sec-GPC: 1) on a public page. */
+export type ConsentSource = 'api' | 'import' | 'form' | 'cli' | 'system' | 'gpc';
 
 export interface ConsentRecordTable {
   id: string;

@@ -26,6 +26,8 @@ export interface Contact {
   timezone: string | null;
   locale: string | null;
   tracking_consent: boolean;
+  /** CCPA do not sell or share: left out of exports and integrations for third parties. */
+  do_not_sell: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -48,6 +50,7 @@ export interface ContactInput {
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
   tracking_consent?: boolean | undefined;
+  do_not_sell?: boolean | undefined;
 }
 
 export interface ContactPatch {
@@ -63,6 +66,7 @@ export interface ContactPatch {
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
   tracking_consent?: boolean | undefined;
+  do_not_sell?: boolean | undefined;
 }
 
 export type ContactFilter = repo.ContactFilter;
@@ -196,6 +200,7 @@ export function createContactService(deps: ContactServiceDeps) {
       timezone: fields.timezone ?? null,
       locale: fields.locale ?? null,
       tracking_consent: input.tracking_consent ?? true,
+      do_not_sell: input.do_not_sell ?? false,
       created_at: now,
       updated_at: now,
     });
@@ -208,6 +213,13 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
+    if (row.do_not_sell)
+      await consent.append(
+        workspaceId,
+        origin,
+        [{ contactId: row.id, action: 'do_not_sell', detail: { do_not_sell: true } }],
+        trx,
+      );
     return withWarnings(toContact(row), fields.warnings);
   }
 
@@ -252,6 +264,7 @@ export function createContactService(deps: ContactServiceDeps) {
     if (fields.timezone !== undefined) changes.timezone = fields.timezone;
     if (fields.locale !== undefined) changes.locale = fields.locale;
     if (patch.tracking_consent !== undefined) changes.tracking_consent = patch.tracking_consent;
+    if (patch.do_not_sell !== undefined) changes.do_not_sell = patch.do_not_sell;
     if (fields.tags !== undefined) changes.tags = fields.tags;
     if (fields.addTags) changes.addTags = fields.addTags;
     if (fields.removeTags) changes.removeTags = fields.removeTags;
@@ -272,6 +285,15 @@ export function createContactService(deps: ContactServiceDeps) {
             detail: { from: current.status, to: patch.status },
           },
         ],
+        trx,
+      );
+    }
+    if (patch.do_not_sell !== undefined && patch.do_not_sell !== current.do_not_sell) {
+      // The choice and where it came from (API, preference center, a GPC signal) are consent evidence.
+      await consent.append(
+        workspaceId,
+        origin,
+        [{ contactId: current.id, action: 'do_not_sell', detail: { do_not_sell: patch.do_not_sell } }],
         trx,
       );
     }
@@ -533,7 +555,13 @@ export function toContact(row: repo.ContactRow): Contact {
     timezone: row.timezone,
     locale: row.locale,
     tracking_consent: row.tracking_consent,
+    do_not_sell: row.do_not_sell,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
+}
+
+/** Whether a contact may be handed to a third party (CCPA do not sell or share); the SQL form is shareablePredicate. */
+export function isShareable(contact: Pick<Contact, 'do_not_sell'>): boolean {
+  return !contact.do_not_sell;
 }
