@@ -79,7 +79,12 @@ import {
 import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
-import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
+import {
+  anonymizeIp,
+  createTrackingService,
+  RECLASSIFY_TASK,
+  trackingTasks,
+} from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
@@ -266,6 +271,11 @@ export function createContainer(options: ContainerOptions) {
     contacts,
     retentionDays: config.eventRetentionDays,
     dedupDays: config.eventDedupDays,
+    // context.ip is stored as the workspace's IP anonymization says, like opens and clicks (tracking is built below).
+    ipAnonymizer: async (workspaceId) => {
+      const { ip_anonymization: mode } = await tracking.settings(workspaceId);
+      return (ip) => anonymizeIp(ip, mode);
+    },
   });
 
   const imports = createImportService({
