@@ -61,6 +61,7 @@ async function startNoopServer() {
       timezone: null,
       locale: null,
       tracking_consent: true,
+      do_not_sell: false,
       created_at: now,
       updated_at: now,
     }),

@@ -78,6 +78,8 @@ export interface Database {
   shop_refunds: ShopRefundTable;
   audit_log: AuditLogTable;
   audit_chain_heads: AuditChainHeadTable;
+  privacy_erasures: PrivacyErasureTable;
+  privacy_retention: PrivacyRetentionTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -157,6 +159,8 @@ export interface ContactTable {
   updated_at: Timestamp;
   /** false: no open pixel and no rewritten links in this contact's messages (0008). */
   tracking_consent: ColumnType<boolean, boolean | undefined, boolean>;
+  /** CCPA do not sell or share (0034): left out of exports for third parties. */
+  do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface ListTable {
@@ -185,8 +189,10 @@ export interface ListMembershipTable {
   unsubscribed_at: Timestamp | null;
 }
 
-export type ConsentAction = 'subscribe' | 'confirm' | 'unsubscribe' | 'status_change';
-export type ConsentSource = 'api' | 'import' | 'form' | 'cli' | 'system';
+/** 'do_not_sell' (0034): the CCPA flag set or cleared; detail.do_not_sell says which. */
+export type ConsentAction = 'subscribe' | 'confirm' | 'unsubscribe' | 'status_change' | 'do_not_sell';
+/** 'gpc' (0034): a Global Privacy Control signal (Sec-GPC: 1) on a public page. */
+export type ConsentSource = 'api' | 'import' | 'form' | 'cli' | 'system' | 'gpc';
 
 export interface ConsentRecordTable {
   id: string;
@@ -777,7 +783,8 @@ export interface AutomationScheduleTable {
 // webhook settings, Mailgun replay tokens; index campaign_sends_message_local on the Message-ID's local part.
 export type BounceEventType = 'bounce' | 'complaint' | 'delivery' | 'delay' | 'auto_reply';
 export type BounceSource = 'smtp' | 'imap' | 'http' | 'ses' | 'sendgrid' | 'mailgun' | 'postmark';
-export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset';
+/** 'erased' (0034): the HMAC entry an erasure leaves; its email and email_key hold 'erased:<hex>'. */
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'sunset' | 'erased';
 
 export interface BounceEventTable {
   id: string;
@@ -1168,4 +1175,28 @@ export interface AuditChainHeadTable {
   seq: ColumnType<string, number | string, number | string>;
   entry_id: string | null;
   hash: string;
+}
+// 0034_privacy: erasure receipts (no personal data); suppressions.reason gains 'erased'.
+export interface PrivacyErasureTable {
+  id: string;
+  workspace_id: string;
+  reason: string;
+  requested_by: string | null;
+  counts: JsonColumn<Record<string, number>>;
+  erased_at: Timestamp;
+}
+
+/** 0034_privacy: retention in days per kind of data; null keeps it. */
+export interface PrivacyRetentionTable {
+  workspace_id: string;
+  events_days: number | null;
+  tracking_hits_days: number | null;
+  send_ledger_days: number | null;
+  message_bodies_days: number | null;
+  bounce_details_days: number | null;
+  consent_records_days: number | null;
+  unsubscribed_contacts_days: number | null;
+  last_run_at: Date | null;
+  last_run_deleted: JsonColumn<Record<string, number> | null> | null;
+  updated_at: Timestamp;
 }

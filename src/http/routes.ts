@@ -44,6 +44,7 @@ import {
   oauthClientsRoutes,
   oidcRoutes,
 } from '../modules/oauth/index.js';
+import { type PrivacyService, privacyRoutes, type RetentionPolicy } from '../modules/privacy/index.js';
 import { type PublicPagesService, publicPagesRoutes } from '../modules/public-pages/index.js';
 import { type SegmentService, segmentsRoutes } from '../modules/segments/index.js';
 import { type SendingDomainService, sendingDomainsRoutes } from '../modules/sending-domains/index.js';
@@ -123,6 +124,8 @@ export interface RouteDeps {
   publicOrigin: string;
   /** The audit log: written by http/audit-trail.ts, read by the audit routes. */
   audit: AuditLog;
+  privacy: PrivacyService;
+  retention: RetentionPolicy;
 }
 
 /**
@@ -200,4 +203,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     }),
   );
   await app.register(auditRoutes({ audit: deps.audit }));
+  await app.register(privacyRoutes({ privacy: deps.privacy, retention: deps.retention }));
 }

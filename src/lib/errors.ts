@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   CAMPAIGN_NOT_READY: 409,
   AUDIENCE_EMPTY: 409,
   CONTACT_EXISTS: 409,
+  /** The address was erased at the person's request (privacy module): never created again by accident. */
+  CONTACT_ERASED: 409,
   LIST_EXISTS: 409,
   TEMPLATE_EXISTS: 409,
   TEMPLATE_IN_USE: 409,

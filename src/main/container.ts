@@ -71,6 +71,12 @@ import {
   createOidcProviderService,
   createOidcSignIn,
 } from '../modules/oauth/index.js';
+import {
+  createPrivacyService,
+  createRetentionPolicy,
+  RETENTION_TASK,
+  retentionTasks,
+} from '../modules/privacy/index.js';
 import { createPublicPagesService } from '../modules/public-pages/index.js';
 import {
   createSegmentMembership,
@@ -82,7 +88,12 @@ import { createDnsLookup, createSendingDomainService } from '../modules/sending-
 import { createShopSecrets, createShopService, createShopWebhooks } from '../modules/shops/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
-import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
+import {
+  anonymizeIp,
+  createTrackingService,
+  RECLASSIFY_TASK,
+  trackingTasks,
+} from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createUserService } from '../modules/users/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
@@ -183,7 +194,10 @@ export function createContainer(options: ContainerOptions) {
   const attributes = createAttributeService({ db, clock });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
-  const contacts = createContactService({ db, clock, attributes, consent, mx });
+  // Erasure and access requests; also the check that keeps erased addresses from coming back.
+  const privacy = createPrivacyService({ db, clock, keyring });
+  const contacts = createContactService({ db, clock, attributes, consent, mx, erased: privacy });
+  const retention = createRetentionPolicy({ db, clock, logger: logger.child({ component: 'retention' }) });
   // Bound late: the sender is built after the services it sends through.
   let guardrails: ((workspaceId: string, campaignId: string) => Promise<unknown>) | undefined;
   const deliverability = createDeliverabilityService({
@@ -322,6 +336,11 @@ export function createContainer(options: ContainerOptions) {
     contacts,
     retentionDays: config.eventRetentionDays,
     dedupDays: config.eventDedupDays,
+    // context.ip is stored as the workspace's IP anonymization says, like opens and clicks (tracking is built below).
+    ipAnonymizer: async (workspaceId) => {
+      const { ip_anonymization: mode } = await tracking.settings(workspaceId);
+      return (ip) => anonymizeIp(ip, mode);
+    },
   });
 
   // Shop connectors: Shopify and WooCommerce webhooks -> contacts, events, conversions.
@@ -346,6 +365,7 @@ export function createContainer(options: ContainerOptions) {
     attributes,
     hygienePolicy: (workspaceId) => contacts.hygienePolicy(workspaceId),
     mx,
+    erasedMatcher: (workspaceId) => privacy.erasedMatcher(workspaceId),
     maxBytes: config.importMaxBytes,
     onUnconfirmedSubscribed: (trx, workspaceId, listId, contactIds) =>
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
@@ -471,6 +491,7 @@ export function createContainer(options: ContainerOptions) {
     ...experimentTasks({ experiments }),
     ...throttlingTasks({ throttling }),
     ...sunsetTasks({ sunset }),
+    ...retentionTasks({ retention }),
     ...engagementTasks({ engagement }),
   };
   runner = createJobRunner({
@@ -495,6 +516,7 @@ export function createContainer(options: ContainerOptions) {
       { task: DECIDE_TASK, everyMs: 30_000 },
       { task: PRUNE_TASK, everyMs: 3_600_000 },
       { task: SUNSET_TASK, everyMs: 86_400_000 },
+      { task: RETENTION_TASK, everyMs: 3_600_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
     ],
@@ -614,6 +636,8 @@ export function createContainer(options: ContainerOptions) {
       deliverability.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     audit,
+    privacy,
+    retention,
     routeDeps: {
       clock,
       jobs,
@@ -664,6 +688,8 @@ export function createContainer(options: ContainerOptions) {
       loginRateLimitPerMinute: config.loginRateLimitPerMinute,
       publicOrigin: new URL(config.publicUrl).origin,
       audit,
+      privacy,
+      retention,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

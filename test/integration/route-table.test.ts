@@ -72,6 +72,7 @@ function sampleRequest(
     'PATCH /v1/connectors/shops/:id': { name: 'hacked' },
     'PATCH /v1/oauth/oidc-providers/:id': { allowed_domains: ['hacked.example'] },
     'PATCH /v1/users/:id': { role: 'admin' },
+    'POST /v1/contacts/:id/erase': { reason: 'hacked' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -238,6 +239,11 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/invitations/:id': 'invitation',
 };
 
+/** GET routes without a path parameter that look one thing up by a required query parameter. */
+const LOOKUP_QUERIES: Record<string, string> = {
+  '/v1/privacy/access': 'email=owner@example.com',
+};
+
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
 const PUBLIC_ROUTES: Record<string, string> = {
   '/u/:token': 'one-click unsubscribe (RFC 8058) and its page: the signed token is the credential',
@@ -375,6 +381,18 @@ describe('the route table', () => {
     for (const route of t.app.routeTable.filter(
       (r) => r.method === 'GET' && !r.url.includes(':') && !r.public && !r.session,
     )) {
+      const lookup = LOOKUP_QUERIES[route.url];
+      if (lookup) {
+        // A look-up by this workspace's value finds nothing from another workspace.
+        const res = await t.app.inject({
+          method: 'GET',
+          url: `${route.url}?${lookup}`,
+          headers: t.auth(intruder.adminKey),
+        });
+        expect(res.statusCode, `${route.url}: ${res.body}`).toBe(404);
+        expect(res.body).not.toContain(fixtures.contact?.id);
+        continue;
+      }
       const res = await t.app.inject({ method: 'GET', url: route.url, headers: t.auth(intruder.adminKey) });
       expect(res.statusCode, `${route.url}: ${res.body}`).toBeLessThan(300);
       for (const id of ownIds) expect(res.body, `${route.url} leaks ${id}`).not.toContain(id);

@@ -8,6 +8,9 @@ export const SCOPES = {
   'contacts:write': 'Create, change and delete contacts; run imports.',
   'contacts:export':
     "Export contacts as CSV or NDJSON, and a campaign's raw tracking events (addresses, IPs).",
+  'privacy:erase':
+    "Erase a person's personal data everywhere (right to erasure): irreversible; leaves only an HMAC of the address on the suppression list.",
+  'privacy:manage': 'Read and set the data retention policy.',
   'lists:read': 'Read lists and their members.',
   'lists:write': 'Create, change and delete lists; add and remove members.',
   'templates:read': 'Read templates and snippets; render previews.',

@@ -16,6 +16,8 @@ export interface ContactFilter {
   createdBefore?: Date | undefined;
   updatedAfter?: Date | undefined;
   updatedBefore?: Date | undefined;
+  /** Only contacts that may go to a third party (not do_not_sell). */
+  shareableOnly?: boolean | undefined;
 }
 
 export async function insertContact(db: Db, row: NewRow<'contacts'>): Promise<ContactRow | undefined> {
@@ -85,6 +87,7 @@ export interface ContactChanges {
   timezone?: string | null;
   locale?: string | null;
   tracking_consent?: boolean;
+  do_not_sell?: boolean;
   tags?: string[];
   /** Merged into the stored attributes; keys in `removeAttributes` are deleted. */
   setAttributes?: Record<string, unknown>;
@@ -151,6 +154,7 @@ export function filteredContacts(db: Db, workspaceId: string, filter: ContactFil
   if (filter.createdBefore) query = query.where('contacts.created_at', '<', filter.createdBefore);
   if (filter.updatedAfter) query = query.where('contacts.updated_at', '>=', filter.updatedAfter);
   if (filter.updatedBefore) query = query.where('contacts.updated_at', '<', filter.updatedBefore);
+  if (filter.shareableOnly) query = query.where(shareablePredicate('contacts'));
   if (filter.listId) {
     const listId = filter.listId;
     const listStatus = filter.listStatus;
@@ -267,4 +271,13 @@ export async function hygienePolicyOf(db: Db, workspaceId: string): Promise<Hygi
     disposable: row.hygiene_disposable,
     mx_check: row.hygiene_mx_check,
   };
+}
+
+/**
+ * The contacts a workspace may hand to a third party (CCPA): not flagged do
+ * not sell or share. For connectors and webhooks that share contacts: add it
+ * to their query on the contacts table (alias `c` by default).
+ */
+export function shareablePredicate(alias = 'c') {
+  return sql<boolean>`NOT ${sql.ref(`${alias}.do_not_sell`)}`;
 }

@@ -23,6 +23,12 @@ const Attributes = Type.Record(Type.String(), Type.Unknown(), {
   description: 'Custom attributes. Defined attributes (GET /v1/attributes) must match their type.',
 });
 
+const DoNotSell = Type.Boolean({
+  description:
+    'CCPA "do not sell or share": true leaves the contact out of exports for third parties (purpose=third_party). ' +
+    'Set by the API, an import column, the preference center, or a Global Privacy Control signal on a public page.',
+});
+
 export const ContactSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -36,6 +42,7 @@ export const ContactSchema = Type.Object(
     tracking_consent: Type.Boolean({
       description: 'false: messages to this contact carry no open pixel and no tracked links.',
     }),
+    do_not_sell: DoNotSell,
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -129,6 +136,7 @@ export const ContactCreateBody = Type.Object(
     timezone: Type.Optional(Timezone),
     locale: Type.Optional(Locale),
     tracking_consent: Type.Optional(TrackingConsent),
+    do_not_sell: Type.Optional(DoNotSell),
   },
   { additionalProperties: false },
 );
@@ -151,6 +159,7 @@ export const ContactPatchBody = Type.Object(
     timezone: Type.Optional(Timezone),
     locale: Type.Optional(Locale),
     tracking_consent: Type.Optional(TrackingConsent),
+    do_not_sell: Type.Optional(DoNotSell),
   },
   { additionalProperties: false, minProperties: 1 },
 );

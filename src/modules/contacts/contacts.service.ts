@@ -26,6 +26,8 @@ export interface Contact {
   timezone: string | null;
   locale: string | null;
   tracking_consent: boolean;
+  /** CCPA do not sell or share: left out of exports and integrations for third parties. */
+  do_not_sell: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -48,6 +50,7 @@ export interface ContactInput {
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
   tracking_consent?: boolean | undefined;
+  do_not_sell?: boolean | undefined;
 }
 
 export interface ContactPatch {
@@ -63,6 +66,7 @@ export interface ContactPatch {
   timezone?: string | null | undefined;
   locale?: string | null | undefined;
   tracking_consent?: boolean | undefined;
+  do_not_sell?: boolean | undefined;
 }
 
 export type ContactFilter = repo.ContactFilter;
@@ -74,6 +78,23 @@ export interface ContactServiceDeps {
   consent: ConsentLedger;
   /** DNS lookup for workspaces with hygiene mx_check on; without it the check is skipped. */
   mx?: MxCheck | undefined;
+  /** Addresses erased at the person's request (the privacy module): never created again. */
+  erased?: ErasedAddresses | undefined;
+}
+
+/** The port the privacy module fills: which of these addresses (as email_key, lower case) were erased. */
+export interface ErasedAddresses {
+  erasedAmong(workspaceId: string, emailKeys: string[], trx: Db): Promise<Set<string>>;
+}
+
+/** The refusal of an erased address; says why without repeating the address. */
+export function erasedError(): DomainError {
+  return new DomainError(
+    'CONTACT_ERASED',
+    "this address was erased at the person's request (right to erasure) and cannot be added again; " +
+      'only the person asking again (e.g. a new subscription you can prove) justifies removing its erased entry from the suppression list',
+    [{ path: '/email', message: 'erased' }],
+  );
 }
 
 export function createContactService(deps: ContactServiceDeps) {
@@ -164,6 +185,9 @@ export function createContactService(deps: ContactServiceDeps) {
     trx: Db,
   ): Promise<ContactWritten> {
     const fields = await checkFields(workspaceId, input, trx);
+    const emailKey = (fields.email as string).toLowerCase();
+    if (deps.erased && (await deps.erased.erasedAmong(workspaceId, [emailKey], trx)).has(emailKey))
+      throw erasedError();
     const now = clock.now();
     const row = await repo.insertContact(trx, {
       id: uuidv7(now.getTime()),
@@ -176,6 +200,7 @@ export function createContactService(deps: ContactServiceDeps) {
       timezone: fields.timezone ?? null,
       locale: fields.locale ?? null,
       tracking_consent: input.tracking_consent ?? true,
+      do_not_sell: input.do_not_sell ?? false,
       created_at: now,
       updated_at: now,
     });
@@ -188,6 +213,13 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     }
+    if (row.do_not_sell)
+      await consent.append(
+        workspaceId,
+        origin,
+        [{ contactId: row.id, action: 'do_not_sell', detail: { do_not_sell: true } }],
+        trx,
+      );
     return withWarnings(toContact(row), fields.warnings);
   }
 
@@ -216,6 +248,9 @@ export function createContactService(deps: ContactServiceDeps) {
     if (fields.email && fields.email.toLowerCase() !== current.email_key) {
       const other = await repo.findContactByEmail(trx, workspaceId, fields.email);
       if (other && other.id !== current.id) throw await conflictError(trx, workspaceId, fields.email, null);
+      const key = fields.email.toLowerCase();
+      if (deps.erased && (await deps.erased.erasedAmong(workspaceId, [key], trx)).has(key))
+        throw erasedError();
     }
     if (patch.external_id && patch.external_id !== current.external_id) {
       const other = await repo.findContactByExternalId(trx, workspaceId, patch.external_id);
@@ -229,6 +264,7 @@ export function createContactService(deps: ContactServiceDeps) {
     if (fields.timezone !== undefined) changes.timezone = fields.timezone;
     if (fields.locale !== undefined) changes.locale = fields.locale;
     if (patch.tracking_consent !== undefined) changes.tracking_consent = patch.tracking_consent;
+    if (patch.do_not_sell !== undefined) changes.do_not_sell = patch.do_not_sell;
     if (fields.tags !== undefined) changes.tags = fields.tags;
     if (fields.addTags) changes.addTags = fields.addTags;
     if (fields.removeTags) changes.removeTags = fields.removeTags;
@@ -249,6 +285,15 @@ export function createContactService(deps: ContactServiceDeps) {
             detail: { from: current.status, to: patch.status },
           },
         ],
+        trx,
+      );
+    }
+    if (patch.do_not_sell !== undefined && patch.do_not_sell !== current.do_not_sell) {
+      // The choice and where it came from (API, preference center, a GPC signal) are consent evidence.
+      await consent.append(
+        workspaceId,
+        origin,
+        [{ contactId: current.id, action: 'do_not_sell', detail: { do_not_sell: patch.do_not_sell } }],
         trx,
       );
     }
@@ -397,8 +442,17 @@ export function createContactService(deps: ContactServiceDeps) {
       const existing = await repo.findByEmails(trx, workspaceId, [...normalized.values()]);
       const found = new Map(existing.map((row) => [row.email_key, toContact(row)]));
       const policy = found.size < normalized.size ? await repo.hygienePolicyOf(trx, workspaceId) : undefined;
+      const missing = [...normalized.keys()].filter((key) => !found.has(key));
+      const erased =
+        deps.erased && missing.length > 0
+          ? await deps.erased.erasedAmong(workspaceId, missing, trx)
+          : new Set<string>();
       for (const [key, email] of normalized) {
         if (found.has(key)) continue;
+        if (erased.has(key)) {
+          invalid.push({ email, reason: erasedError().message });
+          continue;
+        }
         // Only new contacts meet the policy: one stored earlier (under another policy) stays usable.
         const refused = policy && applyHygienePolicy(inspectEmail(email), policy).error;
         if (refused) {
@@ -501,7 +555,13 @@ export function toContact(row: repo.ContactRow): Contact {
     timezone: row.timezone,
     locale: row.locale,
     tracking_consent: row.tracking_consent,
+    do_not_sell: row.do_not_sell,
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
+}
+
+/** Whether a contact may be handed to a third party (CCPA do not sell or share); the SQL form is shareablePredicate. */
+export function isShareable(contact: Pick<Contact, 'do_not_sell'>): boolean {
+  return !contact.do_not_sell;
 }

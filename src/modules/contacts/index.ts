@@ -1,4 +1,5 @@
 export { checkEmail, checkLocale, checkTags, checkTimezone, requireEmail } from './contact-fields.js';
+export { shareablePredicate } from './contacts.repository.js';
 export { contactsRoutes, parseContactFilter } from './contacts.routes.js';
 export {
   ContactFilterQuery,
@@ -14,6 +15,9 @@ export {
   type ContactService,
   type ContactWritten,
   createContactService,
+  type ErasedAddresses,
+  erasedError,
+  isShareable,
 } from './contacts.service.js';
 export { normalizeEmail } from './email-address.js';
 export {

@@ -17,9 +17,18 @@ export const SuppressionReasonSchema = Type.Union(
   },
 );
 
+/** What a stored entry may say: also 'erased', which only an erasure (privacy module) writes. */
+export const StoredSuppressionReasonSchema = Type.Union(
+  [...SuppressionReasonSchema.anyOf, Type.Literal('erased')],
+  {
+    description:
+      'hard_bounce, soft_bounce, complaint, manual, sunset, or erased (the person was erased: email holds erased:<HMAC of the address>, never the address).',
+  },
+);
+
 export const SuppressionSchema = Type.Object({
   email: Type.String(),
-  reason: SuppressionReasonSchema,
+  reason: StoredSuppressionReasonSchema,
   source: Type.String({
     description: 'What added it: smtp, http, ses, sendgrid, mailgun, postmark, api, import, or sunset.',
   }),
@@ -31,7 +40,7 @@ export const SuppressionSchema = Type.Object({
 export const SuppressionListQuery = Type.Object(
   {
     ...PageQuery,
-    reason: Type.Optional(SuppressionReasonSchema),
+    reason: Type.Optional(StoredSuppressionReasonSchema),
     email: Type.Optional(
       Type.String({
         minLength: 1,

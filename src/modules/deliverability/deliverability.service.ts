@@ -200,6 +200,7 @@ const REPLACES: Record<SuppressionReason, SuppressionReason[]> = {
   soft_bounce: [],
   manual: [],
   sunset: [],
+  erased: [],
 };
 
 export interface DeliverabilityServiceDeps {

@@ -24,6 +24,11 @@ export interface EventServiceDeps {
   contacts: Pick<ContactService, 'upsert' | 'update'>;
   retentionDays: number;
   dedupDays: number;
+  /**
+   * What of context.ip is stored: the workspace's IP anonymization (tracking settings). Without it
+   * the IP is stored as sent.
+   */
+  ipAnonymizer?: ((workspaceId: string) => Promise<(ip: string) => string | null>) | undefined;
 }
 
 export type RecordedEvent = repo.RecordedEvent;
@@ -111,6 +116,17 @@ export function createEventService(deps: EventServiceDeps) {
     if (event.anonymousId) await repo.linkAnonymousId(db, workspaceId, event.anonymousId, contactId, now);
     await repo.attachEvents(db, workspaceId, ids, contactId);
     return contactId;
+  }
+
+  /** The context as stored: context.ip anonymized like tracking hits' IPs, or left out when the workspace drops IPs. */
+  function storedContext(
+    context: Record<string, unknown> | null,
+    anonymize: (ip: string) => string | null,
+  ): Record<string, unknown> | null {
+    if (typeof context?.ip !== 'string') return context;
+    const { ip, ...rest } = context;
+    const kept = anonymize(ip as string);
+    return kept === null ? rest : { ...rest, ip: kept };
   }
 
   function errorsOf(error: unknown, path: string): ErrorDetail[] {
@@ -216,6 +232,10 @@ export function createEventService(deps: EventServiceDeps) {
 
       const toStore = fresh.filter((p) => !failed.has(p));
       await ensurePartitions(toStore.map((p) => p.event));
+      const anonymize =
+        deps.ipAnonymizer && toStore.some((p) => typeof p.event.context?.ip === 'string')
+          ? await deps.ipAnonymizer(workspaceId)
+          : undefined;
       const rows = toStore.map(
         (p): repo.EventInsert => ({
           id: uuidv7(receivedAt.getTime()),
@@ -229,7 +249,7 @@ export function createEventService(deps: EventServiceDeps) {
           anonymousId: p.event.anonymousId,
           messageId: p.event.messageId,
           properties: p.event.properties,
-          context: p.event.context,
+          context: anonymize ? storedContext(p.event.context, anonymize) : p.event.context,
         }),
       );
       let stored: string[];

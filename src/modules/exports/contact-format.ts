@@ -86,6 +86,7 @@ export function ndjsonRecords(contacts: readonly (Contact & { engagement?: unkno
       timezone: contact.timezone,
       locale: contact.locale,
       tracking_consent: contact.tracking_consent,
+      do_not_sell: contact.do_not_sell,
       created_at: contact.created_at.toISOString(),
       updated_at: contact.updated_at.toISOString(),
       ...(contact.engagement === undefined ? {} : { engagement: contact.engagement }),

@@ -14,6 +14,14 @@ const ExportContactsQuery = Type.Object(
       }),
     ),
     ...ContactFilterQuery,
+    purpose: Type.Optional(
+      Type.Enum(['internal', 'third_party'], {
+        default: 'internal',
+        description:
+          'third_party: the file goes to another company (an ad platform, a data broker, a partner), so contacts ' +
+          'flagged do_not_sell (CCPA, Global Privacy Control) are left out.',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -52,8 +60,12 @@ export function exportsRoutes(deps: { exports: ExportService }): FastifyPluginAs
         },
       },
       async (request, reply) => {
-        const { format = 'csv', ...filter } = request.query;
-        const file = await exports.contacts(principalOf(request).workspaceId, parseContactFilter(filter), {
+        const { format = 'csv', purpose, ...filter } = request.query;
+        const contactFilter = {
+          ...parseContactFilter(filter),
+          ...(purpose === 'third_party' ? { shareableOnly: true } : {}),
+        };
+        const file = await exports.contacts(principalOf(request).workspaceId, contactFilter, {
           format,
           // The count only: the rows are personal data.
           onEnd: ({ count, complete }) =>

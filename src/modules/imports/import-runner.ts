@@ -6,7 +6,7 @@ import type { DatabaseHandle, ImportMode, MembershipStatus } from '../../db/inde
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import type { Definitions } from '../attributes/index.js';
-import { type HygienePolicy, type MxCheck, noMailError } from '../contacts/index.js';
+import { erasedError, type HygienePolicy, type MxCheck, noMailError } from '../contacts/index.js';
 import {
   type ColumnPlan,
   checkRow,
@@ -53,6 +53,8 @@ export interface RunInput {
   hygiene: HygienePolicy;
   /** The DNS check, given when the policy's mx_check is on: a row whose domain takes no mail is refused. */
   mx?: MxCheck | undefined;
+  /** True for an address erased at the person's request (privacy module): such a row is reported, never imported. */
+  erased?: ((emailKey: string) => boolean) | undefined;
   /** Data rows already committed by an earlier attempt: read again but not merged again. */
   skipRows: number;
   /** Errors already stored by an earlier attempt. */
@@ -160,6 +162,8 @@ export async function runCsv(
         if ((await input.mx(domain)) === 'no_mail')
           checked = { ok: false, reason: noMailError(domain).message };
       }
+      if (checked.ok && input.erased?.(checked.row.key))
+        checked = { ok: false, reason: `erased: ${erasedError().message}` };
       if (checked.ok) {
         const row = checked.row;
         if (keys.has(row.key) || (row.externalId !== null && externalIds.has(row.externalId))) await flush();

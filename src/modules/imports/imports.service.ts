@@ -86,6 +86,8 @@ export interface ImportServiceDeps {
   hygienePolicy: (workspaceId: string) => Promise<HygienePolicy>;
   /** DNS lookup for workspaces with hygiene mx_check on. */
   mx?: MxCheck | undefined;
+  /** A per-row check of addresses erased at the person's request (the privacy module's erasedMatcher). */
+  erasedMatcher?: ((workspaceId: string) => Promise<(emailKey: string) => boolean>) | undefined;
   /** Largest upload accepted by `receive`. */
   maxBytes: number;
   /** Valid rows per set-based merge; default 5,000. */
@@ -106,9 +108,12 @@ export function createImportService(deps: ImportServiceDeps) {
     onUnconfirmedSubscribed: deps.onUnconfirmedSubscribed,
   };
 
-  async function hygieneOf(workspaceId: string): Promise<{ hygiene: HygienePolicy; mx?: MxCheck }> {
+  async function hygieneOf(
+    workspaceId: string,
+  ): Promise<{ hygiene: HygienePolicy; mx?: MxCheck; erased?: (emailKey: string) => boolean }> {
     const hygiene = await deps.hygienePolicy(workspaceId);
-    return hygiene.mx_check && deps.mx ? { hygiene, mx: deps.mx } : { hygiene };
+    const erased = deps.erasedMatcher ? { erased: await deps.erasedMatcher(workspaceId) } : {};
+    return hygiene.mx_check && deps.mx ? { hygiene, mx: deps.mx, ...erased } : { hygiene, ...erased };
   }
 
   /** Checks everything that does not need the file, so bad options are refused before a byte is read. */

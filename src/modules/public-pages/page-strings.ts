@@ -34,6 +34,7 @@ export interface PageStrings {
   noLists: string;
   privacyLegend: string;
   doNotTrack: string;
+  doNotSell: string;
   saveButton: string;
   saved: string;
   savedAll: string;
@@ -89,6 +90,7 @@ const en: PageStrings = {
   noLists: 'There are no lists to choose from.',
   privacyLegend: 'Privacy',
   doNotTrack: 'Do not record when I open these emails or click their links',
+  doNotSell: 'Do not sell or share my personal information',
   saveButton: 'Save preferences',
   saved: 'Your preferences are saved.',
   savedAll: 'You are unsubscribed from all marketing email.',
@@ -145,6 +147,7 @@ const de: PageStrings = {
   noLists: 'Es gibt keine Listen zur Auswahl.',
   privacyLegend: 'Datenschutz',
   doNotTrack: 'Nicht erfassen, wenn ich diese E-Mails öffne oder ihre Links anklicke',
+  doNotSell: 'Meine personenbezogenen Daten nicht verkaufen oder weitergeben',
   saveButton: 'Einstellungen speichern',
   saved: 'Ihre Einstellungen sind gespeichert.',
   savedAll: 'Sie sind von allen Werbe-E-Mails abgemeldet.',

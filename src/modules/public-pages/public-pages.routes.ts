@@ -169,6 +169,8 @@ export function publicPagesRoutes(deps: { pages: PublicPagesService }): FastifyP
             action: field(form, 'action') === 'unsubscribe_all' ? 'unsubscribe_all' : 'save',
             // The page always sends `tracking` (hidden) so an absent box means "do not track".
             allowTracking: form.has('tracking') ? field(form, 'no_tracking') !== '1' : undefined,
+            // The same hidden field tells that the page carried the do-not-sell box.
+            doNotSell: form.has('tracking') ? field(form, 'do_not_sell') === '1' : undefined,
           },
           originOf(request),
         );
@@ -299,7 +301,12 @@ export function publicPagesRoutes(deps: { pages: PublicPagesService }): FastifyP
 
 function originOf(request: FastifyRequest): PageOrigin {
   const userAgent = request.headers['user-agent'];
-  return { ip: request.ip, userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null };
+  return {
+    ip: request.ip,
+    userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null,
+    // Global Privacy Control: the browser's "do not sell or share", binding under the CCPA.
+    gpc: request.headers['sec-gpc'] === '1',
+  };
 }
 
 function notFoundPage(t: PageStrings): string {
@@ -343,6 +350,7 @@ ${items}
 <fieldset><legend>${t.privacyLegend}</legend>
 <input type="hidden" name="tracking" value="1">
 <label class="choice"><input type="checkbox" name="no_tracking" value="1"${view.trackingAllowed ? '' : ' checked'}><span>${t.doNotTrack}</span></label>
+<label class="choice"><input type="checkbox" name="do_not_sell" value="1"${view.doNotSell ? ' checked' : ''}><span>${t.doNotSell}</span></label>
 </fieldset>
 <div class="actions"><button type="submit" name="action" value="save">${t.saveButton}</button>
 <button type="submit" name="action" value="unsubscribe_all" class="secondary">${t.unsubscribeAllButton}</button></div>

@@ -25,14 +25,15 @@ export interface ViewRenderer {
 }
 
 /** Who acted on a public page: their address and user agent, for the consent ledger. */
-export type PageOrigin = Pick<ConsentOrigin, 'ip' | 'userAgent'>;
+/** Who made a page request; `gpc`: it carried the Global Privacy Control header (Sec-GPC: 1). */
+export type PageOrigin = Pick<ConsentOrigin, 'ip' | 'userAgent'> & { gpc?: boolean | undefined };
 
 export interface PublicPagesDeps {
   keyring: SecretKeyring;
   clock: Clock;
   publicUrl: string;
   lists: Pick<ListService, 'list' | 'get' | 'findPublic' | 'addMembers' | 'changeOwnSubscriptions'>;
-  contacts: Pick<ContactService, 'get' | 'create' | 'update' | 'mxRefusal'>;
+  contacts: Pick<ContactService, 'get' | 'create' | 'update' | 'mxRefusal' | 'findOne'>;
   campaigns: Pick<CampaignService, 'get'>;
   consent: Pick<ConsentLedger, 'append'>;
   workspaces: Pick<WorkspaceService, 'get'>;
@@ -72,6 +73,8 @@ export interface PreferencesView {
   unsubscribedFromAll: boolean;
   /** Opens and clicks may be recorded (the contact's tracking consent). */
   trackingAllowed: boolean;
+  /** CCPA do not sell or share. */
+  doNotSell: boolean;
   /** The contact's locale, for the page's language. */
   locale: string | null;
   nonce: string;
@@ -165,6 +168,23 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
     });
   }
 
+  /**
+   * A Global Privacy Control signal on a page the contact used sets do_not_sell
+   * (CCPA), recorded in the consent ledger with source gpc. Returns 1 when it changed.
+   */
+  async function honourGpc(workspaceId: string, contactId: string, page: PageOrigin): Promise<number> {
+    if (!page.gpc) return 0;
+    const contact = await contacts.findOne(workspaceId, { id: contactId });
+    if (!contact || contact.do_not_sell) return 0;
+    await contacts.update(
+      workspaceId,
+      contactId,
+      { do_not_sell: true },
+      { source: 'gpc', sourceId: null, ip: page.ip ?? null, userAgent: page.userAgent ?? null },
+    );
+    return 1;
+  }
+
   function origin(ids: TokenIds, page: PageOrigin): ConsentOrigin {
     return {
       source: 'form',
@@ -256,6 +276,7 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       email: contact.email,
       unsubscribedFromAll: contact.status === 'unsubscribed',
       trackingAllowed: contact.tracking_consent !== false,
+      doNotSell: contact.do_not_sell === true,
       locale: contact.locale,
       nonce: nonceFor(token, Math.floor(clock.now().getTime() / NONCE_BUCKET_MS)),
       lists: shown.map((list) => {
@@ -322,7 +343,9 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
     > {
       const ids = read('unsubscribe', token);
       if (!ids) return { outcome: 'invalid' };
-      return unsubscribeIds(ids, request, page);
+      const result = await unsubscribeIds(ids, request, page);
+      if (result.outcome !== 'invalid') await honourGpc(ids.workspaceId, ids.contactId, page);
+      return result;
     },
 
     /**
@@ -371,6 +394,8 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
         action: 'save' | 'unsubscribe_all';
         /** The "do not track" box: false withdraws consent to open and click tracking. */
         allowTracking?: boolean | undefined;
+        /** The CCPA "do not sell or share" box. */
+        doNotSell?: boolean | undefined;
       },
       page: PageOrigin,
     ): Promise<{ outcome: 'invalid' | 'expired' | 'saved' | 'unsubscribed_all'; changes: number }> {
@@ -380,9 +405,20 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       if (!contact) return { outcome: 'invalid', changes: 0 };
       if (!checkNonce(token, form.nonce)) return { outcome: 'expired', changes: 0 };
       const detail = { method: 'preferences', campaign_id: ids.campaignId ?? null };
+      // GPC first: a box left unticked on the page does not outweigh the browser's signal.
+      let gpcChanges = await honourGpc(ids.workspaceId, ids.contactId, page);
+      if (!page.gpc && form.doNotSell !== undefined && form.doNotSell !== (contact.do_not_sell === true)) {
+        await contacts.update(
+          ids.workspaceId,
+          ids.contactId,
+          { do_not_sell: form.doNotSell },
+          origin(ids, page),
+        );
+        gpcChanges += 1;
+      }
       if (form.action === 'unsubscribe_all') {
         const changes = await unsubscribeAll(ids, contact, detail, page);
-        return { outcome: 'unsubscribed_all', changes };
+        return { outcome: 'unsubscribed_all', changes: changes + gpcChanges };
       }
       const view = await preferencesOf(token);
       if (!view) return { outcome: 'invalid', changes: 0 };
@@ -391,7 +427,7 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
       const unsubscribe = view.lists
         .filter((l) => !wanted.has(l.id) && (l.subscribed || l.pending))
         .map((l) => l.id);
-      let changes = 0;
+      let changes = gpcChanges;
       if (form.allowTracking !== undefined && form.allowTracking !== view.trackingAllowed) {
         await contacts.update(
           ids.workspaceId,
@@ -546,6 +582,10 @@ export function createPublicPagesService(deps: PublicPagesDeps) {
           },
         },
       );
+      if (page.gpc) {
+        const subscriber = await contacts.findOne(list.workspace_id, { email: checked.email });
+        if (subscriber) await honourGpc(list.workspace_id, subscriber.id, page);
+      }
       return { outcome: 'accepted', doubleOptIn };
     },
   };

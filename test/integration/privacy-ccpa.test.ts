@@ -1,0 +1,168 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSecretKeys } from '../../src/lib/secret-keys.js';
+import { createToken } from '../../src/lib/signed-tokens.js';
+import { databaseSnapshot } from '../helpers/db-snapshot.js';
+import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
+
+/**
+ * CCPA "do not sell or share": the do_not_sell flag through the API (with a
+ * consent record), the preference center's box, the Global Privacy Control
+ * header on the hosted subscribe form and the preference center (consent
+ * source gpc), and exports for a third party leaving such contacts out.
+ */
+
+let t: TestApp;
+const keyring = parseSecretKeys(TEST_SECRET_KEY);
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+let listId: string;
+
+type Method = 'GET' | 'POST' | 'PUT' | 'PATCH';
+async function call(method: Method, url: string, payload?: object) {
+  const res = await t.app.inject({ method, url, headers: t.auth(), ...(payload ? { payload } : {}) });
+  return { status: res.statusCode, body: res.body ? res.json() : undefined };
+}
+async function ok(method: Method, url: string, payload?: object) {
+  const res = await call(method, url, payload);
+  expect(res.status, `${method} ${url}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  return res.body;
+}
+async function contactByEmail(email: string) {
+  return (await ok('GET', `/v1/contacts?email=${encodeURIComponent(email)}`)).data[0];
+}
+async function doNotSellRecords(contactId: string) {
+  const { rows } = await t.container.database.pool.query(
+    "SELECT source, detail FROM consent_records WHERE workspace_id = $1 AND contact_id = $2 AND action = 'do_not_sell' ORDER BY id",
+    [t.workspaceId, contactId],
+  );
+  return rows as { source: string; detail: { do_not_sell: boolean } }[];
+}
+async function exportEmails(query: string): Promise<string[]> {
+  const res = await t.app.inject({ method: 'GET', url: `/v1/exports/contacts?${query}`, headers: t.auth() });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.body
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line).email as string)
+    .sort();
+}
+function preferencesPath(contactId: string) {
+  return `/p/${createToken(keyring, 'preferences', { workspaceId: t.workspaceId, contactId })}`;
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  listId = (await ok('POST', '/v1/lists', { name: 'News', opt_in: 'single', visibility: 'public' })).id;
+});
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('do_not_sell through the API', () => {
+  it('is false by default, is set on create and update, and each change is a consent record', async () => {
+    const plain = await ok('POST', '/v1/contacts', { email: 'plain@example.com' });
+    expect(plain.do_not_sell).toBe(false);
+    const optedOut = await ok('POST', '/v1/contacts', { email: 'optout@example.com', do_not_sell: true });
+    expect(optedOut.do_not_sell).toBe(true);
+    expect(await doNotSellRecords(optedOut.id)).toEqual([{ source: 'api', detail: { do_not_sell: true } }]);
+
+    expect((await ok('PATCH', `/v1/contacts/${plain.id}`, { do_not_sell: true })).do_not_sell).toBe(true);
+    expect((await ok('GET', `/v1/contacts/${plain.id}`)).do_not_sell).toBe(true);
+    // Setting it again changes nothing and records nothing more.
+    await ok('PATCH', `/v1/contacts/${plain.id}`, { do_not_sell: true });
+    expect(await ok('PATCH', `/v1/contacts/${plain.id}`, { do_not_sell: false })).toMatchObject({
+      do_not_sell: false,
+    });
+    expect((await doNotSellRecords(plain.id)).map((r) => r.detail.do_not_sell)).toEqual([true, false]);
+  });
+
+  it('refuses a value that is not a boolean and changes nothing', async () => {
+    const contact = await contactByEmail('plain@example.com');
+    const before = await databaseSnapshot(t.container.database.pool);
+    const res = await call('PATCH', `/v1/contacts/${contact.id}`, { do_not_sell: 'yes' });
+    expect(res.status).toBe(400);
+    expect(res.body.detail).toContain('do_not_sell');
+    expect(await databaseSnapshot(t.container.database.pool)).toBe(before);
+  });
+
+  it('leaves do-not-sell contacts out of an export for a third party, and only there', async () => {
+    expect(await exportEmails('format=ndjson')).toEqual(['optout@example.com', 'plain@example.com']);
+    expect(await exportEmails('format=ndjson&purpose=internal')).toEqual([
+      'optout@example.com',
+      'plain@example.com',
+    ]);
+    expect(await exportEmails('format=ndjson&purpose=third_party')).toEqual(['plain@example.com']);
+    const bad = await t.app.inject({
+      method: 'GET',
+      url: '/v1/exports/contacts?purpose=partners',
+      headers: t.auth(),
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().detail).toContain('purpose');
+  });
+});
+
+describe('Global Privacy Control and the preference center', () => {
+  it('sets do_not_sell from the subscribe form with Sec-GPC: 1 (source gpc), and not without it', async () => {
+    for (const [email, headers] of [
+      ['gpc@example.com', { ...FORM, 'sec-gpc': '1' }],
+      ['nogpc@example.com', FORM],
+    ] as const) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/f/${listId}`,
+        headers,
+        payload: `email=${encodeURIComponent(email)}&website=`,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+    }
+    const gpc = await contactByEmail('gpc@example.com');
+    expect(gpc.do_not_sell).toBe(true);
+    expect(await doNotSellRecords(gpc.id)).toEqual([{ source: 'gpc', detail: { do_not_sell: true } }]);
+    const plain = await contactByEmail('nogpc@example.com');
+    expect(plain.do_not_sell).toBe(false);
+    expect(await doNotSellRecords(plain.id)).toEqual([]);
+  });
+
+  it('shows a do-not-sell box on the preference center that the contact can tick, and honours GPC there', async () => {
+    const contact = await contactByEmail('nogpc@example.com');
+    const path = preferencesPath(contact.id);
+    const page = await t.app.inject({ method: 'GET', url: path });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toMatch(/<input type="checkbox" name="do_not_sell" value="1">/);
+    const nonce = /name="nonce" value="([^"]+)"/.exec(page.body)?.[1] as string;
+    const post = (fields: [string, string][], headers: Record<string, string> = {}) =>
+      t.app.inject({
+        method: 'POST',
+        url: path,
+        headers: { ...FORM, ...headers },
+        payload: new URLSearchParams([
+          ['nonce', nonce],
+          ['tracking', '1'],
+          ['action', 'save'],
+          ...fields,
+        ]).toString(),
+      });
+
+    expect(
+      (
+        await post([
+          ['list', listId],
+          ['do_not_sell', '1'],
+        ])
+      ).statusCode,
+    ).toBe(200);
+    expect((await contactByEmail('nogpc@example.com')).do_not_sell).toBe(true);
+    expect((await post([['list', listId]])).statusCode).toBe(200);
+    expect((await contactByEmail('nogpc@example.com')).do_not_sell).toBe(false);
+    // With GPC, an unticked box does not clear it.
+    expect((await post([['list', listId]], { 'sec-gpc': '1' })).statusCode).toBe(200);
+    expect((await contactByEmail('nogpc@example.com')).do_not_sell).toBe(true);
+    expect((await doNotSellRecords(contact.id)).map((r) => `${r.source}:${r.detail.do_not_sell}`)).toEqual([
+      'form:true',
+      'form:false',
+      'gpc:true',
+    ]);
+    const after = await t.app.inject({ method: 'GET', url: path });
+    expect(after.body).toMatch(/<input type="checkbox" name="do_not_sell" value="1" checked>/);
+  });
+});
