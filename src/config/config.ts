@@ -50,6 +50,11 @@ export interface Config {
   sendingIp: string | undefined;
   bounceMxHost: string | undefined;
   requireVerifiedDomains: boolean;
+  webhooksAllowHttp: boolean;
+  webhooksAllowPrivateNetworks: boolean;
+  webhooksTimeoutMs: number;
+  webhooksRetentionDays: number;
+  webhooksBatchSize: number;
 }
 
 export class ConfigError extends Error {

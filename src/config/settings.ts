@@ -352,6 +352,45 @@ export const SETTINGS = {
     description:
       'When true, campaigns and messages may only be sent from a sending domain whose last check verified it (or one with allow_unverified). When false, only a sending domain whose last check failed is refused; domains never added or never checked send as before.',
   },
+  webhooksAllowHttp: {
+    env: 'HERALD_WEBHOOKS_ALLOW_HTTP',
+    type: 'boolean',
+    default: false,
+    description: 'Allow outbound webhook endpoints with http:// URLs (otherwise https:// only).',
+  },
+  webhooksAllowPrivateNetworks: {
+    env: 'HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS',
+    type: 'boolean',
+    default: false,
+    description:
+      'Allow outbound webhooks to hosts that resolve to private, loopback, link-local, unique-local, multicast or cloud metadata addresses. Off: such endpoints are refused at creation and at every delivery.',
+  },
+  webhooksTimeoutMs: {
+    env: 'HERALD_WEBHOOKS_TIMEOUT_MS',
+    type: 'integer',
+    min: 100,
+    max: 120000,
+    default: 10000,
+    description:
+      'How long a webhook delivery waits for the complete answer before the attempt counts as failed.',
+  },
+  webhooksRetentionDays: {
+    env: 'HERALD_WEBHOOKS_RETENTION_DAYS',
+    type: 'integer',
+    min: 1,
+    max: 3650,
+    default: 30,
+    description:
+      'Webhook events (and their delivery log) older than this many days are purged once no delivery is pending.',
+  },
+  webhooksBatchSize: {
+    env: 'HERALD_WEBHOOKS_BATCH_SIZE',
+    type: 'integer',
+    min: 1,
+    max: 1000,
+    default: 20,
+    description: 'Webhook deliveries one worker claims and sends at the same time.',
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -43,6 +43,7 @@ import { type TemplateService, templatesRoutes } from '../modules/templates/inde
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
+import { type WebhookService, webhooksRoutes } from '../modules/webhooks/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -90,6 +91,7 @@ export interface RouteDeps {
   webhookBodyLimit: number;
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
+  webhooks: WebhookService;
 }
 
 /**
@@ -146,4 +148,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
+  await app.register(webhooksRoutes({ webhooks: deps.webhooks }));
 }

@@ -75,6 +75,13 @@ import { createTemplateCompiler, createTemplateService } from '../modules/templa
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import { createTrackingService, RECLASSIFY_TASK, trackingTasks } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
+import {
+  createWebhookDispatcher,
+  createWebhookService,
+  createWebhookSubscriptions,
+  WEBHOOKS_PURGE_TASK,
+  webhookTasks,
+} from '../modules/webhooks/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createMailPort, createSendingPorts } from './sending-ports.js';
@@ -139,6 +146,27 @@ export function createContainer(options: ContainerOptions) {
   let runner: JobRunner | undefined;
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
+  // Outbound webhooks: the hot paths (campaign sends, tracking hits) ask the cached subscriptions first.
+  const webhookSubscriptions = createWebhookSubscriptions({ db, clock, ttlMs: 5_000 });
+  const webhooks = createWebhookService({
+    db,
+    clock,
+    keyring,
+    allowHttp: config.webhooksAllowHttp,
+    allowPrivate: config.webhooksAllowPrivateNetworks,
+    timeoutMs: config.webhooksTimeoutMs,
+    retentionDays: config.webhooksRetentionDays,
+    onEndpointsChanged: (workspaceId) => webhookSubscriptions.invalidate(workspaceId),
+  });
+  const webhookDispatcher = createWebhookDispatcher({
+    db,
+    clock,
+    logger: logger.child({ component: 'webhooks' }),
+    keyring,
+    timeoutMs: config.webhooksTimeoutMs,
+    allowPrivate: config.webhooksAllowPrivateNetworks,
+    batchSize: config.webhooksBatchSize,
+  });
   const apiKeys = createApiKeyService({ db, clock });
   const workspaces = createWorkspaceService({ db, clock });
   const consent = createConsentLedger({ db, clock });
@@ -393,6 +421,7 @@ export function createContainer(options: ContainerOptions) {
     ...throttlingTasks({ throttling }),
     ...sunsetTasks({ sunset }),
     ...engagementTasks({ engagement }),
+    ...webhookTasks({ webhooks }),
   };
   runner = createJobRunner({
     db,
@@ -418,6 +447,7 @@ export function createContainer(options: ContainerOptions) {
       { task: SUNSET_TASK, everyMs: 86_400_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
+      { task: WEBHOOKS_PURGE_TASK, everyMs: 3_600_000 },
     ],
   });
 
@@ -491,6 +521,7 @@ export function createContainer(options: ContainerOptions) {
       sender.start(config.jobPollIntervalMs);
       automationEngine.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
+      webhookDispatcher.start(config.jobPollIntervalMs);
     },
     apiKeys,
     workspaces,
@@ -523,6 +554,9 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    webhooks,
+    webhookDispatcher,
+    webhookSubscriptions,
     routeDeps: {
       clock,
       jobs,
@@ -562,6 +596,7 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      webhooks,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
@@ -569,6 +604,7 @@ export function createContainer(options: ContainerOptions) {
       await sender.stop();
       await automationEngine.stop();
       await analyticsRollup.stop();
+      await webhookDispatcher.stop();
       await runner?.stop();
       await transports.closeAll();
       // Buffered opens and clicks are written before the database closes (the HTTP server closed first).

@@ -36,6 +36,9 @@ export const SCOPES = {
     'Read the suppression list and bounce and complaint events; read and preview the sunset policy.',
   'suppressions:write':
     'Add addresses to and remove them from the suppression list; feed bounce reports in (POST /v1/inbound/raw); set and run the sunset policy.',
+  'webhooks:read': 'Read outbound webhook endpoints (never their secrets) and their delivery logs.',
+  'webhooks:write':
+    'Create, change, delete and ping outbound webhook endpoints, rotate their secrets, retry and replay deliveries.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;
