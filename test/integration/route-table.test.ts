@@ -34,6 +34,8 @@ function sampleRequest(
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
+    .replace(/^\/v1\/webhooks\/endpoints\/:id/, `/v1/webhooks/endpoints/${fixtures.webhookEndpoint?.id}`)
+    .replace(/^\/v1\/webhooks\/deliveries\/:id/, `/v1/webhooks/deliveries/${fixtures.webhookDelivery?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -63,6 +65,8 @@ function sampleRequest(
     'POST /v1/transports/:id/test': { to: 'intruder@example.com', from: 'intruder@example.com' },
     'PATCH /v1/throttles/:id': { per_minute: 1 },
     'PATCH /v1/warmup-schedules/:id': { daily_caps: [1] },
+    'PATCH /v1/webhooks/endpoints/:id': { description: 'hacked' },
+    'POST /v1/webhooks/endpoints/:id/replay': { from: '2000-01-01T00:00:00Z', to: '2000-02-01T00:00:00Z' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -167,6 +171,19 @@ beforeAll(async () => {
       email: 'suppressed-owner@example.com',
     });
   }
+  if (hasRoute('/v1/webhooks/endpoints')) {
+    // A public address literal: no DNS, and no request is ever made (no worker runs here).
+    fixtures.webhookEndpoint = await inject('POST', '/v1/webhooks/endpoints', {
+      url: 'https://93.184.215.14/hook',
+    });
+    await inject('POST', '/v1/contacts', { email: 'webhook-owner@example.com' });
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: `/v1/webhooks/endpoints/${fixtures.webhookEndpoint?.id}/deliveries`,
+      headers,
+    });
+    fixtures.webhookDelivery = listed.json().data[0];
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -191,6 +208,8 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/suppressions/:email': 'suppression',
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
+  '/v1/webhooks/endpoints/:id': 'webhookEndpoint',
+  '/v1/webhooks/deliveries/:id': 'webhookDelivery',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */

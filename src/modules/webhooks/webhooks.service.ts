@@ -299,9 +299,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       endpointId: string,
       page: { cursor?: string | undefined; limit: number; status?: string | undefined },
     ): Promise<Page<WebhookDeliveryView>> {
+      // A bad cursor is a bad request whatever the endpoint.
+      const before = decodeCursor(page.cursor);
       await existing(workspaceId, endpointId);
       const rows = await repo.listDeliveries(db, workspaceId, endpointId, {
-        before: decodeCursor(page.cursor),
+        before,
         limit: page.limit,
         status: page.status,
       });
