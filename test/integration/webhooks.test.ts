@@ -53,7 +53,12 @@ async function createContact(email: string, extra: Record<string, unknown> = {})
 }
 
 const dispatch = () => t.container.webhookDispatcher.drain();
-const payloads = (): { type: string; data: any }[] => receiver.received.map((r) => JSON.parse(r.body));
+interface Payload {
+  type: string;
+  timestamp: string;
+  data: { contact: { id: string; email: string; external_id: string | null } } & Record<string, unknown>;
+}
+const payloads = (): Payload[] => receiver.received.map((r) => JSON.parse(r.body));
 
 async function deliveries(endpointId: string) {
   const listed = await call('GET', `/v1/webhooks/endpoints/${endpointId}/deliveries`);
@@ -172,7 +177,7 @@ describe('webhook delivery', () => {
     if (!request) throw new Error('nothing delivered');
     const headers = request.headers as Record<string, string>;
     // Verified by an independent implementation (the standardwebhooks package).
-    const verified = new Webhook(endpoint.secret).verify(request.body, headers) as Record<string, any>;
+    const verified = new Webhook(endpoint.secret).verify(request.body, headers) as Payload;
     expect(verified).toMatchObject({
       type: 'contact.created',
       data: { contact: { id: contact.id, email: 'ann@example.com', external_id: 'crm-1' }, status: 'active' },
