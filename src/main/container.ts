@@ -489,6 +489,7 @@ export function createContainer(options: ContainerOptions) {
     sendTimes: engagement,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
+    webhooks: webhookSubscriptions,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
     bounceCounts: (workspaceId, campaignId) => deliverability.campaignBounceCounts(workspaceId, campaignId),
   });
