@@ -319,6 +319,7 @@ export function createContainer(options: ContainerOptions) {
     flushIntervalMs: config.trackingFlushIntervalMs,
     batchSize: config.trackingBatchSize,
     maxBuffered: config.trackingMaxBufferedHits,
+    webhooks: webhookSubscriptions,
   });
   const messages = createMessageService({
     db,
