@@ -19,6 +19,7 @@ export async function startWebhookReceiver() {
   const script: Behaviour[] = [];
   const hanging: ServerResponse[] = [];
   let fallback: Behaviour = 200;
+  let delayMs = 0;
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -33,7 +34,9 @@ export async function startWebhookReceiver() {
         hanging.push(response);
         return;
       }
-      response.writeHead(behaviour, { 'content-type': 'text/plain' }).end('ok');
+      const answer = () => response.writeHead(behaviour, { 'content-type': 'text/plain' }).end('ok');
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -44,6 +47,10 @@ export async function startWebhookReceiver() {
     /** Answers the next requests in this order. */
     next(...behaviours: Behaviour[]) {
       script.push(...behaviours);
+    },
+    /** Answers every request this much later (so a worker can be killed mid-request). */
+    delay(ms: number) {
+      delayMs = ms;
     },
     always(behaviour: Behaviour) {
       fallback = behaviour;
