@@ -150,7 +150,8 @@ describe('webhook events from real actions', () => {
 
     // message.bounced: a DSN through the MTA pipe, naming the sent message
     const bounced = sink.messages.find((m) => m.to[0] === 'bouncer@example.org');
-    const messageId = /^Message-ID:\s*(.+)$/im.exec((bounced?.raw as Buffer).toString('latin1'))?.[1]?.trim();
+    if (!bounced || !message) throw new Error('the campaign messages were not captured');
+    const messageId = /^Message-ID:\s*(.+)$/im.exec(bounced.raw.toString('latin1'))?.[1]?.trim();
     const dsn = [
       'From: MAILER-DAEMON@mx.example.org',
       'To: bounces@shop.example',
@@ -189,7 +190,7 @@ describe('webhook events from real actions', () => {
 
     // contact.unsubscribed: the one-click unsubscribe of the received message
     const unsubscribe = /^List-Unsubscribe:.*?<(https:\/\/mail\.shop\.example\/u\/[^>]+)>/im.exec(
-      (message?.raw as Buffer).toString('latin1').replace(/\r\n[ \t]+/g, ' '),
+      message.raw.toString('latin1').replace(/\r\n[ \t]+/g, ' '),
     )?.[1];
     const unsubscribed = await t.app.inject({
       method: 'POST',
