@@ -61,6 +61,11 @@ export interface Config {
   loginLockMinutes: number;
   loginRateLimitPerMinute: number;
   invitationDays: number;
+  webhooksAllowHttp: boolean;
+  webhooksAllowPrivateNetworks: boolean;
+  webhooksTimeoutMs: number;
+  webhooksRetentionDays: number;
+  webhooksBatchSize: number;
 }
 
 export class ConfigError extends Error {

@@ -440,6 +440,45 @@ export const SETTINGS = {
     default: 600,
     description:
       'How long an OpenID Connect sign-in may take between the redirect to the identity provider and its callback, in seconds.',
+    },
+  webhooksAllowHttp: {
+    env: 'HERALD_WEBHOOKS_ALLOW_HTTP',
+    type: 'boolean',
+    default: false,
+    description: 'Allow outbound webhook endpoints with http:// URLs (otherwise https:// only).',
+  },
+  webhooksAllowPrivateNetworks: {
+    env: 'HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS',
+    type: 'boolean',
+    default: false,
+    description:
+      'Allow outbound webhooks to hosts that resolve to private, loopback, link-local, unique-local, multicast or cloud metadata addresses. Off: such endpoints are refused at creation and at every delivery.',
+  },
+  webhooksTimeoutMs: {
+    env: 'HERALD_WEBHOOKS_TIMEOUT_MS',
+    type: 'integer',
+    min: 100,
+    max: 120000,
+    default: 10000,
+    description:
+      'How long a webhook delivery waits for the complete answer before the attempt counts as failed.',
+  },
+  webhooksRetentionDays: {
+    env: 'HERALD_WEBHOOKS_RETENTION_DAYS',
+    type: 'integer',
+    min: 1,
+    max: 3650,
+    default: 30,
+    description:
+      'Webhook events (and their delivery log) older than this many days are purged once no delivery is pending.',
+  },
+  webhooksBatchSize: {
+    env: 'HERALD_WEBHOOKS_BATCH_SIZE',
+    type: 'integer',
+    min: 1,
+    max: 1000,
+    default: 20,
+    description: 'Webhook deliveries one worker claims and sends at the same time.',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -80,6 +80,9 @@ export interface Database {
   audit_chain_heads: AuditChainHeadTable;
   privacy_erasures: PrivacyErasureTable;
   privacy_retention: PrivacyRetentionTable;
+  webhook_endpoints: WebhookEndpointTable;
+  webhook_events: WebhookEventTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -1107,6 +1110,21 @@ export interface ShopConnectionTable {
   updated_at: Timestamp;
 }
 
+/** Outbound webhooks (0033). */
+export interface WebhookEndpointTable {
+  id: string;
+  workspace_id: string;
+  url: string;
+  description: string | null;
+  /** Subscribed event types; empty: all. */
+  event_types: string[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  secret_encrypted: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface ShopWebhookDeliveryTable {
   id: string;
   workspace_id: string;
@@ -1198,5 +1216,34 @@ export interface PrivacyRetentionTable {
   unsubscribed_contacts_days: number | null;
   last_run_at: Date | null;
   last_run_deleted: JsonColumn<Record<string, number> | null> | null;
+  updated_at: Timestamp;
+}
+
+export interface WebhookEventTable {
+  id: string;
+  workspace_id: string;
+  type: string;
+  contact_id: string | null;
+  payload: string;
+  created_at: Timestamp;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface WebhookDeliveryTable {
+  id: string;
+  workspace_id: string;
+  endpoint_id: string;
+  event_id: string;
+  contact_id: string | null;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  next_attempt_at: Timestamp | null;
+  locked_until: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  last_attempt_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  created_at: Timestamp;
   updated_at: Timestamp;
 }

@@ -59,6 +59,7 @@ import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import { type UserService, usersRoutes } from '../modules/users/index.js';
+import { type WebhookService, webhooksRoutes } from '../modules/webhooks/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
 
@@ -126,6 +127,7 @@ export interface RouteDeps {
   audit: AuditLog;
   privacy: PrivacyService;
   retention: RetentionPolicy;
+  webhooks: WebhookService;
 }
 
 /**
@@ -204,4 +206,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   );
   await app.register(auditRoutes({ audit: deps.audit }));
   await app.register(privacyRoutes({ privacy: deps.privacy, retention: deps.retention }));
+  await app.register(webhooksRoutes({ webhooks: deps.webhooks }));
 }

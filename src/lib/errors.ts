@@ -100,6 +100,10 @@ export const ERROR_CODES = {
   TOTP_STATE: 409,
   INTERNAL: 500,
   NOT_READY: 503,
+  // Outbound webhooks
+  WEBHOOK_ENDPOINT_INVALID: 400,
+  WEBHOOK_ENDPOINT_NOT_FOUND: 404,
+  WEBHOOK_DELIVERY_NOT_FOUND: 404,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

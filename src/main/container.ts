@@ -96,6 +96,13 @@ import {
 } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
 import { createUserService } from '../modules/users/index.js';
+import {
+  createWebhookDispatcher,
+  createWebhookService,
+  createWebhookSubscriptions,
+  WEBHOOKS_PURGE_TASK,
+  webhookTasks,
+} from '../modules/webhooks/index.js';
 import { createSendingPolicyCheck, createWorkspaceService } from '../modules/workspaces/index.js';
 import { loadKeyring } from './keyring.js';
 import { createOidcSessions } from './oidc-sessions.js';
@@ -163,6 +170,27 @@ export function createContainer(options: ContainerOptions) {
   const dataKeys = createDataKeyService({ db, clock, keyring });
 
   const jobs = createJobQueue({ db, clock, onEnqueued: () => runner?.wake() });
+  // Outbound webhooks: the hot paths (campaign sends, tracking hits) ask the cached subscriptions first.
+  const webhookSubscriptions = createWebhookSubscriptions({ db, clock, ttlMs: 5_000 });
+  const webhooks = createWebhookService({
+    db,
+    clock,
+    keyring,
+    allowHttp: config.webhooksAllowHttp,
+    allowPrivate: config.webhooksAllowPrivateNetworks,
+    timeoutMs: config.webhooksTimeoutMs,
+    retentionDays: config.webhooksRetentionDays,
+    onEndpointsChanged: (workspaceId) => webhookSubscriptions.invalidate(workspaceId),
+  });
+  const webhookDispatcher = createWebhookDispatcher({
+    db,
+    clock,
+    logger: logger.child({ component: 'webhooks' }),
+    keyring,
+    timeoutMs: config.webhooksTimeoutMs,
+    allowPrivate: config.webhooksAllowPrivateNetworks,
+    batchSize: config.webhooksBatchSize,
+  });
   const apiKeys = createApiKeyService({ db, clock });
   const oauthClients = createOAuthClientService({
     db,
@@ -390,6 +418,7 @@ export function createContainer(options: ContainerOptions) {
     flushIntervalMs: config.trackingFlushIntervalMs,
     batchSize: config.trackingBatchSize,
     maxBuffered: config.trackingMaxBufferedHits,
+    webhooks: webhookSubscriptions,
   });
   const messages = createMessageService({
     db,
@@ -493,6 +522,7 @@ export function createContainer(options: ContainerOptions) {
     ...sunsetTasks({ sunset }),
     ...retentionTasks({ retention }),
     ...engagementTasks({ engagement }),
+    ...webhookTasks({ webhooks }),
   };
   runner = createJobRunner({
     db,
@@ -519,6 +549,7 @@ export function createContainer(options: ContainerOptions) {
       { task: RETENTION_TASK, everyMs: 3_600_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
+      { task: WEBHOOKS_PURGE_TASK, everyMs: 3_600_000 },
     ],
   });
 
@@ -560,6 +591,7 @@ export function createContainer(options: ContainerOptions) {
     sendTimes: engagement,
     leaseMs: config.sendLeaseMs,
     onFinished: afterCampaignSent,
+    webhooks: webhookSubscriptions,
     onRefused: (workspaceId, refused) => deliverability.recordRefusals(workspaceId, refused),
     bounceCounts: (workspaceId, campaignId) => deliverability.campaignBounceCounts(workspaceId, campaignId),
   });
@@ -592,6 +624,7 @@ export function createContainer(options: ContainerOptions) {
       sender.start(config.jobPollIntervalMs);
       automationEngine.start(config.jobPollIntervalMs);
       analyticsRollup.start(config.analyticsIntervalMs);
+      webhookDispatcher.start(config.jobPollIntervalMs);
     },
     apiKeys,
     oauthClients,
@@ -638,6 +671,9 @@ export function createContainer(options: ContainerOptions) {
     audit,
     privacy,
     retention,
+    webhooks,
+    webhookDispatcher,
+    webhookSubscriptions,
     routeDeps: {
       clock,
       jobs,
@@ -690,6 +726,7 @@ export function createContainer(options: ContainerOptions) {
       audit,
       privacy,
       retention,
+      webhooks,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {
@@ -697,6 +734,7 @@ export function createContainer(options: ContainerOptions) {
       await sender.stop();
       await automationEngine.stop();
       await analyticsRollup.stop();
+      await webhookDispatcher.stop();
       await runner?.stop();
       await transports.closeAll();
       // Buffered opens and clicks are written before the database closes (the HTTP server closed first).

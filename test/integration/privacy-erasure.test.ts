@@ -168,6 +168,9 @@ beforeAll(async () => {
   });
   await ok('POST', '/v1/attributes', { name: 'first_name', type: 'string' });
   await ok('POST', '/v1/attributes', { name: 'city', type: 'string' });
+  // Outbound webhook events carry the address: one endpoint makes Herald record them. A public
+  // address literal needs no DNS, and no request is made (no worker runs in this test).
+  await ok('POST', '/v1/webhooks/endpoints', { url: 'https://93.184.215.14/hook' });
 });
 afterAll(async () => {
   await t?.close();

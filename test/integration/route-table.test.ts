@@ -40,6 +40,8 @@ function sampleRequest(
     .replace(/^\/v1\/oauth\/oidc-providers\/:id/, `/v1/oauth/oidc-providers/${fixtures.oidcProvider?.id}`)
     .replace(/^\/v1\/users\/:id/, `/v1/users/${fixtures.member?.id}`)
     .replace(/^\/v1\/invitations\/:id/, `/v1/invitations/${fixtures.invitation?.id}`)
+    .replace(/^\/v1\/webhooks\/endpoints\/:id/, `/v1/webhooks/endpoints/${fixtures.webhookEndpoint?.id}`)
+    .replace(/^\/v1\/webhooks\/deliveries\/:id/, `/v1/webhooks/deliveries/${fixtures.webhookDelivery?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -73,6 +75,8 @@ function sampleRequest(
     'PATCH /v1/oauth/oidc-providers/:id': { allowed_domains: ['hacked.example'] },
     'PATCH /v1/users/:id': { role: 'admin' },
     'POST /v1/contacts/:id/erase': { reason: 'hacked' },
+    'PATCH /v1/webhooks/endpoints/:id': { description: 'hacked' },
+    'POST /v1/webhooks/endpoints/:id/replay': { from: '2000-01-01T00:00:00Z', to: '2000-02-01T00:00:00Z' },
   };
   const key = `${method} ${url}`;
   return key in bodies ? { url: path, payload: bodies[key] } : { url: path };
@@ -208,6 +212,19 @@ beforeAll(async () => {
     const invited = await inject('POST', '/v1/invitations', { email: 'invitee@example.com', role: 'viewer' });
     fixtures.invitation = invited.invitation;
   }
+  if (hasRoute('/v1/webhooks/endpoints')) {
+    // A public address literal: no DNS, and no request is ever made (no worker runs here).
+    fixtures.webhookEndpoint = await inject('POST', '/v1/webhooks/endpoints', {
+      url: 'https://93.184.215.14/hook',
+    });
+    await inject('POST', '/v1/contacts', { email: 'webhook-owner@example.com' });
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: `/v1/webhooks/endpoints/${fixtures.webhookEndpoint?.id}/deliveries`,
+      headers,
+    });
+    fixtures.webhookDelivery = listed.json().data[0];
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -237,6 +254,8 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/oauth/oidc-providers/:id': 'oidcProvider',
   '/v1/users/:id': 'member',
   '/v1/invitations/:id': 'invitation',
+  '/v1/webhooks/endpoints/:id': 'webhookEndpoint',
+  '/v1/webhooks/deliveries/:id': 'webhookDelivery',
 };
 
 /** GET routes without a path parameter that look one thing up by a required query parameter. */

@@ -6,6 +6,7 @@ import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { requireEmail } from '../contacts/index.js';
+import { recordWebhookEvent } from '../webhooks/index.js';
 import * as repo from './analytics.repository.js';
 
 export interface ConversionInput {
@@ -338,6 +339,21 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
           if (!earlier) throw new Error('idempotency conflict without a conversion');
           return { conversion: toConversion(earlier), created: false };
         }
+        await recordWebhookEvent(trx, {
+          workspaceId,
+          type: 'conversion.created',
+          contactId: row.contact_id,
+          data: {
+            conversion_id: row.id,
+            event: row.event,
+            revenue: row.revenue,
+            currency: row.currency,
+            campaign_id: row.campaign_id,
+            attribution: row.attribution,
+            occurred_at: row.occurred_at.toISOString(),
+          },
+          at: checked.now,
+        });
         if (row.campaign_id) {
           await repo.addConversionTotals(trx, {
             workspaceId,

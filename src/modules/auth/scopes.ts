@@ -44,6 +44,9 @@ export const SCOPES = {
     "Invite people, change members' roles and remove members (granting, changing or removing the owner role needs a signed-in owner).",
   'audit:read':
     'Read and export the audit log: who changed what and when (ids and field names, no personal data).',
+  'webhooks:read': 'Read outbound webhook endpoints (never their secrets) and their delivery logs.',
+  'webhooks:write':
+    'Create, change, delete and ping outbound webhook endpoints, rotate their secrets, retry and replay deliveries.',
 } as const;
 
 export type Scope = keyof typeof SCOPES;

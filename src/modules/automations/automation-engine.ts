@@ -12,6 +12,7 @@ import type { Contact, ContactService } from '../contacts/index.js';
 import type { ListService } from '../lists/index.js';
 import type { MessageService } from '../messages/index.js';
 import { contactMatches } from '../segments/index.js';
+import { recordWebhookEvent } from '../webhooks/index.js';
 import {
   contactZone,
   type Deferral,
@@ -649,6 +650,15 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
               updated_at: committedAt,
             };
       await repo.updateRun(trx, run.id, changes);
+      if ('end' in transition && transition.end === 'completed') {
+        await recordWebhookEvent(trx, {
+          workspaceId: run.workspace_id,
+          type: 'automation.completed',
+          contactId: run.contact_id,
+          data: { automation_id: run.automation_id, run_id: run.id, reason: transition.reason },
+          at: committedAt,
+        });
+      }
       if (transition.webhook)
         await deps.jobs.enqueue(
           WEBHOOK_TASK,
@@ -744,6 +754,15 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
               }
             : { step: number, node: to, next_run_at: now, waiting: null, updated_at: now },
         );
+        if (kind === 'goal') {
+          await recordWebhookEvent(trx, {
+            workspaceId: locked.workspace_id,
+            type: 'automation.completed',
+            contactId: locked.contact_id,
+            data: { automation_id: locked.automation_id, run_id: locked.id, reason: 'goal' },
+            at: now,
+          });
+        }
         return true;
       });
     },
@@ -878,6 +897,13 @@ export function createAutomationEngine(deps: AutomationEngineDeps) {
           data: JSON.stringify(input.data ?? {}),
         });
         if (!row) throw new Error('enrolment conflict under the enrolment lock');
+        await recordWebhookEvent(trx, {
+          workspaceId,
+          type: 'automation.entered',
+          contactId: contact.id,
+          data: { automation_id: automationId, run_id: row.id, version: row.version, held_out: heldOut },
+          at: now,
+        });
         return { enrolled: true, run: toRun(row) };
       });
       // A run enrolled in this process is due now: an idle loop need not wait out its poll interval.

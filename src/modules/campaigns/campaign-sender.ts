@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
+import { recordWebhookEvents, type WebhookSubscriptions } from '../webhooks/index.js';
 import * as repo from './campaigns.repository.js';
 import type { CampaignService, TestVariant } from './campaigns.service.js';
 import { finishSending, variantsOf } from './experiments.repository.js';
@@ -136,6 +137,11 @@ export interface CampaignSenderOptions {
   bounceCounts?:
     | ((workspaceId: string, campaignId: string) => Promise<{ hardBounces: number; complaints: number }>)
     | undefined;
+  /**
+   * The outbound webhooks' message.sent: asked (from a cache) whether anyone
+   * listens before each batch, so a workspace without endpoints pays nothing.
+   */
+  webhooks?: Pick<WebhookSubscriptions, 'wants'> | undefined;
   /** Called once when a campaign has sent to its whole audience (e.g. to schedule follow-up work). */
   onFinished?: ((campaign: repo.CampaignRow) => Promise<void>) | undefined;
   /**
@@ -303,7 +309,21 @@ export function createCampaignSender(options: CampaignSenderOptions) {
         }
       }),
     );
-    await recordResults(db, campaign.id, results, clock.now());
+    const recordedAt = clock.now();
+    const announce = (await options.webhooks?.wants(campaign.workspace_id, 'message.sent'))
+      ? (trx: Db, contactIds: string[]) =>
+          recordWebhookEvents(
+            trx,
+            campaign.workspace_id,
+            recordedAt,
+            contactIds.map((contactId) => ({
+              type: 'message.sent' as const,
+              contactId,
+              data: { campaign_id: campaign.id },
+            })),
+          )
+      : undefined;
+    await recordResults(db, campaign.id, results, recordedAt, announce);
     if (refused.length > 0 && options.onRefused) {
       // The outcome is recorded either way; a failure here loses only the bounce evidence, logged.
       await options

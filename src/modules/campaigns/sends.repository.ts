@@ -203,10 +203,12 @@ export async function recordResults(
   campaignId: string,
   results: SendResult[],
   now: Date,
+  /** Runs in the same transaction with the contacts newly recorded as sent (the webhook outbox). */
+  onSent?: (trx: Db, contactIds: string[]) => Promise<void>,
 ): Promise<{ sent: number; failed: number; skipped: number }> {
   if (results.length === 0) return { sent: 0, failed: 0, skipped: 0 };
   return db.transaction().execute(async (trx) => {
-    const updated = await sql<{ status: 'sent' | 'failed' | 'skipped' }>`
+    const updated = await sql<{ status: 'sent' | 'failed' | 'skipped'; contact_id: string }>`
       UPDATE campaign_sends s
       SET status = r.outcome, provider_message_id = r.provider_id, error = r.error,
           finished_at = ${now}, lease_until = NULL
@@ -217,9 +219,15 @@ export async function recordResults(
         ${results.map((r) => r.error?.slice(0, 1000) ?? null)}::text[]
       ) AS r(contact_id, outcome, provider_id, error)
       WHERE s.campaign_id = ${campaignId} AND s.contact_id = r.contact_id AND s.status = 'queued'
-      RETURNING s.status`.execute(trx);
+      RETURNING s.status, s.contact_id`.execute(trx);
     const counts = { sent: 0, failed: 0, skipped: 0 };
     for (const row of updated.rows) counts[row.status]++;
+    if (onSent && counts.sent > 0) {
+      await onSent(
+        trx,
+        updated.rows.filter((row) => row.status === 'sent').map((row) => row.contact_id),
+      );
+    }
     await trx
       .updateTable('campaigns')
       .set((eb) => ({

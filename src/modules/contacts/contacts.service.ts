@@ -5,6 +5,7 @@ import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import { type AttributeService, checkAttributes } from '../attributes/index.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
+import { recordWebhookEvent } from '../webhooks/index.js';
 import { checkEmail, checkLocale, checkTags, checkTimezone, requireEmail } from './contact-fields.js';
 import * as repo from './contacts.repository.js';
 import {
@@ -205,6 +206,13 @@ export function createContactService(deps: ContactServiceDeps) {
       updated_at: now,
     });
     if (!row) throw await conflictError(trx, workspaceId, fields.email as string, input.external_id ?? null);
+    await recordWebhookEvent(trx, {
+      workspaceId,
+      type: 'contact.created',
+      contactId: row.id,
+      data: { status: row.status },
+      at: now,
+    });
     if (row.status !== 'active') {
       await consent.append(
         workspaceId,
@@ -221,6 +229,39 @@ export function createContactService(deps: ContactServiceDeps) {
         trx,
       );
     return withWarnings(toContact(row), fields.warnings);
+  }
+
+  /** contact.updated naming the changed fields, and contact.unsubscribed when the status became unsubscribed. */
+  async function recordContactChange(
+    trx: Db,
+    workspaceId: string,
+    before: repo.ContactRow,
+    after: repo.ContactRow,
+  ): Promise<void> {
+    const fields: string[] = (
+      ['email', 'external_id', 'status', 'timezone', 'locale', 'tracking_consent'] as const
+    ).filter((field) => before[field] !== after[field]);
+    if (JSON.stringify(before.attributes) !== JSON.stringify(after.attributes)) fields.push('attributes');
+    if (before.tags.join('\n') !== after.tags.join('\n')) fields.push('tags');
+    const at = clock.now();
+    if (fields.length > 0) {
+      await recordWebhookEvent(trx, {
+        workspaceId,
+        type: 'contact.updated',
+        contactId: after.id,
+        data: { changed: fields, status: after.status },
+        at,
+      });
+    }
+    if (after.status === 'unsubscribed' && before.status !== 'unsubscribed') {
+      await recordWebhookEvent(trx, {
+        workspaceId,
+        type: 'contact.unsubscribed',
+        contactId: after.id,
+        data: { scope: 'all', from: before.status },
+        at,
+      });
+    }
   }
 
   async function conflictError(trx: Db, workspaceId: string, email: string, externalId: string | null) {
@@ -274,6 +315,7 @@ export function createContactService(deps: ContactServiceDeps) {
     }
     const updated = await repo.updateContact(trx, workspaceId, current.id, changes, clock.now());
     if (!updated) throw notFound(current.id);
+    await recordContactChange(trx, workspaceId, current, updated);
     if (patch.status !== undefined && patch.status !== current.status) {
       await consent.append(
         workspaceId,
@@ -357,7 +399,8 @@ export function createContactService(deps: ContactServiceDeps) {
     ): Promise<{ from: ContactStatus; to: ContactStatus } | undefined> {
       const current = await repo.lockContact(trx, workspaceId, id);
       if (!current || current.status === change.to || !change.from.includes(current.status)) return undefined;
-      await repo.updateContact(trx, workspaceId, id, { status: change.to }, clock.now());
+      const updated = await repo.updateContact(trx, workspaceId, id, { status: change.to }, clock.now());
+      if (updated) await recordContactChange(trx, workspaceId, current, updated);
       await consent.append(
         workspaceId,
         origin,
@@ -468,6 +511,15 @@ export function createContactService(deps: ContactServiceDeps) {
           created_at: now,
           updated_at: now,
         });
+        if (row) {
+          await recordWebhookEvent(trx, {
+            workspaceId,
+            type: 'contact.created',
+            contactId: row.id,
+            data: { status: row.status },
+            at: now,
+          });
+        }
         // A concurrent insert of the same address won the race: use that contact.
         const contact = row ?? (await repo.findContactByEmail(trx, workspaceId, email));
         if (contact) found.set(key, toContact(contact));

@@ -14,6 +14,7 @@ import type { ParsedReport } from '../bounces/index.js';
 import type { ProviderEvent } from '../bounces/provider-events.js';
 import type { ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { type ContactService, normalizeEmail } from '../contacts/index.js';
+import { recordWebhookEvent, type WebhookEventType } from '../webhooks/index.js';
 import * as repo from './deliverability.repository.js';
 import { buildHealthWindows, HEALTH_THRESHOLDS } from './health-report.js';
 import {
@@ -419,6 +420,29 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         const earlier = await repo.findEventByDedupKey(trx, ws, report.dedupKey);
         return { ...base, event_id: earlier?.id ?? null, duplicate: true };
       }
+      const webhookType: WebhookEventType | undefined =
+        report.type === 'bounce'
+          ? 'message.bounced'
+          : report.type === 'complaint'
+            ? 'message.complained'
+            : report.type === 'delivery'
+              ? 'message.delivered'
+              : undefined;
+      if (webhookType) {
+        await recordWebhookEvent(trx, {
+          workspaceId: ws,
+          type: webhookType,
+          contactId,
+          data: {
+            bounce_event_id: eventId,
+            campaign_id: sent?.campaign_id ?? null,
+            message_ref: sent?.message_ref ?? null,
+            ...(report.type === 'bounce' ? { severity: report.severity, reason: report.reason } : {}),
+            source,
+          },
+          at: now,
+        });
+      }
       const effects: string[] = [];
       const origin: ConsentOrigin = { source: 'system', sourceId: eventId };
       const evidence = { via: 'bounce_event', bounce_event_id: eventId, source, reason: report.reason };
@@ -440,6 +464,14 @@ export function createDeliverabilityService(deps: DeliverabilityServiceDeps) {
         if (await setStatus('complained', ['active', 'unsubscribed', 'bounced'])) {
           effects.push('contact_complained');
           if (contactId) {
+            // A complaint unsubscribes from all marketing email (the consent record below says so).
+            await recordWebhookEvent(trx, {
+              workspaceId: ws,
+              type: 'contact.unsubscribed',
+              contactId,
+              data: { scope: 'all', reason: 'complaint', bounce_event_id: eventId },
+              at: now,
+            });
             await deps.consent.append(
               ws,
               origin,

@@ -5,6 +5,7 @@ import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { ConsentEntry, ConsentLedger, ConsentOrigin } from '../consent/index.js';
 import { type ContactService, checkEmail } from '../contacts/index.js';
+import { recordWebhookEvent } from '../webhooks/index.js';
 import * as repo from './lists.repository.js';
 
 export type OptIn = repo.OptIn;
@@ -424,6 +425,13 @@ export function createListService(deps: ListServiceDeps) {
           );
           if (changed.length === 0) continue;
           unsubscribed.push(listId);
+          await recordWebhookEvent(trx, {
+            workspaceId,
+            type: 'contact.unsubscribed',
+            contactId,
+            data: { scope: 'list', list_id: listId, from: member.status },
+            at: clock.now(),
+          });
           await consent.append(
             workspaceId,
             origin,

@@ -14,6 +14,7 @@ import {
   type TemplateService,
 } from '../templates/index.js';
 import type { TrackingService } from '../tracking/index.js';
+import { recordWebhookEvent } from '../webhooks/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import { MARKETING_SUPPRESSED_STATUSES, type MailPort, SUPPRESSED_STATUSES } from './mail-port.js';
 import * as repo from './messages.repository.js';
@@ -431,13 +432,23 @@ export function createMessageService(deps: MessageServiceDeps) {
                 }
               : undefined,
         });
-        await repo.finish(
-          db,
-          workspaceId,
-          id,
-          { status: 'sent', providerMessageId: result.providerMessageId },
-          clock.now(),
-        );
+        const sentAt = clock.now();
+        await db.transaction().execute(async (trx) => {
+          await repo.finish(
+            trx,
+            workspaceId,
+            id,
+            { status: 'sent', providerMessageId: result.providerMessageId },
+            sentAt,
+          );
+          await recordWebhookEvent(trx, {
+            workspaceId,
+            type: 'message.sent',
+            contactId: contact.id,
+            data: { message_id: id, automation_id: payload.automation?.id ?? null },
+            at: sentAt,
+          });
+        });
       } catch (error) {
         const { kind, detail } = mail.classify(error);
         if (kind !== 'permanent') throw error;

@@ -90,6 +90,8 @@ export const ERASURE_STEPS: ErasureStep[] = [
   },
   byContact('anonymous_ids'),
   byContact('tracking_hits'),
+  // Outbound webhook events carry the address in their payload; their deliveries go with them (cascade).
+  byContact('webhook_events'),
   {
     // Revenue stays (reports count it); who converted and through which click goes.
     kind: 'conversions_anonymized',

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
+import { recordWebhookEvents } from '../webhooks/index.js';
 import { matchingContactsSql } from './segment-compiler.js';
 import * as repo from './segments.repository.js';
 import { compileSavedSegment } from './segments.service.js';
@@ -60,6 +61,14 @@ export function createSegmentMembership(deps: {
         now,
         emit: row.members_checked_at !== null,
       };
+      // segment.entered / segment.exited for the outbound webhooks, in the membership change's transaction.
+      const recordChanges = async (changed: { enteredIds: string[]; exitedIds: string[] }) => {
+        const data = { segment_id: row.id, segment_name: row.name };
+        await recordWebhookEvents(trx, workspaceId, now, [
+          ...changed.enteredIds.map((contactId) => ({ type: 'segment.entered' as const, contactId, data })),
+          ...changed.exitedIds.map((contactId) => ({ type: 'segment.exited' as const, contactId, data })),
+        ]);
+      };
       if (full) {
         const counted = await repo.diffMembers(
           trx,
@@ -68,11 +77,15 @@ export function createSegmentMembership(deps: {
           undefined,
         );
         // The first comparison records the members; only later ones report changes.
-        return diff.emit ? { ...counted, full } : { entered: 0, exited: 0, full };
+        if (!diff.emit) return { entered: 0, exited: 0, full };
+        await recordChanges(counted);
+        return { entered: counted.entered, exited: counted.exited, full };
       }
       const matching = sql<{ id: string }>`SELECT c.id FROM contacts AS c
         WHERE c.workspace_id = ${workspaceId} AND c.id = ANY(${touched}::uuid[]) AND ${compiled.probe}`;
-      return { ...(await repo.diffMembers(trx, diff, matching, touched)), full };
+      const counted = await repo.diffMembers(trx, diff, matching, touched);
+      await recordChanges(counted);
+      return { entered: counted.entered, exited: counted.exited, full };
     });
   }
 

@@ -311,10 +311,10 @@ export async function diffMembers(
   diff: MemberDiff,
   matching: RawBuilder<{ id: string }>,
   scope: string[] | undefined,
-): Promise<{ entered: number; exited: number }> {
+): Promise<{ entered: number; exited: number; enteredIds: string[]; exitedIds: string[] }> {
   const ms = diff.now.getTime();
   await sql`SET LOCAL jit = off`.execute(db);
-  const result = await sql<{ entered: string; exited: string }>`
+  const result = await sql<{ entered: string; exited: string; entered_ids: string[]; exited_ids: string[] }>`
     WITH matching AS MATERIALIZED (${matching}),
     entered AS (
       INSERT INTO segment_members (segment_id, contact_id, workspace_id, entered_at)
@@ -341,7 +341,12 @@ export async function diffMembers(
              'herald', jsonb_build_object('segment_id', ${diff.segmentId}::text, 'segment_name', ${diff.segmentName}::text)
       FROM changes ch
       WHERE ${diff.emit})
-    SELECT (SELECT count(*) FROM entered) AS entered, (SELECT count(*) FROM exited) AS exited`.execute(db);
+    SELECT (SELECT count(*) FROM entered) AS entered, (SELECT count(*) FROM exited) AS exited,
+      -- Who changed, for the outbound webhooks (only when changes are reported).
+      CASE WHEN ${diff.emit} THEN ARRAY(SELECT contact_id FROM entered) ELSE '{}'::uuid[] END AS entered_ids,
+      CASE WHEN ${diff.emit} THEN ARRAY(SELECT contact_id FROM exited) ELSE '{}'::uuid[] END AS exited_ids`.execute(
+    db,
+  );
   const entered = Number(result.rows[0]?.entered ?? 0);
   const exited = Number(result.rows[0]?.exited ?? 0);
   await sql`
@@ -349,5 +354,10 @@ export async function diffMembers(
       member_count = member_count + ${entered} - ${exited},
       members_checked_at = CASE WHEN ${scope === undefined} THEN ${diff.now}::timestamptz ELSE members_checked_at END
     WHERE id = ${diff.segmentId}`.execute(db);
-  return { entered, exited };
+  return {
+    entered,
+    exited,
+    enteredIds: result.rows[0]?.entered_ids ?? [],
+    exitedIds: result.rows[0]?.exited_ids ?? [],
+  };
 }

@@ -140,8 +140,17 @@ export interface HitRow {
  * sent, are left out. Re-inserting a hit (a retried batch) changes nothing.
  */
 export async function insertHits(db: Db, hits: HitRow[]): Promise<number> {
-  if (hits.length === 0) return 0;
-  const result = await sql`
+  return (await insertHitsReturning(db, hits, false)).count;
+}
+
+/** insertHits that also says which hits were stored (for the webhook outbox). */
+export async function insertHitsReturning(
+  db: Db,
+  hits: HitRow[],
+  returnIds = true,
+): Promise<{ count: number; ids: string[] }> {
+  if (hits.length === 0) return { count: 0, ids: [] };
+  const result = await sql<{ id: string }>`
     INSERT INTO tracking_hits
       (id, workspace_id, campaign_id, contact_id, message_id, link_id, kind, occurred_at,
        user_agent, ip, classification, reason)
@@ -152,8 +161,12 @@ export async function insertHits(db: Db, hits: HitRow[]): Promise<number> {
       SELECT 1 FROM contacts c
       WHERE c.id = h.p AND c.workspace_id = h.w AND c.tracking_consent
     )
-    ON CONFLICT (id) DO NOTHING`.execute(db);
-  return Number(result.numAffectedRows ?? 0);
+    ON CONFLICT (id) DO NOTHING
+    ${returnIds ? sql`RETURNING id` : sql``}`.execute(db);
+  return {
+    count: Number(result.numAffectedRows ?? result.rows.length),
+    ids: result.rows.map((row) => row.id),
+  };
 }
 
 /**

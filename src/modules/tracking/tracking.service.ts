@@ -6,6 +6,7 @@ import { uuidv7 } from '../../lib/ids.js';
 import type { SecretKeyring } from '../../lib/secret-keys.js';
 import { verifyToken } from '../../lib/signed-tokens.js';
 import type { TemplateService } from '../templates/index.js';
+import { recordWebhookEvents, type WebhookEventInput, type WebhookSubscriptions } from '../webhooks/index.js';
 import {
   type ClassifiableHit,
   type ClassifierOptions,
@@ -35,6 +36,8 @@ export interface TrackingServiceDeps {
   batchSize: number;
   maxBuffered: number;
   classifier?: ClassifierOptions | undefined;
+  /** The outbound webhooks' message.opened / message.clicked: only recorded for workspaces that listen. */
+  webhooks?: Pick<WebhookSubscriptions, 'wants'> | undefined;
 }
 
 /** A hit as the endpoints see it, before classification and IP anonymization. */
@@ -245,7 +248,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         reason: label.reason,
       };
     });
-    await repo.insertHits(db, rows);
+    await insertWithWebhookEvents(rows, [...workspaceIds]);
     if (late.length > 0) await repo.relabelHits(db, late, clock.now());
     const now = clock.now();
     const delayed = new Map<string, string>();
@@ -254,6 +257,53 @@ export function createTrackingService(deps: TrackingServiceDeps) {
         delayed.set(h.campaignId, h.workspaceId);
     }
     if (delayed.size > 0) await repo.markDirty(db, delayed, now);
+  }
+
+  /**
+   * Inserts the batch; when some workspace of it listens for opens or clicks
+   * (cached subscription sets), in one transaction with a webhook event per
+   * stored hit, carrying its classification at write time (human, proxy,
+   * machine...; a later burst or honeypot may relabel the stored hit).
+   */
+  async function insertWithWebhookEvents(rows: repo.HitRow[], workspaceIds: string[]): Promise<void> {
+    const listening = new Set<string>();
+    if (deps.webhooks) {
+      for (const workspaceId of workspaceIds) {
+        for (const kind of ['open', 'click'] as const) {
+          const type = kind === 'open' ? 'message.opened' : 'message.clicked';
+          if (await deps.webhooks.wants(workspaceId, type)) listening.add(`${workspaceId}:${kind}`);
+        }
+      }
+    }
+    if (listening.size === 0) {
+      await repo.insertHits(db, rows);
+      return;
+    }
+    const at = clock.now();
+    await db.transaction().execute(async (trx) => {
+      const stored = new Set((await repo.insertHitsReturning(trx, rows)).ids);
+      const byWorkspace = new Map<string, WebhookEventInput[]>();
+      for (const row of rows) {
+        if (!stored.has(row.id) || !listening.has(`${row.workspace_id}:${row.kind}`)) continue;
+        const events = byWorkspace.get(row.workspace_id) ?? [];
+        events.push({
+          type: row.kind === 'open' ? 'message.opened' : 'message.clicked',
+          contactId: row.contact_id,
+          data: {
+            hit_id: row.id,
+            campaign_id: row.campaign_id,
+            message_id: row.message_id,
+            link_id: row.link_id,
+            occurred_at: row.occurred_at.toISOString(),
+            classification: row.classification,
+            reason: row.reason,
+          },
+        });
+        byWorkspace.set(row.workspace_id, events);
+      }
+      for (const [workspaceId, events] of byWorkspace)
+        await recordWebhookEvents(trx, workspaceId, at, events);
+    });
   }
 
   function enqueue(
