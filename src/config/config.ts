@@ -50,6 +50,9 @@ export interface Config {
   sendingIp: string | undefined;
   bounceMxHost: string | undefined;
   requireVerifiedDomains: boolean;
+  mailchimpBaseUrl: string | undefined;
+  mailchimpPageSize: number;
+  crmSyncIntervalMs: number;
 }
 
 export class ConfigError extends Error {

@@ -21,6 +21,7 @@ import {
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
+import { type CrmService, crmRoutes } from '../modules/crm/index.js';
 import {
   type DeliverabilityService,
   deliverabilityRoutes,
@@ -90,6 +91,7 @@ export interface RouteDeps {
   webhookBodyLimit: number;
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
+  crm: CrmService;
 }
 
 /**
@@ -146,4 +148,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
+  await app.register(crmRoutes({ crm: deps.crm }));
 }

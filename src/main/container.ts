@@ -41,6 +41,7 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
+import { createCrmService, crmTasks, MAILCHIMP_SYNC_TASK, realSleep } from '../modules/crm/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
@@ -379,6 +380,20 @@ export function createContainer(options: ContainerOptions) {
     }),
   });
 
+  const crm = createCrmService({
+    db,
+    clock,
+    keyring,
+    logger: logger.child({ component: 'crm' }),
+    jobs,
+    contacts,
+    lists,
+    attributes,
+    suppressions: deliverability,
+    mailchimp: { baseUrl: config.mailchimpBaseUrl, pageSize: config.mailchimpPageSize },
+    sleep: realSleep,
+  });
+
   const tasks = {
     ...importTasks({ imports }),
     ...trackingTasks({ tracking }),
@@ -393,6 +408,7 @@ export function createContainer(options: ContainerOptions) {
     ...throttlingTasks({ throttling }),
     ...sunsetTasks({ sunset }),
     ...engagementTasks({ engagement }),
+    ...crmTasks({ crm }),
   };
   runner = createJobRunner({
     db,
@@ -418,6 +434,7 @@ export function createContainer(options: ContainerOptions) {
       { task: SUNSET_TASK, everyMs: 86_400_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
+      { task: MAILCHIMP_SYNC_TASK, everyMs: config.crmSyncIntervalMs },
     ],
   });
 
@@ -523,6 +540,7 @@ export function createContainer(options: ContainerOptions) {
     imapPoller,
     throttling,
     sunset,
+    crm,
     routeDeps: {
       clock,
       jobs,
@@ -562,6 +580,7 @@ export function createContainer(options: ContainerOptions) {
       webhookBodyLimit: config.bodyLimitBytes,
       throttling,
       sunset,
+      crm,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

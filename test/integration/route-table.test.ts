@@ -34,6 +34,7 @@ function sampleRequest(
     .replace(/^\/v1\/automations\/:id/, `/v1/automations/${fixtures.automation?.id}`)
     .replace(/^\/v1\/throttles\/:id/, `/v1/throttles/${fixtures.throttle?.id}`)
     .replace(/^\/v1\/warmup-schedules\/:id/, `/v1/warmup-schedules/${fixtures.warmup?.id}`)
+    .replace(/^\/v1\/connectors\/runs\/:id/, `/v1/connectors/runs/${fixtures.connectorRun?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -167,6 +168,37 @@ beforeAll(async () => {
       email: 'suppressed-owner@example.com',
     });
   }
+  if (hasRoute('/v1/connectors/runs/:id')) {
+    // Written directly: a connection through the API needs a Mailchimp server (crm-mailchimp.test.ts has one).
+    const now = new Date();
+    const connectionId = '01900000-0000-7000-8000-00000000c001';
+    await t.container.db
+      .insertInto('crm_connections')
+      .values({
+        id: connectionId,
+        workspace_id: t.workspaceId,
+        provider: 'mailchimp',
+        settings: '{}',
+        secret: 'sealed',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    fixtures.connectorRun = await t.container.db
+      .insertInto('crm_sync_runs')
+      .values({
+        id: '01900000-0000-7000-8000-00000000c002',
+        workspace_id: t.workspaceId,
+        connection_id: connectionId,
+        kind: 'import',
+        status: 'completed',
+        since: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -191,6 +223,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/suppressions/:email': 'suppression',
   '/v1/throttles/:id': 'throttle',
   '/v1/warmup-schedules/:id': 'warmup',
+  '/v1/connectors/runs/:id': 'connectorRun',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */

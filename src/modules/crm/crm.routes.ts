@@ -1,0 +1,124 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { type TSchema, Type } from 'typebox';
+import { principalOf } from '../../http/auth.js';
+import { IdParams, responses } from '../../http/schemas.js';
+import { MailchimpConnectionBody, MailchimpConnectionSchema, RunSchema } from './crm.schemas.js';
+import type { CrmService } from './crm.service.js';
+
+/** Adds 502: the provider could not be reached or kept failing. */
+function withUpstream<T extends Record<number, TSchema>>(ok: T) {
+  return { ...responses(ok), 502: Type.Ref('Problem') };
+}
+
+export function crmRoutes(deps: { crm: CrmService }): FastifyPluginAsyncTypebox {
+  const { crm } = deps;
+  const tags = ['connectors'];
+  return async (app) => {
+    app.get(
+      '/v1/connectors',
+      {
+        config: { scope: 'settings:read' },
+        schema: {
+          tags,
+          summary: "The workspace's CRM connections (never their keys or tokens)",
+          response: responses({ 200: Type.Object({ data: Type.Array(MailchimpConnectionSchema) }) }),
+        },
+      },
+      async (request) => ({ data: await crm.connections(principalOf(request).workspaceId) }),
+    );
+
+    app.put(
+      '/v1/connectors/mailchimp',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Create or replace the Mailchimp connection',
+          description:
+            'Checks the API key, the audience and every mapped merge tag with Mailchimp before storing anything: ' +
+            'a key Mailchimp refuses gives 400 CONNECTOR_CREDENTIALS_REJECTED, an unknown audience, merge tag, list ' +
+            'or a bad mapping 400 CONNECTOR_INVALID (each problem in errors), Mailchimp unreachable 502 CONNECTOR_UNAVAILABLE.',
+          body: MailchimpConnectionBody,
+          response: withUpstream({ 200: MailchimpConnectionSchema }),
+        },
+      },
+      async (request) => crm.putMailchimp(principalOf(request).workspaceId, request.body),
+    );
+
+    app.delete(
+      '/v1/connectors/mailchimp',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Delete the Mailchimp connection and its run history',
+          description: 'Imported contacts, memberships and suppressions stay.',
+          response: responses({ 204: Type.Null() }),
+        },
+      },
+      async (request, reply) => {
+        await crm.remove(principalOf(request).workspaceId, 'mailchimp');
+        return reply.code(204).send(null);
+      },
+    );
+
+    for (const kind of ['import', 'sync'] as const) {
+      app.post(
+        `/v1/connectors/mailchimp/${kind}`,
+        {
+          config: { scope: 'contacts:write' },
+          schema: {
+            tags,
+            summary:
+              kind === 'import'
+                ? 'Import the whole Mailchimp audience (in the background)'
+                : 'Sync the members changed since the last run now (in the background)',
+            description:
+              'Returns 202 with the run; poll GET /v1/connectors/runs/{id}. While a run of the connection is unfinished, ' +
+              'the request returns that run (200) instead of starting another.' +
+              (kind === 'sync' ? ' 409 CONNECTOR_NOT_READY before the first import.' : ''),
+            response: responses({ 200: RunSchema, 202: RunSchema }),
+          },
+        },
+        async (request, reply) => {
+          const { run, created } = await crm.start(principalOf(request).workspaceId, 'mailchimp', kind);
+          if (!created) return reply.code(200).send(run);
+          return reply.code(202).header('location', `/v1/connectors/runs/${run.id}`).send(run);
+        },
+      );
+    }
+
+    app.get(
+      '/v1/connectors/mailchimp/runs',
+      {
+        config: { scope: 'contacts:read' },
+        schema: {
+          tags,
+          summary: "The Mailchimp connection's runs, newest first",
+          querystring: Type.Object(
+            { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) },
+            { additionalProperties: false },
+          ),
+          response: responses({ 200: Type.Object({ data: Type.Array(RunSchema) }) }),
+        },
+      },
+      async (request) => ({
+        data: await crm.runs(principalOf(request).workspaceId, 'mailchimp', request.query.limit ?? 20),
+      }),
+    );
+
+    app.get(
+      '/v1/connectors/runs/:id',
+      {
+        config: { scope: 'contacts:read' },
+        schema: {
+          tags,
+          summary: 'A connector run: status, progress, counts and problems',
+          params: IdParams,
+          response: responses({ 200: RunSchema }),
+        },
+      },
+      async (request) => crm.run(principalOf(request).workspaceId, request.params.id),
+    );
+  };
+}

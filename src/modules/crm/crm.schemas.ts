@@ -1,0 +1,114 @@
+import { Type } from 'typebox';
+import { NullableTimestamp, Timestamp } from '../../http/schemas.js';
+
+const AttributeName = Type.String({ minLength: 1, maxLength: 64 });
+const MergeFields = Type.Record(Type.String({ minLength: 1, maxLength: 10 }), AttributeName, {
+  description:
+    'Merge tag -> Herald attribute, e.g. {"FNAME": "first_name"}. Each tag must exist in the audience; an empty merge value leaves the attribute alone.',
+});
+
+const TagHandlingInput = Type.Object(
+  {
+    mode: Type.Union([Type.Literal('ignore'), Type.Literal('attribute'), Type.Literal('lists')], {
+      description:
+        'ignore: tags are not imported. attribute: the tag names as a JSON array in `attribute`. lists: members with a tag join the Herald list `lists[tag]` with the same status as their audience membership.',
+    }),
+    attribute: Type.Optional(AttributeName),
+    lists: Type.Optional(
+      Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.String({ format: 'uuid' })),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MailchimpConnectionBody = Type.Object(
+  {
+    api_key: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Mailchimp API key (…-us21). Required the first time; omit it later to keep the stored key. Stored encrypted, never returned.',
+      }),
+    ),
+    audience_id: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'The Mailchimp audience (list) id.',
+    }),
+    list_id: Type.String({
+      format: 'uuid',
+      description: "The Herald list that mirrors the audience's subscriptions.",
+    }),
+    merge_fields: Type.Optional(MergeFields),
+    tags: Type.Optional(TagHandlingInput),
+    sync_enabled: Type.Optional(
+      Type.Boolean({ description: 'Periodic sync of changes (HERALD_CRM_SYNC_INTERVAL_MS); default true.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const MailchimpConnectionSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    provider: Type.Literal('mailchimp'),
+    data_center: Type.String(),
+    audience_id: Type.String(),
+    audience_name: Type.String(),
+    list_id: Type.String({ format: 'uuid' }),
+    merge_fields: Type.Record(Type.String(), Type.String()),
+    tags: Type.Object(
+      {
+        mode: Type.String(),
+        attribute: Type.Optional(Type.String()),
+        lists: Type.Optional(Type.Record(Type.String(), Type.String())),
+      },
+      { additionalProperties: false },
+    ),
+    sync_enabled: Type.Boolean(),
+    synced_until: Type.Union([Timestamp, Type.Null()], {
+      description: 'The next sync reads members changed after this time (less a 5-minute overlap).',
+    }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { title: 'MailchimpConnection', additionalProperties: false },
+);
+
+export const RunSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    connection_id: Type.String({ format: 'uuid' }),
+    kind: Type.Union([Type.Literal('import'), Type.Literal('sync'), Type.Literal('push')]),
+    status: Type.Union([
+      Type.Literal('queued'),
+      Type.Literal('running'),
+      Type.Literal('completed'),
+      Type.Literal('failed'),
+    ]),
+    since: NullableTimestamp,
+    pages: Type.Integer(),
+    processed: Type.Integer({ description: 'Records read so far (the offset of the next page).' }),
+    total: Type.Union([Type.Integer(), Type.Null()]),
+    counts: Type.Record(Type.String(), Type.Integer(), {
+      description:
+        'fetched, contacts_created, contacts_updated, memberships_added / _changed / _unchanged / _kept_unsubscribed, suppressed, skipped_transactional, skipped_archived, failed.',
+    }),
+    problems: Type.Array(
+      Type.Object({
+        position: Type.Integer(),
+        email: Type.Union([Type.String(), Type.Null()]),
+        reason: Type.String(),
+      }),
+      { description: 'The first 100 records that could not be applied, with the reason.' },
+    ),
+    error: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why the run failed, or the last temporary error it is retrying after.',
+    }),
+    created_at: Timestamp,
+    started_at: NullableTimestamp,
+    finished_at: NullableTimestamp,
+  },
+  { title: 'ConnectorRun', additionalProperties: false },
+);

@@ -1,0 +1,563 @@
+import type { Logger } from 'pino';
+import type { CrmProvider, CrmRunKind, CrmRunProblem, Db } from '../../db/index.js';
+import type { JobQueue } from '../../jobs/index.js';
+import type { Clock } from '../../lib/clock.js';
+import { DomainError, type ErrorDetail } from '../../lib/errors.js';
+import { uuidv7 } from '../../lib/ids.js';
+import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
+import { ATTRIBUTE_NAME, type AttributeService } from '../attributes/index.js';
+import type { ConsentOrigin } from '../consent/index.js';
+import type { ContactService } from '../contacts/index.js';
+import type { ListService } from '../lists/index.js';
+import { ConnectorError, type Sleep } from './connector-http.js';
+import * as repo from './crm.repository.js';
+import { createMailchimpClient, dataCenterOf, type MailchimpMember } from './mailchimp-client.js';
+import {
+  type MailchimpSettings,
+  memberAttributes,
+  optInEvidence,
+  planFor,
+  type TagHandling,
+  tagLists,
+} from './mailchimp-mapping.js';
+
+export const CRM_RUN_TASK = 'crm.run';
+export const MAILCHIMP_SYNC_TASK = 'crm.mailchimp.sync';
+
+/** Mailchimp's last_changed is the provider's clock: each sync reads this much before the previous one began. */
+const SYNC_OVERLAP_MS = 5 * 60_000;
+/** Problems with single records kept per run (the counts hold them all). */
+const MAX_PROBLEMS = 100;
+const MERGE_TAG = /^[A-Z0-9_]{1,10}$/;
+
+export interface CrmRunPayload {
+  workspaceId: string;
+  runId: string;
+}
+
+export interface MailchimpConnectionInput {
+  /** Required the first time; omitted later keeps the stored key. */
+  api_key?: string | undefined;
+  audience_id: string;
+  list_id: string;
+  merge_fields?: Record<string, string> | undefined;
+  tags?:
+    | {
+        mode: 'ignore' | 'attribute' | 'lists';
+        attribute?: string | undefined;
+        lists?: Record<string, string> | undefined;
+      }
+    | undefined;
+  sync_enabled?: boolean | undefined;
+}
+
+export interface MailchimpConnectionView {
+  id: string;
+  provider: 'mailchimp';
+  data_center: string;
+  audience_id: string;
+  audience_name: string;
+  list_id: string;
+  merge_fields: Record<string, string>;
+  tags: TagHandling;
+  sync_enabled: boolean;
+  synced_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface RunView {
+  id: string;
+  connection_id: string;
+  kind: CrmRunKind;
+  status: repo.RunRow['status'];
+  since: Date | null;
+  pages: number;
+  processed: number;
+  total: number | null;
+  counts: Record<string, number>;
+  problems: CrmRunProblem[];
+  error: string | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export interface CrmServiceDeps {
+  db: Db;
+  clock: Clock;
+  keyring: SecretKeyring;
+  logger: Logger;
+  jobs: Pick<JobQueue, 'enqueue'>;
+  contacts: Pick<ContactService, 'upsert'>;
+  lists: Pick<ListService, 'get' | 'applyExternalStatus'>;
+  attributes: Pick<AttributeService, 'definitions'>;
+  /** The deliverability module's suppression list (cleaned addresses go there). */
+  suppressions: {
+    addSuppression(
+      workspaceId: string,
+      input: { email: string; reason?: 'hard_bounce'; note?: string },
+      by: { source: string; id?: string | null },
+    ): Promise<unknown>;
+  };
+  mailchimp: { baseUrl?: string | undefined; pageSize: number };
+  /** Waits between retries; tests pass one that returns at once. */
+  sleep: Sleep;
+}
+
+function secretContext(id: string): string {
+  return `crm:${id}`;
+}
+
+export function createCrmService(deps: CrmServiceDeps) {
+  const { db, clock, keyring } = deps;
+
+  function invalid(message: string, details: ErrorDetail[]): DomainError {
+    return new DomainError('CONNECTOR_INVALID', message, details);
+  }
+
+  /** A provider's refusal during configuration, as the error the user sees. */
+  function configError(error: unknown, path: string): never {
+    if (!(error instanceof ConnectorError)) throw error;
+    if (error.kind === 'credentials')
+      throw new DomainError('CONNECTOR_CREDENTIALS_REJECTED', error.message, [
+        { path: '/api_key', message: 'refused by the provider' },
+      ]);
+    if (error.kind === 'not_found')
+      throw invalid(error.message, [{ path, message: 'the provider does not know this id' }]);
+    if (error.kind === 'unavailable') throw new DomainError('CONNECTOR_UNAVAILABLE', error.message);
+    throw invalid(error.message, [{ path, message: 'refused by the provider' }]);
+  }
+
+  function mailchimpView(row: repo.ConnectionRow): MailchimpConnectionView {
+    const settings = row.settings as unknown as MailchimpSettings & { data_center: string };
+    return {
+      id: row.id,
+      provider: 'mailchimp',
+      data_center: settings.data_center,
+      audience_id: settings.audience_id,
+      audience_name: settings.audience_name,
+      list_id: settings.list_id,
+      merge_fields: settings.merge_fields,
+      tags: settings.tags,
+      sync_enabled: row.sync_enabled,
+      synced_until: row.synced_until,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  function runView(row: repo.RunRow): RunView {
+    return {
+      id: row.id,
+      connection_id: row.connection_id,
+      kind: row.kind,
+      status: row.status,
+      since: row.since,
+      pages: row.pages,
+      processed: row.next_offset,
+      total: row.total,
+      counts: row.counts,
+      problems: row.problems,
+      error: row.error,
+      created_at: row.created_at,
+      started_at: row.started_at,
+      finished_at: row.finished_at,
+    };
+  }
+
+  function mailchimpClient(apiKey: string, signal?: AbortSignal) {
+    return createMailchimpClient({
+      apiKey,
+      baseUrl: deps.mailchimp.baseUrl,
+      sleep: deps.sleep,
+      now: () => clock.now().getTime(),
+      signal,
+    });
+  }
+
+  async function requireConnection(workspaceId: string, provider: CrmProvider): Promise<repo.ConnectionRow> {
+    const row = await repo.findConnection(db, workspaceId, provider);
+    if (!row) {
+      throw new DomainError(
+        'CONNECTOR_NOT_FOUND',
+        `this workspace has no ${provider} connection; create it with PUT /v1/connectors/${provider}`,
+      );
+    }
+    return row;
+  }
+
+  /** Checks what can be checked without the provider, all at once. */
+  async function checkMailchimpInput(
+    workspaceId: string,
+    input: MailchimpConnectionInput,
+    storedKey: string | undefined,
+  ): Promise<{ apiKey: string; tags: TagHandling; merge: Record<string, string> }> {
+    const errors: ErrorDetail[] = [];
+    const apiKey = input.api_key?.trim() ?? storedKey;
+    if (apiKey === undefined)
+      errors.push({ path: '/api_key', message: 'required when creating the connection' });
+    else if (!dataCenterOf(apiKey))
+      errors.push({
+        path: '/api_key',
+        message: 'not a Mailchimp API key: it looks like 0123456789abcdef0123456789abcdef-us21',
+      });
+    const merge = input.merge_fields ?? {};
+    for (const [tag, attribute] of Object.entries(merge)) {
+      if (!MERGE_TAG.test(tag))
+        errors.push({
+          path: `/merge_fields/${tag}`,
+          message: `"${tag}" is not a merge tag: merge tags are 1-10 upper-case letters, digits or _ (FNAME)`,
+        });
+      if (!ATTRIBUTE_NAME.test(attribute))
+        errors.push({
+          path: `/merge_fields/${tag}`,
+          message: `"${attribute}" is not an attribute name: start with a letter or _, then letters, digits, _ . - (max 64)`,
+        });
+    }
+    const definitions = await deps.attributes.definitions(workspaceId);
+    let tags: TagHandling = { mode: 'ignore' };
+    const given = input.tags ?? { mode: 'ignore' };
+    if (given.mode === 'attribute') {
+      const attribute = given.attribute ?? '';
+      if (!ATTRIBUTE_NAME.test(attribute))
+        errors.push({
+          path: '/tags/attribute',
+          message: 'attribute mode needs the attribute name that holds the tags',
+        });
+      else if (definitions.has(attribute) && definitions.get(attribute) !== 'json')
+        errors.push({
+          path: '/tags/attribute',
+          message: `attribute "${attribute}" is defined as ${definitions.get(attribute)}; tags are a JSON array, so it must be json (or undefined)`,
+        });
+      else tags = { mode: 'attribute', attribute };
+    } else if (given.mode === 'lists') {
+      const lists = given.lists ?? {};
+      if (Object.keys(lists).length === 0)
+        errors.push({ path: '/tags/lists', message: 'lists mode needs at least one tag name -> list id' });
+      for (const [tag, listId] of Object.entries(lists)) {
+        try {
+          await deps.lists.get(workspaceId, listId);
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          errors.push({
+            path: `/tags/lists/${tag}`,
+            message: `list ${listId} does not exist in this workspace`,
+          });
+        }
+      }
+      tags = { mode: 'lists', lists };
+    }
+    try {
+      await deps.lists.get(workspaceId, input.list_id);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      errors.push({ path: '/list_id', message: `list ${input.list_id} does not exist in this workspace` });
+    }
+    if (errors.length > 0 || apiKey === undefined) {
+      throw invalid(
+        `the Mailchimp connection is not valid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+        errors,
+      );
+    }
+    return { apiKey, tags, merge };
+  }
+
+  async function enqueueRun(
+    connection: repo.ConnectionRow,
+    kind: CrmRunKind,
+    since: Date | null,
+  ): Promise<{ run: RunView; created: boolean }> {
+    return db.transaction().execute(async (trx) => {
+      const now = clock.now();
+      const row = await repo.insertRun(trx, {
+        id: uuidv7(now.getTime()),
+        workspace_id: connection.workspace_id,
+        connection_id: connection.id,
+        kind,
+        status: 'queued',
+        since,
+        created_at: now,
+        updated_at: now,
+      });
+      if (!row) {
+        const active = await repo.activeRun(trx, connection.workspace_id, connection.id);
+        if (!active) throw new Error('an unfinished run blocked the insert but cannot be read');
+        return { run: runView(active), created: false };
+      }
+      const payload: CrmRunPayload = { workspaceId: connection.workspace_id, runId: row.id };
+      await deps.jobs.enqueue(
+        CRM_RUN_TASK,
+        payload,
+        { workspaceId: connection.workspace_id, idempotencyKey: row.id, maxAttempts: 10 },
+        trx,
+      );
+      return { run: runView(row), created: true };
+    });
+  }
+
+  /** Applies one Mailchimp member; returns the outcome counted in the run. */
+  async function applyMailchimpMember(
+    connection: repo.ConnectionRow,
+    settings: MailchimpSettings,
+    run: repo.RunRow,
+    member: MailchimpMember,
+  ): Promise<string[]> {
+    const workspaceId = connection.workspace_id;
+    const plan = planFor(member.status);
+    if (plan.action === 'skip') return [`skipped_${plan.why}`];
+    if (plan.action === 'suppress') {
+      await deps.suppressions.addSuppression(
+        workspaceId,
+        {
+          email: member.email_address,
+          reason: 'hard_bounce',
+          note: `cleaned in Mailchimp audience ${settings.audience_id}`,
+        },
+        { source: 'mailchimp', id: connection.id },
+      );
+      return ['suppressed'];
+    }
+    const origin: ConsentOrigin = { source: 'import', sourceId: run.id };
+    const written = await deps.contacts.upsert(
+      workspaceId,
+      { email: member.email_address, attributes: memberAttributes(member, settings) },
+      origin,
+    );
+    const evidence = optInEvidence(member);
+    const detail = {
+      provider: 'mailchimp',
+      audience_id: settings.audience_id,
+      mailchimp_status: member.status,
+      ...(evidence.opt_in_at ? { opt_in_at: evidence.opt_in_at } : {}),
+    };
+    const listOrigin: ConsentOrigin = { ...origin, ip: evidence.ip };
+    const outcomes = [written.created ? 'contacts_created' : 'contacts_updated'];
+    for (const listId of [settings.list_id, ...tagLists(member, settings)]) {
+      const result = await deps.lists.applyExternalStatus(
+        workspaceId,
+        listId,
+        written.contact.id,
+        plan.status,
+        listOrigin,
+        detail,
+      );
+      outcomes.push(`memberships_${result}`);
+    }
+    return outcomes;
+  }
+
+  async function runMailchimp(
+    connection: repo.ConnectionRow,
+    run: repo.RunRow,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const settings = connection.settings as unknown as MailchimpSettings;
+    const client = mailchimpClient(
+      decryptSecret(keyring, connection.secret, secretContext(connection.id)),
+      signal,
+    );
+    const counts = { ...run.counts };
+    const problems = [...run.problems];
+    let offset = run.next_offset;
+    let pages = run.pages;
+    const count = deps.mailchimp.pageSize;
+    for (;;) {
+      signal?.throwIfAborted();
+      const page = await client.members(settings.audience_id, { count, offset, since: run.since });
+      for (const [index, member] of page.members.entries()) {
+        try {
+          for (const outcome of await applyMailchimpMember(connection, settings, run, member)) {
+            counts[outcome] = (counts[outcome] ?? 0) + 1;
+          }
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          counts.failed = (counts.failed ?? 0) + 1;
+          if (problems.length < MAX_PROBLEMS)
+            problems.push({
+              position: offset + index,
+              email: member.email_address ?? null,
+              reason: error.message,
+            });
+        }
+      }
+      counts.fetched = (counts.fetched ?? 0) + page.members.length;
+      offset += page.members.length;
+      pages += 1;
+      const done = page.members.length < count || offset >= page.total_items;
+      // Progress after every page: a crash resumes at the next one, and the page just done is never lost.
+      await repo.updateRun(
+        db,
+        run.id,
+        {
+          next_offset: offset,
+          pages,
+          total: page.total_items,
+          counts,
+          problems,
+          ...(done ? { status: 'completed', finished_at: clock.now() } : {}),
+        },
+        clock.now(),
+      );
+      if (done) break;
+    }
+    // The next sync reads changes from when this run was asked for (members changed while it paged included).
+    await repo.setSyncedUntil(db, connection.workspace_id, connection.id, run.created_at);
+  }
+
+  async function failRun(runId: string, message: string): Promise<void> {
+    await repo.updateRun(
+      db,
+      runId,
+      { status: 'failed', error: message, finished_at: clock.now() },
+      clock.now(),
+    );
+  }
+
+  return {
+    async connections(workspaceId: string): Promise<MailchimpConnectionView[]> {
+      const mailchimp = await repo.findConnection(db, workspaceId, 'mailchimp');
+      return mailchimp ? [mailchimpView(mailchimp)] : [];
+    },
+
+    /**
+     * Creates or replaces the workspace's Mailchimp connection. The key, the
+     * audience and every mapped merge tag are checked with Mailchimp first, so
+     * a saved connection is one that worked; nothing is stored on an error.
+     */
+    async putMailchimp(
+      workspaceId: string,
+      input: MailchimpConnectionInput,
+    ): Promise<MailchimpConnectionView> {
+      const existing = await repo.findConnection(db, workspaceId, 'mailchimp');
+      const storedKey = existing
+        ? decryptSecret(keyring, existing.secret, secretContext(existing.id))
+        : undefined;
+      const { apiKey, tags, merge } = await checkMailchimpInput(workspaceId, input, storedKey);
+      const client = mailchimpClient(apiKey);
+      const audienceId = input.audience_id.trim();
+      const audience = await client
+        .audience(audienceId)
+        .catch((error: unknown) => configError(error, '/audience_id'));
+      const available = await client
+        .mergeFields(audienceId)
+        .catch((error: unknown) => configError(error, '/audience_id'));
+      const known = new Set(available.map((f) => f.tag));
+      const unknown = Object.keys(merge).filter((tag) => !known.has(tag));
+      if (unknown.length > 0) {
+        throw invalid(
+          `audience "${audience.name}" has no merge field ${unknown.join(', ')}; its merge fields are ${[...known].join(', ') || 'none'}`,
+          unknown.map((tag) => ({
+            path: `/merge_fields/${tag}`,
+            message: 'no such merge field in the audience',
+          })),
+        );
+      }
+      const now = clock.now();
+      const id = existing?.id ?? uuidv7(now.getTime());
+      const settings = {
+        data_center: dataCenterOf(apiKey),
+        audience_id: audience.id,
+        audience_name: audience.name,
+        list_id: input.list_id,
+        merge_fields: merge,
+        tags,
+      };
+      const row = await repo.saveConnection(db, {
+        id,
+        workspace_id: workspaceId,
+        provider: 'mailchimp',
+        settings: JSON.stringify(settings),
+        secret: encryptSecret(keyring, apiKey, secretContext(id)),
+        sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
+        created_at: now,
+        updated_at: now,
+      });
+      return mailchimpView(row);
+    },
+
+    async remove(workspaceId: string, provider: CrmProvider): Promise<void> {
+      if (!(await repo.deleteConnection(db, workspaceId, provider)))
+        await requireConnection(workspaceId, provider);
+    },
+
+    /**
+     * Starts an import (every member) or a sync (members changed since the
+     * last run). While a run is unfinished, asking again returns that run.
+     */
+    async start(workspaceId: string, provider: CrmProvider, kind: CrmRunKind) {
+      const connection = await requireConnection(workspaceId, provider);
+      let since: Date | null = null;
+      if (kind === 'sync') {
+        if (!connection.synced_until) {
+          throw new DomainError(
+            'CONNECTOR_NOT_READY',
+            `the ${provider} connection has not been imported yet: POST /v1/connectors/${provider}/import first; syncs then read only the changes`,
+          );
+        }
+        since = new Date(connection.synced_until.getTime() - SYNC_OVERLAP_MS);
+      }
+      return enqueueRun(connection, kind, since);
+    },
+
+    /** Newest first; none when the workspace has no such connection. */
+    async runs(workspaceId: string, provider: CrmProvider, limit: number): Promise<RunView[]> {
+      const connection = await repo.findConnection(db, workspaceId, provider);
+      if (!connection) return [];
+      return (await repo.listRuns(db, workspaceId, connection.id, { limit })).slice(0, limit).map(runView);
+    },
+
+    async run(workspaceId: string, id: string): Promise<RunView> {
+      const row = await repo.findRun(db, workspaceId, id);
+      if (!row)
+        throw new DomainError('CONNECTOR_RUN_NOT_FOUND', `run ${id} does not exist in this workspace`);
+      return runView(row);
+    },
+
+    /** The job: runs (or resumes) one run. Provider errors the user must fix fail the run at once. */
+    async execute(payload: CrmRunPayload, signal?: AbortSignal): Promise<void> {
+      const run = await repo.findRunForJob(db, payload.runId);
+      if (!run || run.workspace_id !== payload.workspaceId) return;
+      if (run.status === 'completed' || run.status === 'failed') return;
+      const connection = await repo.findConnectionById(db, run.workspace_id, run.connection_id);
+      if (!connection) return failRun(run.id, 'the connection was deleted');
+      const now = clock.now();
+      await repo.updateRun(
+        db,
+        run.id,
+        { status: 'running', ...(run.started_at ? {} : { started_at: now }) },
+        now,
+      );
+      try {
+        if (connection.provider === 'mailchimp') await runMailchimp(connection, run, signal);
+        else await failRun(run.id, `no runner for ${connection.provider} ${run.kind}`);
+      } catch (error) {
+        if (error instanceof ConnectorError && error.kind !== 'unavailable') {
+          deps.logger.warn({ run_id: run.id, kind: error.kind }, 'connector run failed');
+          return failRun(run.id, error.message);
+        }
+        // Unavailable (429/5xx past the retries, network): the job retries and resumes at the stored page.
+        if (error instanceof Error) await repo.updateRun(db, run.id, { error: error.message }, clock.now());
+        throw error;
+      }
+    },
+
+    /** The job gave up: the run is marked failed with the last error, not left running. */
+    async abandon(payload: CrmRunPayload, reason: string): Promise<void> {
+      const run = await repo.findRunForJob(db, payload.runId);
+      if (run && run.status !== 'completed') await failRun(run.id, reason);
+    },
+
+    /** The periodic task: a sync run for every enabled, imported Mailchimp connection without one running. */
+    async scheduleSyncs(): Promise<number> {
+      let started = 0;
+      for (const connection of await repo.connectionsToSync(db, 'mailchimp')) {
+        const since = new Date((connection.synced_until as Date).getTime() - SYNC_OVERLAP_MS);
+        if ((await enqueueRun(connection, 'sync', since)).created) started += 1;
+      }
+      return started;
+    },
+  };
+}
+
+export type CrmService = ReturnType<typeof createCrmService>;

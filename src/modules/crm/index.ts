@@ -1,0 +1,10 @@
+export { ConnectorError, realSleep, retryAfterMs, type Sleep } from './connector-http.js';
+export { crmTasks } from './crm.jobs.js';
+export { crmRoutes } from './crm.routes.js';
+export {
+  CRM_RUN_TASK,
+  type CrmService,
+  createCrmService,
+  MAILCHIMP_SYNC_TASK,
+  type RunView,
+} from './crm.service.js';
