@@ -52,6 +52,7 @@ export interface Config {
   requireVerifiedDomains: boolean;
   mailchimpBaseUrl: string | undefined;
   mailchimpPageSize: number;
+  hubspotBaseUrl: string | undefined;
   crmSyncIntervalMs: number;
 }
 

@@ -359,6 +359,12 @@ export const SETTINGS = {
     description:
       'Base URL of the Mailchimp Marketing API, instead of https://<dc>.api.mailchimp.com/3.0 taken from the API key (a proxy, or a local server in tests).',
   },
+  hubspotBaseUrl: {
+    env: 'HERALD_HUBSPOT_BASE_URL',
+    type: 'url',
+    description:
+      'Base URL of the HubSpot API instead of https://api.hubapi.com (a proxy, or a local server in tests).',
+  },
   mailchimpPageSize: {
     env: 'HERALD_MAILCHIMP_PAGE_SIZE',
     type: 'integer',

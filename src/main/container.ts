@@ -41,7 +41,13 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
-import { createCrmService, crmTasks, MAILCHIMP_SYNC_TASK, realSleep } from '../modules/crm/index.js';
+import {
+  createCrmService,
+  crmTasks,
+  MAILCHIMP_SYNC_TASK,
+  realSleep,
+  shareUnlessDoNotSell,
+} from '../modules/crm/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
@@ -391,6 +397,8 @@ export function createContainer(options: ContainerOptions) {
     attributes,
     suppressions: deliverability,
     mailchimp: { baseUrl: config.mailchimpBaseUrl, pageSize: config.mailchimpPageSize },
+    hubspot: { baseUrl: config.hubspotBaseUrl },
+    mayShare: shareUnlessDoNotSell,
     sleep: realSleep,
   });
 

@@ -122,6 +122,8 @@ export async function startFakeMailchimp(
   }
 
   const server: Server = createServer(handle);
+  // Longer than a page takes to apply, so a kept-alive connection is not closed under the client.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const fake: FakeMailchimp = {

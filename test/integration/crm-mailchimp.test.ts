@@ -380,6 +380,8 @@ function serviceDeps() {
     attributes: c.attributes,
     suppressions: c.routeDeps.deliverability,
     mailchimp: { baseUrl: mc.baseUrl, pageSize: 10 },
+    hubspot: {},
+    mayShare: () => true,
     sleep: async (ms: number) => {
       sleeps.push(ms);
     },

@@ -2,7 +2,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, responses } from '../../http/schemas.js';
-import { MailchimpConnectionBody, MailchimpConnectionSchema, RunSchema } from './crm.schemas.js';
+import {
+  HubspotConnectionBody,
+  HubspotConnectionSchema,
+  MailchimpConnectionBody,
+  MailchimpConnectionSchema,
+  RunSchema,
+} from './crm.schemas.js';
 import type { CrmService } from './crm.service.js';
 
 /** Adds 502: the provider could not be reached or kept failing. */
@@ -21,7 +27,11 @@ export function crmRoutes(deps: { crm: CrmService }): FastifyPluginAsyncTypebox 
         schema: {
           tags,
           summary: "The workspace's CRM connections (never their keys or tokens)",
-          response: responses({ 200: Type.Object({ data: Type.Array(MailchimpConnectionSchema) }) }),
+          response: responses({
+            200: Type.Object({
+              data: Type.Array(Type.Union([MailchimpConnectionSchema, HubspotConnectionSchema])),
+            }),
+          }),
         },
       },
       async (request) => ({ data: await crm.connections(principalOf(request).workspaceId) }),
@@ -45,67 +55,93 @@ export function crmRoutes(deps: { crm: CrmService }): FastifyPluginAsyncTypebox 
       async (request) => crm.putMailchimp(principalOf(request).workspaceId, request.body),
     );
 
-    app.delete(
-      '/v1/connectors/mailchimp',
+    app.put(
+      '/v1/connectors/hubspot',
       {
         config: { scope: 'settings:write' },
         schema: {
           tags,
-          summary: 'Delete the Mailchimp connection and its run history',
-          description: 'Imported contacts, memberships and suppressions stay.',
-          response: responses({ 204: Type.Null() }),
+          summary: 'Create or replace the HubSpot connection',
+          description:
+            'Checks the token and every mapped property with HubSpot before storing anything: a token HubSpot refuses ' +
+            'gives 400 CONNECTOR_CREDENTIALS_REJECTED, an unknown property or a bad name 400 CONNECTOR_INVALID, ' +
+            'HubSpot unreachable 502 CONNECTOR_UNAVAILABLE.',
+          body: HubspotConnectionBody,
+          response: withUpstream({ 200: HubspotConnectionSchema }),
         },
       },
-      async (request, reply) => {
-        await crm.remove(principalOf(request).workspaceId, 'mailchimp');
-        return reply.code(204).send(null);
-      },
+      async (request) => crm.putHubspot(principalOf(request).workspaceId, request.body),
     );
 
-    for (const kind of ['import', 'sync'] as const) {
-      app.post(
-        `/v1/connectors/mailchimp/${kind}`,
+    const providers = [
+      { provider: 'mailchimp', name: 'Mailchimp', kinds: ['import', 'sync'] },
+      { provider: 'hubspot', name: 'HubSpot', kinds: ['import', 'sync', 'push'] },
+    ] as const;
+    for (const { provider, name, kinds } of providers) {
+      app.delete(
+        `/v1/connectors/${provider}`,
         {
-          config: { scope: 'contacts:write' },
+          config: { scope: 'settings:write' },
           schema: {
             tags,
-            summary:
-              kind === 'import'
-                ? 'Import the whole Mailchimp audience (in the background)'
-                : 'Sync the members changed since the last run now (in the background)',
-            description:
-              'Returns 202 with the run; poll GET /v1/connectors/runs/{id}. While a run of the connection is unfinished, ' +
-              'the request returns that run (200) instead of starting another.' +
-              (kind === 'sync' ? ' 409 CONNECTOR_NOT_READY before the first import.' : ''),
-            response: responses({ 200: RunSchema, 202: RunSchema }),
+            summary: `Delete the ${name} connection and its run history`,
+            description: 'Imported contacts, memberships and suppressions stay.',
+            response: responses({ 204: Type.Null() }),
           },
         },
         async (request, reply) => {
-          const { run, created } = await crm.start(principalOf(request).workspaceId, 'mailchimp', kind);
-          if (!created) return reply.code(200).send(run);
-          return reply.code(202).header('location', `/v1/connectors/runs/${run.id}`).send(run);
+          await crm.remove(principalOf(request).workspaceId, provider);
+          return reply.code(204).send(null);
         },
       );
-    }
 
-    app.get(
-      '/v1/connectors/mailchimp/runs',
-      {
-        config: { scope: 'contacts:read' },
-        schema: {
-          tags,
-          summary: "The Mailchimp connection's runs, newest first",
-          querystring: Type.Object(
-            { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) },
-            { additionalProperties: false },
-          ),
-          response: responses({ 200: Type.Object({ data: Type.Array(RunSchema) }) }),
+      for (const kind of kinds) {
+        app.post(
+          `/v1/connectors/${provider}/${kind}`,
+          {
+            config: { scope: 'contacts:write' },
+            schema: {
+              tags,
+              summary:
+                kind === 'import'
+                  ? `Import every ${name} contact (in the background)`
+                  : kind === 'sync'
+                    ? `Pull the ${name} contacts changed since the last run now (in the background)`
+                    : 'Push Herald contacts changed since the last push to HubSpot now (in the background)',
+              description:
+                'Returns 202 with the run; poll GET /v1/connectors/runs/{id}. While a run of the connection is unfinished, ' +
+                'the request returns that run (200) instead of starting another.' +
+                (kind === 'sync' ? ' 409 CONNECTOR_NOT_READY before the first import.' : ''),
+              response: responses({ 200: RunSchema, 202: RunSchema }),
+            },
+          },
+          async (request, reply) => {
+            const { run, created } = await crm.start(principalOf(request).workspaceId, provider, kind);
+            if (!created) return reply.code(200).send(run);
+            return reply.code(202).header('location', `/v1/connectors/runs/${run.id}`).send(run);
+          },
+        );
+      }
+
+      app.get(
+        `/v1/connectors/${provider}/runs`,
+        {
+          config: { scope: 'contacts:read' },
+          schema: {
+            tags,
+            summary: `The ${name} connection's runs, newest first`,
+            querystring: Type.Object(
+              { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })) },
+              { additionalProperties: false },
+            ),
+            response: responses({ 200: Type.Object({ data: Type.Array(RunSchema) }) }),
+          },
         },
-      },
-      async (request) => ({
-        data: await crm.runs(principalOf(request).workspaceId, 'mailchimp', request.query.limit ?? 20),
-      }),
-    );
+        async (request) => ({
+          data: await crm.runs(principalOf(request).workspaceId, provider, request.query.limit ?? 20),
+        }),
+      );
+    }
 
     app.get(
       '/v1/connectors/runs/:id',

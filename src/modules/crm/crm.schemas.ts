@@ -112,3 +112,44 @@ export const RunSchema = Type.Object(
   },
   { title: 'ConnectorRun', additionalProperties: false },
 );
+
+export const HubspotConnectionBody = Type.Object(
+  {
+    token: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description:
+          'HubSpot private app token (scopes crm.objects.contacts.read and .write, crm.schemas.contacts.read). Required the first time; omit it later to keep the stored one. Stored encrypted, never returned.',
+      }),
+    ),
+    properties: Type.Record(Type.String({ minLength: 1, maxLength: 100 }), AttributeName, {
+      description:
+        'HubSpot contact property (internal name) -> Herald attribute, used both ways: pulls set the attribute, pushes send it. email is always the key.',
+    }),
+    sync_enabled: Type.Optional(
+      Type.Boolean({ description: 'Periodic pull of changed contacts; default true.' }),
+    ),
+    push_enabled: Type.Optional(
+      Type.Boolean({ description: 'Push Herald changes to HubSpot after every pull; default true.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const HubspotConnectionSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    provider: Type.Literal('hubspot'),
+    properties: Type.Record(Type.String(), Type.String()),
+    sync_enabled: Type.Boolean(),
+    push_enabled: Type.Boolean(),
+    synced_until: NullableTimestamp,
+    pushed_until: Type.Union([Timestamp, Type.Null()], {
+      description: 'Herald contacts changed at or after this time are in the next push.',
+    }),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { title: 'HubspotConnection', additionalProperties: false },
+);

@@ -7,10 +7,11 @@ import { uuidv7 } from '../../lib/ids.js';
 import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import { ATTRIBUTE_NAME, type AttributeService } from '../attributes/index.js';
 import type { ConsentOrigin } from '../consent/index.js';
-import type { ContactService } from '../contacts/index.js';
+import type { Contact, ContactService } from '../contacts/index.js';
 import type { ListService } from '../lists/index.js';
 import { ConnectorError, type Sleep } from './connector-http.js';
 import * as repo from './crm.repository.js';
+import { createHubspotClient, HUBSPOT_BATCH, type HubspotContact } from './hubspot-client.js';
 import { createMailchimpClient, dataCenterOf, type MailchimpMember } from './mailchimp-client.js';
 import {
   type MailchimpSettings,
@@ -66,6 +67,37 @@ export interface MailchimpConnectionView {
   updated_at: Date;
 }
 
+const HUBSPOT_PROPERTY = /^[a-z0-9_]{1,100}$/;
+
+export interface HubspotConnectionInput {
+  /** Private app token; required the first time, omitted later keeps the stored one. */
+  token?: string | undefined;
+  /** HubSpot contact property -> Herald attribute, used in both directions. */
+  properties: Record<string, string>;
+  sync_enabled?: boolean | undefined;
+  /** Push Herald changes to HubSpot after every sync; default true. */
+  push_enabled?: boolean | undefined;
+}
+
+interface HubspotSettings {
+  properties: Record<string, string>;
+  push_enabled: boolean;
+}
+
+export interface HubspotConnectionView {
+  id: string;
+  provider: 'hubspot';
+  properties: Record<string, string>;
+  sync_enabled: boolean;
+  push_enabled: boolean;
+  synced_until: Date | null;
+  pushed_until: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type ConnectionView = MailchimpConnectionView | HubspotConnectionView;
+
 export interface RunView {
   id: string;
   connection_id: string;
@@ -89,7 +121,7 @@ export interface CrmServiceDeps {
   keyring: SecretKeyring;
   logger: Logger;
   jobs: Pick<JobQueue, 'enqueue'>;
-  contacts: Pick<ContactService, 'upsert'>;
+  contacts: Pick<ContactService, 'upsert' | 'list'>;
   lists: Pick<ListService, 'get' | 'applyExternalStatus'>;
   attributes: Pick<AttributeService, 'definitions'>;
   /** The deliverability module's suppression list (cleaned addresses go there). */
@@ -101,6 +133,12 @@ export interface CrmServiceDeps {
     ): Promise<unknown>;
   };
   mailchimp: { baseUrl?: string | undefined; pageSize: number };
+  hubspot: { baseUrl?: string | undefined };
+  /**
+   * Whether a contact may be sent to a CRM (HubSpot push). The container wires
+   * the CCPA do-not-sell rule here; a contact refused is never pushed.
+   */
+  mayShare: (contact: Contact) => boolean;
   /** Waits between retries; tests pass one that returns at once. */
   sleep: Sleep;
 }
@@ -117,11 +155,11 @@ export function createCrmService(deps: CrmServiceDeps) {
   }
 
   /** A provider's refusal during configuration, as the error the user sees. */
-  function configError(error: unknown, path: string): never {
+  function configError(error: unknown, path: string, credentialPath = '/api_key'): never {
     if (!(error instanceof ConnectorError)) throw error;
     if (error.kind === 'credentials')
       throw new DomainError('CONNECTOR_CREDENTIALS_REJECTED', error.message, [
-        { path: '/api_key', message: 'refused by the provider' },
+        { path: credentialPath, message: 'refused by the provider' },
       ]);
     if (error.kind === 'not_found')
       throw invalid(error.message, [{ path, message: 'the provider does not know this id' }]);
@@ -145,6 +183,156 @@ export function createCrmService(deps: CrmServiceDeps) {
       created_at: row.created_at,
       updated_at: row.updated_at,
     };
+  }
+
+  function hubspotView(row: repo.ConnectionRow): HubspotConnectionView {
+    const settings = row.settings as unknown as HubspotSettings;
+    return {
+      id: row.id,
+      provider: 'hubspot',
+      properties: settings.properties,
+      sync_enabled: row.sync_enabled,
+      push_enabled: settings.push_enabled,
+      synced_until: row.synced_until,
+      pushed_until: row.pushed_until,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  function hubspotClient(token: string, signal?: AbortSignal) {
+    return createHubspotClient({
+      token,
+      baseUrl: deps.hubspot.baseUrl,
+      sleep: deps.sleep,
+      now: () => clock.now().getTime(),
+      signal,
+    });
+  }
+
+  function secretOf(connection: repo.ConnectionRow): string {
+    return decryptSecret(keyring, connection.secret, secretContext(connection.id));
+  }
+
+  function count(counts: Record<string, number>, key: string, by = 1): void {
+    counts[key] = (counts[key] ?? 0) + by;
+  }
+
+  /** Pulls HubSpot contacts (all, or those updated after `since`) into Herald by email, mapped properties as attributes. */
+  async function runHubspotPull(connection: repo.ConnectionRow, run: repo.RunRow, signal?: AbortSignal) {
+    const settings = connection.settings as unknown as HubspotSettings;
+    const client = hubspotClient(secretOf(connection), signal);
+    const counts = { ...run.counts };
+    const problems = [...run.problems];
+    let after = run.next_cursor;
+    let position = run.next_offset;
+    let pages = run.pages;
+    const properties = ['email', ...Object.keys(settings.properties).filter((p) => p !== 'email')];
+    for (;;) {
+      signal?.throwIfAborted();
+      const page = await client.contacts({ after, properties });
+      for (const contact of page.results) {
+        position += 1;
+        count(counts, 'fetched');
+        if (run.since && contact.updatedAt && Date.parse(contact.updatedAt) <= run.since.getTime()) {
+          count(counts, 'unchanged_skipped');
+          continue;
+        }
+        const email = contact.properties.email;
+        if (!email) {
+          count(counts, 'skipped_no_email');
+          continue;
+        }
+        try {
+          const written = await deps.contacts.upsert(
+            connection.workspace_id,
+            { email, attributes: hubspotAttributes(contact, settings) },
+            { source: 'import', sourceId: run.id },
+          );
+          count(counts, written.created ? 'contacts_created' : 'contacts_updated');
+        } catch (error) {
+          if (!(error instanceof DomainError)) throw error;
+          count(counts, 'failed');
+          if (problems.length < MAX_PROBLEMS)
+            problems.push({ position: position - 1, email, reason: error.message });
+        }
+      }
+      after = page.after;
+      pages += 1;
+      const done = after === null;
+      await repo.updateRun(
+        db,
+        run.id,
+        {
+          next_offset: position,
+          next_cursor: after,
+          pages,
+          counts,
+          problems,
+          ...(done ? { status: 'completed', finished_at: clock.now() } : {}),
+        },
+        clock.now(),
+      );
+      if (done) break;
+    }
+    await repo.setSyncedUntil(db, connection.workspace_id, connection.id, run.created_at);
+    if (settings.push_enabled) await enqueueRunAfter(connection, 'push');
+  }
+
+  /**
+   * Pushes Herald contacts changed since the last push (up to when this run
+   * first started, so a resumed run reads the same set) to HubSpot, mapped
+   * attributes as properties, 100 per batch.
+   * Contacts that may not be shared (do-not-sell) are counted, never sent.
+   */
+  async function runHubspotPush(connection: repo.ConnectionRow, run: repo.RunRow, signal?: AbortSignal) {
+    const settings = connection.settings as unknown as HubspotSettings;
+    const client = hubspotClient(secretOf(connection), signal);
+    const counts = { ...run.counts };
+    let cursor = run.next_cursor ?? undefined;
+    let pages = run.pages;
+    let position = run.next_offset;
+    const until = run.started_at ?? run.created_at;
+    const filter = { updatedAfter: connection.pushed_until ?? undefined, updatedBefore: until };
+    for (;;) {
+      signal?.throwIfAborted();
+      const page = await deps.contacts.list(connection.workspace_id, filter, {
+        cursor,
+        limit: HUBSPOT_BATCH,
+      });
+      const inputs = [];
+      for (const contact of page.data) {
+        if (!deps.mayShare(contact)) {
+          count(counts, 'not_shared');
+          continue;
+        }
+        inputs.push({
+          idProperty: 'email' as const,
+          id: contact.email,
+          properties: hubspotProperties(contact, settings),
+        });
+      }
+      if (inputs.length > 0) await client.upsertByEmail(inputs);
+      count(counts, 'pushed', inputs.length);
+      position += page.data.length;
+      pages += 1;
+      cursor = page.next_cursor ?? undefined;
+      const done = page.next_cursor === null;
+      await repo.updateRun(
+        db,
+        run.id,
+        {
+          next_offset: position,
+          next_cursor: page.next_cursor,
+          pages,
+          counts,
+          ...(done ? { status: 'completed', finished_at: clock.now() } : {}),
+        },
+        clock.now(),
+      );
+      if (done) break;
+    }
+    await repo.setPushedUntil(db, connection.workspace_id, connection.id, until);
   }
 
   function runView(row: repo.RunRow): RunView {
@@ -296,6 +484,11 @@ export function createCrmService(deps: CrmServiceDeps) {
     });
   }
 
+  /** Queues the next run of a connection once the current one is marked finished (a sync's push). */
+  async function enqueueRunAfter(connection: repo.ConnectionRow, kind: CrmRunKind): Promise<void> {
+    await enqueueRun(connection, kind, null);
+  }
+
   /** Applies one Mailchimp member; returns the outcome counted in the run. */
   async function applyMailchimpMember(
     connection: repo.ConnectionRow,
@@ -415,9 +608,68 @@ export function createCrmService(deps: CrmServiceDeps) {
   }
 
   return {
-    async connections(workspaceId: string): Promise<MailchimpConnectionView[]> {
+    async connections(workspaceId: string): Promise<ConnectionView[]> {
       const mailchimp = await repo.findConnection(db, workspaceId, 'mailchimp');
-      return mailchimp ? [mailchimpView(mailchimp)] : [];
+      const hubspot = await repo.findConnection(db, workspaceId, 'hubspot');
+      return [...(mailchimp ? [mailchimpView(mailchimp)] : []), ...(hubspot ? [hubspotView(hubspot)] : [])];
+    },
+
+    /**
+     * Creates or replaces the HubSpot connection. The token and every mapped
+     * property are checked with HubSpot first; nothing is stored on an error.
+     */
+    async putHubspot(workspaceId: string, input: HubspotConnectionInput): Promise<HubspotConnectionView> {
+      const existing = await repo.findConnection(db, workspaceId, 'hubspot');
+      const token = input.token?.trim() ?? (existing ? secretOf(existing) : undefined);
+      const errors: ErrorDetail[] = [];
+      if (!token)
+        errors.push({
+          path: '/token',
+          message: 'required when creating the connection (a private app token)',
+        });
+      for (const [property, attribute] of Object.entries(input.properties)) {
+        if (!HUBSPOT_PROPERTY.test(property))
+          errors.push({
+            path: `/properties/${property}`,
+            message: `"${property}" is not a HubSpot internal property name (lower-case letters, digits, _)`,
+          });
+        if (!ATTRIBUTE_NAME.test(attribute))
+          errors.push({
+            path: `/properties/${property}`,
+            message: `"${attribute}" is not an attribute name`,
+          });
+      }
+      if (errors.length > 0 || !token)
+        throw invalid(
+          `the HubSpot connection is not valid: ${errors.map((e) => `${e.path} ${e.message}`).join('; ')}`,
+          errors,
+        );
+      const known = await hubspotClient(token)
+        .propertyNames()
+        .catch((error: unknown) => configError(error, '/token', '/token'));
+      const unknown = Object.keys(input.properties).filter((p) => !known.has(p));
+      if (unknown.length > 0)
+        throw invalid(
+          `HubSpot has no contact property ${unknown.join(', ')}; use the internal names shown in HubSpot's property settings`,
+          unknown.map((p) => ({ path: `/properties/${p}`, message: 'no such HubSpot contact property' })),
+        );
+      const now = clock.now();
+      const id = existing?.id ?? uuidv7(now.getTime());
+      const settings: HubspotSettings = {
+        properties: input.properties,
+        push_enabled: input.push_enabled ?? true,
+      };
+      const row = await repo.saveConnection(db, {
+        id,
+        workspace_id: workspaceId,
+        provider: 'hubspot',
+        settings: JSON.stringify(settings),
+        secret: encryptSecret(keyring, token, secretContext(id)),
+        sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
+        created_at: now,
+        updated_at: now,
+      });
+      return hubspotView(row);
     },
 
     /**
@@ -488,6 +740,7 @@ export function createCrmService(deps: CrmServiceDeps) {
     async start(workspaceId: string, provider: CrmProvider, kind: CrmRunKind) {
       const connection = await requireConnection(workspaceId, provider);
       let since: Date | null = null;
+      if (kind === 'push' && provider !== 'hubspot') throw new Error('only HubSpot connections push');
       if (kind === 'sync') {
         if (!connection.synced_until) {
           throw new DomainError(
@@ -528,9 +781,11 @@ export function createCrmService(deps: CrmServiceDeps) {
         { status: 'running', ...(run.started_at ? {} : { started_at: now }) },
         now,
       );
+      const started: repo.RunRow = { ...run, status: 'running', started_at: run.started_at ?? now };
       try {
-        if (connection.provider === 'mailchimp') await runMailchimp(connection, run, signal);
-        else await failRun(run.id, `no runner for ${connection.provider} ${run.kind}`);
+        if (connection.provider === 'mailchimp') await runMailchimp(connection, started, signal);
+        else if (run.kind === 'push') await runHubspotPush(connection, started, signal);
+        else await runHubspotPull(connection, started, signal);
       } catch (error) {
         if (error instanceof ConnectorError && error.kind !== 'unavailable') {
           deps.logger.warn({ run_id: run.id, kind: error.kind }, 'connector run failed');
@@ -548,10 +803,14 @@ export function createCrmService(deps: CrmServiceDeps) {
       if (run && run.status !== 'completed') await failRun(run.id, reason);
     },
 
-    /** The periodic task: a sync run for every enabled, imported Mailchimp connection without one running. */
+    /** The periodic task: a sync run for every enabled, imported connection without one running. */
     async scheduleSyncs(): Promise<number> {
       let started = 0;
-      for (const connection of await repo.connectionsToSync(db, 'mailchimp')) {
+      const due = [
+        ...(await repo.connectionsToSync(db, 'mailchimp')),
+        ...(await repo.connectionsToSync(db, 'hubspot')),
+      ];
+      for (const connection of due) {
         const since = new Date((connection.synced_until as Date).getTime() - SYNC_OVERLAP_MS);
         if ((await enqueueRun(connection, 'sync', since)).created) started += 1;
       }
@@ -561,3 +820,34 @@ export function createCrmService(deps: CrmServiceDeps) {
 }
 
 export type CrmService = ReturnType<typeof createCrmService>;
+
+/**
+ * The CCPA rule for pushes: a contact flagged do-not-sell (contacts.do_not_sell,
+ * when the contacts module has it) is never sent to a CRM. Reads the flag
+ * structurally, so it applies as soon as contacts carry it.
+ */
+export function shareUnlessDoNotSell(contact: Contact): boolean {
+  return (contact as Contact & { do_not_sell?: unknown }).do_not_sell !== true;
+}
+
+/** Mapped HubSpot properties with a value, as Herald attributes (HubSpot sends every value as text or null). */
+function hubspotAttributes(contact: HubspotContact, settings: HubspotSettings): Record<string, unknown> {
+  const attributes: Record<string, unknown> = {};
+  for (const [property, attribute] of Object.entries(settings.properties)) {
+    const value = contact.properties[property];
+    if (value === undefined || value === null || value === '') continue;
+    attributes[attribute] = value;
+  }
+  return attributes;
+}
+
+/** Mapped attributes a contact has, as HubSpot property values (text; objects as JSON). */
+function hubspotProperties(contact: Contact, settings: HubspotSettings): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (const [property, attribute] of Object.entries(settings.properties)) {
+    const value = contact.attributes[attribute];
+    if (value === undefined || value === null) continue;
+    properties[property] = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  }
+  return properties;
+}

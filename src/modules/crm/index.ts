@@ -7,4 +7,5 @@ export {
   createCrmService,
   MAILCHIMP_SYNC_TASK,
   type RunView,
+  shareUnlessDoNotSell,
 } from './crm.service.js';
