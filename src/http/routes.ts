@@ -21,7 +21,7 @@ import {
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
-import { type CrmService, crmRoutes } from '../modules/crm/index.js';
+import { type CrmMapping, type CrmService, crmRoutes } from '../modules/crm/index.js';
 import {
   type DeliverabilityService,
   deliverabilityRoutes,
@@ -92,6 +92,7 @@ export interface RouteDeps {
   throttling: ThrottlingService;
   sunset: SunsetPolicy;
   crm: CrmService;
+  crmMapping: CrmMapping;
 }
 
 /**
@@ -148,5 +149,5 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
-  await app.register(crmRoutes({ crm: deps.crm }));
+  await app.register(crmRoutes({ crm: deps.crm, mapping: deps.crmMapping }));
 }

@@ -42,6 +42,7 @@ import {
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
 import {
+  createCrmMapping,
   createCrmService,
   crmTasks,
   MAILCHIMP_SYNC_TASK,
@@ -401,6 +402,7 @@ export function createContainer(options: ContainerOptions) {
     mayShare: shareUnlessDoNotSell,
     sleep: realSleep,
   });
+  const crmMapping = createCrmMapping({ db, clock, attributes, contacts });
 
   const tasks = {
     ...importTasks({ imports }),
@@ -549,6 +551,7 @@ export function createContainer(options: ContainerOptions) {
     throttling,
     sunset,
     crm,
+    crmMapping,
     routeDeps: {
       clock,
       jobs,
@@ -589,6 +592,7 @@ export function createContainer(options: ContainerOptions) {
       throttling,
       sunset,
       crm,
+      crmMapping,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -3,6 +3,10 @@ import { type TSchema, Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
 import { IdParams, responses } from '../../http/schemas.js';
 import {
+  CrmContactsBody,
+  CrmContactsResult,
+  FieldMappingBody,
+  FieldMappingView,
   HubspotConnectionBody,
   HubspotConnectionSchema,
   MailchimpConnectionBody,
@@ -10,14 +14,15 @@ import {
   RunSchema,
 } from './crm.schemas.js';
 import type { CrmService } from './crm.service.js';
+import type { CrmMapping } from './crm-mapping.service.js';
 
 /** Adds 502: the provider could not be reached or kept failing. */
 function withUpstream<T extends Record<number, TSchema>>(ok: T) {
   return { ...responses(ok), 502: Type.Ref('Problem') };
 }
 
-export function crmRoutes(deps: { crm: CrmService }): FastifyPluginAsyncTypebox {
-  const { crm } = deps;
+export function crmRoutes(deps: { crm: CrmService; mapping: CrmMapping }): FastifyPluginAsyncTypebox {
+  const { crm, mapping } = deps;
   const tags = ['connectors'];
   return async (app) => {
     app.get(
@@ -142,6 +147,62 @@ export function crmRoutes(deps: { crm: CrmService }): FastifyPluginAsyncTypebox 
         }),
       );
     }
+
+    app.get(
+      '/v1/connectors/crm/mapping',
+      {
+        config: { scope: 'settings:read' },
+        schema: {
+          tags,
+          summary: 'The CRM field mapping (CRM field -> Herald attribute and type)',
+          response: responses({ 200: FieldMappingView }),
+        },
+      },
+      async (request) => mapping.get(principalOf(request).workspaceId),
+    );
+
+    app.put(
+      '/v1/connectors/crm/mapping',
+      {
+        config: { scope: 'settings:write' },
+        schema: {
+          tags,
+          summary: 'Replace the CRM field mapping',
+          description:
+            'Every entry is checked against the attribute schema; a bad field name, attribute name, a type that ' +
+            'differs from the attribute definition, or two fields mapped to one attribute give 400 INVALID_MAPPING ' +
+            '(each in errors) and nothing changes.',
+          body: FieldMappingBody,
+          response: responses({ 200: FieldMappingView }),
+        },
+      },
+      async (request) => mapping.put(principalOf(request).workspaceId, request.body.fields),
+    );
+
+    app.post(
+      '/v1/connectors/crm/contacts',
+      {
+        config: { scope: 'contacts:write' },
+        schema: {
+          tags,
+          summary: 'Upsert contacts from a CRM by external_id (or email), applying the field mapping',
+          description:
+            'Up to 1000 items. An item with a known external_id updates that contact; otherwise its email finds or ' +
+            'creates the contact and records the external_id. Each item gets a result by index: a bad item ' +
+            '(unknown field, a value of the wrong type, an invalid email, unknown external_id without email) is ' +
+            'reported with its reason while the good ones are applied. 409 CONNECTOR_NOT_READY before a mapping is set.',
+          body: CrmContactsBody,
+          response: responses({ 200: CrmContactsResult }),
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        return mapping.upsert(principal.workspaceId, request.body.contacts, {
+          source: 'api',
+          sourceId: principal.actor.id,
+        });
+      },
+    );
 
     app.get(
       '/v1/connectors/runs/:id',

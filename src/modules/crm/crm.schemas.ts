@@ -153,3 +153,67 @@ export const HubspotConnectionSchema = Type.Object(
   },
   { title: 'HubspotConnection', additionalProperties: false },
 );
+
+const AttributeTypeSchema = Type.Union([
+  Type.Literal('string'),
+  Type.Literal('number'),
+  Type.Literal('boolean'),
+  Type.Literal('date'),
+  Type.Literal('json'),
+]);
+
+export const FieldMappingSchema = Type.Record(
+  Type.String({ minLength: 1, maxLength: 100 }),
+  Type.Object({ attribute: AttributeName, type: AttributeTypeSchema }, { additionalProperties: false }),
+  {
+    description:
+      'CRM field name -> Herald attribute and its type, e.g. {"FirstName": {"attribute": "first_name", "type": "string"}}. A type must match the attribute\'s definition when it has one.',
+    maxProperties: 500,
+  },
+);
+
+export const FieldMappingBody = Type.Object({ fields: FieldMappingSchema }, { additionalProperties: false });
+
+export const FieldMappingView = Type.Object(
+  { fields: FieldMappingSchema, updated_at: NullableTimestamp },
+  { title: 'CrmFieldMapping', additionalProperties: false },
+);
+
+export const CrmContactsBody = Type.Object(
+  {
+    contacts: Type.Array(
+      Type.Object(
+        {
+          external_id: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+          email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
+          fields: Type.Optional(
+            Type.Record(Type.String(), Type.Unknown(), {
+              description: 'CRM field -> value; null removes the attribute.',
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 1000 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const CrmContactsResult = Type.Object(
+  {
+    created: Type.Integer(),
+    updated: Type.Integer(),
+    failed: Type.Integer(),
+    results: Type.Array(
+      Type.Object({
+        index: Type.Integer({ description: 'Position of the item in contacts.' }),
+        status: Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('failed')]),
+        contact_id: Type.Optional(Type.String({ format: 'uuid' })),
+        code: Type.Optional(Type.String({ description: 'Error code of a failed item.' })),
+        reason: Type.Optional(Type.String({ description: 'What was wrong with a failed item.' })),
+      }),
+    ),
+  },
+  { title: 'CrmContactsResult' },
+);

@@ -9,3 +9,4 @@ export {
   type RunView,
   shareUnlessDoNotSell,
 } from './crm.service.js';
+export { type CrmMapping, createCrmMapping, type FieldMapping } from './crm-mapping.service.js';
