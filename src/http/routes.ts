@@ -21,7 +21,12 @@ import {
 import { type ConfirmationService, confirmationsRoutes } from '../modules/confirmations/index.js';
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
-import { type CrmMapping, type CrmService, crmRoutes } from '../modules/crm/index.js';
+import {
+  type CrmMapping,
+  type CrmService,
+  crmRoutes,
+  type MailgunEventsFetcher,
+} from '../modules/crm/index.js';
 import {
   type DeliverabilityService,
   deliverabilityRoutes,
@@ -93,6 +98,7 @@ export interface RouteDeps {
   sunset: SunsetPolicy;
   crm: CrmService;
   crmMapping: CrmMapping;
+  mailgunEvents: MailgunEventsFetcher;
 }
 
 /**
@@ -149,5 +155,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(webhookRoutes({ intake: deps.webhookIntake, bodyLimit: deps.webhookBodyLimit }));
   await app.register(throttlingRoutes({ throttling: deps.throttling }));
   await app.register(sunsetRoutes({ sunset: deps.sunset }));
-  await app.register(crmRoutes({ crm: deps.crm, mapping: deps.crmMapping }));
+  await app.register(
+    crmRoutes({ crm: deps.crm, mapping: deps.crmMapping, mailgunEvents: deps.mailgunEvents }),
+  );
 }

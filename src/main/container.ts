@@ -42,10 +42,11 @@ import {
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
 import {
+  CRM_SYNC_TASK,
   createCrmMapping,
   createCrmService,
+  createMailgunEventsFetcher,
   crmTasks,
-  MAILCHIMP_SYNC_TASK,
   realSleep,
   shareUnlessDoNotSell,
 } from '../modules/crm/index.js';
@@ -403,6 +404,7 @@ export function createContainer(options: ContainerOptions) {
     sleep: realSleep,
   });
   const crmMapping = createCrmMapping({ db, clock, attributes, contacts });
+  const mailgunEvents = createMailgunEventsFetcher({ clock, sleep: realSleep, transports, deliverability });
 
   const tasks = {
     ...importTasks({ imports }),
@@ -444,7 +446,7 @@ export function createContainer(options: ContainerOptions) {
       { task: SUNSET_TASK, everyMs: 86_400_000 },
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
-      { task: MAILCHIMP_SYNC_TASK, everyMs: config.crmSyncIntervalMs },
+      { task: CRM_SYNC_TASK, everyMs: config.crmSyncIntervalMs },
     ],
   });
 
@@ -552,6 +554,7 @@ export function createContainer(options: ContainerOptions) {
     sunset,
     crm,
     crmMapping,
+    mailgunEvents,
     routeDeps: {
       clock,
       jobs,
@@ -593,6 +596,7 @@ export function createContainer(options: ContainerOptions) {
       sunset,
       crm,
       crmMapping,
+      mailgunEvents,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -1,5 +1,5 @@
 import type { TaskRegistry } from '../../jobs/index.js';
-import { CRM_RUN_TASK, type CrmRunPayload, type CrmService, MAILCHIMP_SYNC_TASK } from './crm.service.js';
+import { CRM_RUN_TASK, CRM_SYNC_TASK, type CrmRunPayload, type CrmService } from './crm.service.js';
 
 function isPayload(payload: unknown): payload is CrmRunPayload {
   const p = payload as Partial<CrmRunPayload> | null;
@@ -18,7 +18,7 @@ export function crmTasks(deps: { crm: CrmService }): TaskRegistry {
         if (isPayload(payload)) await deps.crm.abandon(payload, reason);
       },
     },
-    [MAILCHIMP_SYNC_TASK]: async () => {
+    [CRM_SYNC_TASK]: async () => {
       await deps.crm.scheduleSyncs();
     },
   };

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type TSchema, Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
-import { IdParams, responses } from '../../http/schemas.js';
+import { IdParams, NullableTimestamp, responses } from '../../http/schemas.js';
 import {
   CrmContactsBody,
   CrmContactsResult,
@@ -15,14 +15,19 @@ import {
 } from './crm.schemas.js';
 import type { CrmService } from './crm.service.js';
 import type { CrmMapping } from './crm-mapping.service.js';
+import type { MailgunEventsFetcher } from './mailgun-events.js';
 
 /** Adds 502: the provider could not be reached or kept failing. */
 function withUpstream<T extends Record<number, TSchema>>(ok: T) {
   return { ...responses(ok), 502: Type.Ref('Problem') };
 }
 
-export function crmRoutes(deps: { crm: CrmService; mapping: CrmMapping }): FastifyPluginAsyncTypebox {
-  const { crm, mapping } = deps;
+export function crmRoutes(deps: {
+  crm: CrmService;
+  mapping: CrmMapping;
+  mailgunEvents: MailgunEventsFetcher;
+}): FastifyPluginAsyncTypebox {
+  const { crm, mapping, mailgunEvents } = deps;
   const tags = ['connectors'];
   return async (app) => {
     app.get(
@@ -200,6 +205,52 @@ export function crmRoutes(deps: { crm: CrmService; mapping: CrmMapping }): Fasti
         return mapping.upsert(principal.workspaceId, request.body.contacts, {
           source: 'api',
           sourceId: principal.actor.id,
+        });
+      },
+    );
+
+    app.post(
+      '/v1/connectors/mailgun/events',
+      {
+        config: { scope: 'suppressions:write' },
+        schema: {
+          tags,
+          summary: "Read a Mailgun transport's events into bounces and complaints",
+          description:
+            'Reads GET /v3/{domain}/events of the mailgun transport from begin (to end), oldest first, up to 50 ' +
+            'pages of 300, and applies failed (bounces, or delays when temporary), complained and delivered events ' +
+            'like the Mailgun webhook does (suppressions, contact statuses); opened, clicked and other events are ' +
+            'counted as ignored. Events already recorded are not applied twice. Continue a long window with ' +
+            'begin = last_event_at. 400 CONNECTOR_CREDENTIALS_REJECTED when Mailgun refuses the key.',
+          body: Type.Object(
+            {
+              transport_id: Type.String({ format: 'uuid', description: 'A transport of type mailgun.' }),
+              begin: Type.String({ format: 'date-time' }),
+              end: Type.Optional(Type.String({ format: 'date-time' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: withUpstream({
+            200: Type.Object({
+              pages: Type.Integer(),
+              fetched: Type.Integer(),
+              bounces: Type.Integer(),
+              complaints: Type.Integer(),
+              deliveries: Type.Integer(),
+              delays: Type.Integer(),
+              ignored: Type.Integer(),
+              unreadable: Type.Integer(),
+              last_event_at: NullableTimestamp,
+            }),
+          }),
+        },
+      },
+      async (request) => {
+        const { transport_id, begin, end } = request.body;
+        return mailgunEvents.fetch(principalOf(request).workspaceId, {
+          transport_id,
+          begin: new Date(begin),
+          end: end ? new Date(end) : undefined,
         });
       },
     );

@@ -23,7 +23,7 @@ import {
 } from './mailchimp-mapping.js';
 
 export const CRM_RUN_TASK = 'crm.run';
-export const MAILCHIMP_SYNC_TASK = 'crm.mailchimp.sync';
+export const CRM_SYNC_TASK = 'crm.sync';
 
 /** Mailchimp's last_changed is the provider's clock: each sync reads this much before the previous one began. */
 const SYNC_OVERLAP_MS = 5 * 60_000;
