@@ -6,7 +6,7 @@ import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations 
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDnsServers } from '../lib/dns-servers.js';
-import { sign } from '../lib/secret-keys.js';
+import { decryptSecret, encryptSecret, sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import {
   createAnalyticsRollup,
@@ -388,10 +388,17 @@ export function createContainer(options: ContainerOptions) {
     }),
   });
 
+  // CRM keys and tokens, sealed like the other stored secrets.
+  const crmSecrets = {
+    seal: async (_workspaceId: string, context: string, plaintext: string) =>
+      encryptSecret(keyring, plaintext, context),
+    open: async (_workspaceId: string, context: string, stored: string) =>
+      decryptSecret(keyring, stored, context),
+  };
   const crm = createCrmService({
     db,
     clock,
-    keyring,
+    secrets: crmSecrets,
     logger: logger.child({ component: 'crm' }),
     jobs,
     contacts,
@@ -553,6 +560,7 @@ export function createContainer(options: ContainerOptions) {
     throttling,
     sunset,
     crm,
+    crmSecrets,
     crmMapping,
     mailgunEvents,
     routeDeps: {

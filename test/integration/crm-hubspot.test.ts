@@ -43,7 +43,7 @@ beforeAll(async () => {
   crm = createCrmService({
     db: c.db,
     clock: c.clock,
-    keyring: c.keyring,
+    secrets: c.crmSecrets,
     logger: c.logger,
     jobs: c.jobs,
     contacts: c.contacts,

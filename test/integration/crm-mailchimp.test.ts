@@ -372,7 +372,7 @@ function serviceDeps() {
   return {
     db: c.db,
     clock: c.clock,
-    keyring: c.keyring,
+    secrets: c.crmSecrets,
     logger: c.logger,
     jobs: c.jobs,
     contacts: c.contacts,

@@ -4,7 +4,6 @@ import type { JobQueue } from '../../jobs/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import { ATTRIBUTE_NAME, type AttributeService } from '../attributes/index.js';
 import type { ConsentOrigin } from '../consent/index.js';
 import type { Contact, ContactService } from '../contacts/index.js';
@@ -118,7 +117,14 @@ export interface RunView {
 export interface CrmServiceDeps {
   db: Db;
   clock: Clock;
-  keyring: SecretKeyring;
+  /**
+   * Encrypts and decrypts connection keys and tokens for a workspace, bound to
+   * a context (`crm:<connection id>`). The container wires the keyring here.
+   */
+  secrets: {
+    seal(workspaceId: string, context: string, plaintext: string): Promise<string>;
+    open(workspaceId: string, context: string, stored: string): Promise<string>;
+  };
   logger: Logger;
   jobs: Pick<JobQueue, 'enqueue'>;
   contacts: Pick<ContactService, 'upsert' | 'list'>;
@@ -148,7 +154,7 @@ function secretContext(id: string): string {
 }
 
 export function createCrmService(deps: CrmServiceDeps) {
-  const { db, clock, keyring } = deps;
+  const { db, clock, secrets } = deps;
 
   function invalid(message: string, details: ErrorDetail[]): DomainError {
     return new DomainError('CONNECTOR_INVALID', message, details);
@@ -210,8 +216,8 @@ export function createCrmService(deps: CrmServiceDeps) {
     });
   }
 
-  function secretOf(connection: repo.ConnectionRow): string {
-    return decryptSecret(keyring, connection.secret, secretContext(connection.id));
+  function secretOf(connection: repo.ConnectionRow): Promise<string> {
+    return secrets.open(connection.workspace_id, secretContext(connection.id), connection.secret);
   }
 
   function count(counts: Record<string, number>, key: string, by = 1): void {
@@ -221,7 +227,7 @@ export function createCrmService(deps: CrmServiceDeps) {
   /** Pulls HubSpot contacts (all, or those updated after `since`) into Herald by email, mapped properties as attributes. */
   async function runHubspotPull(connection: repo.ConnectionRow, run: repo.RunRow, signal?: AbortSignal) {
     const settings = connection.settings as unknown as HubspotSettings;
-    const client = hubspotClient(secretOf(connection), signal);
+    const client = hubspotClient(await secretOf(connection), signal);
     const counts = { ...run.counts };
     const problems = [...run.problems];
     let after = run.next_cursor;
@@ -287,7 +293,7 @@ export function createCrmService(deps: CrmServiceDeps) {
    */
   async function runHubspotPush(connection: repo.ConnectionRow, run: repo.RunRow, signal?: AbortSignal) {
     const settings = connection.settings as unknown as HubspotSettings;
-    const client = hubspotClient(secretOf(connection), signal);
+    const client = hubspotClient(await secretOf(connection), signal);
     const counts = { ...run.counts };
     let cursor = run.next_cursor ?? undefined;
     let pages = run.pages;
@@ -546,10 +552,7 @@ export function createCrmService(deps: CrmServiceDeps) {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const settings = connection.settings as unknown as MailchimpSettings;
-    const client = mailchimpClient(
-      decryptSecret(keyring, connection.secret, secretContext(connection.id)),
-      signal,
-    );
+    const client = mailchimpClient(await secretOf(connection), signal);
     const counts = { ...run.counts };
     const problems = [...run.problems];
     let offset = run.next_offset;
@@ -620,7 +623,7 @@ export function createCrmService(deps: CrmServiceDeps) {
      */
     async putHubspot(workspaceId: string, input: HubspotConnectionInput): Promise<HubspotConnectionView> {
       const existing = await repo.findConnection(db, workspaceId, 'hubspot');
-      const token = input.token?.trim() ?? (existing ? secretOf(existing) : undefined);
+      const token = input.token?.trim() ?? (existing ? await secretOf(existing) : undefined);
       const errors: ErrorDetail[] = [];
       if (!token)
         errors.push({
@@ -664,7 +667,7 @@ export function createCrmService(deps: CrmServiceDeps) {
         workspace_id: workspaceId,
         provider: 'hubspot',
         settings: JSON.stringify(settings),
-        secret: encryptSecret(keyring, token, secretContext(id)),
+        secret: await secrets.seal(workspaceId, secretContext(id), token),
         sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
         created_at: now,
         updated_at: now,
@@ -682,9 +685,7 @@ export function createCrmService(deps: CrmServiceDeps) {
       input: MailchimpConnectionInput,
     ): Promise<MailchimpConnectionView> {
       const existing = await repo.findConnection(db, workspaceId, 'mailchimp');
-      const storedKey = existing
-        ? decryptSecret(keyring, existing.secret, secretContext(existing.id))
-        : undefined;
+      const storedKey = existing ? await secretOf(existing) : undefined;
       const { apiKey, tags, merge } = await checkMailchimpInput(workspaceId, input, storedKey);
       const client = mailchimpClient(apiKey);
       const audienceId = input.audience_id.trim();
@@ -720,7 +721,7 @@ export function createCrmService(deps: CrmServiceDeps) {
         workspace_id: workspaceId,
         provider: 'mailchimp',
         settings: JSON.stringify(settings),
-        secret: encryptSecret(keyring, apiKey, secretContext(id)),
+        secret: await secrets.seal(workspaceId, secretContext(id), apiKey),
         sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
         created_at: now,
         updated_at: now,

@@ -392,7 +392,8 @@ export function createTransportService(deps: TransportServiceDeps) {
       return {
         domain: String(settings.domain ?? ''),
         baseUrl: typeof settings.base_url === 'string' ? settings.base_url : undefined,
-        apiKey: readSecrets(row).api_key ?? '',
+        // awaited: the secrets may come from an asynchronous key store.
+        apiKey: (await readSecrets(row)).api_key ?? '',
       };
     },
 
