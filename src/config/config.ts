@@ -66,6 +66,10 @@ export interface Config {
   webhooksTimeoutMs: number;
   webhooksRetentionDays: number;
   webhooksBatchSize: number;
+  mailchimpBaseUrl: string | undefined;
+  mailchimpPageSize: number;
+  hubspotBaseUrl: string | undefined;
+  crmSyncIntervalMs: number;
 }
 
 export class ConfigError extends Error {

@@ -479,6 +479,36 @@ export const SETTINGS = {
     max: 1000,
     default: 20,
     description: 'Webhook deliveries one worker claims and sends at the same time.',
+    },
+  // CRM connectors (src/modules/crm)
+  mailchimpBaseUrl: {
+    env: 'HERALD_MAILCHIMP_BASE_URL',
+    type: 'url',
+    description:
+      'Base URL of the Mailchimp Marketing API, instead of https://<dc>.api.mailchimp.com/3.0 taken from the API key (a proxy, or a local server in tests).',
+  },
+  hubspotBaseUrl: {
+    env: 'HERALD_HUBSPOT_BASE_URL',
+    type: 'url',
+    description:
+      'Base URL of the HubSpot API instead of https://api.hubapi.com (a proxy, or a local server in tests).',
+  },
+  mailchimpPageSize: {
+    env: 'HERALD_MAILCHIMP_PAGE_SIZE',
+    type: 'integer',
+    min: 1,
+    max: 1000,
+    default: 1000,
+    description:
+      'Members per Mailchimp page (count) in imports and syncs; progress is stored after each page, so a run that stopped resumes at its next page.',
+  },
+  crmSyncIntervalMs: {
+    env: 'HERALD_CRM_SYNC_INTERVAL_MS',
+    type: 'integer',
+    min: 10000,
+    default: 900000,
+    description:
+      'How often a worker starts a sync of every enabled CRM connection that was imported once: Mailchimp members changed since the last run (since_last_changed).',
   },
 } as const satisfies Record<string, SettingSpec>;
 

@@ -83,6 +83,9 @@ export interface Database {
   webhook_endpoints: WebhookEndpointTable;
   webhook_events: WebhookEventTable;
   webhook_deliveries: WebhookDeliveryTable;
+  crm_connections: CrmConnectionTable;
+  crm_sync_runs: CrmSyncRunTable;
+  crm_field_mappings: CrmFieldMappingTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -1022,6 +1025,23 @@ export interface OidcProviderTable {
   updated_at: Timestamp;
 }
 
+export type CrmProvider = 'mailchimp' | 'hubspot';
+export type CrmRunKind = 'import' | 'sync' | 'push';
+export type CrmRunStatus = 'queued' | 'running' | 'completed' | 'failed';
+
+export interface CrmConnectionTable {
+  id: string;
+  workspace_id: string;
+  provider: CrmProvider;
+  settings: JsonColumn<Record<string, unknown>>;
+  secret: string;
+  sync_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  synced_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  pushed_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 /** A sign-in waiting for its callback (0037). */
 export interface OidcLoginTable {
   state_hash: string;
@@ -1245,5 +1265,38 @@ export interface WebhookDeliveryTable {
   last_attempt_at: Timestamp | null;
   delivered_at: Timestamp | null;
   created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface CrmSyncRunTable {
+  id: string;
+  workspace_id: string;
+  connection_id: string;
+  kind: CrmRunKind;
+  status: CrmRunStatus;
+  since: Date | null;
+  next_offset: ColumnType<number, number | undefined, number>;
+  next_cursor: ColumnType<string | null, string | null | undefined, string | null>;
+  pages: ColumnType<number, number | undefined, number>;
+  total: ColumnType<number | null, number | null | undefined, number | null>;
+  counts: ColumnType<Record<string, number>, string | undefined, string>;
+  problems: ColumnType<CrmRunProblem[], string | undefined, string>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  started_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface CrmRunProblem {
+  /** Position in the provider's listing (offset + index). */
+  position: number;
+  email: string | null;
+  reason: string;
+}
+
+export interface CrmFieldMappingTable {
+  workspace_id: string;
+  fields: JsonColumn<Record<string, { attribute: string; type: AttributeType }>>;
   updated_at: Timestamp;
 }

@@ -23,6 +23,12 @@ import { type ConfirmationService, confirmationsRoutes } from '../modules/confir
 import type { ConsentLedger } from '../modules/consent/index.js';
 import { type ContactService, contactsRoutes } from '../modules/contacts/index.js';
 import {
+  type CrmMapping,
+  type CrmService,
+  crmRoutes,
+  type MailgunEventsFetcher,
+} from '../modules/crm/index.js';
+import {
   type DeliverabilityService,
   deliverabilityRoutes,
   type ImapPoller,
@@ -128,6 +134,9 @@ export interface RouteDeps {
   privacy: PrivacyService;
   retention: RetentionPolicy;
   webhooks: WebhookService;
+  crm: CrmService;
+  crmMapping: CrmMapping;
+  mailgunEvents: MailgunEventsFetcher;
 }
 
 /**
@@ -207,4 +216,7 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(auditRoutes({ audit: deps.audit }));
   await app.register(privacyRoutes({ privacy: deps.privacy, retention: deps.retention }));
   await app.register(webhooksRoutes({ webhooks: deps.webhooks }));
+  await app.register(
+    crmRoutes({ crm: deps.crm, mapping: deps.crmMapping, mailgunEvents: deps.mailgunEvents }),
+  );
 }

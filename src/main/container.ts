@@ -6,7 +6,7 @@ import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations 
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDnsServers } from '../lib/dns-servers.js';
-import { sign } from '../lib/secret-keys.js';
+import { decryptSecret, encryptSecret, sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import {
   createAnalyticsRollup,
@@ -43,6 +43,15 @@ import {
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
 import { createDataKeyService, type EncryptedValueSource } from '../modules/data-keys/index.js';
+import {
+  CRM_SYNC_TASK,
+  createCrmMapping,
+  createCrmService,
+  createMailgunEventsFetcher,
+  crmTasks,
+  realSleep,
+  shareUnlessDoNotSell,
+} from '../modules/crm/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
@@ -507,6 +516,31 @@ export function createContainer(options: ContainerOptions) {
     }),
   });
 
+  // CRM keys and tokens, sealed like the other stored secrets.
+  const crmSecrets = {
+    seal: async (_workspaceId: string, context: string, plaintext: string) =>
+      encryptSecret(keyring, plaintext, context),
+    open: async (_workspaceId: string, context: string, stored: string) =>
+      decryptSecret(keyring, stored, context),
+  };
+  const crm = createCrmService({
+    db,
+    clock,
+    secrets: crmSecrets,
+    logger: logger.child({ component: 'crm' }),
+    jobs,
+    contacts,
+    lists,
+    attributes,
+    suppressions: deliverability,
+    mailchimp: { baseUrl: config.mailchimpBaseUrl, pageSize: config.mailchimpPageSize },
+    hubspot: { baseUrl: config.hubspotBaseUrl },
+    mayShare: shareUnlessDoNotSell,
+    sleep: realSleep,
+  });
+  const crmMapping = createCrmMapping({ db, clock, attributes, contacts });
+  const mailgunEvents = createMailgunEventsFetcher({ clock, sleep: realSleep, transports, deliverability });
+
   const tasks = {
     ...importTasks({ imports }),
     ...trackingTasks({ tracking }),
@@ -523,6 +557,7 @@ export function createContainer(options: ContainerOptions) {
     ...retentionTasks({ retention }),
     ...engagementTasks({ engagement }),
     ...webhookTasks({ webhooks }),
+    ...crmTasks({ crm }),
   };
   runner = createJobRunner({
     db,
@@ -550,6 +585,7 @@ export function createContainer(options: ContainerOptions) {
       { task: ENGAGEMENT_REFRESH_TASK, everyMs: config.engagementRefreshIntervalMs },
       { task: ENGAGEMENT_TRAIN_TASK, everyMs: config.engagementTrainIntervalMs },
       { task: WEBHOOKS_PURGE_TASK, everyMs: 3_600_000 },
+      { task: CRM_SYNC_TASK, everyMs: config.crmSyncIntervalMs },
     ],
   });
 
@@ -674,6 +710,10 @@ export function createContainer(options: ContainerOptions) {
     webhooks,
     webhookDispatcher,
     webhookSubscriptions,
+    crm,
+    crmSecrets,
+    crmMapping,
+    mailgunEvents,
     routeDeps: {
       clock,
       jobs,
@@ -727,6 +767,9 @@ export function createContainer(options: ContainerOptions) {
       privacy,
       retention,
       webhooks,
+      crm,
+      crmMapping,
+      mailgunEvents,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

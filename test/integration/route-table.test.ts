@@ -42,6 +42,7 @@ function sampleRequest(
     .replace(/^\/v1\/invitations\/:id/, `/v1/invitations/${fixtures.invitation?.id}`)
     .replace(/^\/v1\/webhooks\/endpoints\/:id/, `/v1/webhooks/endpoints/${fixtures.webhookEndpoint?.id}`)
     .replace(/^\/v1\/webhooks\/deliveries\/:id/, `/v1/webhooks/deliveries/${fixtures.webhookDelivery?.id}`)
+    .replace(/^\/v1\/connectors\/runs\/:id/, `/v1/connectors/runs/${fixtures.connectorRun?.id}`)
     .replace(/:version$/, '1')
     .replace(/:runId$/, String(fixtures.run?.id))
     .replace(/^\/v1\/attributes\/:name/, `/v1/attributes/${fixtures.attribute?.name}`)
@@ -225,6 +226,37 @@ beforeAll(async () => {
     });
     fixtures.webhookDelivery = listed.json().data[0];
   }
+  if (hasRoute('/v1/connectors/runs/:id')) {
+    // Written directly: a connection through the API needs a Mailchimp server (crm-mailchimp.test.ts has one).
+    const now = new Date();
+    const connectionId = '01900000-0000-7000-8000-00000000c001';
+    await t.container.db
+      .insertInto('crm_connections')
+      .values({
+        id: connectionId,
+        workspace_id: t.workspaceId,
+        provider: 'mailchimp',
+        settings: '{}',
+        secret: 'sealed',
+        created_at: now,
+        updated_at: now,
+      })
+      .execute();
+    fixtures.connectorRun = await t.container.db
+      .insertInto('crm_sync_runs')
+      .values({
+        id: '01900000-0000-7000-8000-00000000c002',
+        workspace_id: t.workspaceId,
+        connection_id: connectionId,
+        kind: 'import',
+        status: 'completed',
+        since: null,
+        created_at: now,
+        updated_at: now,
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+  }
   const keys = await t.app.inject({ method: 'GET', url: '/v1/api-keys', headers });
   fixtures.apiKey = keys.json().data[0];
 });
@@ -256,6 +288,7 @@ const PARAM_FIXTURE: Record<string, string> = {
   '/v1/invitations/:id': 'invitation',
   '/v1/webhooks/endpoints/:id': 'webhookEndpoint',
   '/v1/webhooks/deliveries/:id': 'webhookDelivery',
+  '/v1/connectors/runs/:id': 'connectorRun',
 };
 
 /** GET routes without a path parameter that look one thing up by a required query parameter. */

@@ -536,6 +536,70 @@ export function createListService(deps: ListServiceDeps) {
       });
     },
 
+    /**
+     * Mirrors one contact's membership status at another system (a CRM's
+     * audience) onto the list, in one transaction, with consent records whose
+     * detail includes `detail`. Herald's own unsubscribe wins: an unsubscribed
+     * member is never subscribed again from another system (only the person,
+     * through a form or signed link, or an explicit API call does that).
+     * Non-members told "unsubscribed" get an unsubscribed membership, so a
+     * later add by email keeps them out unless a status is asserted.
+     */
+    async applyExternalStatus(
+      workspaceId: string,
+      listId: string,
+      contactId: string,
+      to: MembershipStatus,
+      origin: ConsentOrigin,
+      detail: Record<string, unknown>,
+    ): Promise<'added' | 'changed' | 'unchanged' | 'kept_unsubscribed'> {
+      return db.transaction().execute(async (trx) => {
+        const list = await requireListForChange(trx, workspaceId, listId);
+        const [member] = await repo.lockMemberships(trx, workspaceId, listId, [contactId]);
+        const now = clock.now();
+        if (!member) {
+          if (to === 'unsubscribed') {
+            await repo.insertMemberships(trx, [
+              {
+                workspace_id: workspaceId,
+                list_id: listId,
+                contact_id: contactId,
+                status: 'unsubscribed',
+                created_at: now,
+                updated_at: now,
+                confirmed_at: null,
+                unsubscribed_at: now,
+              },
+            ]);
+            await consent.append(
+              workspaceId,
+              origin,
+              [{ contactId, listId, action: 'unsubscribe', detail: { ...detail, from: null } }],
+              trx,
+            );
+          } else {
+            await subscribe(workspaceId, list, [contactId], to, origin, trx, detail, 'external_system');
+          }
+          return 'added';
+        }
+        if (member.status === to) return 'unchanged';
+        if (member.status === 'unsubscribed') return 'kept_unsubscribed';
+        if (to === 'unconfirmed') return 'unchanged';
+        await repo.changeStatus(trx, workspaceId, listId, [contactId], to, now);
+        await consent.append(
+          workspaceId,
+          origin,
+          [
+            to === 'confirmed'
+              ? { contactId, listId, action: 'confirm', detail: { ...detail, reason: 'external_system' } }
+              : { contactId, listId, action: 'unsubscribe', detail: { ...detail, from: member.status } },
+          ],
+          trx,
+        );
+        return 'changed';
+      });
+    },
+
     async removeMembers(
       workspaceId: string,
       listId: string,

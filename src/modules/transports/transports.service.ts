@@ -440,6 +440,33 @@ export function createTransportService(deps: TransportServiceDeps) {
     },
 
     /** Closes every pooled connection; for shutdown. */
+    /**
+     * A Mailgun transport's domain, API host and key, for reading its events
+     * back (CRM connectors' event retrieval). Never leaves the server.
+     */
+    async mailgunCredentials(
+      workspaceId: string,
+      id: string,
+    ): Promise<{ domain: string; baseUrl: string | undefined; apiKey: string }> {
+      const row = await repo.findTransport(db, workspaceId, id);
+      if (!row)
+        throw new DomainError('TRANSPORT_NOT_FOUND', `transport ${id} does not exist in this workspace`);
+      if (row.type !== 'mailgun') {
+        throw new DomainError(
+          'TRANSPORT_INVALID',
+          `transport ${id} is a ${row.type} transport, not mailgun`,
+          [{ path: '/transport_id', message: 'must name a mailgun transport' }],
+        );
+      }
+      const settings = row.settings as Record<string, unknown>;
+      return {
+        domain: String(settings.domain ?? ''),
+        baseUrl: typeof settings.base_url === 'string' ? settings.base_url : undefined,
+        // awaited: the secrets may come from an asynchronous key store.
+        apiKey: (await readSecrets(row)).api_key ?? '',
+      };
+    },
+
     async closeAll(): Promise<void> {
       await Promise.all([...live.keys()].map((id) => evict(id)));
       for (const value of builtIn.values()) {
