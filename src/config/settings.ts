@@ -440,7 +440,7 @@ export const SETTINGS = {
     default: 600,
     description:
       'How long an OpenID Connect sign-in may take between the redirect to the identity provider and its callback, in seconds.',
-    },
+  },
   webhooksAllowHttp: {
     env: 'HERALD_WEBHOOKS_ALLOW_HTTP',
     type: 'boolean',
@@ -479,7 +479,7 @@ export const SETTINGS = {
     max: 1000,
     default: 20,
     description: 'Webhook deliveries one worker claims and sends at the same time.',
-    },
+  },
   // CRM connectors (src/modules/crm)
   mailchimpBaseUrl: {
     env: 'HERALD_MAILCHIMP_BASE_URL',

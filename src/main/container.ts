@@ -42,7 +42,6 @@ import {
 } from '../modules/confirmations/index.js';
 import { createConsentLedger } from '../modules/consent/index.js';
 import { createContactService, createMxCheck } from '../modules/contacts/index.js';
-import { createDataKeyService, type EncryptedValueSource } from '../modules/data-keys/index.js';
 import {
   CRM_SYNC_TASK,
   createCrmMapping,
@@ -52,6 +51,7 @@ import {
   realSleep,
   shareUnlessDoNotSell,
 } from '../modules/crm/index.js';
+import { createDataKeyService, type EncryptedValueSource } from '../modules/data-keys/index.js';
 import {
   createDeliverabilityService,
   createImapPoller,
