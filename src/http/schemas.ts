@@ -21,7 +21,7 @@ export const Problem = Type.Object(
   { $id: 'Problem', title: 'Problem' },
 );
 
-const ProblemRef = Type.Ref('Problem');
+export const ProblemRef = Type.Ref('Problem');
 
 /** Adds the problem responses every authenticated route can produce. */
 export function responses<T extends Record<number, TSchema>>(ok: T) {

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../../http/auth.js';
-import { IdParams, PageOf, PageQuery, responses } from '../../http/schemas.js';
+import { IdParams, PageOf, PageQuery, ProblemRef, responses } from '../../http/schemas.js';
 import {
   CreatedOAuthClientSchema,
   CreateOAuthClientBody,
@@ -122,7 +122,16 @@ export function oauthClientsRoutes(deps: { clients: OAuthClientService }): Fasti
               'invalid_client (401), invalid_request, unsupported_grant_type, invalid_scope (400).',
             consumes: ['application/x-www-form-urlencoded', 'application/json'],
             body: TokenRequestBody,
-            response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 401: OAuthErrorSchema },
+            // A body Fastify cannot parse (malformed JSON, another media type) is refused before the
+            // handler, as problem+json like every other route.
+            response: {
+              200: TokenResponseSchema,
+              400: Type.Union([OAuthErrorSchema, ProblemRef]),
+              401: OAuthErrorSchema,
+              413: ProblemRef,
+              415: ProblemRef,
+              429: ProblemRef,
+            },
           },
         },
         async (request, reply) => {
