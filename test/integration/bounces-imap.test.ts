@@ -74,6 +74,9 @@ async function poll(key?: string) {
   return res.body;
 }
 
+/** Asking for a poll is itself an audited action: the audit log gains its entry whatever the poll finds. */
+const AUDITED = ['audit_log', 'audit_chain_heads'];
+
 describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
   beforeAll(async () => {
     dovecot = await startDovecot();
@@ -176,7 +179,7 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
   });
 
   it('applies nothing twice when the same reports are read again', async () => {
-    const before = await databaseSnapshot(t.container.database.pool);
+    const before = await databaseSnapshot(t.container.database.pool, { except: AUDITED });
     // As after a crash between applying and moving: the reports are back in the inbox.
     await mailbox(async (client) => {
       const lock = await client.getMailboxLock(['Herald', 'Processed']);
@@ -187,7 +190,7 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
       }
     });
     expect(await poll()).toMatchObject({ messages: 2, processed: 2, applied: 0, duplicates: 2 });
-    expect(await databaseSnapshot(t.container.database.pool)).toBe(before);
+    expect(await databaseSnapshot(t.container.database.pool, { except: AUDITED })).toBe(before);
     expect(await counts()).toEqual({ INBOX: 0, 'Herald/Processed': 2, 'Herald/Unparsed': 1 });
   });
 
@@ -210,14 +213,14 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
     await mailbox((client) =>
       client.append('INBOX', fixture('postfix-user-unknown.eml', 'nobody@example.org', BOUNCED), []),
     );
-    const before = await databaseSnapshot(t.container.database.pool);
+    const before = await databaseSnapshot(t.container.database.pool, { except: AUDITED });
     const result = await poll(other.adminKey);
     expect(result).toMatchObject({ mailboxes: 1, failed: 1, messages: 0 });
     expect(result.errors).toEqual([
       { workspace_id: other.workspaceId, error: expect.stringContaining('authentication failed') },
     ]);
     expect(JSON.stringify(result)).not.toContain(dovecot.user);
-    expect(await databaseSnapshot(t.container.database.pool)).toBe(before);
+    expect(await databaseSnapshot(t.container.database.pool, { except: AUDITED })).toBe(before);
     expect(await counts()).toEqual({ INBOX: 1, 'Herald/Processed': 2, 'Herald/Unparsed': 1 });
   });
 
