@@ -27,6 +27,7 @@ import {
   type CrmService,
   crmRoutes,
   type MailgunEventsFetcher,
+  type SendgridStatsFetcher,
 } from '../modules/crm/index.js';
 import {
   type DeliverabilityService,
@@ -137,6 +138,7 @@ export interface RouteDeps {
   crm: CrmService;
   crmMapping: CrmMapping;
   mailgunEvents: MailgunEventsFetcher;
+  sendgridStats: SendgridStatsFetcher;
 }
 
 /**
@@ -217,6 +219,11 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
   await app.register(privacyRoutes({ privacy: deps.privacy, retention: deps.retention }));
   await app.register(webhooksRoutes({ webhooks: deps.webhooks }));
   await app.register(
-    crmRoutes({ crm: deps.crm, mapping: deps.crmMapping, mailgunEvents: deps.mailgunEvents }),
+    crmRoutes({
+      crm: deps.crm,
+      mapping: deps.crmMapping,
+      mailgunEvents: deps.mailgunEvents,
+      sendgridStats: deps.sendgridStats,
+    }),
   );
 }

@@ -47,6 +47,7 @@ import {
   createCrmMapping,
   createCrmService,
   createMailgunEventsFetcher,
+  createSendgridStatsFetcher,
   crmTasks,
   realSleep,
   shareUnlessDoNotSell,
@@ -540,6 +541,7 @@ export function createContainer(options: ContainerOptions) {
   });
   const crmMapping = createCrmMapping({ db, clock, attributes, contacts });
   const mailgunEvents = createMailgunEventsFetcher({ clock, sleep: realSleep, transports, deliverability });
+  const sendgridStats = createSendgridStatsFetcher({ clock, sleep: realSleep, transports });
 
   const tasks = {
     ...importTasks({ imports }),
@@ -770,6 +772,7 @@ export function createContainer(options: ContainerOptions) {
       crm,
       crmMapping,
       mailgunEvents,
+      sendgridStats,
     },
     migrate: () => migrate(db),
     async close(): Promise<void> {

@@ -1,3 +1,5 @@
+import { DomainError } from '../../lib/errors.js';
+
 /**
  * HTTP calls to a CRM provider's API, with the retry rules the providers
  * document: 429 and 5xx are retried after Retry-After (or a growing pause),
@@ -153,3 +155,16 @@ function backoff(attempt: number): number {
 }
 
 export type ConnectorHttp = ReturnType<typeof createConnectorHttp>;
+
+/**
+ * A failed provider call as the API's error, for the routes that read a
+ * provider on request: refused credentials name the field that holds them.
+ */
+export function connectorProblem(error: ConnectorError, provider: string, field: string): DomainError {
+  if (error.kind === 'credentials')
+    return new DomainError('CONNECTOR_CREDENTIALS_REJECTED', error.message, [
+      { path: field, message: `${provider} refused the transport's API key` },
+    ]);
+  if (error.kind === 'unavailable') return new DomainError('CONNECTOR_UNAVAILABLE', error.message);
+  return new DomainError('CONNECTOR_INVALID', error.message, [{ path: field, message: error.message }]);
+}

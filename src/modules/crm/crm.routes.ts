@@ -16,6 +16,7 @@ import {
 import type { CrmService } from './crm.service.js';
 import type { CrmMapping } from './crm-mapping.service.js';
 import type { MailgunEventsFetcher } from './mailgun-events.js';
+import { SENDGRID_METRICS, type SendgridStatsFetcher } from './sendgrid-stats.js';
 
 /** Adds 502: the provider could not be reached or kept failing. */
 function withUpstream<T extends Record<number, TSchema>>(ok: T) {
@@ -26,8 +27,9 @@ export function crmRoutes(deps: {
   crm: CrmService;
   mapping: CrmMapping;
   mailgunEvents: MailgunEventsFetcher;
+  sendgridStats: SendgridStatsFetcher;
 }): FastifyPluginAsyncTypebox {
-  const { crm, mapping, mailgunEvents } = deps;
+  const { crm, mapping, mailgunEvents, sendgridStats } = deps;
   const tags = ['connectors'];
   return async (app) => {
     app.get(
@@ -253,6 +255,50 @@ export function crmRoutes(deps: {
           end: end ? new Date(end) : undefined,
         });
       },
+    );
+
+    const Metrics = Type.Object(
+      Object.fromEntries(SENDGRID_METRICS.map((name) => [name, Type.Number()])) as Record<
+        (typeof SENDGRID_METRICS)[number],
+        ReturnType<typeof Type.Number>
+      >,
+    );
+    app.get(
+      '/v1/connectors/sendgrid/stats',
+      {
+        config: { scope: 'analytics:read' },
+        schema: {
+          tags,
+          summary: "Read a SendGrid account's email statistics",
+          description:
+            "Reads SendGrid's global statistics (GET /v3/stats) with the sendgrid transport's API key, which needs " +
+            "SendGrid's Stats read permission: what SendGrid counted per day, week or month (requests, deliveries, " +
+            'deferrals, bounces, blocks, spam reports, unsubscribes, opens, clicks), with totals, to set beside ' +
+            "Herald's own campaign reports. Dates are SendGrid's (UTC days); at most 366 days at once. " +
+            '400 CONNECTOR_CREDENTIALS_REJECTED when SendGrid refuses the key.',
+          querystring: Type.Object(
+            {
+              transport_id: Type.String({ format: 'uuid', description: 'A transport of type sendgrid.' }),
+              from: Type.String({ format: 'date', description: 'First day, YYYY-MM-DD.' }),
+              to: Type.String({ format: 'date', description: 'Last day, YYYY-MM-DD.' }),
+              aggregated_by: Type.Optional(
+                Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], {
+                  description: 'Period length (default day).',
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: withUpstream({
+            200: Type.Object({
+              aggregated_by: Type.String(),
+              periods: Type.Array(Type.Object({ date: Type.String(), metrics: Metrics })),
+              totals: Metrics,
+            }),
+          }),
+        },
+      },
+      async (request) => sendgridStats.fetch(principalOf(request).workspaceId, request.query),
     );
 
     app.get(

@@ -11,3 +11,4 @@ export {
 } from './crm.service.js';
 export { type CrmMapping, createCrmMapping, type FieldMapping } from './crm-mapping.service.js';
 export { createMailgunEventsFetcher, type MailgunEventsFetcher } from './mailgun-events.js';
+export { createSendgridStatsFetcher, type SendgridStatsFetcher } from './sendgrid-stats.js';

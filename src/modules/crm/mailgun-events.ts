@@ -1,7 +1,6 @@
 import type { Clock } from '../../lib/clock.js';
-import { DomainError } from '../../lib/errors.js';
 import { mailgunEvents, type ProviderEvent } from '../bounces/index.js';
-import { ConnectorError, createConnectorHttp, type Sleep } from './connector-http.js';
+import { ConnectorError, connectorProblem, createConnectorHttp, type Sleep } from './connector-http.js';
 
 /** Pages read per request: a longer window is fetched in several calls (begin = the last event's time). */
 const MAX_PAGES = 50;
@@ -106,15 +105,8 @@ export function createMailgunEventsFetcher(deps: {
           path = `${url.pathname.replace(new URL(base).pathname.replace(/\/+$/, ''), '')}${url.search}`;
         }
       } catch (error) {
-        if (!(error instanceof ConnectorError)) throw error;
-        if (error.kind === 'credentials')
-          throw new DomainError('CONNECTOR_CREDENTIALS_REJECTED', error.message, [
-            { path: '/transport_id', message: "Mailgun refused the transport's API key" },
-          ]);
-        if (error.kind === 'unavailable') throw new DomainError('CONNECTOR_UNAVAILABLE', error.message);
-        throw new DomainError('CONNECTOR_INVALID', error.message, [
-          { path: '/transport_id', message: error.message },
-        ]);
+        if (error instanceof ConnectorError) throw connectorProblem(error, 'Mailgun', '/transport_id');
+        throw error;
       }
       return summary;
     },

@@ -444,27 +444,37 @@ export function createTransportService(deps: TransportServiceDeps) {
      * A Mailgun transport's domain, API host and key, for reading its events
      * back (CRM connectors' event retrieval). Never leaves the server.
      */
-    async mailgunCredentials(
+    /** A provider transport's API settings and key, for reading that provider's events and statistics. */
+    async providerCredentials(
       workspaceId: string,
       id: string,
-    ): Promise<{ domain: string; baseUrl: string | undefined; apiKey: string }> {
+      type: 'mailgun' | 'sendgrid',
+    ): Promise<{ settings: Record<string, unknown>; baseUrl: string | undefined; apiKey: string }> {
       const row = await repo.findTransport(db, workspaceId, id);
       if (!row)
         throw new DomainError('TRANSPORT_NOT_FOUND', `transport ${id} does not exist in this workspace`);
-      if (row.type !== 'mailgun') {
+      if (row.type !== type) {
         throw new DomainError(
           'TRANSPORT_INVALID',
-          `transport ${id} is a ${row.type} transport, not mailgun`,
-          [{ path: '/transport_id', message: 'must name a mailgun transport' }],
+          `transport ${id} is a ${row.type} transport, not ${type}`,
+          [{ path: '/transport_id', message: `must name a ${type} transport` }],
         );
       }
       const settings = row.settings as Record<string, unknown>;
       return {
-        domain: String(settings.domain ?? ''),
+        settings,
         baseUrl: typeof settings.base_url === 'string' ? settings.base_url : undefined,
         // awaited: the secrets may come from an asynchronous key store.
         apiKey: (await readSecrets(row)).api_key ?? '',
       };
+    },
+
+    async mailgunCredentials(
+      workspaceId: string,
+      id: string,
+    ): Promise<{ domain: string; baseUrl: string | undefined; apiKey: string }> {
+      const { settings, baseUrl, apiKey } = await service.providerCredentials(workspaceId, id, 'mailgun');
+      return { domain: String(settings.domain ?? ''), baseUrl, apiKey };
     },
 
     async closeAll(): Promise<void> {
