@@ -156,6 +156,42 @@ describe('marketing email', () => {
   });
 });
 
+describe('other email', () => {
+  it('adds the footer to automation emails of kind marketing, not to transactional messages', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const base = { template_id: plainTemplate, from_email: 'news@shop.example', track: false };
+    const automation = { id: '00000000-0000-7000-8000-000000000001', name: 'Welcome', data: {} };
+    await t.container.messages.accept(t.workspaceId, {
+      ...base,
+      to: 'marketing@example.com',
+      automation: { ...automation, marketing: true },
+    });
+    await t.container.messages.accept(t.workspaceId, {
+      ...base,
+      to: 'receipt@example.com',
+      automation: { ...automation, marketing: false },
+    });
+    const transactional = await call('POST', '/v1/messages', { ...base, to: 'api@example.com' });
+    expect(transactional.status, JSON.stringify(transactional.body)).toBe(202);
+    await t.container.runner.drain();
+
+    const parsed = async (to: string) => {
+      const message = sink.messages.find((m) => m.to[0] === to);
+      expect(message, `a message to ${to}`).toBeDefined();
+      const mail = await simpleParser(message?.raw as Buffer);
+      return { html: String(mail.html || ''), text: mail.text ?? '' };
+    };
+    const marketing = await parsed('marketing@example.com');
+    expect(marketing.html).toContain('Shop &amp; Co. GmbH<br>Main Street 1');
+    expect(marketing.text).toContain(ADDRESS);
+    for (const to of ['receipt@example.com', 'api@example.com']) {
+      const mail = await parsed(to);
+      expect(mail.html).not.toContain('Main Street 1');
+      expect(mail.text).not.toContain('Main Street 1');
+    }
+  });
+});
+
 describe('require_postal_address', () => {
   it('refuses to send or schedule a campaign without an address, but allows test sends', async () => {
     await setWorkspace({ postal_address: null, require_postal_address: true });
