@@ -122,6 +122,10 @@ export interface WorkspaceTable {
     'reject' | 'warn' | 'off'
   >;
   hygiene_mx_check: ColumnType<boolean, boolean | undefined, boolean>;
+  /** CAN-SPAM postal address shown in marketing email; null: none (0040). */
+  postal_address: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Refuse to send or schedule campaigns while postal_address is null (0040). */
+  require_postal_address: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export type IpAnonymization = 'none' | 'truncate' | 'drop';

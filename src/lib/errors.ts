@@ -111,6 +111,8 @@ export const ERROR_CODES = {
   CONNECTOR_RUN_NOT_FOUND: 404,
   CONNECTOR_NOT_READY: 409,
   CONNECTOR_UNAVAILABLE: 502,
+  // CAN-SPAM postal address (src/modules/workspaces): required by the workspace but not set.
+  POSTAL_ADDRESS_REQUIRED: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -339,6 +339,7 @@ export function createContainer(options: ContainerOptions) {
     templates,
     senderDomains: sendingDomains,
     guardrailDefaults: (workspaceId) => deliverability.guardrailDefaults(workspaceId),
+    postalAddress: workspaces,
   });
   const experiments = createExperimentService({
     db,

@@ -65,12 +65,14 @@ export function createSendingPorts(deps: {
       }
       const workspaceId = campaign.workspace_id;
       const domain = campaign.from_email.split('@')[1] as string;
-      const [template, workspace, signer, live, list, tracker] = await Promise.all([
+      // The postal address footer goes into the compiled version, so the workspace is read first.
+      const workspace = await deps.workspaces.get(workspaceId);
+      const [template, signer, live, list, tracker] = await Promise.all([
         deps.templates.compileForSend(workspaceId, campaign.template_version_id, {
           subject: campaign.subject,
           preheader: campaign.preheader,
+          postalAddress: workspace.postal_address,
         }),
-        deps.workspaces.get(workspaceId),
         deps.sendingDomains.signerFor(workspaceId, domain),
         deps.transports.transportFor(workspaceId, campaign.transport_id),
         mailingList(workspaceId, audience),
@@ -120,7 +122,7 @@ export function createSendingPorts(deps: {
               status: recipient.status,
             },
             lists: firstList ? [firstList] : [],
-            workspace: { name: workspace.name },
+            workspace: { name: workspace.name, postal_address: workspace.postal_address },
             campaign: { id: campaign.id, name: campaign.name },
             unsubscribe_url: links.url,
             preferences_url: `${base}/p/${createToken(keyring, 'preferences', ids)}`,

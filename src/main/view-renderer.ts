@@ -95,7 +95,7 @@ export function createViewRenderer(deps: {
             status: contact.status,
           },
           lists: firstList ? [firstList] : [],
-          workspace: { name: workspace.name },
+          workspace: { name: workspace.name, postal_address: workspace.postal_address },
           campaign: { id: campaign.id, name: campaign.name },
           unsubscribe_url: links.url,
           preferences_url: `${base}/p/${createToken(keyring, 'preferences', ids)}`,

@@ -37,7 +37,7 @@ export function authRoutes(deps: {
         config: { scope: 'admin' },
         schema: {
           tags: ['workspace'],
-          summary: 'Change the workspace: name, time zone, sending policy',
+          summary: 'Change the workspace: name, time zone, sending policy, hygiene, postal address',
           description:
             'Fields left out keep their value. Frequency caps and quiet hours apply to marketing email from campaigns and automations from their next send on; transactional email is exempt. A campaign recipient over a cap is skipped (send status skipped, error frequency_cap); an automation email over a cap or in quiet hours waits until it is allowed; a campaign recipient in quiet hours waits until they end.',
           body: UpdateWorkspaceBody,

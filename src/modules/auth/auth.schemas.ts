@@ -87,6 +87,16 @@ export const HygienePolicySchema = Type.Object(
   { title: 'HygienePolicy', description: 'What is checked when a contact email is written.' },
 );
 
+const PostalAddress = Type.String({
+  maxLength: 500,
+  description:
+    'CAN-SPAM physical postal address (several lines allowed, at most 500 characters, no Liquid delimiters). Every marketing email (campaigns, automation emails of kind marketing; not transactional messages) carries it: templates show it with {{ workspace.postal_address }}, and a template that does not gets a small footer with it appended to its HTML and text parts. Not set: nothing is appended.',
+});
+const RequirePostalAddress = Type.Boolean({
+  description:
+    'Refuse to send or schedule a campaign (409 POSTAL_ADDRESS_REQUIRED) while postal_address is not set; test sends are allowed. Default false.',
+});
+
 export const WorkspaceSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -97,6 +107,8 @@ export const WorkspaceSchema = Type.Object(
     }),
     sending_policy: SendingPolicySchema,
     hygiene: HygienePolicySchema,
+    postal_address: Type.Union([PostalAddress, Type.Null()]),
+    require_postal_address: RequirePostalAddress,
   },
   { title: 'Workspace' },
 );
@@ -130,6 +142,12 @@ export const UpdateWorkspaceBody = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    postal_address: Type.Optional(
+      Type.Union([PostalAddress, Type.Null()], {
+        description: 'The postal address; null or an empty string removes it.',
+      }),
+    ),
+    require_postal_address: Type.Optional(RequirePostalAddress),
   },
   { additionalProperties: false },
 );

@@ -171,6 +171,8 @@ export function createCampaignService(deps: {
         Pick<CampaignSettings, 'hard_bounce_threshold' | 'complaint_threshold' | 'guardrail_min_sent'>
       >)
     | undefined;
+  /** Refuses to send or schedule while the workspace requires a postal address it lacks; none: no refusal. */
+  postalAddress?: { assertPostalAddress(workspaceId: string): Promise<void> } | undefined;
 }) {
   const { db, clock, templates } = deps;
 
@@ -221,6 +223,7 @@ export function createCampaignService(deps: {
    */
   async function sendableVersionOf(workspaceId: string, id: string): Promise<VersionLookup> {
     const lookup = await versionOf(workspaceId, id);
+    await deps.postalAddress?.assertPostalAddress(workspaceId);
     if (lookup.fromEmail && deps.senderDomains)
       await deps.senderDomains.assertMaySendFrom(workspaceId, lookup.fromEmail);
     return lookup;

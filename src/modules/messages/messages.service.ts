@@ -12,6 +12,7 @@ import {
   RenderTimeLimitError,
   type TemplateCompiler,
   type TemplateService,
+  withPostalAddress,
 } from '../templates/index.js';
 import type { TrackingService } from '../tracking/index.js';
 import { recordWebhookEvent } from '../webhooks/index.js';
@@ -164,19 +165,34 @@ export function createMessageService(deps: MessageServiceDeps) {
     };
   }
 
-  async function prepared(workspaceId: string, payload: StoredPayload): Promise<PreparedTemplate> {
+  /**
+   * The message's template, parsed. Automation emails of kind marketing get
+   * the workspace's postal address footer (CAN-SPAM) where the template does
+   * not show it; transactional messages never do.
+   */
+  async function prepared(
+    workspaceId: string,
+    payload: StoredPayload,
+    postalAddress: string | null,
+  ): Promise<PreparedTemplate> {
     const content = payload.content;
+    const footerAddress = payload.automation?.marketing ? postalAddress : null;
     if (content.kind === 'template')
-      return templates.compileForSend(workspaceId, content.template_version_id);
+      return templates.compileForSend(workspaceId, content.template_version_id, {
+        postalAddress: footerAddress,
+      });
+    const snippets = content.snippets ?? {};
     return compiler.prepare(
       {
         subject: content.subject,
         body: content.html ?? undefined,
         preheader: null,
-        compiled_html: content.compiled_html,
-        compiled_text: content.compiled_text,
         text_body: content.text,
-        snippets: content.snippets ?? {},
+        snippets,
+        ...withPostalAddress(
+          { compiled_html: content.compiled_html, compiled_text: content.compiled_text, snippets },
+          footerAddress,
+        ),
       },
       { strictVariables: false },
     );
@@ -208,7 +224,7 @@ export function createMessageService(deps: MessageServiceDeps) {
   // Takes the workspace name rather than reading it: accept() renders inside a transaction, and on the
   // embedded database a second connection would wait for that transaction forever.
   async function render(
-    workspaceName: string,
+    workspace: { name: string; postal_address: string | null },
     payload: StoredPayload,
     template: PreparedTemplate,
     contact: Contact,
@@ -226,7 +242,7 @@ export function createMessageService(deps: MessageServiceDeps) {
         status: contact.status,
       },
       lists: [],
-      workspace: { name: workspaceName },
+      workspace: { name: workspace.name, postal_address: workspace.postal_address },
       unsubscribe_url: unsubscribeUrl,
       preferences_url: '',
       view_in_browser_url: '',
@@ -305,8 +321,8 @@ export function createMessageService(deps: MessageServiceDeps) {
         ...(input.track ? { track: true } : {}),
         ...(input.automation ? { automation: input.automation } : {}),
       };
-      const template = await prepared(workspaceId, payload);
       const workspace = await deps.workspaces.get(workspaceId);
+      const template = await prepared(workspaceId, payload, workspace.postal_address);
 
       return db.transaction().execute(async (trx) => {
         const found = await contacts.findOrCreateByEmails(workspaceId, [to], trx);
@@ -316,7 +332,7 @@ export function createMessageService(deps: MessageServiceDeps) {
             { path: '/to', message: 'invalid' },
           ]);
         // Render once now, so Liquid errors with this data are the caller's 400, not a failed send later.
-        await render(workspace.name, payload, template, contact);
+        await render(workspace, payload, template, contact);
         const now = clock.now();
         const id = uuidv7(now.getTime());
         const suppressed =
@@ -392,9 +408,9 @@ export function createMessageService(deps: MessageServiceDeps) {
       try {
         const workspace = await deps.workspaces.get(workspaceId);
         rendered = await render(
-          workspace.name,
+          workspace,
           payload,
-          await prepared(workspaceId, payload),
+          await prepared(workspaceId, payload, workspace.postal_address),
           contact,
           links?.url,
         );

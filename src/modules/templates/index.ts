@@ -3,6 +3,7 @@ export {
   DEFAULT_LIQUID_LIMITS,
   type LiquidLimits,
 } from './liquid-engine.js';
+export { postalFooterHtml, withPostalAddress } from './postal-footer.js';
 export {
   type CompiledArtefacts,
   createTemplateCompiler,

@@ -28,7 +28,8 @@ export interface RenderContext {
     status: string;
   };
   lists: { id: string; name: string; status?: string | undefined }[];
-  workspace: { name: string };
+  /** postal_address: the CAN-SPAM postal address; null or absent when none is set. */
+  workspace: { name: string; postal_address?: string | null | undefined };
   campaign?: { id: string; name: string } | undefined;
   unsubscribe_url: string;
   preferences_url: string;

@@ -6,6 +6,7 @@ import { uuidv7 } from '../../lib/ids.js';
 import type { ContactService } from '../contacts/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
 import { createLiquidEngine, describeLiquidError, SNIPPET_NAME_PATTERN } from './liquid-engine.js';
+import { withPostalAddress } from './postal-footer.js';
 import { walkSnippets } from './snippet-graph.js';
 import type {
   CompiledArtefacts,
@@ -225,7 +226,7 @@ export function createTemplateService(deps: TemplateServiceDeps) {
   async function contextFor(workspaceId: string, input: PreviewInput): Promise<RenderContext> {
     const workspace = await workspaces.get(workspaceId);
     const base = {
-      workspace: { name: workspace.name },
+      workspace: { name: workspace.name, postal_address: workspace.postal_address },
       campaign: { id: '00000000-0000-7000-8000-000000000000', name: 'Preview' },
       ...PREVIEW_URLS,
     };
@@ -445,7 +446,13 @@ export function createTemplateService(deps: TemplateServiceDeps) {
     async compileForSend(
       workspaceId: string,
       versionId: string,
-      options: { strictVariables?: boolean; subject?: string | null; preheader?: string | null } = {},
+      options: {
+        strictVariables?: boolean;
+        subject?: string | null;
+        preheader?: string | null;
+        /** Marketing email: the workspace's postal address, added as a footer where the version does not show it. */
+        postalAddress?: string | null;
+      } = {},
     ): Promise<PreparedTemplate> {
       const row = await requireVersion(workspaceId, versionId);
       // A campaign may replace the version's subject and preheader (both Liquid).
@@ -453,6 +460,7 @@ export function createTemplateService(deps: TemplateServiceDeps) {
         ...row,
         ...(options.subject ? { subject: options.subject } : {}),
         ...(options.preheader ? { preheader: options.preheader } : {}),
+        ...withPostalAddress(row, options.postalAddress),
       };
       return compiler.prepare(version, { strictVariables: options.strictVariables ?? false });
     },

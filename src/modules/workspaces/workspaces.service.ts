@@ -28,7 +28,14 @@ export interface Workspace {
   sending_policy: SendingPolicy;
   /** What happens to role addresses, likely typos and disposable domains when contacts are written. */
   hygiene: HygienePolicy;
+  /** CAN-SPAM physical postal address shown in every marketing email; null: none set. */
+  postal_address: string | null;
+  /** Refuse to send or schedule campaigns while no postal address is set. */
+  require_postal_address: boolean;
 }
+
+/** Longest postal address accepted; the column's check says the same. */
+export const POSTAL_ADDRESS_MAX_LENGTH = 500;
 
 export interface WorkspacePatch {
   name?: string | undefined;
@@ -42,6 +49,31 @@ export interface WorkspacePatch {
       }
     | undefined;
   hygiene?: Partial<HygienePolicy> | undefined;
+  postal_address?: string | null | undefined;
+  require_postal_address?: boolean | undefined;
+}
+
+/**
+ * Why a postal address cannot be stored, or undefined when it can. Liquid
+ * delimiters are refused: the footer copies the address into the template
+ * source, where they would be run as Liquid.
+ */
+function postalAddressProblem(address: string): string | undefined {
+  if (address.length > POSTAL_ADDRESS_MAX_LENGTH)
+    return `postal_address must be at most ${POSTAL_ADDRESS_MAX_LENGTH} characters (it has ${address.length})`;
+  if (/\{\{|\{%|\}\}|%\}/.test(address))
+    return 'postal_address must not contain Liquid delimiters such as {{ or {%';
+  return undefined;
+}
+
+/** Line endings made \n and outer blank space removed; empty means none. */
+function normalizePostalAddress(address: string): string | null {
+  const lines = address
+    .replace(/\r\n?/g, '\n')
+    .split('\n')
+    .map((line) => line.trimEnd());
+  const text = lines.join('\n').trim();
+  return text === '' ? null : text;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -71,6 +103,8 @@ function toWorkspace(row: repo.WorkspaceRow): Workspace {
       disposable: row.hygiene_disposable,
       mx_check: row.hygiene_mx_check,
     },
+    postal_address: row.postal_address,
+    require_postal_address: row.require_postal_address,
   };
 }
 
@@ -84,6 +118,20 @@ export function createWorkspaceService(deps: { db: Db; clock: Clock }) {
   }
 
   return {
+    /**
+     * Refuses to send marketing email while the workspace requires a postal
+     * address (require_postal_address) and has none. Test sends are not refused.
+     */
+    async assertPostalAddress(id: string): Promise<void> {
+      const workspace = await get(id);
+      if (workspace.require_postal_address && workspace.postal_address === null)
+        throw new DomainError(
+          'POSTAL_ADDRESS_REQUIRED',
+          'the workspace requires a postal address in marketing email (CAN-SPAM) but has none: set postal_address with PATCH /v1/workspace, or turn require_postal_address off',
+          [{ path: '/postal_address', message: 'not set' }],
+        );
+    },
+
     async create(name: string): Promise<Workspace> {
       const now = clock.now();
       const id = uuidv7(now.getTime());
@@ -157,6 +205,15 @@ export function createWorkspaceService(deps: { db: Db; clock: Clock }) {
       if (hygiene?.typos !== undefined) changes.hygiene_typos = hygiene.typos;
       if (hygiene?.disposable !== undefined) changes.hygiene_disposable = hygiene.disposable;
       if (hygiene?.mx_check !== undefined) changes.hygiene_mx_check = hygiene.mx_check;
+      if (patch.postal_address === null) changes.postal_address = null;
+      else if (patch.postal_address !== undefined) {
+        const address = normalizePostalAddress(patch.postal_address);
+        const problem = address === null ? undefined : postalAddressProblem(address);
+        if (problem) errors.push({ path: '/postal_address', message: problem });
+        else changes.postal_address = address;
+      }
+      if (patch.require_postal_address !== undefined)
+        changes.require_postal_address = patch.require_postal_address;
       if (errors.length > 0)
         throw new DomainError(
           'VALIDATION_FAILED',
