@@ -644,8 +644,6 @@ export interface paths {
          * @description Request rates and latencies by route, job queue depth and age, in Prometheus text format.
          *
          *     Requires scope `metrics:read`.
-         *
-         *     Requires scope `metrics:read`.
          */
         get: {
             parameters: {
@@ -1090,8 +1088,6 @@ export interface paths {
          * @description Opens and clicks from hourly rollups whose hour starts in [from, to) (unique = contacts whose first open/click of a campaign fell in the range), sends of the campaigns started in the range, unsubscribes and conversions that happened in the range. At most 366 days.
          *
          *     Requires scope `analytics:read`.
-         *
-         *     Requires scope `analytics:read`.
          */
         get: {
             parameters: {
@@ -1264,8 +1260,6 @@ export interface paths {
         /**
          * List API keys (never their secrets)
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -1514,8 +1508,6 @@ export interface paths {
         /**
          * Get an API key
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -1750,8 +1742,6 @@ export interface paths {
         /**
          * List attribute definitions
          * @description The workspace attribute schema. Attributes without a definition are stored as given.
-         *
-         *     Requires scope `contacts:read`.
          *
          *     Requires scope `contacts:read`.
          */
@@ -1994,8 +1984,6 @@ export interface paths {
         /**
          * Get an attribute definition
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -2327,8 +2315,6 @@ export interface paths {
          * @description Every change made through the API (and the CLI key commands) in this workspace, oldest first (seq order), with its actor, target, request id and hash chain.
          *
          *     Requires scope `audit:read`.
-         *
-         *     Requires scope `audit:read`.
          */
         get: {
             parameters: {
@@ -2491,8 +2477,6 @@ export interface paths {
          * @description Streams every matching entry in seq order, one AuditEntry (as listed) per line.
          *
          *     Requires scope `audit:read`.
-         *
-         *     Requires scope `audit:read`.
          */
         get: {
             parameters: {
@@ -2615,8 +2599,6 @@ export interface paths {
         /**
          * List automations
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -2941,8 +2923,6 @@ export interface paths {
         /**
          * Get an automation with its draft
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -3491,8 +3471,6 @@ export interface paths {
          * @description For every random_split with a bandit: per path the runs that took it, the trials whose outcome is known, the successes, the Beta(1 + successes, 1 + failures) posterior mean with its 95% credible interval, the probability to be best (seeded Monte Carlo) and the share of new runs it gets now. A run chooses by the path percents until every path has a known outcome, then by Thompson sampling, once per run. Outcomes known by now count (the engine decides on the same counts, read at most a minute earlier). 404 AUTOMATION_NOT_FOUND.
          *
          *     Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -3859,8 +3837,6 @@ export interface paths {
         /**
          * Lift against the holdout group
          * @description Contacts whose run was treated against contacts held out (their run ended at enrolment and sent nothing), each contact once with its first run entered in [from, to): conversions (POST /v1/conversions) from enrolment for the attribution window, the rate with its 95% Wilson interval, the difference with its interval and two-proportion z-test p-value, relative lift and revenue per contact per currency. 400 VALIDATION_FAILED when from is not before to; 404 AUTOMATION_NOT_FOUND, or HOLDOUT_NOT_FOUND when no published version has a holdout.
-         *
-         *     Requires scope `automations:read`.
          *
          *     Requires scope `automations:read`.
          */
@@ -4321,8 +4297,6 @@ export interface paths {
          * @description What the runs that entered in [from, to) did (default: every run): how many are inside, completed, exited or failed, reached the goal; their emails sent, opens and clicks (people and machines, as in the campaign report), conversions and revenue attributed to those emails; and per node how many reached it, wait in it, left it, and for emails, goals, branches and splits what happened there. Counted from the stored runs, steps, hits and conversions as they are now (hits within a second or so of the request). 400 VALIDATION_FAILED when from is not before to; 404 AUTOMATION_NOT_FOUND.
          *
          *     Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -4742,8 +4716,6 @@ export interface paths {
         /**
          * List the automation's runs, oldest first
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -4895,8 +4867,6 @@ export interface paths {
         /**
          * Get one run with its step executions
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -5276,8 +5246,6 @@ export interface paths {
         /**
          * List the published versions, oldest first
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -5416,8 +5384,6 @@ export interface paths {
         /**
          * Get one published version
          * @description Requires scope `automations:read`.
-         *
-         *     Requires scope `automations:read`.
          */
         get: {
             parameters: {
@@ -5733,8 +5699,6 @@ export interface paths {
          * @description Webhook nodes POST JSON with `Herald-Signature: t=<unix seconds>,v1=<hex>`, the hex HMAC-SHA256 of `<t>.<body>` under this secret, and `Herald-Delivery: automation:<run id>:<step>` (the same on every retry). It changes when the secret keys rotate.
          *
          *     Requires scope `automations:write`.
-         *
-         *     Requires scope `automations:write`.
          */
         get: {
             parameters: {
@@ -5998,8 +5962,6 @@ export interface paths {
         /**
          * Bounce, complaint and delay events, oldest first
          * @description Requires scope `suppressions:read`.
-         *
-         *     Requires scope `suppressions:read`.
          */
         get: {
             parameters: {
@@ -6142,8 +6104,6 @@ export interface paths {
         /**
          * List campaigns
          * @description Requires scope `campaigns:read`.
-         *
-         *     Requires scope `campaigns:read`.
          */
         get: {
             parameters: {
@@ -6600,8 +6560,6 @@ export interface paths {
         /**
          * Get a campaign with its progress
          * @description Requires scope `campaigns:read`.
-         *
-         *     Requires scope `campaigns:read`.
          */
         get: {
             parameters: {
@@ -7150,8 +7108,6 @@ export interface paths {
          * @description Per variant: recipients judged, rate (or revenue per recipient) with its interval, probability to be best and p-value against the leader; the winner and why. Live while the test runs; the stored evaluation once decided. 404 AB_TEST_NOT_FOUND for a campaign without a test.
          *
          *     Requires scope `analytics:read`.
-         *
-         *     Requires scope `analytics:read`.
          */
         get: {
             parameters: {
@@ -7513,8 +7469,6 @@ export interface paths {
          * @description Active contacts on an included list (confirmed on double opt-in lists, not unsubscribed on single opt-in lists) or matching the segment, minus current members of excluded lists and contacts matching an excluded segment, each once. Segments are evaluated now.
          *
          *     Requires scope `campaigns:read`.
-         *
-         *     Requires scope `campaigns:read`.
          */
         get: {
             parameters: {
@@ -7835,8 +7789,6 @@ export interface paths {
          * @description Streams every recorded hit in time order with its classification. Columns: id, occurred_at, kind, classification, reason, contact_id, email, link_id, url, user_agent, ip, reclassified_at. Holds personal data (addresses, anonymized IPs, user agents).
          *
          *     Requires scope `contacts:export`.
-         *
-         *     Requires scope `contacts:export`.
          */
         get: {
             parameters: {
@@ -7950,8 +7902,6 @@ export interface paths {
         /**
          * Lift against the holdout group
          * @description Conversions of the recipients and of the held-out contacts (who received nothing) from the start for the attribution window, with the difference, its 95% interval, a two-proportion z-test and revenue per contact per currency. 404 HOLDOUT_NOT_FOUND without a holdout group.
-         *
-         *     Requires scope `analytics:read`.
          *
          *     Requires scope `analytics:read`.
          */
@@ -8431,8 +8381,6 @@ export interface paths {
         /**
          * Campaign report
          * @description Sent, bounces, opens and clicks (total, unique, human), rates, unsubscribes, conversions and revenue, per link, per mailbox provider and per hour. Read from rollups the workers keep current, so it answers in milliseconds for any campaign size; hits are counted a few seconds after they happen (events_counted_until says up to when).
-         *
-         *     Requires scope `analytics:read`.
          *
          *     Requires scope `analytics:read`.
          */
@@ -9545,8 +9493,6 @@ export interface paths {
         /**
          * The workspace's CRM connections (never their keys or tokens)
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -9845,8 +9791,6 @@ export interface paths {
         /**
          * The CRM field mapping (CRM field -> Herald attribute and type)
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -10690,8 +10634,6 @@ export interface paths {
         /**
          * The HubSpot connection's runs, newest first
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -11463,8 +11405,6 @@ export interface paths {
         /**
          * The Mailchimp connection's runs, newest first
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -11932,8 +11872,6 @@ export interface paths {
         /**
          * A connector run: status, progress, counts and problems
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -12075,8 +12013,6 @@ export interface paths {
         /**
          * List shop connections
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -12345,8 +12281,6 @@ export interface paths {
         /**
          * Get a shop connection
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -12707,8 +12641,6 @@ export interface paths {
          * @description Accepted webhooks, newest first: what each applied, or why it was ignored (unknown topic, no email address...). Refused requests (bad signature, malformed body) are not logged: they were answered 401 or 400. Deliveries are kept 30 days.
          *
          *     Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -12844,8 +12776,6 @@ export interface paths {
         /**
          * List and filter contacts
          * @description Filters combine with AND. Ordered by creation.
-         *
-         *     Requires scope `contacts:read`.
          *
          *     Requires scope `contacts:read`.
          */
@@ -13391,8 +13321,6 @@ export interface paths {
         /**
          * Get a contact with its list memberships and engagement
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -13838,8 +13766,6 @@ export interface paths {
          * @description Every subscribe, confirm, unsubscribe and status change, with its source. Never edited.
          *
          *     Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -13982,8 +13908,6 @@ export interface paths {
         /**
          * Export everything held about a contact (data subject's right of access)
          * @description Requires scope `contacts:export`.
-         *
-         *     Requires scope `contacts:export`.
          */
         get: {
             parameters: {
@@ -14291,8 +14215,6 @@ export interface paths {
         /**
          * A contact's events, newest first
          * @description Events sent for the contact (and attached to it on identify), and the segment.entered / segment.exited events Herald records.
-         *
-         *     Requires scope `contacts:read`.
          *
          *     Requires scope `contacts:read`.
          */
@@ -14626,8 +14548,6 @@ export interface paths {
         /**
          * Sent, bounces and complaints per mailbox provider for the last 7 and 30 days, with rates and statuses
          * @description Requires scope `suppressions:read`.
-         *
-         *     Requires scope `suppressions:read`.
          */
         get: {
             parameters: {
@@ -14934,8 +14854,6 @@ export interface paths {
         /**
          * Bounce policy, guardrail defaults for new campaigns, provider webhook and IMAP settings (secrets only as *_set)
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -15229,8 +15147,6 @@ export interface paths {
         /**
          * Get the sunset policy
          * @description Contacts with no human or proxy open or click (prefetch, scanner and bot hits never count) and no conversion for inactive_days, who were sent at least min_emails tracked marketing emails in that time and were created before it, are suppressed with reason sunset. Contacts without tracking consent are never selected. Sunset entries hold back marketing email only; transactional messages still go. Off by default.
-         *
-         *     Requires scope `suppressions:read`.
          *
          *     Requires scope `suppressions:read`.
          */
@@ -15750,8 +15666,6 @@ export interface paths {
          * @description Per kind (open, click): the latest trained logistic regression (coefficients, features, training and validation counts, validation AUC against the recency-only baseline, Brier score, log loss, calibration) and the latest training attempt, which says why it was refused when there was too little data.
          *
          *     Requires scope `engagement:read`.
-         *
-         *     Requires scope `engagement:read`.
          */
         get: {
             parameters: {
@@ -16258,8 +16172,6 @@ export interface paths {
          * @description Streams every contact matching the filters (the same as GET /v1/contacts) in id order, as a file download. The CSV can be imported again unchanged: the import ignores id, created_at and updated_at.
          *
          *     Requires scope `contacts:export`.
-         *
-         *     Requires scope `contacts:export`.
          */
         get: {
             parameters: {
@@ -16549,8 +16461,6 @@ export interface paths {
         /**
          * List imports
          * @description Newest first.
-         *
-         *     Requires scope `contacts:read`.
          *
          *     Requires scope `contacts:read`.
          */
@@ -16854,8 +16764,6 @@ export interface paths {
          * @description Counts grow while the import runs, one batch at a time.
          *
          *     Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
@@ -17018,8 +16926,6 @@ export interface paths {
         /**
          * List an import's row errors by line
          * @description Up to 10,000 errors are stored per import; `failed` counts all of them.
-         *
-         *     Requires scope `contacts:read`.
          *
          *     Requires scope `contacts:read`.
          */
@@ -17291,8 +17197,6 @@ export interface paths {
         /**
          * List invitations (never their tokens)
          * @description Requires scope `users:read`.
-         *
-         *     Requires scope `users:read`.
          */
         get: {
             parameters: {
@@ -17553,8 +17457,6 @@ export interface paths {
         /**
          * Get an invitation
          * @description Requires scope `users:read`.
-         *
-         *     Requires scope `users:read`.
          */
         get: {
             parameters: {
@@ -17929,8 +17831,6 @@ export interface paths {
          * @description Ordered by creation.
          *
          *     Requires scope `lists:read`.
-         *
-         *     Requires scope `lists:read`.
          */
         get: {
             parameters: {
@@ -18197,8 +18097,6 @@ export interface paths {
         /**
          * Get a list with its member counts
          * @description Requires scope `lists:read`.
-         *
-         *     Requires scope `lists:read`.
          */
         get: {
             parameters: {
@@ -18560,8 +18458,6 @@ export interface paths {
         /**
          * A list's members
          * @description Ordered by contact id.
-         *
-         *     Requires scope `lists:read`.
          *
          *     Requires scope `lists:read`.
          */
@@ -19903,8 +19799,6 @@ export interface paths {
         /**
          * Get a transactional message and its status
          * @description Requires scope `messages:send`.
-         *
-         *     Requires scope `messages:send`.
          */
         get: {
             parameters: {
@@ -20038,8 +19932,6 @@ export interface paths {
         /**
          * List OAuth clients (never their secrets)
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -20288,8 +20180,6 @@ export interface paths {
         /**
          * Get an OAuth client
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -20524,8 +20414,6 @@ export interface paths {
         /**
          * List OpenID Connect providers (never their client secrets)
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -20800,8 +20688,6 @@ export interface paths {
         /**
          * Get an OpenID Connect provider
          * @description Requires scope `admin`.
-         *
-         *     Requires scope `admin`.
          */
         get: {
             parameters: {
@@ -21329,8 +21215,6 @@ export interface paths {
         /**
          * Export everything held about the contact with this address (right of access)
          * @description Requires scope `contacts:export`.
-         *
-         *     Requires scope `contacts:export`.
          */
         get: {
             parameters: {
@@ -21638,8 +21522,6 @@ export interface paths {
         /**
          * Get the retention policy
          * @description Per kind of data, how many days Herald keeps it; null keeps it (the default for every kind). An hourly job deletes (or clears) what is older, in batches.
-         *
-         *     Requires scope `privacy:manage`.
          *
          *     Requires scope `privacy:manage`.
          */
@@ -22070,8 +21952,6 @@ export interface paths {
         /**
          * List segments
          * @description Requires scope `segments:read`.
-         *
-         *     Requires scope `segments:read`.
          */
         get: {
             parameters: {
@@ -22362,8 +22242,6 @@ export interface paths {
         /**
          * Get a segment
          * @description Requires scope `segments:read`.
-         *
-         *     Requires scope `segments:read`.
          */
         get: {
             parameters: {
@@ -22746,8 +22624,6 @@ export interface paths {
         /**
          * The contacts matching now (preview), in id order
          * @description Requires scope `segments:read`.
-         *
-         *     Requires scope `segments:read`.
          */
         get: {
             parameters: {
@@ -22880,8 +22756,6 @@ export interface paths {
          * @description Contacts of any status; campaigns send only to the active ones.
          *
          *     Requires scope `segments:read`.
-         *
-         *     Requires scope `segments:read`.
          */
         get: {
             parameters: {
@@ -22999,8 +22873,6 @@ export interface paths {
         /**
          * The SQL a segment compiles to, with its parameters and plan
          * @description For debugging slow segments: the count query (one aggregated subquery per condition on another table, hash-joined) and the per-contact shape campaign claims embed, each with PostgreSQL's EXPLAIN. Every value is a bound parameter. Admins only: parameters show the values of the definition.
-         *
-         *     Requires scope `admin`.
          *
          *     Requires scope `admin`.
          */
@@ -23298,8 +23170,6 @@ export interface paths {
         /**
          * List sending domains
          * @description Ordered by creation. Private keys are never returned.
-         *
-         *     Requires scope `settings:read`.
          *
          *     Requires scope `settings:read`.
          */
@@ -23641,8 +23511,6 @@ export interface paths {
         /**
          * Get a sending domain and its DNS record
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -24239,8 +24107,6 @@ export interface paths {
         /**
          * The signed-in user, their workspace, role, scopes and CSRF token
          * @description Requires a signed-in user (session cookie); API keys are refused.
-         *
-         *     Requires a signed-in user (session cookie); API keys are refused.
          */
         get: {
             parameters: {
@@ -24738,8 +24604,6 @@ export interface paths {
         /**
          * List snippets
          * @description Requires scope `templates:read`.
-         *
-         *     Requires scope `templates:read`.
          */
         get: {
             parameters: {
@@ -24984,8 +24848,6 @@ export interface paths {
         /**
          * Get a snippet
          * @description Requires scope `templates:read`.
-         *
-         *     Requires scope `templates:read`.
          */
         get: {
             parameters: {
@@ -25322,8 +25184,6 @@ export interface paths {
         /**
          * List suppressed addresses (by address), filtered by reason or address prefix
          * @description Requires scope `suppressions:read`.
-         *
-         *     Requires scope `suppressions:read`.
          */
         get: {
             parameters: {
@@ -25719,8 +25579,6 @@ export interface paths {
         /**
          * The whole suppression list as CSV (email, reason, source, note, created_at)
          * @description Requires scope `suppressions:read`.
-         *
-         *     Requires scope `suppressions:read`.
          */
         get: {
             parameters: {
@@ -25954,8 +25812,6 @@ export interface paths {
         /**
          * List templates
          * @description Ordered by creation.
-         *
-         *     Requires scope `templates:read`.
          *
          *     Requires scope `templates:read`.
          */
@@ -26243,8 +26099,6 @@ export interface paths {
         /**
          * Get a template with its latest version
          * @description Requires scope `templates:read`.
-         *
-         *     Requires scope `templates:read`.
          */
         get: {
             parameters: {
@@ -26763,8 +26617,6 @@ export interface paths {
          * @description Oldest first.
          *
          *     Requires scope `templates:read`.
-         *
-         *     Requires scope `templates:read`.
          */
         get: {
             parameters: {
@@ -27045,8 +26897,6 @@ export interface paths {
         /**
          * One version by its number
          * @description Requires scope `templates:read`.
-         *
-         *     Requires scope `templates:read`.
          */
         get: {
             parameters: {
@@ -27183,8 +27033,6 @@ export interface paths {
         /**
          * List throttle rules
          * @description With the current windows: limit, used, when they reset.
-         *
-         *     Requires scope `settings:read`.
          *
          *     Requires scope `settings:read`.
          */
@@ -27508,8 +27356,6 @@ export interface paths {
         /**
          * Get a throttle rule and its current windows
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -28084,8 +27930,6 @@ export interface paths {
         /**
          * The workspace's tracking settings (IP anonymization)
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -28307,8 +28151,6 @@ export interface paths {
         /**
          * List transports
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -28598,8 +28440,6 @@ export interface paths {
         /**
          * Get a transport
          * @description Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -29111,8 +28951,6 @@ export interface paths {
         /**
          * List the members of the workspace with their roles
          * @description Requires scope `users:read`.
-         *
-         *     Requires scope `users:read`.
          */
         get: {
             parameters: {
@@ -29241,8 +29079,6 @@ export interface paths {
         /**
          * Get a member
          * @description Requires scope `users:read`.
-         *
-         *     Requires scope `users:read`.
          */
         get: {
             parameters: {
@@ -29577,8 +29413,6 @@ export interface paths {
          * @description Each with where it stands today.
          *
          *     Requires scope `settings:read`.
-         *
-         *     Requires scope `settings:read`.
          */
         get: {
             parameters: {
@@ -29905,8 +29739,6 @@ export interface paths {
         /**
          * Get a warm-up schedule and where it stands
          * @description status: day N, today's cap, used and remaining today, when the day and the schedule end.
-         *
-         *     Requires scope `settings:read`.
          *
          *     Requires scope `settings:read`.
          */
@@ -30453,8 +30285,6 @@ export interface paths {
         /**
          * List webhook endpoints
          * @description Requires scope `webhooks:read`.
-         *
-         *     Requires scope `webhooks:read`.
          */
         get: {
             parameters: {
@@ -30714,8 +30544,6 @@ export interface paths {
         /**
          * Get a webhook endpoint
          * @description Requires scope `webhooks:read`.
-         *
-         *     Requires scope `webhooks:read`.
          */
         get: {
             parameters: {
@@ -31065,8 +30893,6 @@ export interface paths {
         /**
          * A webhook endpoint's delivery log
          * @description Newest event first: status, attempts, last response code and error, next attempt.
-         *
-         *     Requires scope `webhooks:read`.
          *
          *     Requires scope `webhooks:read`.
          */
@@ -31599,8 +31425,6 @@ export interface paths {
         /**
          * The workspace of the calling API key
          * @description Requires scope `contacts:read`.
-         *
-         *     Requires scope `contacts:read`.
          */
         get: {
             parameters: {
