@@ -101,7 +101,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         : cfg.session
           ? 'Requires a signed-in user (session cookie); API keys are refused.'
           : '';
-      route.schema.description = [route.schema.description, note].filter(Boolean).join('\n\n');
+      // A GET route and its HEAD twin share one schema object: add the note once.
+      if (!route.schema.description?.includes(note))
+        route.schema.description = [route.schema.description, note].filter(Boolean).join('\n\n');
     }
   });
 
