@@ -12003,6 +12003,178 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/connectors/sendgrid/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a SendGrid account's email statistics
+         * @description Reads SendGrid's global statistics (GET /v3/stats) with the sendgrid transport's API key, which needs SendGrid's Stats read permission: what SendGrid counted per day, week or month (requests, deliveries, deferrals, bounces, blocks, spam reports, unsubscribes, opens, clicks), with totals, to set beside Herald's own campaign reports. Dates are SendGrid's (UTC days); at most 366 days at once. 400 CONNECTOR_CREDENTIALS_REJECTED when SendGrid refuses the key.
+         *
+         *     Requires scope `analytics:read`.
+         */
+        get: {
+            parameters: {
+                query: {
+                    /** @description Period length (default day). */
+                    aggregated_by?: "day" | "week" | "month";
+                    /** @description First day, YYYY-MM-DD. */
+                    from: string;
+                    /** @description Last day, YYYY-MM-DD. */
+                    to: string;
+                    /** @description A transport of type sendgrid. */
+                    transport_id: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            aggregated_by: string;
+                            periods: {
+                                date: string;
+                                metrics: {
+                                    blocks: number;
+                                    bounce_drops: number;
+                                    bounces: number;
+                                    clicks: number;
+                                    deferred: number;
+                                    delivered: number;
+                                    invalid_emails: number;
+                                    opens: number;
+                                    processed: number;
+                                    requests: number;
+                                    spam_report_drops: number;
+                                    spam_reports: number;
+                                    unique_clicks: number;
+                                    unique_opens: number;
+                                    unsubscribe_drops: number;
+                                    unsubscribes: number;
+                                };
+                            }[];
+                            totals: {
+                                blocks: number;
+                                bounce_drops: number;
+                                bounces: number;
+                                clicks: number;
+                                deferred: number;
+                                delivered: number;
+                                invalid_emails: number;
+                                opens: number;
+                                processed: number;
+                                requests: number;
+                                spam_report_drops: number;
+                                spam_reports: number;
+                                unique_clicks: number;
+                                unique_opens: number;
+                                unsubscribe_drops: number;
+                                unsubscribes: number;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/connectors/shops": {
         parameters: {
             query?: never;
@@ -31461,6 +31633,9 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            postal_address: string | null;
+                            /** @description Refuse to send or schedule a campaign (409 POSTAL_ADDRESS_REQUIRED) while postal_address is not set; test sends are allowed. Default false. */
+                            require_postal_address: boolean;
                             /** SendingPolicy */
                             sending_policy: {
                                 frequency_caps: {
@@ -31562,7 +31737,7 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change the workspace: name, time zone, sending policy
+         * Change the workspace: name, time zone, sending policy, hygiene, postal address
          * @description Fields left out keep their value. Frequency caps and quiet hours apply to marketing email from campaigns and automations from their next send on; transactional email is exempt. A campaign recipient over a cap is skipped (send status skipped, error frequency_cap); an automation email over a cap or in quiet hours waits until it is allowed; a campaign recipient in quiet hours waits until they end.
          *
          *     Requires scope `admin`.
@@ -31588,6 +31763,10 @@ export interface paths {
                             typos?: "warn" | "off";
                         };
                         name?: string;
+                        /** @description The postal address; null or an empty string removes it. */
+                        postal_address?: string | null;
+                        /** @description Refuse to send or schedule a campaign (409 POSTAL_ADDRESS_REQUIRED) while postal_address is not set; test sends are allowed. Default false. */
+                        require_postal_address?: boolean;
                         sending_policy?: {
                             frequency_caps?: {
                                 /** @description Most marketing emails one contact gets in any 24 hours (campaigns and automations together; transactional email is exempt). null: no cap. */
@@ -31635,6 +31814,9 @@ export interface paths {
                             /** Format: uuid */
                             id: string;
                             name: string;
+                            postal_address: string | null;
+                            /** @description Refuse to send or schedule a campaign (409 POSTAL_ADDRESS_REQUIRED) while postal_address is not set; test sends are allowed. Default false. */
+                            require_postal_address: boolean;
                             /** SendingPolicy */
                             sending_policy: {
                                 frequency_caps: {
