@@ -294,6 +294,8 @@ const PARAM_FIXTURE: Record<string, string> = {
 /** GET routes without a path parameter that look one thing up by a required query parameter. */
 const LOOKUP_QUERIES: Record<string, string> = {
   '/v1/privacy/access': 'email=owner@example.com',
+  // {transport}: this workspace's transport (a file transport: the look-up stops at its type, or its absence).
+  '/v1/connectors/sendgrid/stats': 'transport_id={transport}&from=2026-11-01&to=2026-11-02',
 };
 
 /** Public routes besides health, readiness, docs and confirm links, each with why it needs no API key. */
@@ -438,7 +440,7 @@ describe('the route table', () => {
         // A look-up by this workspace's value finds nothing from another workspace.
         const res = await t.app.inject({
           method: 'GET',
-          url: `${route.url}?${lookup}`,
+          url: `${route.url}?${lookup.replace('{transport}', String(fixtures.transport?.id))}`,
           headers: t.auth(intruder.adminKey),
         });
         expect(res.statusCode, `${route.url}: ${res.body}`).toBe(404);
