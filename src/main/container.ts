@@ -228,7 +228,7 @@ export function createContainer(options: ContainerOptions) {
     },
   };
   const consent = createConsentLedger({ db, clock });
-  const attributes = createAttributeService({ db, clock });
+  const attributes = createAttributeService({ db, clock, cipher: dataKeys.cipher });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
   // Erasure and access requests; also the check that keeps erased addresses from coming back.
@@ -703,6 +703,7 @@ export function createContainer(options: ContainerOptions) {
       sendingDomains.encryptedValues,
       transports.encryptedValues,
       deliverability.encryptedValues,
+      attributes.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     audit,
     privacy,
