@@ -252,6 +252,18 @@ export function createAttributeService(deps: { db: Db; clock: Clock; cipher: Wor
       return revealed;
     },
 
+    /**
+     * `reveal` with the names looked up once, for rendering many messages of one workspace
+     * (a campaign's recipients). Changes of the flag after the call are not seen.
+     */
+    async revealerFor(
+      workspaceId: string,
+    ): Promise<(attributes: Record<string, unknown>) => Promise<Record<string, unknown>>> {
+      const sensitive = new Set(await repo.sensitiveNames(db, workspaceId));
+      return async (attributes) =>
+        sensitive.size === 0 ? attributes : revealOne(workspaceId, sensitive, attributes);
+    },
+
     /** The rotation source re-encrypting sensitive values (`herald keys rotate-data`). */
     encryptedValues,
   };
