@@ -192,4 +192,31 @@ describe('sensitive attribute values', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.detail).toContain('"passport_no" is sensitive');
   });
+
+  it('refuses segment conditions that compare a sensitive value, and accepts exists', async () => {
+    for (const condition of [
+      { attribute: 'passport_no', operator: 'equals', value: 'X' },
+      { attribute: 'passport_no', operator: 'starts_with', value: 'X' },
+      {
+        any: [
+          { attribute: 'nickname', operator: 'exists' },
+          { attribute: 'passport_no', operator: 'in', value: ['X'] },
+        ],
+      },
+    ]) {
+      const refused = await call('POST', '/v1/segments', { name: 'By passport', definition: condition });
+      expect(refused.status, JSON.stringify(refused.body)).toBe(400);
+      expect(refused.body.detail).toContain('"passport_no" is sensitive');
+    }
+    expect((await call('GET', '/v1/segments')).body.data).toEqual([]);
+    const holders = await call('POST', '/v1/segments', {
+      name: 'Has a passport',
+      definition: { attribute: 'passport_no', operator: 'exists' },
+    });
+    expect(holders.status, JSON.stringify(holders.body)).toBe(201);
+    await call('PUT', '/v1/contacts', { email: 'holder@seg.example', attributes: { passport_no: 'P-1' } });
+    const members = await call('GET', `/v1/segments/${holders.body.id}/contacts`);
+    expect(members.status).toBe(200);
+    expect(members.body.data.map((c: { email: string }) => c.email)).toContain('holder@seg.example');
+  });
 });

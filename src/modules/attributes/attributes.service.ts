@@ -204,8 +204,8 @@ export function createAttributeService(deps: { db: Db; clock: Clock; cipher: Wor
     },
 
     /** Names of the workspace's sensitive attributes. */
-    async sensitiveNames(workspaceId: string): Promise<ReadonlySet<string>> {
-      return new Set(await repo.sensitiveNames(db, workspaceId));
+    async sensitiveNames(workspaceId: string, trx: Db = db): Promise<ReadonlySet<string>> {
+      return new Set(await repo.sensitiveNames(trx, workspaceId));
     },
 
     /**
