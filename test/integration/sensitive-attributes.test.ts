@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rotateDataKeys } from '../../src/main/commands/keys.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 let t: TestApp;
@@ -218,5 +219,73 @@ describe('sensitive attribute values', () => {
     const members = await call('GET', `/v1/segments/${holders.body.id}/contacts`);
     expect(members.status).toBe(200);
     expect(members.body.data.map((c: { email: string }) => c.email)).toContain('holder@seg.example');
+  });
+});
+
+describe('herald keys rotate-data with sensitive attributes', () => {
+  it('re-encrypts every sensitive value with the new key, page by page, and they still read back', async () => {
+    const ws = await t.createWorkspace('Rotated');
+    const auth = t.auth(ws.adminKey);
+    await call('POST', '/v1/attributes', { name: 'iban', type: 'string', sensitive: true }, auth);
+    await call('POST', '/v1/attributes', { name: 'ssn', type: 'string', sensitive: true }, auth);
+    const people = [
+      { email: 'r1@example.com', attributes: { iban: 'IBAN-1', ssn: 'SSN-1' } },
+      { email: 'r2@example.com', attributes: { ssn: 'SSN-2', city: 'Rome' } },
+      { email: 'r3@example.com', attributes: { iban: 'IBAN-3', ssn: 'SSN-3' } },
+      { email: 'r4@example.com', attributes: { city: 'Oslo' } },
+    ];
+    for (const person of people) expect((await call('PUT', '/v1/contacts', person, auth)).status).toBe(201);
+    const before = await storedAttributes(ws.workspaceId, 'r1@example.com');
+    const oldKeyId = String(before.iban).split('.')[1];
+
+    const lines: string[] = [];
+    // Batches of 2 split r1's and r3's values across pages.
+    const { ok, reports } = await rotateDataKeys(
+      t.container,
+      { workspace: ws.workspaceId, batchSize: 2 },
+      (line) => lines.push(line),
+    );
+    expect(ok).toBe(true);
+    const [report] = reports;
+    expect(report?.keyId).not.toBe(oldKeyId);
+    expect(report?.retired).toEqual([oldKeyId]);
+    expect(report?.sources.find((s) => s.source === 'contacts.attributes (sensitive)')).toEqual({
+      source: 'contacts.attributes (sensitive)',
+      reencrypted: 5,
+      changed: 0,
+      failed: [],
+    });
+    expect(lines.join('\n')).not.toContain('SSN-');
+    for (const person of people) {
+      const stored = await storedAttributes(ws.workspaceId, person.email);
+      for (const name of ['iban', 'ssn'])
+        if (name in person.attributes)
+          expect(String(stored[name])).toMatch(new RegExp(`^hdk1\\.${report?.keyId}\\.`));
+      expect(stored.city).toBe((person.attributes as { city?: string }).city);
+    }
+    t.clock.advance(61_000);
+    const list = await call('GET', '/v1/contacts?limit=10', undefined, auth);
+    const shown = Object.fromEntries(
+      list.body.data.map((c: { email: string; attributes: unknown }) => [c.email, c.attributes]),
+    );
+    for (const person of people) expect(shown[person.email]).toEqual(person.attributes);
+  });
+
+  it('leaves a value that changed meanwhile alone', async () => {
+    const ws = await t.createWorkspace('Raced');
+    const auth = t.auth(ws.adminKey);
+    await call('POST', '/v1/attributes', { name: 'ssn', type: 'string', sensitive: true }, auth);
+    await call('PUT', '/v1/contacts', { email: 'race@example.com', attributes: { ssn: 'SSN-OLD' } }, auth);
+    const source = t.container.encryptedValueSources.find(
+      (s) => s.name === 'contacts.attributes (sensitive)',
+    );
+    if (!source) throw new Error('no contacts source');
+    const [row] = await source.page(ws.workspaceId, null, 10);
+    if (!row) throw new Error('no encrypted value found');
+    expect(row.purpose).toBe('attribute:ssn');
+    await call('PUT', '/v1/contacts', { email: 'race@example.com', attributes: { ssn: 'SSN-NEW' } }, auth);
+    expect(await source.replace(ws.workspaceId, row.id, row.value, 'hdk1.bogus')).toBe(false);
+    const list = await call('GET', '/v1/contacts', undefined, auth);
+    expect(list.body.data[0].attributes.ssn).toBe('SSN-NEW');
   });
 });
