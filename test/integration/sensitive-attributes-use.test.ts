@@ -156,3 +156,19 @@ describe('sensitive attributes in emails', () => {
     expect(raw).not.toContain('hdk1.');
   });
 });
+
+describe('sensitive attributes from other writers', () => {
+  it('identify traits are stored encrypted', async () => {
+    const res = await call('POST', '/v1/identify', {
+      userId: 'user-sens-1',
+      traits: { email: 'ident@example.com', member_code: 'CODE-IDENT-5', plan: 'pro' },
+    });
+    expect(res.status, res.text).toBe(200);
+    const stored = String(await storedCode('ident@example.com'));
+    expect(stored).toMatch(/^hdk1\./);
+    expect(stored).not.toContain('CODE-IDENT-5');
+    const list = await call('GET', '/v1/contacts?limit=50');
+    const contact = list.body.data.find((c: { email: string }) => c.email === 'ident@example.com');
+    expect(contact.attributes).toEqual({ member_code: 'CODE-IDENT-5', plan: 'pro' });
+  });
+});
