@@ -134,6 +134,27 @@ describe('sensitive attributes in emails', () => {
     expect(raw).not.toContain('hdk1.');
   });
 
+  it('a template preview for a stored contact shows the plain value', async () => {
+    const template = await call('POST', '/v1/templates', {
+      name: 'Preview',
+      format: 'html',
+      subject: 'Code {{ contact.attributes.member_code }}',
+      body: '<p>Code {{ contact.attributes.member_code }}</p>',
+    });
+    const contact = (
+      await call('PUT', '/v1/contacts', {
+        email: 'preview@example.com',
+        attributes: { member_code: 'CODE-PREV-3' },
+      })
+    ).body;
+    const preview = await call('POST', `/v1/templates/${template.body.id}/preview`, {
+      contact_id: contact.id,
+    });
+    expect(preview.status, preview.text).toBe(200);
+    expect(preview.body.subject).toBe('Code CODE-PREV-3');
+    expect(preview.body.html).toContain('Code CODE-PREV-3');
+  });
+
   it('a transactional message carries the plain value', async () => {
     const template = await call('POST', '/v1/templates', {
       name: 'Receipt',
