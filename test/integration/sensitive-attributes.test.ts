@@ -151,6 +151,10 @@ describe('sensitive attribute values', () => {
     expect(after).not.toContain('SSN-999');
     expect(String((await storedAttributes(ws.workspaceId, 'enc@example.com')).ssn)).toMatch(/^hdk1\./);
 
+    // Even an empty value is stored encrypted (its presence is all that shows).
+    const empty = await call('PATCH', `/v1/contacts/${id}`, { attributes: { ssn: '' } }, auth);
+    expect(empty.body.attributes.ssn).toBe('');
+    expect(String((await storedAttributes(ws.workspaceId, 'enc@example.com')).ssn)).toMatch(/^hdk1\./);
     // Removing the value works as for any attribute.
     const removed = await call('PATCH', `/v1/contacts/${id}`, { attributes: { ssn: null } }, auth);
     expect(removed.body.attributes).toEqual({ city: 'Paris' });

@@ -275,7 +275,7 @@ export function createAttributeService(deps: { db: Db; clock: Clock; cipher: Wor
   ): Promise<Record<string, unknown>> {
     let sealed: Record<string, unknown> | undefined;
     for (const [name, value] of Object.entries(values)) {
-      if (!sensitive.has(name) || typeof value !== 'string' || value === '') continue;
+      if (!sensitive.has(name) || typeof value !== 'string') continue;
       sealed ??= { ...values };
       sealed[name] = await cipher.encrypt(workspaceId, purposeOf(name), value);
     }
