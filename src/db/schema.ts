@@ -149,6 +149,8 @@ export interface AttributeDefinitionTable {
   name: string;
   type: AttributeType;
   description: string | null;
+  /** Values stored encrypted with the workspace data key (migration 0041). */
+  sensitive: boolean;
   created_at: Timestamp;
 }
 

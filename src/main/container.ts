@@ -229,11 +229,11 @@ export function createContainer(options: ContainerOptions) {
     },
   };
   const consent = createConsentLedger({ db, clock });
-  const attributes = createAttributeService({ db, clock });
+  const attributes = createAttributeService({ db, clock, cipher: dataKeys.cipher });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });
   // Erasure and access requests; also the check that keeps erased addresses from coming back.
-  const privacy = createPrivacyService({ db, clock, keyring });
+  const privacy = createPrivacyService({ db, clock, keyring, attributes });
   const contacts = createContactService({ db, clock, attributes, consent, mx, erased: privacy });
   const retention = createRetentionPolicy({ db, clock, logger: logger.child({ component: 'retention' }) });
   // Bound late: the sender is built after the services it sends through.
@@ -436,6 +436,7 @@ export function createContainer(options: ContainerOptions) {
     clock,
     jobs,
     contacts,
+    attributes,
     templates,
     compiler: templateCompiler,
     workspaces,
@@ -604,6 +605,7 @@ export function createContainer(options: ContainerOptions) {
     sendingDomains,
     transports,
     tracking,
+    attributes,
   });
   // Scanner bursts and prefetches can span workers, each of which classified only the hits it saw:
   // once most of a campaign's early machine traffic is in, classify all its stored hits together.
@@ -706,6 +708,7 @@ export function createContainer(options: ContainerOptions) {
       sendingDomains.encryptedValues,
       transports.encryptedValues,
       deliverability.encryptedValues,
+      attributes.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     audit,
     privacy,

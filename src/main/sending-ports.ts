@@ -5,6 +5,7 @@ import { createToken } from '../lib/signed-tokens.js';
 import { SigningUnavailableError } from '../mail/dkim-pool.js';
 import { buildMessage, feedbackId, returnPathAddress, unsubscribeLinks } from '../mail/message-builder.js';
 import { isTransportError } from '../mail/transports/transport.js';
+import type { AttributeService } from '../modules/attributes/index.js';
 import type { IncludedAudience, PreparedCampaign, SendingPorts } from '../modules/campaigns/index.js';
 import type { ListService } from '../modules/lists/index.js';
 import type { MailPort, OutgoingMail } from '../modules/messages/index.js';
@@ -35,6 +36,8 @@ export function createSendingPorts(deps: {
   transports: Pick<TransportService, 'transportFor'>;
   /** Open pixel and link rewriting; without it messages go out untracked. */
   tracking?: Pick<TrackingService, 'prepare'> | undefined;
+  /** Decrypts sensitive attribute values for rendering; without it they render as stored. */
+  attributes?: Pick<AttributeService, 'revealerFor'> | undefined;
 }): SendingPorts {
   const { keyring, publicUrl, clock } = deps;
   const base = publicUrl.replace(/\/+$/, '');
@@ -94,6 +97,8 @@ export function createSendingPorts(deps: {
       }
       const firstList = list?.kind === 'list' ? { id: list.id, name: list.name } : undefined;
       const from = { name: campaign.from_name ?? undefined, email: campaign.from_email };
+      // Names looked up once per campaign; each recipient's values are decrypted as it is composed.
+      const reveal = deps.attributes ? await deps.attributes.revealerFor(workspaceId) : undefined;
       const replyTo = campaign.reply_to ? { email: campaign.reply_to } : undefined;
 
       return {
@@ -115,7 +120,7 @@ export function createSendingPorts(deps: {
               id: recipient.contact_id,
               email: recipient.email,
               external_id: recipient.external_id,
-              attributes: recipient.attributes,
+              attributes: reveal ? await reveal(recipient.attributes) : recipient.attributes,
               tags: recipient.tags,
               timezone: recipient.timezone,
               locale: recipient.locale,

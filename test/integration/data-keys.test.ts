@@ -325,6 +325,7 @@ describe('herald keys rotate-data', () => {
       { source: 'sending_domains.private_key', reencrypted: 1, changed: 0, failed: [] },
       { source: 'transports.secrets', reencrypted: 5, changed: 0, failed: [] },
       { source: 'deliverability_settings.secrets', reencrypted: 2, changed: 0, failed: [] },
+      { source: 'contacts.attributes (sensitive)', reencrypted: 0, changed: 0, failed: [] },
     ]);
     const after = await settingsRow();
     expect(after.mailgun_signing_key?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);

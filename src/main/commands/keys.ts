@@ -157,7 +157,7 @@ export function keysCommand(): Command {
   keys
     .command('rotate-data')
     .description(
-      'New data key per workspace; re-encrypt DKIM keys, transport credentials and webhook/mailbox secrets with it; retire the old key (resumable, safe while Herald runs)',
+      'New data key per workspace; re-encrypt DKIM keys, transport credentials, webhook/mailbox secrets and sensitive contact attributes with it; retire the old key (resumable, safe while Herald runs)',
     )
     .option('--workspace <id>', 'only this workspace (default: every workspace)')
     .option('--batch-size <n>', 'values re-encrypted per batch', (value) => Number.parseInt(value, 10), 500)

@@ -37,7 +37,7 @@ export async function updateDefinition(
   db: Db,
   workspaceId: string,
   name: string,
-  changes: { description?: string | null; type?: AttributeType },
+  changes: { description?: string | null; type?: AttributeType; sensitive?: boolean },
 ) {
   return db
     .updateTable('attribute_definitions')
@@ -76,4 +76,74 @@ export async function countMismatches(
     .where(sql`jsonb_typeof(attributes -> ${name})`, '!=', jsonType)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** How many contacts hold a value for `name` (any type). */
+export async function countValues(db: Db, workspaceId: string, name: string): Promise<number> {
+  const row = await db
+    .selectFrom('contacts')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('workspace_id', '=', workspaceId)
+    .where(sql<boolean>`attributes ? ${name}`)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+export async function sensitiveNames(db: Db, workspaceId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('attribute_definitions')
+    .select('name')
+    .where('workspace_id', '=', workspaceId)
+    .where('sensitive', '=', true)
+    .orderBy('name')
+    .execute();
+  return rows.map((row) => row.name);
+}
+
+/**
+ * Contacts after `afterId` (inclusive when `inclusive`) holding an encrypted
+ * value (`hdk1.` prefix) for one of `names`, in id order, with those values.
+ */
+export async function contactsWithEncryptedValues(
+  db: Db,
+  workspaceId: string,
+  names: string[],
+  after: { id: string; inclusive: boolean } | null,
+  limit: number,
+): Promise<{ id: string; values: Record<string, string> }[]> {
+  if (names.length === 0) return [];
+  let query = db
+    .selectFrom('contacts')
+    .select(['id', sql<Record<string, unknown>>`attributes`.as('attributes')])
+    .where('workspace_id', '=', workspaceId)
+    .where((eb) => eb.or(names.map((name) => eb(sql<string>`attributes ->> ${name}`, 'like', 'hdk1.%'))));
+  if (after) query = query.where('id', after.inclusive ? '>=' : '>', after.id);
+  const rows = await query.orderBy('id').limit(limit).execute();
+  return rows.map((row) => {
+    const values: Record<string, string> = {};
+    for (const name of names) {
+      const value = row.attributes[name];
+      if (typeof value === 'string' && value.startsWith('hdk1.')) values[name] = value;
+    }
+    return { id: row.id, values };
+  });
+}
+
+/** Sets one attribute to `next` only while it still holds `previous`. */
+export async function replaceAttributeValue(
+  db: Db,
+  workspaceId: string,
+  contactId: string,
+  name: string,
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('contacts')
+    .set({ attributes: sql`jsonb_set(attributes, ARRAY[${name}]::text[], to_jsonb(${next}::text))` })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', contactId)
+    .where(sql<string>`attributes ->> ${name}`, '=', previous)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }

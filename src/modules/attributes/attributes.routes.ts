@@ -20,6 +20,10 @@ const AttributeDefinitionSchema = Type.Object(
     name: Type.String(),
     type: AttributeType,
     description: Type.Union([Type.String(), Type.Null()]),
+    sensitive: Type.Boolean({
+      description:
+        'Values are stored encrypted with the workspace data key and decrypted only to show or render them',
+    }),
     created_at: Timestamp,
   },
   { title: 'AttributeDefinition' },
@@ -61,12 +65,20 @@ export function attributesRoutes(deps: { attributes: AttributeService }): Fastif
           tags,
           summary: 'Define an attribute',
           description:
-            'Refused with 409 ATTRIBUTE_IN_USE when existing contacts hold values of another type.',
+            'Refused with 409 ATTRIBUTE_IN_USE when existing contacts hold values of another type, ' +
+            'or any values when `sensitive` is true.',
           body: Type.Object(
             {
               name: Type.String({ minLength: 1, maxLength: 64 }),
               type: AttributeType,
               description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+              sensitive: Type.Optional(
+                Type.Boolean({
+                  description:
+                    'Store values encrypted (AES-256-GCM, workspace data key). Only string attributes; ' +
+                    'segments can only test whether a sensitive attribute exists. Changes only while no contact holds a value.',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -103,6 +115,13 @@ export function attributesRoutes(deps: { attributes: AttributeService }): Fastif
             {
               type: Type.Optional(AttributeType),
               description: Type.Optional(Type.Union([Type.String({ maxLength: 1000 }), Type.Null()])),
+              sensitive: Type.Optional(
+                Type.Boolean({
+                  description:
+                    'Store values encrypted (AES-256-GCM, workspace data key). Only string attributes; ' +
+                    'segments can only test whether a sensitive attribute exists. Changes only while no contact holds a value.',
+                }),
+              ),
             },
             { additionalProperties: false, minProperties: 1 },
           ),
@@ -120,7 +139,9 @@ export function attributesRoutes(deps: { attributes: AttributeService }): Fastif
         schema: {
           tags,
           summary: 'Remove an attribute definition',
-          description: 'Contacts keep their values; they are no longer type-checked.',
+          description:
+            'Contacts keep their values; they are no longer type-checked. A sensitive attribute is only removed ' +
+            'while no contact holds a value (409 ATTRIBUTE_IN_USE), since its values could no longer be read.',
           params: NameParams,
           response: responses({ 204: Type.Null() }),
         },

@@ -56,6 +56,8 @@ const DEFINITION_PATH = '/definition';
 /** What the automations module needs of the attribute schema: names and types. */
 export interface AttributeTypes {
   definitions(workspaceId: string, trx?: Db): Promise<ReadonlyMap<string, string>>;
+  /** Attributes stored encrypted, whose values branch conditions cannot compare. */
+  sensitiveNames?(workspaceId: string, trx?: Db): Promise<ReadonlySet<string>>;
 }
 
 /** Whether a value fits an attribute type of the schema (null clears any). */
@@ -76,6 +78,7 @@ function fitsType(type: string, value: unknown): boolean {
 function attributeErrors(
   definition: AutomationDefinition,
   types: ReadonlyMap<string, string>,
+  sensitive: ReadonlySet<string> = new Set(),
 ): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   const dateAttribute = (name: string, path: string, what: string, node?: string) => {
@@ -112,7 +115,12 @@ function attributeErrors(
     }
     if (node.type === 'branch')
       node.branches.forEach((branch, j) => {
-        for (const e of checkAttributeTypes(branch.condition, types, `${at}/branches/${j}/condition`))
+        for (const e of checkAttributeTypes(
+          branch.condition,
+          types,
+          `${at}/branches/${j}/condition`,
+          sensitive,
+        ))
           errors.push({ ...e, node: node.id });
       });
   });
@@ -194,7 +202,11 @@ async function resolveReferences(
   definition: AutomationDefinition,
 ): Promise<{ errors: ErrorDetail[]; resolved: Resolved }> {
   const refs = definitionReferences(definition, DEFINITION_PATH);
-  const errors: ErrorDetail[] = attributeErrors(definition, await attributes.definitions(workspaceId, db));
+  const errors: ErrorDetail[] = attributeErrors(
+    definition,
+    await attributes.definitions(workspaceId, db),
+    await attributes.sensitiveNames?.(workspaceId, db),
+  );
   const found = await repo.templates(
     db,
     workspaceId,

@@ -20,7 +20,9 @@ export const MembershipStatusSchema = Type.Union([
 ]);
 
 const Attributes = Type.Record(Type.String(), Type.Unknown(), {
-  description: 'Custom attributes. Defined attributes (GET /v1/attributes) must match their type.',
+  description:
+    'Custom attributes. Defined attributes (GET /v1/attributes) must match their type. ' +
+    'Values of sensitive attributes are stored encrypted and shown here decrypted.',
 });
 
 const DoNotSell = Type.Boolean({

@@ -345,7 +345,11 @@ export function createContactService(deps: ContactServiceDeps) {
   return {
     async create(workspaceId: string, input: ContactInput, origin: ConsentOrigin): Promise<ContactWritten> {
       await checkMx(workspaceId, input.email);
-      return db.transaction().execute((trx) => insert(workspaceId, input, origin, trx));
+      const sealed = await sealInput(workspaceId, input);
+      return reveal(
+        workspaceId,
+        await db.transaction().execute((trx) => insert(workspaceId, sealed, origin, trx)),
+      );
     },
 
     /**
@@ -359,16 +363,18 @@ export function createContactService(deps: ContactServiceDeps) {
     ): Promise<{ contact: ContactWritten; created: boolean }> {
       const email = requireEmail(input.email);
       await checkMx(workspaceId, email);
+      const sealed = await sealInput(workspaceId, input);
       for (let attempt = 1; ; attempt++) {
         try {
-          return await db.transaction().execute(async (trx) => {
+          const written = await db.transaction().execute(async (trx) => {
             const byExternal = input.external_id
               ? await repo.findContactByExternalId(trx, workspaceId, input.external_id, true)
               : undefined;
             const match = byExternal ?? (await repo.findContactByEmail(trx, workspaceId, email, true));
-            if (!match) return { contact: await insert(workspaceId, input, origin, trx), created: true };
-            return { contact: await applyPatch(workspaceId, match, input, origin, trx), created: false };
+            if (!match) return { contact: await insert(workspaceId, sealed, origin, trx), created: true };
+            return { contact: await applyPatch(workspaceId, match, sealed, origin, trx), created: false };
           });
+          return { ...written, contact: await reveal(workspaceId, written.contact) };
         } catch (error) {
           // A concurrent upsert created the same contact between our lookup and our insert;
           // the second attempt finds it and updates it, as if the two had arrived in turn.
@@ -381,7 +387,10 @@ export function createContactService(deps: ContactServiceDeps) {
     async get(workspaceId: string, id: string): Promise<ContactWithLists> {
       const row = await repo.findContact(db, workspaceId, id);
       if (!row) throw notFound(id);
-      return { ...toContact(row), lists: await repo.membershipsOf(db, workspaceId, id) };
+      return {
+        ...(await reveal(workspaceId, toContact(row))),
+        lists: await repo.membershipsOf(db, workspaceId, id),
+      };
     },
 
     /**
@@ -423,11 +432,13 @@ export function createContactService(deps: ContactServiceDeps) {
       origin: ConsentOrigin,
     ): Promise<ContactWritten> {
       await checkMx(workspaceId, patch.email);
-      return db.transaction().execute(async (trx) => {
+      const sealed = await sealInput(workspaceId, patch);
+      const written = await db.transaction().execute(async (trx) => {
         const current = await repo.lockContact(trx, workspaceId, id);
         if (!current) throw notFound(id);
-        return applyPatch(workspaceId, current, patch, origin, trx);
+        return applyPatch(workspaceId, current, sealed, origin, trx);
       });
+      return reveal(workspaceId, written);
     },
 
     async remove(workspaceId: string, id: string): Promise<void> {
@@ -443,7 +454,7 @@ export function createContactService(deps: ContactServiceDeps) {
         after: decodeCursor(page.cursor),
         limit: page.limit,
       });
-      return toPage(rows.map(toContact), page.limit);
+      return toPage(await attributes.revealAll(workspaceId, rows.map(toContact)), page.limit);
     },
 
     /** Streams every matching contact in id order, in pages, for export. */
@@ -453,7 +464,7 @@ export function createContactService(deps: ContactServiceDeps) {
       for (;;) {
         const rows = await repo.listContacts(db, workspaceId, typed, { after, limit: pageSize - 1 });
         if (rows.length === 0) return;
-        yield rows.map(toContact);
+        yield attributes.revealAll(workspaceId, rows.map(toContact));
         if (rows.length < pageSize) return;
         after = rows[rows.length - 1]?.id;
       }
@@ -539,7 +550,7 @@ export function createContactService(deps: ContactServiceDeps) {
         row = 'error' in checked ? undefined : await repo.findContactByEmail(db, workspaceId, checked.email);
       } else if (ref.external_id !== undefined)
         row = await repo.findContactByExternalId(db, workspaceId, ref.external_id);
-      return row ? toContact(row) : undefined;
+      return row ? reveal(workspaceId, toContact(row)) : undefined;
     },
 
     /**
@@ -568,9 +579,29 @@ export function createContactService(deps: ContactServiceDeps) {
     },
   };
 
+  /** The input with sensitive attribute values encrypted: done before a transaction, as the cipher may read the database. */
+  async function sealInput<T extends ContactPatch>(workspaceId: string, input: T): Promise<T> {
+    return input.attributes
+      ? { ...input, attributes: await attributes.seal(workspaceId, input.attributes) }
+      : input;
+  }
+
+  async function reveal<T extends Contact>(workspaceId: string, contact: T): Promise<T> {
+    return { ...contact, attributes: await attributes.reveal(workspaceId, contact.attributes) };
+  }
+
   /** Attribute filter values arrive as text; compare them as the defined type so the GIN index applies. */
   async function typedFilter(workspaceId: string, filter: ContactFilter): Promise<ContactFilter> {
     if (!filter.attributes) return filter;
+    const sensitive = await attributes.sensitiveNames(workspaceId);
+    const compared = Object.keys(filter.attributes).filter((name) => sensitive.has(name));
+    if (compared.length > 0) {
+      throw new DomainError(
+        'VALIDATION_FAILED',
+        `attribute "${compared[0]}" is sensitive: its values are stored encrypted and cannot be filtered by`,
+        compared.map((name) => ({ path: `/attributes/${name}`, message: 'sensitive attribute' })),
+      );
+    }
     const definitions = await attributes.definitions(workspaceId);
     const typed: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(filter.attributes)) {

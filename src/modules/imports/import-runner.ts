@@ -62,6 +62,13 @@ export interface RunInput {
   signal?: AbortSignal | undefined;
   /** Called once the header is mapped, before anything is written. */
   onHeader?: ((plan: ColumnPlan) => Promise<void>) | undefined;
+  /**
+   * Encrypts the values of sensitive attributes in a batch's rows (attributes module), before the
+   * batch's transaction opens: the cipher may read the database.
+   */
+  sealAttributes?:
+    | ((attributes: (Record<string, unknown> | null)[]) => Promise<(Record<string, unknown> | null)[]>)
+    | undefined;
   /** Called after each batch commits. */
   onBatch?: ((result: MergeResult) => void | Promise<void>) | undefined;
 }
@@ -117,6 +124,10 @@ export async function runCsv(
     if (rowsRead === 0) return;
     if (input.signal?.aborted) {
       throw new Error('import interrupted by shutdown; it resumes after the last committed batch');
+    }
+    if (input.sealAttributes && batch.some((row) => row.attributes)) {
+      const sealed = await input.sealAttributes(batch.map((row) => row.attributes));
+      for (const [i, row] of batch.entries()) row.attributes = sealed[i] ?? null;
     }
     const result = await mergeBatch(deps.database, deps.loader, {
       workspaceId: input.workspaceId,

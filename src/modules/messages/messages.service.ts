@@ -4,6 +4,7 @@ import type { JobQueue } from '../../jobs/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
+import type { AttributeService } from '../attributes/index.js';
 import type { Contact, ContactService } from '../contacts/index.js';
 import { requireEmail } from '../contacts/index.js';
 import {
@@ -102,6 +103,8 @@ export interface MessageServiceDeps {
   clock: Clock;
   jobs: Pick<JobQueue, 'enqueue'>;
   contacts: Pick<ContactService, 'findOrCreateByEmails' | 'findByIds'>;
+  /** Decrypts sensitive attribute values for rendering at send time; without it they render as stored. */
+  attributes?: Pick<AttributeService, 'reveal'> | undefined;
   templates: Pick<TemplateService, 'latestVersionId' | 'compileForSend' | 'compileInline'>;
   compiler: Pick<TemplateCompiler, 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
@@ -387,7 +390,12 @@ export function createMessageService(deps: MessageServiceDeps) {
       const row = await repo.findMessage(db, workspaceId, id);
       if (row?.status !== 'queued') return;
       const payload = row.payload as StoredPayload;
-      const [contact] = await contacts.findByIds(workspaceId, [row.contact_id]);
+      const [stored] = await contacts.findByIds(workspaceId, [row.contact_id]);
+      // Decrypted here, outside any transaction; accept() renders its check with the stored form.
+      const contact =
+        stored && deps.attributes
+          ? { ...stored, attributes: await deps.attributes.reveal(workspaceId, stored.attributes) }
+          : stored;
       if (
         !contact ||
         suppresses(payload, contact.status) ||

@@ -3,6 +3,7 @@ import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { SecretKeyring } from '../../lib/secret-keys.js';
+import type { AttributeService } from '../attributes/index.js';
 import { normalizeEmail } from '../contacts/index.js';
 import { currentErasedKey, erasedKeysFor } from './erased-address.js';
 import { ERASURE_STEPS, type ErasureTarget, eraseEverywhere } from './erasure.repository.js';
@@ -12,6 +13,8 @@ export interface PrivacyServiceDeps {
   db: Db;
   clock: Clock;
   keyring: SecretKeyring;
+  /** Decrypts sensitive attribute values, so the person receives what Herald holds in readable form. */
+  attributes?: Pick<AttributeService, 'reveal'> | undefined;
 }
 
 export type PersonRef = { id: string } | { email: string };
@@ -75,13 +78,24 @@ export function createPrivacyService(deps: PrivacyServiceDeps) {
       : repo.findPerson(trx, workspaceId, { emailKey: emailKeyOf(ref.email) }, lock);
   }
 
+  async function revealProfile<T>(workspaceId: string, profile: T): Promise<T> {
+    if (!deps.attributes || typeof profile !== 'object' || profile === null) return profile;
+    const attributes = (profile as { attributes?: unknown }).attributes;
+    if (typeof attributes !== 'object' || attributes === null) return profile;
+    return {
+      ...profile,
+      attributes: await deps.attributes.reveal(workspaceId, attributes as Record<string, unknown>),
+    };
+  }
+
   return {
     /** Everything Herald holds about one person (GDPR art. 15, CCPA right to know), as one document. */
     async exportData(workspaceId: string, ref: PersonRef): Promise<DataExport> {
       const person = await findPerson(db, workspaceId, ref);
       if (!person) throw notFound(ref);
-      const profile = await repo.exportProfile(db, workspaceId, person.id);
-      if (!profile) throw notFound(ref);
+      const stored = await repo.exportProfile(db, workspaceId, person.id);
+      if (!stored) throw notFound(ref);
+      const profile = await revealProfile(workspaceId, stored);
       const records = await repo.exportRecords(db, workspaceId, person);
       return {
         generated_at: clock.now(),

@@ -851,6 +851,8 @@ export function checkAttributeTypes(
   definition: Condition,
   types: ReadonlyMap<string, string>,
   pathPrefix = '',
+  /** Sensitive attributes: stored encrypted, so only their presence can be tested. */
+  sensitive: ReadonlySet<string> = new Set(),
 ): ErrorDetail[] {
   const errors: ErrorDetail[] = [];
   const visit = (node: Condition, path: string) => {
@@ -864,6 +866,13 @@ export function checkAttributeTypes(
       });
     else if ('not' in node) visit(node.not, `${path}/not`);
     else if ('attribute' in node && typeof node.attribute === 'string') {
+      if (sensitive.has(node.attribute) && node.operator !== 'exists') {
+        errors.push({
+          path: `${path}/operator`,
+          message: `attribute "${node.attribute}" is sensitive: its values are stored encrypted and cannot be compared; only exists (or not exists) applies`,
+        });
+        return;
+      }
       const type = types.get(node.attribute);
       const allowed = type ? TYPE_OPERATORS[type] : undefined;
       if (!type || !allowed) return;

@@ -42,6 +42,8 @@ export interface SegmentContact {
 /** What the segments module needs of the attribute schema: names and types. */
 export interface AttributeTypes {
   definitions(workspaceId: string, trx?: Db): Promise<ReadonlyMap<string, string>>;
+  /** Attributes stored encrypted, whose values conditions cannot compare. */
+  sensitiveNames?(workspaceId: string, trx?: Db): Promise<ReadonlySet<string>>;
 }
 
 const DEFINITION_PATH = '/definition';
@@ -185,7 +187,12 @@ export function createSegmentService(deps: { db: Db; clock: Clock; attributes: A
       if (!campaigns.has(r.id))
         errors.push({ path: r.path, message: `campaign ${r.id} does not exist in this workspace` });
     errors.push(
-      ...checkAttributeTypes(definition, await attributes.definitions(workspaceId, trx), DEFINITION_PATH),
+      ...checkAttributeTypes(
+        definition,
+        await attributes.definitions(workspaceId, trx),
+        DEFINITION_PATH,
+        await attributes.sensitiveNames?.(workspaceId, trx),
+      ),
     );
     if (errors.length > 0) throw invalid(errors);
     const segments = await resolveReferences(trx, workspaceId, definition, self);
