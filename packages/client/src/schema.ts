@@ -1771,6 +1771,8 @@ export interface paths {
                                 created_at: string;
                                 description: string | null;
                                 name: string;
+                                /** @description Values are stored encrypted with the workspace data key and decrypted only to show or render them */
+                                sensitive: boolean;
                                 /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                                 type: "string" | "number" | "boolean" | "date" | "json";
                             }[];
@@ -1856,7 +1858,7 @@ export interface paths {
         put?: never;
         /**
          * Define an attribute
-         * @description Refused with 409 ATTRIBUTE_IN_USE when existing contacts hold values of another type.
+         * @description Refused with 409 ATTRIBUTE_IN_USE when existing contacts hold values of another type, or any values when `sensitive` is true.
          *
          *     Requires scope `admin`.
          */
@@ -1872,6 +1874,8 @@ export interface paths {
                     "application/json": {
                         description?: string | null;
                         name: string;
+                        /** @description Store values encrypted (AES-256-GCM, workspace data key). Only string attributes; segments can only test whether a sensitive attribute exists. Changes only while no contact holds a value. */
+                        sensitive?: boolean;
                         /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                         type: "string" | "number" | "boolean" | "date" | "json";
                     };
@@ -1889,6 +1893,8 @@ export interface paths {
                             created_at: string;
                             description: string | null;
                             name: string;
+                            /** @description Values are stored encrypted with the workspace data key and decrypted only to show or render them */
+                            sensitive: boolean;
                             /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                             type: "string" | "number" | "boolean" | "date" | "json";
                         };
@@ -2007,6 +2013,8 @@ export interface paths {
                             created_at: string;
                             description: string | null;
                             name: string;
+                            /** @description Values are stored encrypted with the workspace data key and decrypted only to show or render them */
+                            sensitive: boolean;
                             /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                             type: "string" | "number" | "boolean" | "date" | "json";
                         };
@@ -2090,7 +2098,7 @@ export interface paths {
         post?: never;
         /**
          * Remove an attribute definition
-         * @description Contacts keep their values; they are no longer type-checked.
+         * @description Contacts keep their values; they are no longer type-checked. A sensitive attribute is only removed while no contact holds a value (409 ATTRIBUTE_IN_USE), since its values could no longer be read.
          *
          *     Requires scope `admin`.
          */
@@ -2205,6 +2213,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         description?: string | null;
+                        /** @description Store values encrypted (AES-256-GCM, workspace data key). Only string attributes; segments can only test whether a sensitive attribute exists. Changes only while no contact holds a value. */
+                        sensitive?: boolean;
                         /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                         type?: "string" | "number" | "boolean" | "date" | "json";
                     };
@@ -2222,6 +2232,8 @@ export interface paths {
                             created_at: string;
                             description: string | null;
                             name: string;
+                            /** @description Values are stored encrypted with the workspace data key and decrypted only to show or render them */
+                            sensitive: boolean;
                             /** @description date values are ISO 8601 (2026-01-31 or 2026-01-31T09:00:00Z) */
                             type: "string" | "number" | "boolean" | "date" | "json";
                         };
@@ -12986,7 +12998,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: {
-                                /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                                /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                                 attributes: {
                                     [key: string]: unknown;
                                 };
@@ -13147,7 +13159,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                        /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                         attributes?: {
                             [key: string]: unknown;
                         };
@@ -13177,7 +13189,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                             attributes: {
                                 [key: string]: unknown;
                             };
@@ -13217,7 +13229,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                             attributes: {
                                 [key: string]: unknown;
                             };
@@ -13340,7 +13352,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                        /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                         attributes?: {
                             [key: string]: unknown;
                         };
@@ -13370,7 +13382,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                             attributes: {
                                 [key: string]: unknown;
                             };
@@ -13512,7 +13524,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                             attributes: {
                                 [key: string]: unknown;
                             };
@@ -13817,7 +13829,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. */
+                            /** @description Custom attributes. Defined attributes (GET /v1/attributes) must match their type. Values of sensitive attributes are stored encrypted and shown here decrypted. */
                             attributes: {
                                 [key: string]: unknown;
                             };
