@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import pino from 'pino';
 import { type Config, ConfigError, loadConfig } from '../../config/index.js';
 import { DataDirLockedError } from '../../db/index.js';
 import { systemClock } from '../../lib/clock.js';
@@ -23,7 +24,11 @@ export async function withContainer<T>(
   options: { logLevel?: Config['logLevel'] } = {},
 ): Promise<T> {
   const config = readConfig(command);
-  const logger = createLogger(options.logLevel ?? (config.logLevel === 'info' ? 'warn' : config.logLevel));
+  // Logs go to stderr: a one-shot command's stdout is its answer (JSON for --json), for pipes like jq.
+  const logger = createLogger(
+    options.logLevel ?? (config.logLevel === 'info' ? 'warn' : config.logLevel),
+    pino.destination(2),
+  );
   const database = await openDatabase(config);
   const container = createContainer({ config, database, logger, clock: systemClock });
   try {
