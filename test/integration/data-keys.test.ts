@@ -296,6 +296,23 @@ describe('herald keys rotate-data', () => {
         .where('workspace_id', '=', ws.workspaceId)
         .executeTakeFirstOrThrow();
     expect((await settingsRow()).mailgun_signing_key).toMatch(/^hdk1\./);
+    // An outbound webhook endpoint's signing secret (a public address literal: nothing is sent here).
+    const endpoint = await t.app.inject({
+      method: 'POST',
+      url: '/v1/webhooks/endpoints',
+      headers: auth,
+      payload: { url: 'https://93.184.215.14/hook' },
+    });
+    expect(endpoint.statusCode, endpoint.body).toBe(201);
+    const endpointSecret = async () =>
+      (
+        await t.container.db
+          .selectFrom('webhook_endpoints')
+          .select('secret_encrypted')
+          .where('id', '=', endpoint.json().id)
+          .executeTakeFirstOrThrow()
+      ).secret_encrypted;
+    expect(await endpointSecret()).toMatch(/^hdk1\./);
     // The Postmark password in the old master-key format.
     await t.container.db
       .updateTable('deliverability_settings')
@@ -326,7 +343,9 @@ describe('herald keys rotate-data', () => {
       { source: 'transports.secrets', reencrypted: 5, changed: 0, failed: [] },
       { source: 'deliverability_settings.secrets', reencrypted: 2, changed: 0, failed: [] },
       { source: 'contacts.attributes (sensitive)', reencrypted: 0, changed: 0, failed: [] },
+      { source: 'webhook_endpoints.secret', reencrypted: 1, changed: 0, failed: [] },
     ]);
+    expect(await endpointSecret()).toMatch(new RegExp(`^hdk1\\.${report?.keyId}\\.`));
     const after = await settingsRow();
     expect(after.mailgun_signing_key?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);
     expect(after.postmark_password?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);

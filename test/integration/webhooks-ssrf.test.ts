@@ -52,7 +52,7 @@ describe('webhook SSRF guard', () => {
     const service = createWebhookService({
       db: t.container.db,
       clock: t.clock,
-      keyring: t.container.keyring,
+      cipher: t.container.dataKeys.cipher,
       allowHttp: true,
       allowPrivate: false,
       timeoutMs: 1000,
@@ -73,7 +73,7 @@ describe('webhook SSRF guard', () => {
       db: t.container.db,
       clock: t.clock,
       logger: pino({ level: 'silent' }),
-      keyring: t.container.keyring,
+      cipher: t.container.dataKeys.cipher,
       timeoutMs: 1000,
       allowPrivate: false,
       batchSize: 10,

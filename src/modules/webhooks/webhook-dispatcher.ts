@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
-import type { SecretKeyring } from '../../lib/secret-keys.js';
 import type { Resolve } from './address-guard.js';
 import { MAX_ATTEMPTS, retryDelayMs } from './retry-schedule.js';
 import { signWebhook } from './signature.js';
 import { postWebhook } from './webhook-post.js';
-import { openWebhookSecret } from './webhook-secrets.js';
+import { openWebhookSecret, type SecretCipher } from './webhook-secrets.js';
 import * as repo from './webhooks.repository.js';
 
 export const WEBHOOK_USER_AGENT = 'Herald-Webhooks/1';
@@ -15,7 +14,8 @@ export interface WebhookDispatcherDeps {
   db: Db;
   clock: Clock;
   logger: Logger;
-  keyring: SecretKeyring;
+  /** Decrypts endpoint secrets with the workspace data key. */
+  cipher: SecretCipher;
   timeoutMs: number;
   allowPrivate: boolean;
   /** Deliveries claimed (and then POSTed concurrently) per round. */
@@ -52,7 +52,12 @@ export function createWebhookDispatcher(deps: WebhookDispatcherDeps): WebhookDis
     const timestamp = Math.floor(clock.now().getTime() / 1000);
     let outcome: repo.AttemptOutcome;
     try {
-      const secret = openWebhookSecret(deps.keyring, delivery.endpoint_id, delivery.secret_encrypted);
+      const secret = await openWebhookSecret(
+        deps.cipher,
+        delivery.workspace_id,
+        delivery.endpoint_id,
+        delivery.secret_encrypted,
+      );
       const { statusCode } = await postWebhook({
         url: delivery.url,
         body: delivery.payload,

@@ -1,14 +1,34 @@
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
-
 /**
- * The one place endpoint signing secrets are encrypted and decrypted (so the
- * move to per-workspace data keys changes only this file). The row's id is
- * the authenticated context: a ciphertext copied to another endpoint fails.
+ * The one place endpoint signing secrets are encrypted and decrypted: with the
+ * workspace's data key (the data-keys module's cipher, through this port). The
+ * endpoint's id is part of the authenticated purpose, so a ciphertext copied
+ * to another endpoint fails; secrets written under the master key directly
+ * (`v1.`, same purpose string) still decrypt.
  */
-export function sealWebhookSecret(keyring: SecretKeyring, endpointId: string, secret: string): string {
-  return encryptSecret(keyring, secret, `webhook_endpoints:${endpointId}`);
+export interface SecretCipher {
+  encrypt(workspaceId: string, purpose: string, plaintext: string): Promise<string>;
+  decrypt(workspaceId: string, purpose: string, value: string): Promise<string>;
 }
 
-export function openWebhookSecret(keyring: SecretKeyring, endpointId: string, stored: string): string {
-  return decryptSecret(keyring, stored, `webhook_endpoints:${endpointId}`);
+export function webhookSecretPurpose(endpointId: string): string {
+  return `webhook_endpoints:${endpointId}`;
+}
+
+/** Call outside transactions: the cipher may load the workspace's data key from the database. */
+export function sealWebhookSecret(
+  cipher: SecretCipher,
+  workspaceId: string,
+  endpointId: string,
+  secret: string,
+): Promise<string> {
+  return cipher.encrypt(workspaceId, webhookSecretPurpose(endpointId), secret);
+}
+
+export function openWebhookSecret(
+  cipher: SecretCipher,
+  workspaceId: string,
+  endpointId: string,
+  stored: string,
+): Promise<string> {
+  return cipher.decrypt(workspaceId, webhookSecretPurpose(endpointId), stored);
 }

@@ -3,13 +3,17 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import type { SecretKeyring } from '../../lib/secret-keys.js';
 import { ForbiddenAddressError, type Resolve, resolveAllowed } from './address-guard.js';
 import { generateWebhookSecret, signWebhook } from './signature.js';
 import { WEBHOOK_USER_AGENT } from './webhook-dispatcher.js';
 import { isWebhookEventType, PING_EVENT_TYPE, WEBHOOK_EVENT_TYPES } from './webhook-event-types.js';
 import { postWebhook } from './webhook-post.js';
-import { openWebhookSecret, sealWebhookSecret } from './webhook-secrets.js';
+import {
+  openWebhookSecret,
+  type SecretCipher,
+  sealWebhookSecret,
+  webhookSecretPurpose,
+} from './webhook-secrets.js';
 import * as repo from './webhooks.repository.js';
 
 export interface WebhookEndpointInput {
@@ -58,7 +62,8 @@ export interface PingResult {
 export interface WebhookServiceDeps {
   db: Db;
   clock: Clock;
-  keyring: SecretKeyring;
+  /** Encrypts endpoint secrets with the workspace data key. */
+  cipher: SecretCipher;
   allowHttp: boolean;
   allowPrivate: boolean;
   timeoutMs: number;
@@ -73,7 +78,7 @@ export interface WebhookServiceDeps {
 const MAX_REPLAY_DAYS = 90;
 
 export function createWebhookService(deps: WebhookServiceDeps) {
-  const { db, clock, keyring } = deps;
+  const { db, clock, cipher } = deps;
 
   function view(row: repo.WebhookEndpointRow): WebhookEndpointView {
     return {
@@ -198,7 +203,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         event_types: eventTypes,
         enabled: input.enabled ?? true,
         disabled_reason: null,
-        secret_encrypted: sealWebhookSecret(keyring, id, secret),
+        secret_encrypted: await sealWebhookSecret(cipher, workspaceId, id, secret),
         created_at: now,
         updated_at: now,
       });
@@ -249,11 +254,26 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await existing(workspaceId, id);
       const secret = generateWebhookSecret();
       const row = await repo.updateEndpoint(db, workspaceId, id, {
-        secret_encrypted: sealWebhookSecret(keyring, id, secret),
+        secret_encrypted: await sealWebhookSecret(cipher, workspaceId, id, secret),
         updated_at: clock.now(),
       });
       if (!row) throw notFound();
       return { ...view(row), secret };
+    },
+
+    /** Endpoint secrets, for `herald keys rotate-data` (data-keys module's EncryptedValueSource shape). */
+    encryptedValues: {
+      name: 'webhook_endpoints.secret',
+      async page(workspaceId: string, afterId: string | null, limit: number) {
+        const rows = await repo.pageEncryptedSecrets(db, workspaceId, afterId, limit);
+        return rows.map((row) => ({
+          id: row.id,
+          purpose: webhookSecretPurpose(row.id),
+          value: row.secret_encrypted,
+        }));
+      },
+      replace: (workspaceId: string, id: string, previous: string, next: string) =>
+        repo.replaceEncryptedSecret(db, workspaceId, id, previous, next),
     },
 
     /** POSTs a `webhook.ping` event now, signed like every delivery; not recorded, not retried. */
@@ -277,7 +297,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
             'webhook-id': messageId,
             'webhook-timestamp': String(timestamp),
             'webhook-signature': signWebhook(
-              openWebhookSecret(keyring, row.id, row.secret_encrypted),
+              await openWebhookSecret(cipher, workspaceId, row.id, row.secret_encrypted),
               messageId,
               timestamp,
               body,
