@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { sql } from 'kysely';
+import { type RawBuilder, sql } from 'kysely';
 import type { Container } from '../../src/main/container.js';
 import type { SmtpSink } from '../../test/helpers/smtp-sink.js';
 import { behaviour, type Message, type Outcome, type SimulatedHit, type WorldContact } from './world.js';
@@ -83,6 +83,13 @@ export function trackingUrls(raw: Buffer): TrackingUrls {
 
 export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: string) {
   const { app, container, clock } = herald;
+  /**
+   * Contact ids drawn from the seed and the address rather than at random: Herald's seeded
+   * splits and holdouts draw by contact id, so a run replays exactly from its seed.
+   */
+  const seededUuid = (email: RawBuilder<string>) => sql<string>`(
+    WITH h AS (SELECT md5(${seed} || ':' || ${email}) AS x)
+    SELECT (substr(x, 1, 12) || '4' || substr(x, 14, 3) || '8' || substr(x, 18, 15))::uuid FROM h)`;
   const db = container.db;
   const auth = { authorization: `Bearer ${herald.adminKey}` };
   const byEmail = new Map<string, { contact: WorldContact; id: string }>();
@@ -140,7 +147,7 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
       const emails = world.map((c) => c.email);
       await sql`
         INSERT INTO contacts (id, workspace_id, email, created_at, updated_at)
-        SELECT gen_random_uuid(), ${herald.workspaceId}, e, ${createdAt}, ${createdAt}
+        SELECT ${seededUuid(sql`e`)}, ${herald.workspaceId}, e, ${createdAt}, ${createdAt}
         FROM unnest(${emails}::text[]) AS e
         ON CONFLICT DO NOTHING`.execute(db);
       const known = await sql<{ id: string; email: string }>`
@@ -210,6 +217,10 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
           { campaignId: id, deliveries: [] as Delivery[], hits: [] as SimulatedHit[], answered: 0 },
         ]),
       );
+      // Behaviour is keyed by campaign name, not id: ids are random, and a run must replay from its seed.
+      const named = await sql<{ id: string; name: string }>`
+        SELECT id, name FROM campaigns WHERE id = ANY(${campaignIds}::uuid[])`.execute(db);
+      const nameOf = new Map(named.rows.map((r) => [r.id, r.name]));
       const pending: (SimulatedHit & { campaignId: string })[] = [];
       const end = clock.now().getTime() + (options.maxHours ?? 48) * 3_600_000;
       // Captured raw messages are only needed until their URLs are read: the sink is emptied as it goes.
@@ -227,7 +238,8 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
             email: string;
           }>`
             SELECT s.campaign_id, s.contact_id, s.variant, c.email FROM campaign_sends s JOIN contacts c ON c.id = s.contact_id
-            WHERE s.campaign_id = ANY(${campaignIds}::uuid[]) AND s.status = 'sent' AND s.finished_at >= ${stepStart}`.execute(
+            WHERE s.campaign_id = ANY(${campaignIds}::uuid[]) AND s.status = 'sent' AND s.finished_at >= ${stepStart}
+            ORDER BY c.email COLLATE "C", s.campaign_id`.execute(
             db,
           );
           for (const row of sent.rows) {
@@ -240,7 +252,7 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
               deliveredAt: clock.now(),
               openMultiplier: variant?.openMultiplier ?? 1,
               clickMultiplier: variant?.clickMultiplier ?? 1,
-              key: `${row.campaign_id}:${row.contact_id}`,
+              key: nameOf.get(row.campaign_id) ?? row.campaign_id,
             };
             const outcome = behaviour(seed, message);
             run.deliveries.push({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signInAtProvider, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
+import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { sessionCookieOf, TEST_PASSWORD } from '../helpers/user-session.js';
 
@@ -314,7 +315,7 @@ describe('OpenID Connect sign-in', () => {
     const started = await start();
     const back = await signInAtProvider(started.location, { login: 'ann', stopAt: CALLBACK });
     const tampered = new URL(back);
-    tampered.searchParams.set('state', `${started.state.slice(0, -2)}xx`);
+    tampered.searchParams.set('state', withFirstCharacterChanged(started.state));
     const res = await callback(tampered.toString(), started.cookie);
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('not started in this browser');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serializeSessionCookie } from '../../src/modules/users/index.js';
 import { base32Decode, totpCode, totpStep } from '../../src/modules/users/totp.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
+import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { signIn, TEST_PASSWORD, userWithRole } from '../helpers/user-session.js';
 
@@ -328,7 +329,7 @@ describe('CSRF', () => {
     const attempts: Record<string, string>[] = [
       { cookie: editor.cookie },
       { cookie: editor.cookie, 'x-csrf-token': 'wrong' },
-      { cookie: editor.cookie, 'x-csrf-token': `${editor.csrf.slice(0, -1)}A` },
+      { cookie: editor.cookie, 'x-csrf-token': withFirstCharacterChanged(editor.csrf) },
       { cookie: editor.cookie, 'x-csrf-token': editor.csrf, origin: 'https://evil.example' },
     ];
     for (const headers of attempts) {
