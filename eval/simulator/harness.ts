@@ -239,9 +239,7 @@ export function createHarness(herald: HeraldUnderTest, sink: SmtpSink, seed: str
           }>`
             SELECT s.campaign_id, s.contact_id, s.variant, c.email FROM campaign_sends s JOIN contacts c ON c.id = s.contact_id
             WHERE s.campaign_id = ANY(${campaignIds}::uuid[]) AND s.status = 'sent' AND s.finished_at >= ${stepStart}
-            ORDER BY c.email COLLATE "C", s.campaign_id`.execute(
-            db,
-          );
+            ORDER BY c.email COLLATE "C", s.campaign_id`.execute(db);
           for (const row of sent.rows) {
             const known = byEmail.get(row.email);
             const run = runs.get(row.campaign_id);
