@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { openPglite } from '../../src/db/index.js';
 import { systemClock } from '../../src/lib/clock.js';
 import { type Container, createContainer, openDatabase } from '../../src/main/container.js';
+import { GENESIS_HASH, hashEntry } from '../../src/modules/audit/index.js';
 import { runHerald } from '../helpers/herald-process.js';
 import { createTestDatabase, type TestDatabase, testTarget } from '../helpers/test-database.js';
 
@@ -140,5 +141,60 @@ describe('herald audit verify', { timeout: 400_000 }, () => {
     expect(help.status).toBe(0);
     for (const words of ['hash mismatch', 'prev_hash mismatch', 'seq gap', '--workspace'])
       expect(help.stdout.replace(/\s+/g, ' ')).toContain(words);
+  });
+
+  it('catches a whole chain rewritten behind its back only against anchors kept elsewhere', async () => {
+    const recorded = runHerald(['audit', 'verify', '--workspace', home, '--json'], env);
+    expect(recorded.status, recorded.stderr).toBe(0);
+    const anchors = join(dataDir, 'anchors.ndjson');
+    writeFileSync(anchors, recorded.stdout);
+    const matched = runHerald(['audit', 'verify', '--anchors', anchors], env);
+    expect(matched.stdout).toContain(`intact workspace ${home}: 3 entries`);
+    expect(matched.stdout).not.toContain(`BROKEN workspace ${home}`);
+
+    // Someone with write access to the database makes the key revocation look like
+    // another action and recomputes every hash after it, chain head included.
+    await withHerald(async (container) => {
+      const db = container.db;
+      const rows = await db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('workspace_id', '=', home)
+        .orderBy('seq')
+        .execute();
+      let prev = GENESIS_HASH;
+      const rewritten = rows.map((row) => {
+        const entry = {
+          ...row,
+          seq: Number(row.seq),
+          action: Number(row.seq) === 3 ? 'api_key.create' : row.action,
+          details: row.details as unknown,
+          prev_hash: prev,
+        };
+        prev = hashEntry(entry);
+        return { ...entry, hash: prev };
+      });
+      await sql`ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only`.execute(db);
+      await sql`ALTER TABLE audit_chain_heads DISABLE TRIGGER audit_chain_heads_forward`.execute(db);
+      for (const entry of rewritten)
+        await sql`UPDATE audit_log SET action = ${entry.action}, prev_hash = ${entry.prev_hash}, hash = ${entry.hash}
+          WHERE id = ${entry.id}`.execute(db);
+      await sql`UPDATE audit_chain_heads SET hash = ${prev} WHERE workspace_id = ${home}`.execute(db);
+      await sql`ALTER TABLE audit_chain_heads ENABLE TRIGGER audit_chain_heads_forward`.execute(db);
+      await sql`ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only`.execute(db);
+    });
+
+    const alone = runHerald(['audit', 'verify', '--workspace', home], env);
+    expect(alone.status, alone.stdout).toBe(0);
+    const anchored = runHerald(['audit', 'verify', '--workspace', home, '--anchors', anchors], env);
+    expect(anchored.status, anchored.stdout + anchored.stderr).toBe(1);
+    expect(anchored.stdout).toContain(`BROKEN workspace ${home} seq 3 entry`);
+    expect(anchored.stdout).toContain('anchor mismatch');
+
+    const bad = join(dataDir, 'bad-anchors.ndjson');
+    writeFileSync(bad, `${recorded.stdout}\n{"workspace_id":"${home}","entries":"three","head_hash":"x"}\n`);
+    const refused = runHerald(['audit', 'verify', '--anchors', bad], env);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`${bad} line 3: entries is missing or not a whole number`);
   });
 });

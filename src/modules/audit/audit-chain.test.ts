@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type ChainAnchor,
   type ChainEntry,
   canonicalJson,
   createChainVerifier,
@@ -10,7 +11,10 @@ import {
 
 const WORKSPACE = '01900000-0000-7000-8000-000000000001';
 
-function chain(length: number): StoredChainEntry[] {
+function chain(
+  length: number,
+  change: (seq: number) => Partial<ChainEntry> = () => ({}),
+): StoredChainEntry[] {
   const entries: StoredChainEntry[] = [];
   let prev = GENESIS_HASH;
   for (let seq = 1; seq <= length; seq++) {
@@ -28,6 +32,7 @@ function chain(length: number): StoredChainEntry[] {
       request_id: `r-${seq}`,
       details: { fields: ['name'] },
       prev_hash: prev,
+      ...change(seq),
     };
     const hash = hashEntry(entry);
     entries.push({ ...entry, hash });
@@ -43,8 +48,9 @@ function verify(
     entry_id: entries.at(-1)?.id ?? null,
     hash: entries.at(-1)?.hash ?? GENESIS_HASH,
   },
+  anchor?: ChainAnchor,
 ) {
-  const verifier = createChainVerifier(WORKSPACE, head);
+  const verifier = createChainVerifier(WORKSPACE, head, anchor);
   for (const entry of entries) if (!verifier.push(entry)) break;
   return verifier.finish();
 }
@@ -144,5 +150,33 @@ describe('createChainVerifier', () => {
       ),
     }));
     expect(verify(entries).broken).toMatchObject({ seq: 2, reason: 'hash_mismatch' });
+  });
+
+  it('refuses a whole chain rewritten with consistent hashes when an anchor recorded earlier disagrees', () => {
+    const original = chain(4);
+    const rewritten = chain(5, (seq) => (seq === 2 ? { action: 'campaign.send' } : {}));
+    // On its own the rewritten chain is consistent: only the anchor can tell.
+    expect(verify(rewritten).broken).toBeUndefined();
+    const anchor = { seq: 3, hash: original[2]?.hash ?? '' };
+    expect(verify(original, undefined, anchor).broken).toBeUndefined();
+    expect(verify(rewritten, undefined, anchor).broken).toMatchObject({
+      seq: 3,
+      id: rewritten[2]?.id,
+      reason: 'anchor_mismatch',
+    });
+    // A log cut back to before the anchor (head and all) is caught too.
+    expect(verify(original.slice(0, 2), undefined, anchor).broken).toMatchObject({
+      seq: 3,
+      id: null,
+      reason: 'anchor_mismatch',
+    });
+    expect(verify([], { seq: 0, entry_id: null, hash: GENESIS_HASH }, anchor).broken).toMatchObject({
+      reason: 'anchor_mismatch',
+    });
+    // An empty log recorded as such stays fine; a bogus anchor at seq 0 does not.
+    expect(verify([], undefined, { seq: 0, hash: GENESIS_HASH }).broken).toBeUndefined();
+    expect(verify([], undefined, { seq: 0, hash: 'a'.repeat(64) }).broken).toMatchObject({
+      reason: 'anchor_mismatch',
+    });
   });
 });

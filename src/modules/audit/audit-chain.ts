@@ -81,7 +81,22 @@ export interface ChainHead {
   hash: string;
 }
 
-export type BreakReason = 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' | 'head_mismatch';
+export type BreakReason =
+  | 'hash_mismatch'
+  | 'prev_hash_mismatch'
+  | 'seq_gap'
+  | 'head_mismatch'
+  | 'anchor_mismatch';
+
+/**
+ * A hash recorded outside the database by an earlier verification (its `entries`
+ * and `head_hash`): the entry at `seq` must still carry `hash`. Someone who can
+ * write the database can recompute a whole chain, but not the copy kept elsewhere.
+ */
+export interface ChainAnchor {
+  seq: number;
+  hash: string;
+}
 
 export interface ChainBreak {
   workspace_id: string;
@@ -97,7 +112,11 @@ export interface ChainBreak {
  * Checks one workspace's entries, fed in seq order (in pages, so a long log
  * never sits in memory), against its chain head read in the same snapshot.
  */
-export function createChainVerifier(workspaceId: string, head: ChainHead | undefined) {
+export function createChainVerifier(
+  workspaceId: string,
+  head: ChainHead | undefined,
+  anchor?: ChainAnchor | undefined,
+) {
   const headSeq = head?.seq ?? 0;
   let expectedSeq = 1;
   let previousHash = GENESIS_HASH;
@@ -166,6 +185,16 @@ export function createChainVerifier(workspaceId: string, head: ChainHead | undef
         );
         return false;
       }
+      if (anchor && entry.seq === anchor.seq && entry.hash !== anchor.hash) {
+        fail(
+          entry.seq,
+          entry.id,
+          'anchor_mismatch',
+          `anchor mismatch: the entry's hash is ${entry.hash.slice(0, 16)}…, the recorded anchor says ` +
+            `${anchor.hash.slice(0, 16)}…: the chain was rewritten up to here`,
+        );
+        return false;
+      }
       previousHash = entry.hash;
       lastId = entry.id;
       expectedSeq++;
@@ -193,6 +222,16 @@ export function createChainVerifier(workspaceId: string, head: ChainHead | undef
           'head_mismatch',
           'head mismatch: the last entry is not the one the chain head recorded',
         );
+      } else if (!broken && anchor && anchor.seq > lastSeq) {
+        fail(
+          anchor.seq,
+          null,
+          'anchor_mismatch',
+          `anchor mismatch: the log ends at seq ${lastSeq}, before the recorded anchor at seq ${anchor.seq}: ` +
+            'entries were removed',
+        );
+      } else if (!broken && anchor && anchor.seq === 0 && anchor.hash !== GENESIS_HASH) {
+        fail(0, null, 'anchor_mismatch', 'anchor mismatch: an anchor at seq 0 must carry the genesis hash');
       }
       return { entries: checked, headHash: previousHash, ...(broken ? { broken } : {}) };
     },

@@ -4,7 +4,13 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { uuidv7 } from '../../lib/ids.js';
 import * as repo from './audit.repository.js';
-import { type ChainBreak, canonicalJson, createChainVerifier, hashEntry } from './audit-chain.js';
+import {
+  type ChainAnchor,
+  type ChainBreak,
+  canonicalJson,
+  createChainVerifier,
+  hashEntry,
+} from './audit-chain.js';
 
 export const AUDIT_ACTOR_TYPES = ['api_key', 'user', 'oauth_client', 'system', 'cli'] as const;
 
@@ -140,10 +146,17 @@ export function createAuditLog(deps: { db: Db; clock: Clock }) {
     /**
      * Recomputes the chain of one workspace, or of every workspace with a log.
      * Each workspace is read in one repeatable-read snapshot, so appends made
-     * meanwhile are neither half seen nor mistaken for tampering.
+     * meanwhile are neither half seen nor mistaken for tampering. `anchors`:
+     * hashes an earlier verification recorded elsewhere, by workspace id; a
+     * workspace with an anchor is checked even when its log is gone.
      */
-    async verify(workspaceId?: string): Promise<WorkspaceVerification[]> {
-      const ids = workspaceId ? [workspaceId] : await repo.workspacesWithLog(db);
+    async verify(
+      workspaceId?: string,
+      anchors: ReadonlyMap<string, ChainAnchor> = new Map(),
+    ): Promise<WorkspaceVerification[]> {
+      const ids = workspaceId
+        ? [workspaceId]
+        : [...new Set([...(await repo.workspacesWithLog(db)), ...anchors.keys()])].sort();
       const results: WorkspaceVerification[] = [];
       for (const id of ids) {
         results.push(
@@ -151,7 +164,7 @@ export function createAuditLog(deps: { db: Db; clock: Clock }) {
             .transaction()
             .setIsolationLevel('repeatable read')
             .execute(async (trx) => {
-              const verifier = createChainVerifier(id, await repo.readChainHead(trx, id));
+              const verifier = createChainVerifier(id, await repo.readChainHead(trx, id), anchors.get(id));
               let afterSeq = 0;
               for (;;) {
                 const rows = await repo.readChainPage(trx, id, afterSeq, VERIFY_PAGE_SIZE);

@@ -11,6 +11,7 @@ export {
   type WorkspaceVerification,
 } from './audit.service.js';
 export {
+  type ChainAnchor,
   type ChainBreak,
   canonicalJson,
   GENESIS_HASH,
