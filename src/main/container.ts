@@ -6,7 +6,7 @@ import { type DatabaseHandle, migrate, openPglite, openPostgres, readMigrations 
 import { createJobQueue, createJobRunner, createJobScheduler, type JobRunner } from '../jobs/index.js';
 import type { Clock } from '../lib/clock.js';
 import { parseDnsServers } from '../lib/dns-servers.js';
-import { decryptSecret, encryptSecret, sign } from '../lib/secret-keys.js';
+import { sign } from '../lib/secret-keys.js';
 import { createDkimSigningPool } from '../mail/dkim-pool.js';
 import {
   createAnalyticsRollup,
@@ -95,7 +95,7 @@ import {
   segmentTasks,
 } from '../modules/segments/index.js';
 import { createDnsLookup, createSendingDomainService } from '../modules/sending-domains/index.js';
-import { createShopSecrets, createShopService, createShopWebhooks } from '../modules/shops/index.js';
+import { createShopService, createShopWebhooks } from '../modules/shops/index.js';
 import { createTemplateCompiler, createTemplateService } from '../modules/templates/index.js';
 import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules/throttling/index.js';
 import {
@@ -303,7 +303,12 @@ export function createContainer(options: ContainerOptions) {
       invitationDays: config.invitationDays,
     },
   });
-  const oidcProviders = createOidcProviderService({ db, clock, keyring, publicUrl: config.publicUrl });
+  const oidcProviders = createOidcProviderService({
+    db,
+    clock,
+    cipher: dataKeys.cipher,
+    publicUrl: config.publicUrl,
+  });
   const oidcSignIn = createOidcSignIn({
     db,
     clock,
@@ -383,12 +388,11 @@ export function createContainer(options: ContainerOptions) {
   });
 
   // Shop connectors: Shopify and WooCommerce webhooks -> contacts, events, conversions.
-  const shopSecrets = createShopSecrets(keyring);
-  const shops = createShopService({ db, clock, secrets: shopSecrets, lists, publicUrl: config.publicUrl });
+  const shops = createShopService({ db, clock, cipher: dataKeys.cipher, lists, publicUrl: config.publicUrl });
   const shopWebhooks = createShopWebhooks({
     db,
     clock,
-    secrets: shopSecrets,
+    cipher: dataKeys.cipher,
     contacts,
     attributes,
     lists,
@@ -519,17 +523,10 @@ export function createContainer(options: ContainerOptions) {
     }),
   });
 
-  // CRM keys and tokens, sealed like the other stored secrets.
-  const crmSecrets = {
-    seal: async (_workspaceId: string, context: string, plaintext: string) =>
-      encryptSecret(keyring, plaintext, context),
-    open: async (_workspaceId: string, context: string, stored: string) =>
-      decryptSecret(keyring, stored, context),
-  };
   const crm = createCrmService({
     db,
     clock,
-    secrets: crmSecrets,
+    cipher: dataKeys.cipher,
     logger: logger.child({ component: 'crm' }),
     jobs,
     contacts,
@@ -710,6 +707,9 @@ export function createContainer(options: ContainerOptions) {
       deliverability.encryptedValues,
       attributes.encryptedValues,
       webhooks.encryptedValues,
+      shops.encryptedValues,
+      crm.encryptedValues,
+      oidcProviders.encryptedValues,
     ] satisfies EncryptedValueSource[] as EncryptedValueSource[],
     audit,
     privacy,
@@ -718,7 +718,6 @@ export function createContainer(options: ContainerOptions) {
     webhookDispatcher,
     webhookSubscriptions,
     crm,
-    crmSecrets,
     crmMapping,
     mailgunEvents,
     routeDeps: {

@@ -58,6 +58,8 @@ describe('herald keys rotate-data and rewrap', { timeout: 180_000 }, () => {
     const rewrap = runHerald(['keys', 'rewrap'], { ...env, HERALD_SECRET_KEYS: `${newMaster},${oldMaster}` });
     expect(rewrap.status, rewrap.stderr).toBe(0);
     expect(rewrap.stdout).toContain('Re-wrapped 2 data key(s)');
+    expect(rewrap.stdout).toContain('Re-encrypted 0 TOTP secret(s) under the current master key.');
+    expect(rewrap.stdout).toContain('no longer needed for stored secrets');
 
     // The old master key is gone from the configuration; rotation goes on under the new one.
     const third = runHerald(['keys', 'rotate-data'], { ...env, HERALD_SECRET_KEYS: newMaster });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrmService, createCrmService } from '../../src/modules/crm/index.js';
+import { expectUnderActiveDataKey, legacyEncrypted, rotateWorkspace } from '../helpers/data-keys.js';
 import { type FakeHubspot, startFakeHubspot } from '../helpers/fake-hubspot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -25,6 +26,16 @@ async function execute(runId: string) {
   return (await call('GET', `/v1/connectors/runs/${runId}`)).body;
 }
 
+async function storedToken(): Promise<string> {
+  const row = await t.container.db
+    .selectFrom('crm_connections')
+    .select(['id', 'secret'])
+    .where('workspace_id', '=', t.workspaceId)
+    .where('provider', '=', 'hubspot')
+    .executeTakeFirstOrThrow();
+  return row.secret;
+}
+
 async function contact(email: string) {
   return t.container.db
     .selectFrom('contacts')
@@ -43,7 +54,7 @@ beforeAll(async () => {
   crm = createCrmService({
     db: c.db,
     clock: c.clock,
-    secrets: c.crmSecrets,
+    cipher: c.dataKeys.cipher,
     logger: c.logger,
     jobs: c.jobs,
     contacts: c.contacts,
@@ -136,6 +147,7 @@ describe('HubSpot connection', () => {
     });
     expect(JSON.stringify(res.body)).not.toContain(TOKEN);
     expect((await call('GET', '/v1/connectors')).body.data).toEqual([res.body]);
+    await expectUnderActiveDataKey(t, t.workspaceId, await storedToken(), TOKEN);
   });
 });
 
@@ -211,6 +223,34 @@ describe('HubSpot sync', () => {
     expect(done.counts).toMatchObject({ fetched: 250, contacts_updated: 1, unchanged_skipped: 249 });
     expect((await contact('h5@example.com'))?.attributes).toMatchObject({ first_name: 'Renamed' });
     expect((await contact('h6@example.com'))?.attributes).toMatchObject({ first_name: 'Hub6' });
+  });
+
+  it('authenticates with a token stored the old way, and after herald keys rotate-data re-encrypted it', async () => {
+    const { id } = await t.container.db
+      .selectFrom('crm_connections')
+      .select('id')
+      .where('workspace_id', '=', t.workspaceId)
+      .executeTakeFirstOrThrow();
+    const properties = { firstname: 'first_name', company: 'company' };
+    // A token written before data keys (master key directly, same purpose) still authenticates.
+    await t.container.db
+      .updateTable('crm_connections')
+      .set({ secret: legacyEncrypted(TOKEN, `crm:${id}`) })
+      .where('id', '=', id)
+      .execute();
+    hs.requests.length = 0;
+    // Saved without a token: Herald checks the stored one with HubSpot (a wrong one is refused with 400).
+    expect((await call('PUT', '/v1/connectors/hubspot', { properties })).status).toBe(200);
+    expect(hs.requests.length).toBeGreaterThan(0);
+    const before = await storedToken();
+    const keyId = await rotateWorkspace(t, t.workspaceId);
+    const after = await storedToken();
+    expect(after).not.toBe(before);
+    expect(after).toMatch(new RegExp(`^hdk1\\.${keyId}\\.`));
+    await expectUnderActiveDataKey(t, t.workspaceId, after, TOKEN);
+    hs.requests.length = 0;
+    expect((await call('PUT', '/v1/connectors/hubspot', { properties })).status).toBe(200);
+    expect(hs.requests.length).toBeGreaterThan(0);
   });
 
   it('fails the run with a clear error when the token is revoked', async () => {

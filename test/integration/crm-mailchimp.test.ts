@@ -372,7 +372,7 @@ function serviceDeps() {
   return {
     db: c.db,
     clock: c.clock,
-    secrets: c.crmSecrets,
+    cipher: c.dataKeys.cipher,
     logger: c.logger,
     jobs: c.jobs,
     contacts: c.contacts,

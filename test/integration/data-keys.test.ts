@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encryptSecret, parseSecretKeys } from '../../src/lib/secret-keys.js';
+import { encryptSecret, parseSecretKeys, type SecretKeyring } from '../../src/lib/secret-keys.js';
 import { rewrapDataKeys, rotateDataKeys } from '../../src/main/commands/keys.js';
-import { createDataKeyService, DataKeyError } from '../../src/modules/data-keys/index.js';
+import {
+  createDataKeyService,
+  DataKeyError,
+  type DataKeyService,
+} from '../../src/modules/data-keys/index.js';
+import { createUserService } from '../../src/modules/users/index.js';
+import { base32Decode, totpCode, totpStep } from '../../src/modules/users/totp.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
+import { TEST_PASSWORD, userWithRole } from '../helpers/user-session.js';
 
 let t: TestApp;
 let other: { workspaceId: string; adminKey: string };
@@ -17,6 +24,37 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
 });
+
+/** The users service as a process configured with `keyring` runs it. */
+function usersWith(keyring: SecretKeyring) {
+  const { config } = t.container;
+  return createUserService({
+    db: t.container.db,
+    clock: t.clock,
+    keyring,
+    workspaces: t.container.workspaces,
+    settings: {
+      publicUrl: config.publicUrl,
+      cookieSecure: config.cookieSecure,
+      sessionIdleMinutes: config.sessionIdleMinutes,
+      sessionMaxHours: config.sessionMaxHours,
+      passwordMinLength: config.passwordMinLength,
+      loginMaxFailures: config.loginMaxFailures,
+      loginLockMinutes: config.loginLockMinutes,
+      invitationDays: config.invitationDays,
+    },
+  });
+}
+
+/** What `herald keys rewrap` uses, as a process configured with `keyring` has it. */
+function rewrapDeps(dataKeys: DataKeyService, keyring: SecretKeyring) {
+  return {
+    dataKeys,
+    users: usersWith(keyring),
+    workspaces: t.container.workspaces,
+    encryptedValueSources: t.container.encryptedValueSources,
+  };
+}
 
 async function dataKeyRows(workspaceId: string) {
   return t.container.db
@@ -313,6 +351,45 @@ describe('herald keys rotate-data', () => {
           .executeTakeFirstOrThrow()
       ).secret_encrypted;
     expect(await endpointSecret()).toMatch(/^hdk1\./);
+    // A shop connection's webhook secret and an OpenID Connect provider's client secret.
+    const shop = await t.app.inject({
+      method: 'POST',
+      url: '/v1/connectors/shops',
+      headers: auth,
+      payload: {
+        platform: 'shopify',
+        name: 'Rotating shop',
+        shop_url: 'https://rotating.myshopify.com',
+        webhook_secret: 'shop-secret-1',
+      },
+    });
+    expect(shop.statusCode, shop.body).toBe(201);
+    const oidc = await t.app.inject({
+      method: 'POST',
+      url: '/v1/oauth/oidc-providers',
+      headers: auth,
+      payload: {
+        name: 'SSO',
+        issuer: 'http://127.0.0.1:9',
+        client_id: 'herald',
+        client_secret: 'oidc-secret-1',
+      },
+    });
+    expect(oidc.statusCode, oidc.body).toBe(201);
+    // A CRM connection whose token is still in the old master-key format (made without asking HubSpot).
+    const crmId = '01890000-0000-7000-8000-00000000c4a1';
+    await t.container.db
+      .insertInto('crm_connections')
+      .values({
+        id: crmId,
+        workspace_id: ws.workspaceId,
+        provider: 'hubspot',
+        settings: JSON.stringify({ properties: {}, push_enabled: false }),
+        secret: encryptSecret(legacyKeyring, 'crm-token-1', `crm:${crmId}`),
+        created_at: t.clock.now(),
+        updated_at: t.clock.now(),
+      })
+      .execute();
     // The Postmark password in the old master-key format.
     await t.container.db
       .updateTable('deliverability_settings')
@@ -344,7 +421,37 @@ describe('herald keys rotate-data', () => {
       { source: 'deliverability_settings.secrets', reencrypted: 2, changed: 0, failed: [] },
       { source: 'contacts.attributes (sensitive)', reencrypted: 0, changed: 0, failed: [] },
       { source: 'webhook_endpoints.secret', reencrypted: 1, changed: 0, failed: [] },
+      { source: 'shop_connections.secret', reencrypted: 1, changed: 0, failed: [] },
+      { source: 'crm_connections.secret', reencrypted: 1, changed: 0, failed: [] },
+      { source: 'oidc_providers.client_secret', reencrypted: 1, changed: 0, failed: [] },
     ]);
+    const { cipher } = t.container.dataKeys;
+    const rotated = [
+      [
+        'shop_connections',
+        'secret_encrypted',
+        shop.json().id,
+        `shop_connections:${shop.json().id}`,
+        'shop-secret-1',
+      ],
+      ['crm_connections', 'secret', crmId, `crm:${crmId}`, 'crm-token-1'],
+      [
+        'oidc_providers',
+        'client_secret_encrypted',
+        oidc.json().id,
+        `oidc_providers:${oidc.json().id}`,
+        'oidc-secret-1',
+      ],
+    ] as const;
+    for (const [table, column, id, purpose, plaintext] of rotated) {
+      const { rows } = await t.container.database.pool.query(
+        `SELECT ${column} AS value FROM ${table} WHERE id = $1`,
+        [id],
+      );
+      const value = rows[0]?.value as string;
+      expect(value.startsWith(`hdk1.${report?.keyId}.`), table).toBe(true);
+      expect(await cipher.decrypt(ws.workspaceId, purpose, value)).toBe(plaintext);
+    }
     expect(await endpointSecret()).toMatch(new RegExp(`^hdk1\\.${report?.keyId}\\.`));
     const after = await settingsRow();
     expect(after.mailgun_signing_key?.startsWith(`hdk1.${report?.keyId}.`)).toBe(true);
@@ -452,17 +559,18 @@ describe('herald keys rotate-data', () => {
 });
 
 describe('herald keys rewrap', () => {
+  const newMaster = randomBytes(32).toString('base64');
+
   it('re-wraps every data key under a new master key, after which the old master key can go', async () => {
     const ws = await t.createWorkspace('Rewrap');
     const id = await createTransport(t.auth(ws.adminKey), 'relay', 'rewrap-pw');
     const stored = await storedSecrets(id);
-    const newMaster = randomBytes(32).toString('base64');
 
     // Step 1: the new key is prepended; both are configured.
     const both = parseSecretKeys(`${newMaster},${TEST_SECRET_KEY}`);
     const withBoth = createDataKeyService({ db: t.container.db, clock: t.clock, keyring: both });
     const lines: string[] = [];
-    const count = await rewrapDataKeys({ dataKeys: withBoth }, (line) => lines.push(line));
+    const { rewrapped: count } = await rewrapDataKeys(rewrapDeps(withBoth, both), (line) => lines.push(line));
     const total = await t.container.db
       .selectFrom('data_keys')
       .select(sql<number>`count(*)::int`.as('n'))
@@ -471,7 +579,7 @@ describe('herald keys rewrap', () => {
     expect(lines[0]).toContain(`Re-wrapped ${count}`);
     const masters = await t.container.db.selectFrom('data_keys').select('master_key_id').distinct().execute();
     expect(masters.map((row) => row.master_key_id)).toEqual([both.current.id]);
-    expect(await rewrapDataKeys({ dataKeys: withBoth }, () => {})).toBe(0);
+    expect((await rewrapDataKeys(rewrapDeps(withBoth, both), () => {})).rewrapped).toBe(0);
 
     // Step 2: the old master key is removed; values still decrypt.
     const onlyNew = createDataKeyService({
@@ -487,6 +595,91 @@ describe('herald keys rewrap', () => {
     const onlyOld = createDataKeyService({ db: t.container.db, clock: t.clock, keyring: legacyKeyring });
     await expect(onlyOld.cipher.decrypt(ws.workspaceId, `transports:${id}`, stored)).rejects.toThrow(
       /not in HERALD_SECRET_KEYS.*herald keys rewrap/,
+    );
+  });
+  it('also re-encrypts TOTP secrets and values older than data keys, so nothing needs the old master key', async () => {
+    // Data keys are wrapped under the previous test's master key by now; a third one is put first.
+    const newest = randomBytes(32).toString('base64');
+    const ws = await t.createWorkspace('Master rotation');
+    // A user's second factor, encrypted with the master keyring (users belong to no one workspace).
+    const session = await userWithRole(t, 'editor', {
+      email: 'rewrap-totp@example.com',
+      workspaceId: ws.workspaceId,
+    });
+    const secret = (await t.app.inject({ method: 'POST', url: '/v1/me/totp', headers: session.write })).json()
+      .secret;
+    const code = (offset: number) => totpCode(base32Decode(secret), totpStep(t.clock.now()) + offset);
+    const confirmed = await t.app.inject({
+      method: 'POST',
+      url: '/v1/me/totp/confirm',
+      headers: session.write,
+      payload: { code: code(0) },
+    });
+    expect(confirmed.statusCode, confirmed.body).toBe(204);
+    const storedTotp = async () =>
+      (
+        await t.container.db
+          .selectFrom('users')
+          .select('totp_secret')
+          .where('email', '=', 'rewrap-totp@example.com')
+          .executeTakeFirstOrThrow()
+      ).totp_secret;
+    expect(await storedTotp()).toMatch(new RegExp(`^v1\\.${legacyKeyring.current.id}\\.`));
+    expect(await storedTotp()).not.toContain(secret);
+    // A shop connection secret still in the format written before data keys.
+    const shop = await t.app.inject({
+      method: 'POST',
+      url: '/v1/connectors/shops',
+      headers: t.auth(ws.adminKey),
+      payload: {
+        platform: 'woocommerce',
+        name: 'Old shop',
+        shop_url: 'https://shop.example.com',
+        webhook_secret: 'old shop secret',
+      },
+    });
+    expect(shop.statusCode, shop.body).toBe(201);
+    const shopId = shop.json().id as string;
+    await t.container.db
+      .updateTable('shop_connections')
+      .set({
+        secret_encrypted: encryptSecret(legacyKeyring, 'old shop secret', `shop_connections:${shopId}`),
+      })
+      .where('id', '=', shopId)
+      .execute();
+
+    const all = parseSecretKeys([newest, newMaster, TEST_SECRET_KEY].join(','));
+    const withAll = createDataKeyService({ db: t.container.db, clock: t.clock, keyring: all });
+    const lines: string[] = [];
+    const report = await rewrapDataKeys(rewrapDeps(withAll, all), (line) => lines.push(line));
+    expect(report, lines.join('\n')).toMatchObject({ ok: true, totp: 1, legacy: 1 });
+    expect(lines).toContain('Re-encrypted 1 TOTP secret(s) under the current master key.');
+    expect(lines.at(-1)).toContain('no longer needed');
+    expect(await storedTotp()).toMatch(new RegExp(`^v1\\.${all.current.id}\\.`));
+    const storedShop = (
+      await t.container.db
+        .selectFrom('shop_connections')
+        .select('secret_encrypted')
+        .where('id', '=', shopId)
+        .executeTakeFirstOrThrow()
+    ).secret_encrypted;
+    expect(storedShop).toMatch(/^hdk1\./);
+    // Nothing left to do on a second run.
+    expect(await rewrapDataKeys(rewrapDeps(withAll, all), () => {})).toMatchObject({ totp: 0, legacy: 0 });
+
+    // The older master keys are removed: the second factor and the shop secret still work.
+    const onlyNewest = parseSecretKeys(newest);
+    const started = await usersWith(onlyNewest).login({
+      email: 'rewrap-totp@example.com',
+      password: TEST_PASSWORD,
+      totp: code(1),
+      ip: null,
+      userAgent: null,
+    });
+    expect(started).toBeTruthy();
+    const onlyNew = createDataKeyService({ db: t.container.db, clock: t.clock, keyring: onlyNewest });
+    expect(await onlyNew.cipher.decrypt(ws.workspaceId, `shop_connections:${shopId}`, storedShop)).toBe(
+      'old shop secret',
     );
   });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectUnderActiveDataKey, legacyEncrypted, rotateWorkspace } from '../helpers/data-keys.js';
 import { signInAtProvider, startOidcProvider, type TestOidcProvider } from '../helpers/oidc-provider.js';
 import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -130,8 +131,7 @@ describe('OpenID Connect providers', () => {
       .selectAll()
       .where('id', '=', created.id)
       .executeTakeFirstOrThrow();
-    expect(row.client_secret_encrypted).toMatch(/^v1\./);
-    expect(row.client_secret_encrypted).not.toContain('herald-secret-post');
+    await expectUnderActiveDataKey(t, t.workspaceId, row.client_secret_encrypted, 'herald-secret-post');
   });
 
   it('refuses a non-https issuer, scopes without openid, bad domains and unknown fields, storing nothing', async () => {
@@ -274,6 +274,33 @@ describe('OpenID Connect sign-in', () => {
     });
     expect(workspace.statusCode).toBe(200);
     expect(workspace.json().id).toBe(t.workspaceId);
+  });
+
+  it('signs in with a client secret stored the old way, and after herald keys rotate-data re-encrypted it', async () => {
+    const storedSecret = async () =>
+      (
+        await t.container.db
+          .selectFrom('oidc_providers')
+          .select('client_secret_encrypted')
+          .where('id', '=', providerId)
+          .executeTakeFirstOrThrow()
+      ).client_secret_encrypted;
+    // A secret written before data keys (master key directly, same purpose) still authenticates Herald at the token endpoint.
+    await t.container.db
+      .updateTable('oidc_providers')
+      .set({
+        client_secret_encrypted: legacyEncrypted('herald-secret-basic', `oidc_providers:${providerId}`),
+      })
+      .where('id', '=', providerId)
+      .execute();
+    expect((await signIn('ann')).res.statusCode).toBe(200);
+    const keyId = await rotateWorkspace(t, t.workspaceId);
+    const stored = await storedSecret();
+    expect(stored).toMatch(new RegExp(`^hdk1\\.${keyId}\\.`));
+    await expectUnderActiveDataKey(t, t.workspaceId, stored, 'herald-secret-basic');
+    const { res } = await signIn('ann');
+    expect(res.statusCode, res.body).toBe(200);
+    expect(setCookies(res)[1]).toContain('HttpOnly');
   });
 
   it('refuses a verified address that is not a user of the workspace, unless the provider provisions users', async () => {

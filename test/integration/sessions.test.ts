@@ -425,6 +425,14 @@ describe('second factor (TOTP)', () => {
       payload: { code: codeFor(secret, t.clock.now()) },
     });
     expect(confirm.statusCode, confirm.body).toBe(204);
+    // Encrypted with the master keyring (a user belongs to no one workspace): `herald keys rewrap` moves it.
+    const stored = await t.container.db
+      .selectFrom('users')
+      .select('totp_secret')
+      .where('email', '=', 'totp@example.com')
+      .executeTakeFirstOrThrow();
+    expect(stored.totp_secret).toMatch(new RegExp(`^v1\\.${t.container.keyring.current.id}\\.`));
+    expect(stored.totp_secret).not.toContain(secret);
 
     const without = await t.app.inject({
       method: 'POST',

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/lib/ids.js';
+import { expectUnderActiveDataKey, legacyEncrypted, rotateWorkspace } from '../helpers/data-keys.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -193,10 +194,36 @@ describe('shop connections', () => {
       'SELECT secret_encrypted FROM shop_connections WHERE id = $1',
       [shop.id],
     );
-    expect(stored?.secret_encrypted).toMatch(/^v1\./);
-    expect(stored?.secret_encrypted).not.toContain(SHOPIFY_SECRET);
+    await expectUnderActiveDataKey(t, t.workspaceId, stored?.secret_encrypted, SHOPIFY_SECRET);
     const listed = await call('GET', '/v1/connectors/shops');
     expect(listed.body.data.map((c: { id: string }) => c.id)).toEqual([shop.id, wooShop.id]);
+  });
+
+  it('verifies webhooks with a secret stored the old way and after herald keys rotate-data re-encrypted it', async () => {
+    const storedSecret = async () =>
+      (
+        await rows<{ secret_encrypted: string }>(
+          'SELECT secret_encrypted FROM shop_connections WHERE id = $1',
+          [wooShop.id],
+        )
+      )[0]?.secret_encrypted;
+    // A topic Herald ignores: only the signature check matters here, and no contact is made.
+    const body = '{"id": 7, "name": "Key rotation"}';
+    // A secret written before data keys (master key directly, same purpose) still verifies.
+    await rows('UPDATE shop_connections SET secret_encrypted = $1 WHERE id = $2', [
+      legacyEncrypted(WOO_SECRET, `shop_connections:${wooShop.id}`),
+      wooShop.id,
+    ]);
+    expect((await woo(wooShop.id, 'product.created', body)).status).toBe(200);
+    const before = await storedSecret();
+    const keyId = await rotateWorkspace(t, t.workspaceId);
+    const after = await storedSecret();
+    expect(after).not.toBe(before);
+    await expectUnderActiveDataKey(t, t.workspaceId, after, WOO_SECRET);
+    expect(after).toMatch(new RegExp(`^hdk1\\.${keyId}\\.`));
+    // The re-encrypted secret verifies; a wrong one still does not.
+    expect((await woo(wooShop.id, 'product.created', body)).status).toBe(200);
+    expect((await woo(wooShop.id, 'product.created', body, { secret: 'not the secret' })).status).toBe(401);
   });
 
   it.each([

@@ -1,6 +1,10 @@
 import { Command, Option } from 'commander';
 import { ALL_SCOPES, SCOPES } from '../../modules/auth/index.js';
-import { type RotationReport, rotateWorkspaceDataKey } from '../../modules/data-keys/index.js';
+import {
+  type RotationReport,
+  rotateWorkspaceDataKey,
+  upgradeLegacyValues,
+} from '../../modules/data-keys/index.js';
 import type { Container } from '../container.js';
 import { cliActor } from './audit.js';
 import { resolveWorkspace, withContainer } from './shared.js';
@@ -51,13 +55,56 @@ export async function rotateDataKeys(
   return { ok: reports.every((report) => report.complete), reports };
 }
 
-/** `herald keys rewrap`: every data key re-wrapped under the first key of HERALD_SECRET_KEYS. */
-export async function rewrapDataKeys(container: Pick<Container, 'dataKeys'>, write: Write): Promise<number> {
-  const { rewrapped } = await container.dataKeys.rewrap();
+export interface RewrapReport {
+  /** True when nothing stored needs a master key after the first any more. */
+  ok: boolean;
+  rewrapped: number;
+  /** Users' TOTP secrets re-encrypted under the current master key. */
+  totp: number;
+  /** Workspace values moved from the old master-key format onto their data key. */
+  legacy: number;
+}
+
+/**
+ * `herald keys rewrap`: everything that depends on a master key is moved to
+ * the first key of HERALD_SECRET_KEYS, so the older ones can be removed:
+ * every data key re-wrapped, users' TOTP secrets (on the master keyring: a
+ * user belongs to no one workspace) re-encrypted, and workspace values still
+ * in the master-key format written before data keys moved onto their data key.
+ */
+export async function rewrapDataKeys(
+  container: Pick<Container, 'dataKeys' | 'users' | 'workspaces' | 'encryptedValueSources'>,
+  write: Write,
+  options: { batchSize?: number | undefined } = {},
+): Promise<RewrapReport> {
+  const { rewrapped } = await container.dataKeys.rewrap(options);
+  write(`Re-wrapped ${rewrapped} data key(s) under the current master key.`);
+  const failures: string[] = [];
+  const totp = await container.users.reencryptTotpSecrets(options);
+  write(`Re-encrypted ${totp.reencrypted} TOTP secret(s) under the current master key.`);
+  for (const failure of totp.failed) failures.push(`user ${failure.id} (TOTP secret): ${failure.error}`);
+  let legacy = 0;
+  for (const workspace of await container.workspaces.list()) {
+    const reports = await upgradeLegacyValues(
+      container.dataKeys,
+      workspace.id,
+      container.encryptedValueSources,
+      options,
+    );
+    for (const report of reports) {
+      legacy += report.reencrypted;
+      for (const failure of report.failed)
+        failures.push(`workspace ${workspace.id} ${report.source} row ${failure.id}: ${failure.error}`);
+    }
+  }
+  write(`Moved ${legacy} value(s) from the old master-key format onto their workspace data key.`);
+  for (const failure of failures) write(`  ${failure}`);
   write(
-    `Re-wrapped ${rewrapped} data key(s) under the current master key. Keys after the first in HERALD_SECRET_KEYS are no longer needed for data keys.`,
+    failures.length === 0
+      ? 'Keys after the first in HERALD_SECRET_KEYS are no longer needed for stored secrets.'
+      : 'Not complete: keep the older keys in HERALD_SECRET_KEYS, fix or set again the values listed, and run the command again.',
   );
-  return rewrapped;
+  return { ok: failures.length === 0, rewrapped, totp: totp.reencrypted, legacy };
 }
 
 export function keysCommand(): Command {
@@ -157,7 +204,7 @@ export function keysCommand(): Command {
   keys
     .command('rotate-data')
     .description(
-      'New data key per workspace; re-encrypt DKIM keys, transport credentials, webhook/mailbox secrets and sensitive contact attributes with it; retire the old key (resumable, safe while Herald runs)',
+      'New data key per workspace; re-encrypt DKIM keys, transport, shop, CRM and OIDC credentials, webhook/mailbox secrets and sensitive contact attributes with it; retire the old key (resumable, safe while Herald runs)',
     )
     .option('--workspace <id>', 'only this workspace (default: every workspace)')
     .option('--batch-size <n>', 'values re-encrypted per batch', (value) => Number.parseInt(value, 10), 500)
@@ -172,11 +219,12 @@ export function keysCommand(): Command {
   keys
     .command('rewrap')
     .description(
-      'Re-wrap every data key under the first key of HERALD_SECRET_KEYS (master-key rotation: prepend the new key, rewrap, then remove the old one)',
+      'Re-wrap every data key, and re-encrypt TOTP secrets and values older than data keys, under the first key of HERALD_SECRET_KEYS (master-key rotation: prepend the new key, rewrap, then remove the old one)',
     )
     .action(async (_options: unknown, command: Command) => {
       await withContainer(command, async (container) => {
-        await rewrapDataKeys(container, (line) => process.stdout.write(`${line}\n`));
+        const { ok } = await rewrapDataKeys(container, (line) => process.stdout.write(`${line}\n`));
+        if (!ok) process.exitCode = 1;
       });
     });
 

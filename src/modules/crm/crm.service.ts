@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import type { CrmProvider, CrmRunKind, CrmRunProblem, Db } from '../../db/index.js';
+import {
+  type CrmProvider,
+  type CrmRunKind,
+  type CrmRunProblem,
+  type Db,
+  encryptedColumn,
+} from '../../db/index.js';
 import type { JobQueue } from '../../jobs/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
@@ -10,6 +16,7 @@ import type { Contact, ContactService } from '../contacts/index.js';
 import type { ListService } from '../lists/index.js';
 import { ConnectorError, type Sleep } from './connector-http.js';
 import * as repo from './crm.repository.js';
+import { crmSecretPurpose, openCrmSecret, type SecretCipher, sealCrmSecret } from './crm-secrets.js';
 import { createHubspotClient, HUBSPOT_BATCH, type HubspotContact } from './hubspot-client.js';
 import { createMailchimpClient, dataCenterOf, type MailchimpMember } from './mailchimp-client.js';
 import {
@@ -117,14 +124,8 @@ export interface RunView {
 export interface CrmServiceDeps {
   db: Db;
   clock: Clock;
-  /**
-   * Encrypts and decrypts connection keys and tokens for a workspace, bound to
-   * a context (`crm:<connection id>`). The container wires the keyring here.
-   */
-  secrets: {
-    seal(workspaceId: string, context: string, plaintext: string): Promise<string>;
-    open(workspaceId: string, context: string, stored: string): Promise<string>;
-  };
+  /** Encrypts connection keys and tokens with the workspace data key. */
+  cipher: SecretCipher;
   logger: Logger;
   jobs: Pick<JobQueue, 'enqueue'>;
   contacts: Pick<ContactService, 'upsert' | 'list'>;
@@ -149,12 +150,8 @@ export interface CrmServiceDeps {
   sleep: Sleep;
 }
 
-function secretContext(id: string): string {
-  return `crm:${id}`;
-}
-
 export function createCrmService(deps: CrmServiceDeps) {
-  const { db, clock, secrets } = deps;
+  const { db, clock, cipher } = deps;
 
   function invalid(message: string, details: ErrorDetail[]): DomainError {
     return new DomainError('CONNECTOR_INVALID', message, details);
@@ -217,7 +214,7 @@ export function createCrmService(deps: CrmServiceDeps) {
   }
 
   function secretOf(connection: repo.ConnectionRow): Promise<string> {
-    return secrets.open(connection.workspace_id, secretContext(connection.id), connection.secret);
+    return openCrmSecret(cipher, connection.workspace_id, connection.id, connection.secret);
   }
 
   function count(counts: Record<string, number>, key: string, by = 1): void {
@@ -667,7 +664,7 @@ export function createCrmService(deps: CrmServiceDeps) {
         workspace_id: workspaceId,
         provider: 'hubspot',
         settings: JSON.stringify(settings),
-        secret: await secrets.seal(workspaceId, secretContext(id), token),
+        secret: await sealCrmSecret(cipher, workspaceId, id, token),
         sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
         created_at: now,
         updated_at: now,
@@ -721,12 +718,18 @@ export function createCrmService(deps: CrmServiceDeps) {
         workspace_id: workspaceId,
         provider: 'mailchimp',
         settings: JSON.stringify(settings),
-        secret: await secrets.seal(workspaceId, secretContext(id), apiKey),
+        secret: await sealCrmSecret(cipher, workspaceId, id, apiKey),
         sync_enabled: input.sync_enabled ?? existing?.sync_enabled ?? true,
         created_at: now,
         updated_at: now,
       });
       return mailchimpView(row);
+    },
+
+    /** Connection keys and tokens, for `herald keys rotate-data` (data-keys module's EncryptedValueSource shape). */
+    encryptedValues: {
+      name: 'crm_connections.secret',
+      ...encryptedColumn(db, 'crm_connections', 'secret', crmSecretPurpose),
     },
 
     async remove(workspaceId: string, provider: CrmProvider): Promise<void> {

@@ -1,3 +1,4 @@
+import { isEnvelope } from '../../lib/data-envelope.js';
 import type { DataKeyService } from './data-keys.service.js';
 
 /**
@@ -81,6 +82,24 @@ export async function reencryptWorkspace(
     reports.push(report);
   }
   return reports;
+}
+
+/**
+ * Moves the values still in the master-key format (`v1.`, written before data
+ * keys existed) onto the workspace's active data key, leaving values already
+ * under any data key alone. Part of `herald keys rewrap`: afterwards no
+ * workspace value needs an older master key.
+ */
+export function upgradeLegacyValues(
+  dataKeys: Pick<DataKeyService, 'cipher'>,
+  workspaceId: string,
+  sources: readonly EncryptedValueSource[],
+  options: { batchSize?: number } = {},
+): Promise<SourceReport[]> {
+  const onlyLegacy = {
+    cipher: { ...dataKeys.cipher, isCurrent: async (_: string, value: string) => isEnvelope(value) },
+  };
+  return reencryptWorkspace(onlyLegacy, workspaceId, sources, options);
 }
 
 /** Whether any value of the sources still names another key than the active one. */

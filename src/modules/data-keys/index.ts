@@ -12,4 +12,5 @@ export {
   reencryptWorkspace,
   rotateWorkspaceDataKey,
   type SourceReport,
+  upgradeLegacyValues,
 } from './data-rotation.js';

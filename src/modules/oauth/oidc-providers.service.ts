@@ -1,10 +1,10 @@
-import type { Db } from '../../db/index.js';
+import { type Db, encryptedColumn } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
 import * as repo from './oidc.repository.js';
+import { oidcSecretPurpose, openOidcSecret, type SecretCipher, sealOidcSecret } from './oidc-secrets.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post';
 
@@ -79,11 +79,11 @@ export function issuerProblem(issuer: string): string | undefined {
 export function createOidcProviderService(deps: {
   db: Db;
   clock: Clock;
-  keyring: SecretKeyring;
+  /** Encrypts client secrets with the workspace data key. */
+  cipher: SecretCipher;
   publicUrl: string;
 }) {
-  const { db, clock, keyring, publicUrl } = deps;
-  const context = (id: string) => `oidc_providers:${id}`;
+  const { db, clock, cipher, publicUrl } = deps;
 
   function view(row: repo.OidcProviderRow): OidcProvider {
     return {
@@ -147,7 +147,7 @@ export function createOidcProviderService(deps: {
         name: input.name,
         issuer: valid.issuer ?? input.issuer,
         client_id: input.client_id,
-        client_secret_encrypted: encryptSecret(keyring, input.client_secret, context(id)),
+        client_secret_encrypted: await sealOidcSecret(cipher, workspaceId, id, input.client_secret),
         client_auth_method: input.client_auth_method ?? 'client_secret_basic',
         scopes: valid.scopes ?? DEFAULT_SCOPES,
         allowed_domains: valid.allowed_domains ?? [],
@@ -182,8 +182,11 @@ export function createOidcProviderService(deps: {
       if (input.name !== undefined) changes.name = input.name;
       if (valid.issuer !== undefined) changes.issuer = valid.issuer;
       if (input.client_id !== undefined) changes.client_id = input.client_id;
-      if (input.client_secret !== undefined)
-        changes.client_secret_encrypted = encryptSecret(keyring, input.client_secret, context(id));
+      if (input.client_secret !== undefined) {
+        // Checked first, so an unknown id does not make the workspace's data key.
+        if (!(await repo.findProvider(db, workspaceId, id))) throw notFound(id);
+        changes.client_secret_encrypted = await sealOidcSecret(cipher, workspaceId, id, input.client_secret);
+      }
       if (input.client_auth_method !== undefined) changes.client_auth_method = input.client_auth_method;
       if (valid.scopes !== undefined) changes.scopes = valid.scopes;
       if (valid.allowed_domains !== undefined) changes.allowed_domains = valid.allowed_domains;
@@ -197,6 +200,12 @@ export function createOidcProviderService(deps: {
       if (!(await repo.deleteProvider(db, workspaceId, id))) throw notFound(id);
     },
 
+    /** Client secrets, for `herald keys rotate-data` (data-keys module's EncryptedValueSource shape). */
+    encryptedValues: {
+      name: 'oidc_providers.client_secret',
+      ...encryptedColumn(db, 'oidc_providers', 'client_secret_encrypted', oidcSecretPurpose),
+    },
+
     /** The provider a sign-in names, with its secret; undefined when there is none. */
     async forSignIn(id: string): Promise<OidcProviderWithSecret | undefined> {
       const row = await repo.findProviderForSignIn(db, id);
@@ -206,7 +215,7 @@ export function createOidcProviderService(deps: {
         workspaceId: row.workspace_id,
         issuer: row.issuer,
         clientId: row.client_id,
-        clientSecret: decryptSecret(keyring, row.client_secret_encrypted, context(row.id)),
+        clientSecret: await openOidcSecret(cipher, row.workspace_id, row.id, row.client_secret_encrypted),
         clientAuthMethod: row.client_auth_method,
         scopes: row.scopes,
         allowedDomains: row.allowed_domains,

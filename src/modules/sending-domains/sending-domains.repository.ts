@@ -100,36 +100,3 @@ export async function updateDomain(
     .returningAll()
     .executeTakeFirst();
 }
-
-/** A page of the workspace's encrypted private keys, in id order (data-key rotation). */
-export async function pageEncryptedKeys(
-  db: Db,
-  workspaceId: string,
-  afterId: string | null,
-  limit: number,
-): Promise<{ id: string; private_key_encrypted: string }[]> {
-  let query = db
-    .selectFrom('sending_domains')
-    .select(['id', 'private_key_encrypted'])
-    .where('workspace_id', '=', workspaceId);
-  if (afterId !== null) query = query.where('id', '>', afterId);
-  return query.orderBy('id').limit(limit).execute();
-}
-
-/** Replaces the encrypted key only if the row still holds `previous`. */
-export async function replaceEncryptedKey(
-  db: Db,
-  workspaceId: string,
-  id: string,
-  previous: string,
-  next: string,
-): Promise<boolean> {
-  const result = await db
-    .updateTable('sending_domains')
-    .set({ private_key_encrypted: next })
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .where('private_key_encrypted', '=', previous)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}

@@ -1,6 +1,6 @@
 import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Db } from '../../db/index.js';
+import { type Db, encryptedColumn } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -251,16 +251,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
     /** The stored private keys, for `herald keys rotate-data` (an EncryptedValueSource of data-keys/). */
     encryptedValues: {
       name: 'sending_domains.private_key',
-      async page(workspaceId: string, afterId: string | null, limit: number) {
-        const rows = await repo.pageEncryptedKeys(db, workspaceId, afterId, limit);
-        return rows.map((row) => ({
-          id: row.id,
-          purpose: context(row.id),
-          value: row.private_key_encrypted,
-        }));
-      },
-      replace: (workspaceId: string, id: string, previous: string, next: string) =>
-        repo.replaceEncryptedKey(db, workspaceId, id, previous, next),
+      ...encryptedColumn(db, 'sending_domains', 'private_key_encrypted', context),
     },
 
     /**

@@ -5,7 +5,7 @@ export {
   type ShopFact,
   ShopPayloadError,
 } from './shop-payloads.js';
-export { createShopSecrets, type ShopSecrets } from './shop-secrets.js';
+export { shopSecretPurpose } from './shop-secrets.js';
 export { signBody, verifyBodySignature } from './shop-signatures.js';
 export { createShopWebhooks, type ShopWebhookOutcome, type ShopWebhooks } from './shop-webhooks.js';
 export { shopsRoutes, shopWebhookRoutes } from './shops.routes.js';

@@ -1,20 +1,34 @@
-import { decryptSecret, encryptSecret, type SecretKeyring } from '../../lib/secret-keys.js';
-
 /**
- * The one place a connection's webhook secret is encrypted and decrypted, so
- * moving secrets to per-workspace data keys changes this file only. The
- * ciphertext is bound to the connection's row id: copied to another row, it
- * fails to decrypt.
+ * The one place a connection's webhook secret is encrypted and decrypted:
+ * with the workspace's data key (the data-keys module's cipher, through this
+ * port). The connection's id is part of the authenticated purpose, so a
+ * ciphertext copied to another connection fails; secrets written under the
+ * master key directly (`v1.`, same purpose string) still decrypt.
  */
-export interface ShopSecrets {
-  seal(connectionId: string, secret: string): string;
-  open(connectionId: string, stored: string): string;
+export interface SecretCipher {
+  encrypt(workspaceId: string, purpose: string, plaintext: string): Promise<string>;
+  decrypt(workspaceId: string, purpose: string, value: string): Promise<string>;
 }
 
-export function createShopSecrets(keyring: SecretKeyring): ShopSecrets {
-  const context = (connectionId: string) => `shop_connections:${connectionId}`;
-  return {
-    seal: (connectionId, secret) => encryptSecret(keyring, secret, context(connectionId)),
-    open: (connectionId, stored) => decryptSecret(keyring, stored, context(connectionId)),
-  };
+export function shopSecretPurpose(connectionId: string): string {
+  return `shop_connections:${connectionId}`;
+}
+
+/** Call outside transactions: the cipher may load the workspace's data key from the database. */
+export function sealShopSecret(
+  cipher: SecretCipher,
+  workspaceId: string,
+  connectionId: string,
+  secret: string,
+): Promise<string> {
+  return cipher.encrypt(workspaceId, shopSecretPurpose(connectionId), secret);
+}
+
+export function openShopSecret(
+  cipher: SecretCipher,
+  workspaceId: string,
+  connectionId: string,
+  stored: string,
+): Promise<string> {
+  return cipher.decrypt(workspaceId, shopSecretPurpose(connectionId), stored);
 }

@@ -20,7 +20,7 @@ import {
   type ShopRefund,
   toMicros,
 } from './shop-payloads.js';
-import type { ShopSecrets } from './shop-secrets.js';
+import { openShopSecret, type SecretCipher } from './shop-secrets.js';
 import { verifyBodySignature } from './shop-signatures.js';
 import * as repo from './shops.repository.js';
 
@@ -59,7 +59,8 @@ export interface ShopWebhookOutcome {
 export interface ShopWebhookDeps {
   db: Db;
   clock: Clock;
-  secrets: ShopSecrets;
+  /** Decrypts webhook secrets with the workspace data key. */
+  cipher: SecretCipher;
   contacts: Pick<ContactService, 'upsert' | 'findByIds'>;
   attributes: Pick<AttributeService, 'definitions'>;
   lists: Pick<ListService, 'addMembers'>;
@@ -101,7 +102,7 @@ const REFUSED_DATA = new Set(['INVALID_EMAIL', 'INVALID_ATTRIBUTE', 'VALIDATION_
 class Ignored extends Error {}
 
 export function createShopWebhooks(deps: ShopWebhookDeps) {
-  const { db, clock, secrets } = deps;
+  const { db, clock, cipher } = deps;
 
   function originOf(connection: repo.ShopConnectionRow): ConsentOrigin {
     return { source: 'api', sourceId: `shop:${connection.id}` };
@@ -415,7 +416,12 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       if (headers.signature === undefined) {
         throw new DomainError('WEBHOOK_SIGNATURE_INVALID', `the ${names.signature} header is missing`);
       }
-      const secret = secrets.open(connection.id, connection.secret_encrypted);
+      const secret = await openShopSecret(
+        cipher,
+        connection.workspace_id,
+        connection.id,
+        connection.secret_encrypted,
+      );
       if (!verifyBodySignature(secret, rawBody, headers.signature)) {
         throw new DomainError(
           'WEBHOOK_SIGNATURE_INVALID',

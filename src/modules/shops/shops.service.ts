@@ -1,11 +1,11 @@
-import type { Db, ShopPlatform } from '../../db/index.js';
+import { type Db, encryptedColumn, type ShopPlatform } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError, type ErrorDetail, isDomainError } from '../../lib/errors.js';
 import { isUuid, uuidv7 } from '../../lib/ids.js';
 import type { ListService } from '../lists/index.js';
 import { SHOP_TOPICS } from './shop-payloads.js';
-import type { ShopSecrets } from './shop-secrets.js';
+import { type SecretCipher, sealShopSecret, shopSecretPurpose } from './shop-secrets.js';
 import * as repo from './shops.repository.js';
 
 export interface ShopConnection {
@@ -53,7 +53,8 @@ export interface ShopDelivery {
 export interface ShopServiceDeps {
   db: Db;
   clock: Clock;
-  secrets: ShopSecrets;
+  /** Encrypts webhook secrets with the workspace data key. */
+  cipher: SecretCipher;
   lists: Pick<ListService, 'get'>;
   /** Herald's public base URL, for the webhook URLs. */
   publicUrl: string;
@@ -74,7 +75,7 @@ export function webhookPath(platform: ShopPlatform, connectionId: string): strin
 
 /** Shop connections per workspace: CRUD and the delivery log. */
 export function createShopService(deps: ShopServiceDeps) {
-  const { db, clock, secrets } = deps;
+  const { db, clock, cipher } = deps;
 
   function present(row: repo.ShopConnectionRow): ShopConnection {
     return {
@@ -167,7 +168,7 @@ export function createShopService(deps: ShopServiceDeps) {
         platform: input.platform,
         name: input.name,
         shop_url: checked.shopUrl as string,
-        secret_encrypted: secrets.seal(id, input.webhook_secret),
+        secret_encrypted: await sealShopSecret(cipher, workspaceId, id, input.webhook_secret),
         default_currency: checked.currency ?? DEFAULT_SHOP_CURRENCY,
         consent_list_id: input.consent_list_id ?? null,
         created_at: now,
@@ -191,12 +192,14 @@ export function createShopService(deps: ShopServiceDeps) {
     async update(workspaceId: string, id: string, patch: ShopConnectionPatch): Promise<ShopConnection> {
       const existing = await requireRow(workspaceId, id);
       const checked = await check(workspaceId, patch);
+      const secretEncrypted =
+        patch.webhook_secret !== undefined
+          ? await sealShopSecret(cipher, workspaceId, existing.id, patch.webhook_secret)
+          : undefined;
       const result = await repo.updateConnection(db, workspaceId, id, {
         ...(patch.name !== undefined ? { name: patch.name } : {}),
         ...(checked.shopUrl !== undefined ? { shop_url: checked.shopUrl } : {}),
-        ...(patch.webhook_secret !== undefined
-          ? { secret_encrypted: secrets.seal(existing.id, patch.webhook_secret) }
-          : {}),
+        ...(secretEncrypted !== undefined ? { secret_encrypted: secretEncrypted } : {}),
         ...(checked.currency !== undefined ? { default_currency: checked.currency } : {}),
         ...(patch.consent_list_id !== undefined ? { consent_list_id: patch.consent_list_id } : {}),
         updated_at: clock.now(),
@@ -209,6 +212,12 @@ export function createShopService(deps: ShopServiceDeps) {
     async remove(workspaceId: string, id: string): Promise<void> {
       if (!isUuid(id) || !(await repo.deleteConnection(db, workspaceId, id)))
         await requireRow(workspaceId, id);
+    },
+
+    /** Connection webhook secrets, for `herald keys rotate-data` (data-keys module's EncryptedValueSource shape). */
+    encryptedValues: {
+      name: 'shop_connections.secret',
+      ...encryptedColumn(db, 'shop_connections', 'secret_encrypted', shopSecretPurpose),
     },
 
     /** The connection's accepted webhooks, newest first: what each did, or why it was ignored. */

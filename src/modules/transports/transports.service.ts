@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type Db, isUniqueViolation } from '../../db/index.js';
+import { type Db, encryptedColumn, isUniqueViolation } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, type Page, toPage } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -380,14 +380,10 @@ export function createTransportService(deps: TransportServiceDeps) {
     },
 
     /** The stored credentials, for `herald keys rotate-data` (an EncryptedValueSource of data-keys/). */
+    // updated_at stays on replace: the plaintext is the same, and live transports need no rebuild.
     encryptedValues: {
       name: 'transports.secrets',
-      async page(workspaceId: string, afterId: string | null, limit: number) {
-        const rows = await repo.pageEncryptedSecrets(db, workspaceId, afterId, limit);
-        return rows.map((row) => ({ id: row.id, purpose: context(row.id), value: row.secrets }));
-      },
-      replace: (workspaceId: string, id: string, previous: string, next: string) =>
-        repo.replaceEncryptedSecrets(db, workspaceId, id, previous, next),
+      ...encryptedColumn(db, 'transports', 'secrets', context),
     },
 
     /** Sends a short plain-text message through the transport and reports what happened. */

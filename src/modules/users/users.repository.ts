@@ -42,6 +42,48 @@ export async function updateUser(
   await db.updateTable('users').set(patch).where('id', '=', id).execute();
 }
 
+/** The two columns holding an encrypted TOTP secret (the confirmed one and the one being enrolled). */
+export type TotpColumn = 'totp_secret' | 'totp_pending_secret';
+
+/**
+ * A page of TOTP secrets (of every user: users belong to no one workspace) not
+ * encrypted with the master key `keyId`, in id order, for `herald keys rewrap`.
+ */
+export async function pageTotpSecretsNotUnder(
+  db: Db,
+  column: TotpColumn,
+  keyId: string,
+  afterId: string | null,
+  limit: number,
+): Promise<{ id: string; value: string }[]> {
+  let query = db
+    .selectFrom('users')
+    .select(['id', `${column} as value`])
+    .where(column, 'is not', null)
+    // starts_with, not LIKE: key ids may contain `_`.
+    .where(sql<boolean>`NOT starts_with(${sql.ref(column)}, ${`v1.${keyId}.`})`);
+  if (afterId !== null) query = query.where('id', '>', afterId);
+  const rows = await query.orderBy('id').limit(limit).execute();
+  return rows.flatMap((row) => (row.value === null ? [] : [{ id: row.id, value: row.value }]));
+}
+
+/** Writes a re-encrypted TOTP secret only if the user still holds `previous` (a concurrent enrolment wins). */
+export async function replaceTotpSecret(
+  db: Db,
+  column: TotpColumn,
+  id: string,
+  previous: string,
+  next: string,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('users')
+    .set({ [column]: next })
+    .where('id', '=', id)
+    .where(column, '=', previous)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
 /**
  * Counts a failed sign-in and locks the account when it reaches `maxFailures`,
  * in one statement, so concurrent attempts cannot slip past the limit.

@@ -458,6 +458,42 @@ export function createUserService(deps: {
       });
     },
 
+    /**
+     * `herald keys rewrap`'s part for users: TOTP secrets stay encrypted with
+     * the master keyring (a user is not tied to one workspace, so no workspace
+     * data key fits), so after a new master key is put first every secret
+     * still under an older one is re-encrypted under it. Resumable; a secret
+     * that fails to decrypt is listed by user id and left as it is.
+     */
+    async reencryptTotpSecrets(
+      options: { batchSize?: number | undefined } = {},
+    ): Promise<{ reencrypted: number; failed: { id: string; error: string }[] }> {
+      const batchSize = options.batchSize ?? 500;
+      let reencrypted = 0;
+      const failed: { id: string; error: string }[] = [];
+      for (const column of ['totp_secret', 'totp_pending_secret'] as const) {
+        let after: string | null = null;
+        for (;;) {
+          const rows = await repo.pageTotpSecretsNotUnder(db, column, keyring.current.id, after, batchSize);
+          for (const row of rows) {
+            let next: string;
+            try {
+              const context = totpContext(row.id);
+              next = encryptSecret(keyring, decryptSecret(keyring, row.value, context), context);
+            } catch (error) {
+              failed.push({ id: row.id, error: (error as Error).message });
+              continue;
+            }
+            if (await repo.replaceTotpSecret(db, column, row.id, row.value, next)) reencrypted++;
+          }
+          const last = rows.at(-1);
+          if (!last || rows.length < batchSize) break;
+          after = last.id;
+        }
+      }
+      return { reencrypted, failed };
+    },
+
     /** Starts enrolling a second factor: a new secret, pending until a code confirms it. */
     async enrollTotp(session: AuthenticatedSession): Promise<{ secret: string; otpauth_uri: string }> {
       const user = await requireUser(session.userId);

@@ -353,36 +353,3 @@ export async function purgeEvents(db: Db, before: Date): Promise<number> {
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
-
-/** A page of a workspace's endpoint secrets in id order, for `herald keys rotate-data`. */
-export async function pageEncryptedSecrets(
-  db: Db,
-  workspaceId: string,
-  afterId: string | null,
-  limit: number,
-): Promise<{ id: string; secret_encrypted: string }[]> {
-  let query = db
-    .selectFrom('webhook_endpoints')
-    .select(['id', 'secret_encrypted'])
-    .where('workspace_id', '=', workspaceId);
-  if (afterId !== null) query = query.where('id', '>', afterId);
-  return query.orderBy('id').limit(limit).execute();
-}
-
-/** Writes a re-encrypted secret only if the row still holds `previous` (a rotation racing a secret change loses). */
-export async function replaceEncryptedSecret(
-  db: Db,
-  workspaceId: string,
-  id: string,
-  previous: string,
-  next: string,
-): Promise<boolean> {
-  const result = await db
-    .updateTable('webhook_endpoints')
-    .set({ secret_encrypted: next })
-    .where('workspace_id', '=', workspaceId)
-    .where('id', '=', id)
-    .where('secret_encrypted', '=', previous)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
-}

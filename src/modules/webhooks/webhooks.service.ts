@@ -1,4 +1,4 @@
-import type { Db } from '../../db/index.js';
+import { type Db, encryptedColumn } from '../../db/index.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, encodeCursor, type Page } from '../../lib/cursor.js';
 import { DomainError } from '../../lib/errors.js';
@@ -264,16 +264,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     /** Endpoint secrets, for `herald keys rotate-data` (data-keys module's EncryptedValueSource shape). */
     encryptedValues: {
       name: 'webhook_endpoints.secret',
-      async page(workspaceId: string, afterId: string | null, limit: number) {
-        const rows = await repo.pageEncryptedSecrets(db, workspaceId, afterId, limit);
-        return rows.map((row) => ({
-          id: row.id,
-          purpose: webhookSecretPurpose(row.id),
-          value: row.secret_encrypted,
-        }));
-      },
-      replace: (workspaceId: string, id: string, previous: string, next: string) =>
-        repo.replaceEncryptedSecret(db, workspaceId, id, previous, next),
+      ...encryptedColumn(db, 'webhook_endpoints', 'secret_encrypted', webhookSecretPurpose),
     },
 
     /** POSTs a `webhook.ping` event now, signed like every delivery; not recorded, not retried. */
