@@ -272,6 +272,10 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       });
       if (conversion) {
         await repo.markOrderConverted(db, connection.id, order.orderId, conversion, order.total);
+        // A cancel applied meanwhile (another worker) saw no conversion to delete: delete it here.
+        if ((await repo.findOrder(db, connection.id, order.orderId))?.cancelled_at) {
+          await deps.analytics.removeConversion(connection.workspace_id, conversion.id);
+        }
       }
       done.push('Order Completed');
     }
@@ -391,6 +395,10 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
         created_at: clock.now(),
       });
       await repo.markOrderCancelled(db, connection.id, orderId, clock.now());
+      // The order's own webhook applied meanwhile (another worker): its conversion goes too.
+      const latest = await repo.findOrder(db, connection.id, orderId);
+      if (latest?.conversion_id)
+        await deps.analytics.removeConversion(connection.workspace_id, latest.conversion_id);
       return `order ${orderId}: cancelled before Herald saw it; it will not be counted`;
     }
     const done: string[] = [];
@@ -419,6 +427,11 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       done.unshift('Order Cancelled');
     }
     await repo.markOrderCancelled(db, connection.id, orderId, clock.now());
+    // The order's conversion recorded meanwhile (its create applied by another worker) goes too.
+    const latest = await repo.findOrder(db, connection.id, orderId);
+    if (latest?.conversion_id && latest.conversion_id !== order.conversion_id) {
+      await deps.analytics.removeConversion(connection.workspace_id, latest.conversion_id);
+    }
     return `order ${orderId} cancelled${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
   }
 
