@@ -428,6 +428,20 @@ describe('Shopify webhooks', () => {
     expect((await eventsOf('jon@example.com', 'Order Refunded')).length).toBe(1);
   });
 
+  it('refuses a cancel signed with another secret or with a tampered body (401): the conversion stays', async () => {
+    const before = await snapshot();
+    const body = fixture('shopify/orders-cancelled.json');
+    expect((await shopify(shop.id, 'orders/cancelled', body, { secret: WOO_SECRET })).status).toBe(401);
+    const tampered = body.replace('"cancel_reason": "customer"', '"cancel_reason": "fraud"');
+    expect((await shopify(shop.id, 'orders/cancelled', body, { sent: tampered })).status).toBe(401);
+    expect(
+      (await shopify(shop.id, 'orders/cancelled', body, { headers: { 'x-shopify-hmac-sha256': undefined } }))
+        .status,
+    ).toBe(401);
+    expect(await snapshot()).toBe(before);
+    expect((await conversionsOf('jon@example.com')).length).toBe(1);
+  });
+
   it('orders/cancelled: the conversion leaves the campaign report and the holdout lift; Order Cancelled once', async () => {
     const [converted] = await conversionsOf('jon@example.com');
     const campaignId = converted?.campaign_id as string;
@@ -875,6 +889,16 @@ describe('WooCommerce webhooks', () => {
       order_id: '731',
       reason: 'deleted',
     });
+  });
+
+  it('refuses order.deleted signed with the Shopify secret or tampered (401), and changes nothing', async () => {
+    const before = await snapshot();
+    const body = fixture('woocommerce/order-deleted.json');
+    expect((await woo(wooShop.id, 'order.deleted', body, { secret: SHOPIFY_SECRET })).status).toBe(401);
+    expect((await woo(wooShop.id, 'order.deleted', body, { sent: body.replace('731', '727') })).status).toBe(
+      401,
+    );
+    expect(await snapshot()).toBe(before);
   });
 
   it.each([
