@@ -86,6 +86,7 @@ export interface Database {
   crm_connections: CrmConnectionTable;
   crm_sync_runs: CrmSyncRunTable;
   crm_field_mappings: CrmFieldMappingTable;
+  crm_tag_memberships: CrmTagMembershipTable;
 }
 
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -1182,6 +1183,10 @@ export interface ShopOrderTable {
   click_id: string | null;
   paid_at: Timestamp | null;
   created_at: Timestamp;
+  /** The order's conversion revenue before refunds (0045). */
+  revenue: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When Herald learned the order was cancelled (0045): it is never counted again. */
+  cancelled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface ShopRefundTable {
@@ -1305,4 +1310,14 @@ export interface CrmFieldMappingTable {
   workspace_id: string;
   fields: JsonColumn<Record<string, { attribute: string; type: AttributeType }>>;
   updated_at: Timestamp;
+}
+
+/** A list membership the Mailchimp connector created from a tag (0045): removed when the tag goes. */
+export interface CrmTagMembershipTable {
+  connection_id: string;
+  list_id: string;
+  contact_id: string;
+  workspace_id: string;
+  tag: string;
+  created_at: Timestamp;
 }

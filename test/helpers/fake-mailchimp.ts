@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -7,6 +8,10 @@ import type { AddressInfo } from 'node:net';
  * /lists/{id}, /lists/{id}/merge-fields and /lists/{id}/members with count,
  * offset, fields and since_last_changed, errors as problem documents, and
  * scripted failures (429 with Retry-After, 5xx) for the next member pages.
+ * Tags change through POST /lists/{id}/members/{subscriber_hash}/tags
+ * (body `{"tags": [{"name", "status": "active" | "inactive"}]}`, 204), as an
+ * account user or Mailchimp's UI would; the member's last_changed becomes
+ * `now()`, so a sync reads the member again.
  */
 export interface FakeMember {
   email_address: string;
@@ -35,6 +40,8 @@ export interface FakeMailchimp {
   failAtOffset: { offset: number; status: number; times: number } | undefined;
   /** Every request's path and query, in order. */
   requests: { path: string; query: URLSearchParams; authorized: boolean }[];
+  /** The server's clock for last_changed (tests pass their own). */
+  now: () => Date;
   close(): Promise<void>;
 }
 
@@ -59,9 +66,53 @@ export async function startFakeMailchimp(
   const audiences = new Map<string, FakeAudience>();
   const failures: FakeMailchimp['failures'] = [];
   const requests: FakeMailchimp['requests'] = [];
-  const state = { apiKey };
+  const state = { apiKey, nextTagId: 1000 };
 
-  function handle(req: IncomingMessage, res: ServerResponse) {
+  /** The documented member tags endpoint: activate or deactivate tags by name. */
+  function changeTags(res: ServerResponse, audience: FakeAudience, hash: string, body: string) {
+    const member = audience.members.find(
+      (m) => createHash('md5').update(m.email_address.toLowerCase()).digest('hex') === hash.toLowerCase(),
+    );
+    if (!member) return problem(res, 404, 'Resource Not Found', 'The requested resource could not be found.');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      return problem(res, 400, 'Invalid Resource', 'The resource submitted could not be validated.');
+    }
+    const tags = (parsed as { tags?: unknown }).tags;
+    const valid =
+      Array.isArray(tags) &&
+      tags.every(
+        (t) =>
+          typeof t === 'object' &&
+          t !== null &&
+          typeof (t as { name?: unknown }).name === 'string' &&
+          ['active', 'inactive'].includes((t as { status?: unknown }).status as string),
+      );
+    if (!valid) {
+      return problem(
+        res,
+        400,
+        'Invalid Resource',
+        'tags must be an array of {name, status: active|inactive}',
+      );
+    }
+    let current = member.tags ?? [];
+    for (const tag of tags as { name: string; status: 'active' | 'inactive' }[]) {
+      if (tag.status === 'inactive') current = current.filter((t) => t.name !== tag.name);
+      else if (!current.some((t) => t.name === tag.name)) {
+        state.nextTagId += 1;
+        current = [...current, { id: state.nextTagId, name: tag.name }];
+      }
+    }
+    member.tags = current;
+    member.last_changed = fake.now().toISOString();
+    res.writeHead(204);
+    res.end();
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse, body: string) {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const header = req.headers.authorization ?? '';
     const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : '';
@@ -74,6 +125,13 @@ export async function startFakeMailchimp(
         'API Key Invalid',
         "Your API key may be invalid, or you've attempted to access the wrong datacenter.",
       );
+    }
+    const tagsPath = /^\/3\.0\/lists\/([^/]+)\/members\/([0-9a-fA-F]{32})\/tags$/.exec(url.pathname);
+    if (tagsPath?.[1] && tagsPath[2] && req.method === 'POST') {
+      const audience = audiences.get(decodeURIComponent(tagsPath[1]));
+      if (!audience)
+        return problem(res, 404, 'Resource Not Found', 'The requested resource could not be found.');
+      return changeTags(res, audience, tagsPath[2], body);
     }
     const match = /^\/3\.0\/lists\/([^/]+)(\/merge-fields|\/members)?$/.exec(url.pathname);
     const audience = match?.[1] ? audiences.get(decodeURIComponent(match[1])) : undefined;
@@ -121,13 +179,18 @@ export async function startFakeMailchimp(
     });
   }
 
-  const server: Server = createServer(handle);
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => handle(req, res, Buffer.concat(chunks).toString('utf8')));
+  });
   // Longer than a page takes to apply, so a kept-alive connection is not closed under the client.
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const fake: FakeMailchimp = {
     failAtOffset: undefined,
+    now: () => new Date(),
     baseUrl: `http://127.0.0.1:${port}/3.0`,
     get apiKey() {
       return state.apiKey;

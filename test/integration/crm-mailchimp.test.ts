@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CrmService, createCrmService } from '../../src/modules/crm/index.js';
 import { type FakeMailchimp, type FakeMember, startFakeMailchimp } from '../helpers/fake-mailchimp.js';
@@ -364,6 +365,90 @@ describe('Mailchimp sync', () => {
       [],
     );
     expect((await call('DELETE', '/v1/connectors/mailchimp', undefined, other.adminKey)).status).toBe(404);
+  });
+});
+
+describe('Mailchimp tag removal (lists mode)', () => {
+  /** Changes a member's tags the documented way: POST /lists/{id}/members/{md5 of the address}/tags. */
+  async function setTags(email: string, tags: { name: string; status: 'active' | 'inactive' }[]) {
+    const hash = createHash('md5').update(email.toLowerCase()).digest('hex');
+    const res = await fetch(`${mc.baseUrl}/lists/aud1/members/${hash}/tags`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}`,
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({ tags }),
+    });
+    expect(res.status).toBe(204);
+  }
+
+  async function sync() {
+    t.clock.advance(60_000);
+    const run = await runThroughApi('sync');
+    expect(run.status, JSON.stringify(run)).toBe('completed');
+    return run as { counts: Record<string, number> };
+  }
+
+  it('removes only the memberships the tag created; hand-made ones and unsubscribes stay', async () => {
+    mc.now = () => t.clock.now();
+    // m2 was on VIP by hand before Mailchimp tagged it; m5 joins VIP through the tag.
+    expect(
+      (await call('POST', `/v1/lists/${vipListId}/members`, { emails: ['m2@example.com'] })).status,
+    ).toBe(200);
+    await setTags('m2@example.com', [{ name: 'vip', status: 'active' }]);
+    await setTags('m5@example.com', [{ name: 'vip', status: 'active' }]);
+    await sync();
+    expect(await membership('m2@example.com', vipListId)).toBe('confirmed');
+    expect(await membership('m5@example.com', vipListId)).toBe('confirmed');
+    // m5 then leaves VIP in Herald: an unsubscribe, the person's own choice.
+    await call('POST', `/v1/lists/${vipListId}/members/unsubscribe`, { emails: ['m5@example.com'] });
+
+    // The tag goes in Mailchimp from m0 (tagged since the import), m2 and m5.
+    for (const email of ['m0@example.com', 'm2@example.com', 'm5@example.com']) {
+      await setTags(email, [{ name: 'vip', status: 'inactive' }]);
+    }
+    const before = await consentCount();
+    const run = await sync();
+    expect(run.counts.memberships_removed).toBe(1);
+    expect(await membership('m0@example.com', vipListId)).toBeUndefined();
+    expect(await membership('m2@example.com', vipListId)).toBe('confirmed');
+    expect(await membership('m5@example.com', vipListId)).toBe('unsubscribed');
+    // Their audience membership is not a tag's: untouched.
+    expect(await membership('m0@example.com')).toBe('confirmed');
+    // The removal is in the consent ledger, with why.
+    expect(await consentCount()).toBe(before + 1);
+    const m0 = await contactByEmail('m0@example.com');
+    const [record] = await t.container.db
+      .selectFrom('consent_records')
+      .selectAll()
+      .where('contact_id', '=', m0?.id as string)
+      .where('list_id', '=', vipListId)
+      .orderBy('id', 'desc')
+      .limit(1)
+      .execute();
+    expect(record).toMatchObject({ action: 'unsubscribe', source: 'import' });
+    expect(record?.detail).toMatchObject({ reason: 'mailchimp_tag_removed', tag: 'vip', removed: true });
+
+    // Nothing more on the next sync or a full import; the tag coming back adds the member again.
+    const again = await sync();
+    expect(again.counts.memberships_removed).toBeUndefined();
+    expect(await consentCount()).toBe(before + 1);
+    await setTags('m0@example.com', [{ name: 'vip', status: 'active' }]);
+    await sync();
+    expect(await membership('m0@example.com', vipListId)).toBe('confirmed');
+  });
+
+  it('the fake refuses a malformed tag change as Mailchimp does, changing nothing', async () => {
+    const hash = createHash('md5').update('m0@example.com').digest('hex');
+    const tags = mc.audiences.get('aud1')?.members[0]?.tags;
+    const res = await fetch(`${mc.baseUrl}/lists/aud1/members/${hash}/tags`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`user:${KEY}`).toString('base64')}` },
+      body: JSON.stringify({ tags: [{ name: 'vip', status: 'gone' }] }),
+    });
+    expect(res.status).toBe(400);
+    expect(mc.audiences.get('aud1')?.members[0]?.tags).toEqual(tags);
   });
 });
 

@@ -426,7 +426,7 @@ describe('Shopify webhooks', () => {
     expect((await conversionsOf('jon@example.com')).length).toBe(1);
   });
 
-  it('refunds/create: Order Refunded and a negative conversion on the same campaign, so revenue is net', async () => {
+  it('refunds/create: Order Refunded, and the conversion revenue is net of it while the count stays 1', async () => {
     const body = fixture('shopify/refunds-create.json');
     const res = await shopify(shop.id, 'refunds/create', body);
     expect(res.body).toMatchObject({ outcome: 'applied', detail: 'Order Refunded 509562969' });
@@ -439,17 +439,142 @@ describe('Shopify webhooks', () => {
     });
     const conversions = await conversionsOf('jon@example.com');
     expect(conversions.map((c) => [c.event, c.revenue, c.campaign_id])).toEqual([
-      ['Order Completed', '403.000000', conversions[0]?.campaign_id],
-      ['Order Refunded', '-100.500000', conversions[0]?.campaign_id],
+      ['Order Completed', '302.500000', conversions[0]?.campaign_id],
     ]);
     const report = await call('GET', `/v1/campaigns/${conversions[0]?.campaign_id}/report`);
-    expect(report.body.conversions.revenue).toEqual([{ currency: 'USD', amount: '302.50', conversions: 2 }]);
+    expect(report.body.conversions).toEqual({
+      count: 1,
+      revenue: [{ currency: 'USD', amount: '302.50', conversions: 1 }],
+    });
     // The same refund under a new webhook id (Shopify retries with new ids at times): once only.
+    const before = await rows('SELECT * FROM conversions ORDER BY id');
     expect((await shopify(shop.id, 'refunds/create', body)).body.detail).toBe(
       'refund 509562969: recorded before',
     );
-    expect((await conversionsOf('jon@example.com')).length).toBe(2);
+    expect(await rows('SELECT * FROM conversions ORDER BY id')).toEqual(before);
+    expect((await eventsOf('jon@example.com', 'Order Refunded')).length).toBe(1);
   });
+
+  it('refuses a cancel signed with another secret or with a tampered body (401): the conversion stays', async () => {
+    const before = await snapshot();
+    const body = fixture('shopify/orders-cancelled.json');
+    expect((await shopify(shop.id, 'orders/cancelled', body, { secret: WOO_SECRET })).status).toBe(401);
+    const tampered = body.replace('"cancel_reason": "customer"', '"cancel_reason": "fraud"');
+    expect((await shopify(shop.id, 'orders/cancelled', body, { sent: tampered })).status).toBe(401);
+    expect(
+      (await shopify(shop.id, 'orders/cancelled', body, { headers: { 'x-shopify-hmac-sha256': undefined } }))
+        .status,
+    ).toBe(401);
+    expect(await snapshot()).toBe(before);
+    expect((await conversionsOf('jon@example.com')).length).toBe(1);
+  });
+
+  it('orders/cancelled: the conversion leaves the campaign report and the holdout lift; Order Cancelled once', async () => {
+    const [converted] = await conversionsOf('jon@example.com');
+    const campaignId = converted?.campaign_id as string;
+    // The campaign went out two hours ago to jon, with a holdout group.
+    const buyer = await contactOf('jon@example.com');
+    await rows(`UPDATE campaigns SET holdout_share = 0.1, started_at = $2 WHERE id = $1`, [
+      campaignId,
+      new Date(t.clock.now().getTime() - 7_200_000),
+    ]);
+    await rows(
+      `INSERT INTO campaign_sends (campaign_id, contact_id, workspace_id, message_id, status, created_at)
+       VALUES ($1, $2, $3, $4, 'sent', $5)`,
+      [campaignId, buyer?.id, t.workspaceId, `<${uuidv7()}@herald.test>`, t.clock.now()],
+    );
+    const lift = async () => (await call('GET', `/v1/campaigns/${campaignId}/holdout`)).body;
+    expect((await lift()).treated).toMatchObject({ contacts: 1, converters: 1 });
+
+    const res = await shopify(shop.id, 'orders/cancelled', fixture('shopify/orders-cancelled.json'));
+    expect(res.body).toEqual({
+      outcome: 'applied',
+      detail: 'order 450789469 cancelled: Order Cancelled, conversion removed',
+    });
+    expect(await conversionsOf('jon@example.com')).toEqual([]);
+    const report = await call('GET', `/v1/campaigns/${campaignId}/report`);
+    expect(report.body.conversions).toEqual({ count: 0, revenue: [] });
+    expect((await lift()).treated).toMatchObject({ contacts: 1, converters: 0 });
+    const [cancelled] = await eventsOf('jon@example.com', 'Order Cancelled');
+    expect(cancelled?.properties).toMatchObject({
+      order_id: '450789469',
+      total: 403,
+      currency: 'USD',
+      reason: 'customer',
+      shop_platform: 'shopify',
+    });
+
+    // Repeats (a new webhook id, or orders/updated that carries the cancel) change nothing.
+    const counts = async () =>
+      rows(
+        `SELECT (SELECT count(*) FROM conversions)::int AS conversions, (SELECT count(*) FROM events)::int AS events,
+                (SELECT coalesce(sum(conversions), 0)::int FROM analytics_conversions) AS rolled_up`,
+      );
+    const before = await counts();
+    expect(
+      (await shopify(shop.id, 'orders/cancelled', fixture('shopify/orders-cancelled.json'))).body.detail,
+    ).toBe('order 450789469: cancelled before');
+    expect(
+      (await shopify(shop.id, 'orders/updated', fixture('shopify/orders-cancelled.json'))).body.detail,
+    ).toBe('order 450789469: cancelled before');
+    // An older update delivered late (no cancelled_at) never counts the order again.
+    expect((await shopify(shop.id, 'orders/updated', fixture('shopify/orders-paid.json'))).body).toEqual({
+      outcome: 'ignored',
+      detail: 'order 450789469 was cancelled: Herald does not count it again',
+    });
+    expect(await counts()).toEqual(before);
+
+    // A refund after the cancel is an event only: there is no conversion to net it against.
+    const refund = JSON.parse(fixture('shopify/refunds-create.json'));
+    refund.admin_graphql_api_id = 'gid://shopify/Refund/509562970';
+    const refunded = await shopify(shop.id, 'refunds/create', JSON.stringify(refund));
+    expect(refunded.body).toEqual({ outcome: 'applied', detail: 'Order Refunded 509562970' });
+    expect(await conversionsOf('jon@example.com')).toEqual([]);
+  });
+
+  it('a cancel that arrives before its order: the order is never counted, no contact is created', async () => {
+    const order = JSON.parse(fixture('shopify/orders-cancelled.json'));
+    order.id = 450789475;
+    order.admin_graphql_api_id = 'gid://shopify/Order/450789475';
+    order.email = 'early@example.com';
+    order.contact_email = 'early@example.com';
+    order.customer.id = 207119555;
+    order.customer.admin_graphql_api_id = 'gid://shopify/Customer/207119555';
+    order.customer.email = 'early@example.com';
+    const res = await shopify(shop.id, 'orders/cancelled', JSON.stringify(order));
+    expect(res.body).toEqual({
+      outcome: 'applied',
+      detail: 'order 450789475: cancelled before Herald saw it; it will not be counted',
+    });
+    const { cancelled_at: _cancelledAt, cancel_reason: _reason, ...placed } = order;
+    const late = await shopify(shop.id, 'orders/create', JSON.stringify(placed));
+    expect(late.body).toEqual({
+      outcome: 'ignored',
+      detail: 'order 450789475 was cancelled: Herald does not count it again',
+    });
+    expect(await contactOf('early@example.com')).toBeUndefined();
+    expect(
+      await rows('SELECT 1 FROM conversions WHERE idempotency_key LIKE $1', ['%:order:450789475']),
+    ).toEqual([]);
+  });
+
+  it.each([
+    ['cancelled_at that is not a date', { cancelled_at: 42 }, '/cancelled_at'],
+    ['no order id', { id: undefined, admin_graphql_api_id: undefined }, '/id'],
+    ['a bad total', { total_price: 'lots' }, '/total_price'],
+  ] as [string, Record<string, unknown>, string][])(
+    'refuses a cancel with %s (400), and changes nothing',
+    async (_name, change, path) => {
+      const before = await snapshot();
+      const order = { ...JSON.parse(fixture('shopify/orders-cancelled.json')), ...change };
+      order.admin_graphql_api_id = change.admin_graphql_api_id ?? 'gid://shopify/Order/450789480';
+      if ('id' in change) delete order.admin_graphql_api_id;
+      const res = await shopify(shop.id, 'orders/cancelled', JSON.stringify(order));
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].path).toBe(path);
+      expect(await snapshot()).toBe(before);
+    },
+  );
 
   it("an order from an address the workspace's hygiene policy refuses is ignored and logged without the address", async () => {
     const order = JSON.parse(fixture('shopify/orders-create.json'));
@@ -707,7 +832,7 @@ describe('WooCommerce webhooks', () => {
     ).toEqual([['Order Completed', '29.350000', 'EUR']]);
   });
 
-  it('order.updated with a refund: Order Refunded and a negative conversion, once across redeliveries', async () => {
+  it('order.updated with a refund: Order Refunded and net revenue, once across redeliveries', async () => {
     const body = fixture('woocommerce/order-updated-refund.json');
     const res = await woo(wooShop.id, 'order.updated', body);
     expect(res.body).toMatchObject({ outcome: 'applied', detail: 'order 727: Order Refunded 726' });
@@ -724,9 +849,95 @@ describe('WooCommerce webhooks', () => {
     ).toBe('duplicate');
     expect((await eventsOf('john.doe@example.com', 'Order Refunded')).length).toBe(1);
     expect((await conversionsOf('john.doe@example.com')).map((c) => [c.event, c.revenue])).toEqual([
-      ['Order Completed', '29.350000'],
-      ['Order Refunded', '-10.000000'],
+      ['Order Completed', '19.350000'],
     ]);
+  });
+
+  it('order.updated to cancelled: the conversion goes, once; a late processing update does not bring it back', async () => {
+    const body = fixture('woocommerce/order-updated-cancelled.json');
+    const res = await woo(wooShop.id, 'order.updated', body);
+    expect(res.body).toEqual({
+      outcome: 'applied',
+      detail: 'order 727 cancelled: Order Cancelled, conversion removed',
+    });
+    expect(await conversionsOf('john.doe@example.com')).toEqual([]);
+    expect((await eventsOf('john.doe@example.com', 'Order Cancelled'))[0]?.properties).toMatchObject({
+      order_id: '727',
+      currency: 'EUR',
+      reason: 'cancelled',
+    });
+    expect((await woo(wooShop.id, 'order.updated', body)).body.detail).toBe('order 727: cancelled before');
+    expect((await woo(wooShop.id, 'order.updated', fixture('woocommerce/order-created.json'))).body).toEqual({
+      outcome: 'ignored',
+      detail: 'order 727 was cancelled: Herald does not count it again',
+    });
+    expect((await eventsOf('john.doe@example.com', 'Order Cancelled')).length).toBe(1);
+    expect(await conversionsOf('john.doe@example.com')).toEqual([]);
+  });
+
+  it('failed: takes back an order Herald counted; a new order that failed stays a checkout', async () => {
+    const order = JSON.parse(fixture('woocommerce/order-created.json'));
+    order.id = 730;
+    order.billing.email = 'fay@example.com';
+    expect((await woo(wooShop.id, 'order.created', JSON.stringify(order))).body.outcome).toBe('applied');
+    expect((await conversionsOf('fay@example.com')).length).toBe(1);
+    const failed = await woo(wooShop.id, 'order.updated', JSON.stringify({ ...order, status: 'failed' }));
+    expect(failed.body.detail).toBe('order 730 cancelled: Order Cancelled, conversion removed');
+    expect(await conversionsOf('fay@example.com')).toEqual([]);
+
+    const fresh = {
+      ...order,
+      id: 732,
+      status: 'failed',
+      billing: { ...order.billing, email: 'gus@example.com' },
+    };
+    const checkout = await woo(wooShop.id, 'order.created', JSON.stringify(fresh));
+    expect(checkout.body).toEqual({ outcome: 'applied', detail: 'Checkout Started for checkout 732' });
+    expect(await rows('SELECT 1 FROM shop_orders WHERE order_id = $1', ['732'])).toEqual([]);
+    // Paid on a second try: counted as usual.
+    const paid = await woo(wooShop.id, 'order.updated', JSON.stringify({ ...fresh, status: 'processing' }));
+    expect(paid.body.detail).toBe('order 732: Order Completed, Order Paid');
+    expect((await conversionsOf('gus@example.com')).length).toBe(1);
+  });
+
+  it('order.deleted (only the id, as WooCommerce sends it) takes the conversion back', async () => {
+    const order = JSON.parse(fixture('woocommerce/order-created.json'));
+    order.id = 731;
+    order.billing.email = 'hal@example.com';
+    await woo(wooShop.id, 'order.created', JSON.stringify(order));
+    expect((await conversionsOf('hal@example.com')).length).toBe(1);
+    const res = await woo(wooShop.id, 'order.deleted', fixture('woocommerce/order-deleted.json'));
+    expect(res.body).toEqual({
+      outcome: 'applied',
+      detail: 'order 731 cancelled: Order Cancelled, conversion removed',
+    });
+    expect(await conversionsOf('hal@example.com')).toEqual([]);
+    expect((await eventsOf('hal@example.com', 'Order Cancelled'))[0]?.properties).toMatchObject({
+      order_id: '731',
+      reason: 'deleted',
+    });
+  });
+
+  it('refuses order.deleted signed with the Shopify secret or tampered (401), and changes nothing', async () => {
+    const before = await snapshot();
+    const body = fixture('woocommerce/order-deleted.json');
+    expect((await woo(wooShop.id, 'order.deleted', body, { secret: SHOPIFY_SECRET })).status).toBe(401);
+    expect((await woo(wooShop.id, 'order.deleted', body, { sent: body.replace('731', '727') })).status).toBe(
+      401,
+    );
+    expect(await snapshot()).toBe(before);
+  });
+
+  it.each([
+    ['no id', '{}', '/id'],
+    ['an id of the wrong type', '{"id": true}', '/id'],
+    ['a body that is not an object', '[731]', '/'],
+  ])('refuses order.deleted with %s (400), and changes nothing', async (_name, body, path) => {
+    const before = await snapshot();
+    const res = await woo(wooShop.id, 'order.deleted', body);
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0].path).toBe(path);
+    expect(await snapshot()).toBe(before);
   });
 
   it('an unpaid order (pending) is a Checkout Started with the payment URL, not a purchase', async () => {

@@ -414,7 +414,7 @@ export interface paths {
         put?: never;
         /**
          * Shopify webhooks
-         * @description Checks X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the connection secret): missing or wrong: 401, nothing stored. Topic from X-Shopify-Topic; duplicates by X-Shopify-Webhook-Id and X-Shopify-Event-Id. A malformed body: 400. A topic Herald does not act on: 200 ignored (logged).
+         * @description Checks X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the connection secret): missing or wrong: 401, nothing stored. Topic from X-Shopify-Topic; duplicates by X-Shopify-Webhook-Id and X-Shopify-Event-Id. A malformed body: 400. A topic Herald does not act on: 200 ignored (logged). An order is one conversion (revenue = its total net of refunds; refunds/create lowers the revenue, never the count); orders/cancelled, or any order webhook with cancelled_at, deletes its conversion (Order Cancelled event), once, and a cancel that comes first keeps the order from ever being counted.
          */
         post: {
             parameters: {
@@ -505,7 +505,7 @@ export interface paths {
         put?: never;
         /**
          * WooCommerce webhooks
-         * @description Checks X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body with the webhook secret): missing or wrong: 401, nothing stored. Topic from X-WC-Webhook-Topic; duplicates by X-WC-Webhook-Delivery-ID. The unsigned ping WooCommerce sends when a webhook is saved (webhook_id=N) is answered 200 ping.
+         * @description Checks X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body with the webhook secret): missing or wrong: 401, nothing stored. Topic from X-WC-Webhook-Topic; duplicates by X-WC-Webhook-Delivery-ID. The unsigned ping WooCommerce sends when a webhook is saved (webhook_id=N) is answered 200 ping. An order in processing, on-hold or completed is one conversion (revenue = its total net of its refunds); status cancelled, failed after it was counted, or order.deleted (body {"id": N}) deletes its conversion (Order Cancelled event), once, and the order is never counted again.
          */
         post: {
             parameters: {
@@ -11001,7 +11001,7 @@ export interface paths {
                             lists?: {
                                 [key: string]: string;
                             };
-                            /** @description ignore: tags are not imported. attribute: the tag names as a JSON array in `attribute`. lists: members with a tag join the Herald list `lists[tag]` with the same status as their audience membership. */
+                            /** @description ignore: tags are not imported. attribute: the tag names as a JSON array in `attribute`. lists: members with a tag join the Herald list `lists[tag]` with the same status as their audience membership; when the tag is removed in Mailchimp, the next import or sync that reads the member takes back the memberships the tag created (never one that existed before, nor an unsubscribe). */
                             mode: "ignore" | "attribute" | "lists";
                         };
                     };

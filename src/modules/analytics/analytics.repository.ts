@@ -119,6 +119,66 @@ export async function addConversionTotals(
     .execute();
 }
 
+/** The conversion, locked for this transaction. */
+export async function lockConversion(
+  db: Db,
+  workspaceId: string,
+  id: string,
+): Promise<ConversionRow | undefined> {
+  return db
+    .selectFrom('conversions')
+    .selectAll()
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+export async function deleteConversion(db: Db, workspaceId: string, id: string): Promise<void> {
+  await db.deleteFrom('conversions').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
+}
+
+export async function setConversionRevenue(
+  db: Db,
+  workspaceId: string,
+  id: string,
+  revenue: string,
+): Promise<void> {
+  await db
+    .updateTable('conversions')
+    .set({ revenue })
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', id)
+    .execute();
+}
+
+/**
+ * Changes a campaign's totals by a conversion taken away or changed (in the
+ * transaction that changes the row): `conversions` -1 or 0, and revenue
+ * `from` -> `to`, as exact decimals.
+ */
+export async function adjustConversionTotals(
+  db: Db,
+  row: { campaignId: string; currency: string | null; conversions: number; from: string; to: string },
+): Promise<void> {
+  await db
+    .updateTable('analytics_conversions')
+    .set({
+      conversions: sql`conversions + ${row.conversions}`,
+      revenue: sql`revenue - ${row.from}::numeric + ${row.to}::numeric`,
+    })
+    .where('campaign_id', '=', row.campaignId)
+    .where('currency', '=', row.currency ?? '')
+    .execute();
+  // A campaign whose last conversion in a currency went shows no line of 0 conversions for it.
+  await db
+    .deleteFrom('analytics_conversions')
+    .where('campaign_id', '=', row.campaignId)
+    .where('currency', '=', row.currency ?? '')
+    .where('conversions', '<=', sql<string>`0`)
+    .execute();
+}
+
 // ------------------------------------------------------------- hits rollup
 
 export interface RollupState {

@@ -366,6 +366,55 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
       });
     },
 
+    /**
+     * Takes a conversion out of every figure (a cancelled order): the row goes,
+     * and with it the campaign's count and revenue, the holdout and A/B metrics,
+     * segments and automation reports, which all read the same rows. False
+     * when it was gone already.
+     */
+    async removeConversion(workspaceId: string, conversionId: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const row = await repo.lockConversion(trx, workspaceId, conversionId);
+        if (!row) return false;
+        await repo.deleteConversion(trx, workspaceId, conversionId);
+        if (row.campaign_id) {
+          await repo.adjustConversionTotals(trx, {
+            campaignId: row.campaign_id,
+            currency: row.currency,
+            conversions: -1,
+            from: row.revenue ?? '0',
+            to: '0',
+          });
+        }
+        return true;
+      });
+    },
+
+    /**
+     * Sets a conversion's revenue (an order net of its refunds): the conversion
+     * still counts once; its campaign's revenue changes by the difference.
+     * Setting the same amount again changes nothing. False when the conversion
+     * is gone or has no revenue (no currency to net in).
+     */
+    async setConversionRevenue(workspaceId: string, conversionId: string, revenue: string): Promise<boolean> {
+      if (!REVENUE_PATTERN.test(revenue)) throw new Error(`not a revenue amount: ${revenue}`);
+      return db.transaction().execute(async (trx) => {
+        const row = await repo.lockConversion(trx, workspaceId, conversionId);
+        if (!row || row.revenue === null) return false;
+        await repo.setConversionRevenue(trx, workspaceId, conversionId, revenue);
+        if (row.campaign_id) {
+          await repo.adjustConversionTotals(trx, {
+            campaignId: row.campaign_id,
+            currency: row.currency,
+            conversions: 0,
+            from: row.revenue,
+            to: revenue,
+          });
+        }
+        return true;
+      });
+    },
+
     /** A campaign's report, read from the rollups only (a handful of indexed reads). */
     async report(workspaceId: string, campaignId: string): Promise<CampaignReport> {
       const campaign = await campaignOrThrow(workspaceId, campaignId);

@@ -190,3 +190,53 @@ export async function saveFieldMapping(
     .onConflict((oc) => oc.column('workspace_id').doUpdateSet({ fields: json, updated_at: now }))
     .execute();
 }
+
+// ---------------------------------------------------------------- tag memberships (Mailchimp lists mode)
+
+/** The connector created this membership because the member had this tag. */
+export async function recordTagMembership(
+  db: Db,
+  row: {
+    connection_id: string;
+    list_id: string;
+    contact_id: string;
+    workspace_id: string;
+    tag: string;
+    created_at: Date;
+  },
+): Promise<void> {
+  await db
+    .insertInto('crm_tag_memberships')
+    .values(row)
+    .onConflict((oc) => oc.columns(['connection_id', 'list_id', 'contact_id']).doNothing())
+    .execute();
+}
+
+/** The memberships of a contact that this connection created from tags. */
+export async function tagMembershipsOf(
+  db: Db,
+  connectionId: string,
+  contactId: string,
+): Promise<{ list_id: string; tag: string }[]> {
+  return db
+    .selectFrom('crm_tag_memberships')
+    .select(['list_id', 'tag'])
+    .where('connection_id', '=', connectionId)
+    .where('contact_id', '=', contactId)
+    .orderBy('list_id')
+    .execute();
+}
+
+export async function forgetTagMembership(
+  db: Db,
+  connectionId: string,
+  listId: string,
+  contactId: string,
+): Promise<void> {
+  await db
+    .deleteFrom('crm_tag_memberships')
+    .where('connection_id', '=', connectionId)
+    .where('list_id', '=', listId)
+    .where('contact_id', '=', contactId)
+    .execute();
+}

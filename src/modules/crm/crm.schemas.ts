@@ -11,7 +11,7 @@ const TagHandlingInput = Type.Object(
   {
     mode: Type.Union([Type.Literal('ignore'), Type.Literal('attribute'), Type.Literal('lists')], {
       description:
-        'ignore: tags are not imported. attribute: the tag names as a JSON array in `attribute`. lists: members with a tag join the Herald list `lists[tag]` with the same status as their audience membership.',
+        'ignore: tags are not imported. attribute: the tag names as a JSON array in `attribute`. lists: members with a tag join the Herald list `lists[tag]` with the same status as their audience membership; when the tag is removed in Mailchimp, the next import or sync that reads the member takes back the memberships the tag created (never one that existed before, nor an unsubscribe).',
     }),
     attribute: Type.Optional(AttributeName),
     lists: Type.Optional(

@@ -25,6 +25,7 @@ import {
   optInEvidence,
   planFor,
   type TagHandling,
+  tagListNames,
   tagLists,
 } from './mailchimp-mapping.js';
 
@@ -129,7 +130,7 @@ export interface CrmServiceDeps {
   logger: Logger;
   jobs: Pick<JobQueue, 'enqueue'>;
   contacts: Pick<ContactService, 'upsert' | 'list'>;
-  lists: Pick<ListService, 'get' | 'applyExternalStatus'>;
+  lists: Pick<ListService, 'get' | 'applyExternalStatus' | 'removeExternalMembership'>;
   attributes: Pick<AttributeService, 'definitions'>;
   /** The deliverability module's suppression list (cleaned addresses go there). */
   suppressions: {
@@ -529,16 +530,49 @@ export function createCrmService(deps: CrmServiceDeps) {
     };
     const listOrigin: ConsentOrigin = { ...origin, ip: evidence.ip };
     const outcomes = [written.created ? 'contacts_created' : 'contacts_updated'];
+    const contactId = written.contact.id;
+    const tagged = tagListNames(member, settings);
     for (const listId of [settings.list_id, ...tagLists(member, settings)]) {
       const result = await deps.lists.applyExternalStatus(
         workspaceId,
         listId,
-        written.contact.id,
+        contactId,
         plan.status,
         listOrigin,
         detail,
       );
       outcomes.push(`memberships_${result}`);
+      const tag = tagged.get(listId);
+      // Provenance: only a membership this tag created may be taken back when the tag goes.
+      if (result === 'added' && tag !== undefined) {
+        await repo.recordTagMembership(db, {
+          connection_id: connection.id,
+          list_id: listId,
+          contact_id: contactId,
+          workspace_id: workspaceId,
+          tag,
+          created_at: clock.now(),
+        });
+      }
+    }
+    if (settings.tags.mode === 'lists') {
+      for (const made of await repo.tagMembershipsOf(db, connection.id, contactId)) {
+        // Still tagged, or the mapping changed since (not a removal in Mailchimp): left alone.
+        if (tagged.has(made.list_id) || settings.tags.lists[made.tag] !== made.list_id) continue;
+        const removed = await deps.lists.removeExternalMembership(
+          workspaceId,
+          made.list_id,
+          contactId,
+          listOrigin,
+          {
+            ...detail,
+            reason: 'mailchimp_tag_removed',
+            tag: made.tag,
+          },
+        );
+        await repo.forgetTagMembership(db, connection.id, made.list_id, contactId);
+        if (removed === 'removed') outcomes.push('memberships_removed');
+      }
     }
     return outcomes;
   }

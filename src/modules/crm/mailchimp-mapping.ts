@@ -80,6 +80,22 @@ export function tagLists(member: MailchimpMember, settings: MailchimpSettings): 
   return [...new Set(ids)];
 }
 
+/**
+ * Herald list -> the member's tag that maps to it (lists mode; the first
+ * such tag when several map to one list). The audience's own list is left
+ * out: its membership mirrors the audience, not a tag.
+ */
+export function tagListNames(member: MailchimpMember, settings: MailchimpSettings): Map<string, string> {
+  const byList = new Map<string, string>();
+  if (settings.tags.mode !== 'lists') return byList;
+  for (const tag of member.tags ?? []) {
+    const listId = settings.tags.lists[tag.name];
+    if (listId !== undefined && listId !== settings.list_id && !byList.has(listId))
+      byList.set(listId, tag.name);
+  }
+  return byList;
+}
+
 /** The consent evidence Mailchimp keeps: opt-in time and IP, when it has them. */
 export function optInEvidence(member: MailchimpMember): { ip: string | null; opt_in_at: string | null } {
   const ip = member.ip_opt && isIP(member.ip_opt) ? member.ip_opt : null;

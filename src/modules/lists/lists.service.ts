@@ -600,6 +600,42 @@ export function createListService(deps: ListServiceDeps) {
       });
     },
 
+    /**
+     * Takes a contact off a list because an external system says so (a
+     * Mailchimp tag removed): the membership goes, recorded in the consent
+     * ledger like any removal. An unsubscribed membership stays: it is the
+     * person's own choice, and a later subscribe must still find it.
+     */
+    async removeExternalMembership(
+      workspaceId: string,
+      listId: string,
+      contactId: string,
+      origin: ConsentOrigin,
+      detail: Record<string, unknown>,
+    ): Promise<'removed' | 'absent' | 'kept_unsubscribed'> {
+      return db.transaction().execute(async (trx) => {
+        await requireListForChange(trx, workspaceId, listId);
+        const [member] = await repo.lockMemberships(trx, workspaceId, listId, [contactId]);
+        if (!member) return 'absent';
+        if (member.status === 'unsubscribed') return 'kept_unsubscribed';
+        await repo.deleteMemberships(trx, workspaceId, listId, [contactId]);
+        await consent.append(
+          workspaceId,
+          origin,
+          [
+            {
+              contactId,
+              listId,
+              action: 'unsubscribe',
+              detail: { ...detail, removed: true, from: member.status },
+            },
+          ],
+          trx,
+        );
+        return 'removed';
+      });
+    },
+
     async removeMembers(
       workspaceId: string,
       listId: string,

@@ -11,6 +11,24 @@ describe('parseShopify', () => {
     expect(fact.kind === 'order' && fact.order.orderId).toBe('820982911946154508');
   });
 
+  it('reads an order with cancelled_at as a cancellation, whatever the order topic', () => {
+    const body = {
+      id: 5,
+      total_price: '9.00',
+      currency: 'usd',
+      cancelled_at: '2026-12-04T10:15:00-05:00',
+      cancel_reason: 'fraud',
+    };
+    for (const topic of ['orders/cancelled', 'orders/updated', 'orders/create', 'orders/paid']) {
+      expect(parseShopify(topic, body)).toEqual({
+        kind: 'cancellation',
+        cancellation: { orderId: '5', reason: 'fraud', total: '9.00', currency: 'USD', unlessCounted: null },
+      });
+    }
+    expect(parseShopify('orders/updated', { ...body, cancelled_at: null }).kind).toBe('order');
+    expect(() => parseShopify('orders/updated', { ...body, cancelled_at: 'soon' })).toThrow('/cancelled_at');
+  });
+
   it('refuses an id that is not exact without admin_graphql_api_id', () => {
     const body = JSON.parse('{"id": 820982911946154508, "total_price": "1.00"}');
     expect(() => parseShopify('orders/create', body)).toThrow(ShopPayloadError);
@@ -88,9 +106,26 @@ describe('parseWooCommerce', () => {
     expect(fact.order.paid).toBe(false);
   });
 
-  it('an unfinished order is a checkout; a cancelled one is no purchase', () => {
+  it('an unfinished order is a checkout; a cancelled one a cancellation; a failed one either', () => {
     expect(parseWooCommerce('order.created', { ...order, status: 'pending' }).kind).toBe('checkout');
-    expect(parseWooCommerce('order.updated', { ...order, status: 'cancelled' }).kind).toBe('ignored');
+    expect(parseWooCommerce('order.updated', { ...order, status: 'cancelled' })).toEqual({
+      kind: 'cancellation',
+      cancellation: {
+        orderId: '9',
+        reason: 'cancelled',
+        total: order.total,
+        currency: 'EUR',
+        unlessCounted: null,
+      },
+    });
+    const failed = parseWooCommerce('order.updated', { ...order, status: 'failed' });
+    expect(failed.kind).toBe('cancellation');
+    if (failed.kind === 'cancellation') expect(failed.cancellation.unlessCounted?.kind).toBe('checkout');
+    expect(parseWooCommerce('order.deleted', { id: 9 })).toMatchObject({
+      kind: 'cancellation',
+      cancellation: { orderId: '9', reason: 'deleted', total: null, currency: null },
+    });
+    expect(() => parseWooCommerce('order.deleted', {})).toThrow('/id: is required');
   });
 
   it('refuses a refund without a total', () => {

@@ -76,9 +76,25 @@ export interface ShopRefund {
   currency: string | null;
 }
 
+/** An order the shop cancelled (or deleted): its conversion no longer counts. */
+export interface ShopCancellation {
+  orderId: string;
+  /** Shopify cancel_reason (customer, fraud, inventory, declined, other), or WooCommerce's status. */
+  reason: string | null;
+  total: string | null;
+  currency: string | null;
+  /**
+   * WooCommerce `failed`: a cancellation only of an order Herald counted
+   * (processing before, then its payment failed); otherwise still the
+   * unfinished checkout it always was.
+   */
+  unlessCounted: ShopFact | null;
+}
+
 export type ShopFact =
   | { kind: 'customer'; customer: ShopCustomer }
   | { kind: 'order'; order: ShopOrder }
+  | { kind: 'cancellation'; cancellation: ShopCancellation }
   | { kind: 'checkout'; checkout: ShopCheckout; started: boolean }
   | { kind: 'refund'; refund: ShopRefund }
   | { kind: 'ignored'; reason: string };
@@ -91,11 +107,12 @@ export const SHOP_TOPICS: Record<ShopPlatform, readonly string[]> = {
     'orders/create',
     'orders/updated',
     'orders/paid',
+    'orders/cancelled',
     'refunds/create',
     'checkouts/create',
     'checkouts/update',
   ],
-  woocommerce: ['customer.created', 'customer.updated', 'order.created', 'order.updated'],
+  woocommerce: ['customer.created', 'customer.updated', 'order.created', 'order.updated', 'order.deleted'],
 };
 
 const MONEY = /^-?\d{1,18}(\.\d{1,6})?$/;
@@ -291,6 +308,28 @@ function shopifyRefund(body: Json): ShopRefund {
   return { refundId, orderId, amount: fromMicros(cents < 0n ? -cents : cents), currency };
 }
 
+/** A Shopify order whose cancelled_at is set (orders/cancelled, or any later order webhook of it). */
+function shopifyCancellation(body: Json): ShopFact {
+  return {
+    kind: 'cancellation',
+    cancellation: {
+      orderId: shopifyId(body, '/id', true) as string,
+      reason: textOf(body.cancel_reason, '/cancel_reason'),
+      total: moneyOf(body.total_price, '/total_price', false),
+      currency: currencyOf(body.currency, '/currency'),
+      unlessCounted: null,
+    },
+  };
+}
+
+function isCancelled(body: Json): boolean {
+  if (body.cancelled_at === undefined || body.cancelled_at === null) return false;
+  if (typeof body.cancelled_at !== 'string' || Number.isNaN(Date.parse(body.cancelled_at))) {
+    throw new ShopPayloadError('/cancelled_at', 'must be null or an ISO 8601 date-time');
+  }
+  return true;
+}
+
 export function parseShopify(topic: string, payload: unknown): ShopFact {
   const body = root(payload);
   switch (topic) {
@@ -301,10 +340,16 @@ export function parseShopify(topic: string, payload: unknown): ShopFact {
       if (!customer) return { kind: 'ignored', reason: 'customer without an email address' };
       return { kind: 'customer', customer };
     }
+    case 'orders/cancelled':
+      // The payload is the Order; it must be one (an id) even where cancelled_at is missing.
+      isCancelled(body);
+      return shopifyCancellation(body);
     case 'orders/create':
     case 'orders/updated':
+      if (isCancelled(body)) return shopifyCancellation(body);
       return { kind: 'order', order: shopifyOrder(body) };
     case 'orders/paid':
+      if (isCancelled(body)) return shopifyCancellation(body);
       return { kind: 'order', order: { ...shopifyOrder(body), paid: true } };
     case 'refunds/create':
       return { kind: 'refund', refund: shopifyRefund(body) };
@@ -350,9 +395,17 @@ function wooOrder(body: Json): ShopFact {
   const total = moneyOf(body.total, '/total', true);
   const currency = currencyOf(body.currency, '/currency');
   const products = lineItems(body.line_items, '/line_items');
+  const cancellation = (unlessCounted: ShopFact | null): ShopFact => ({
+    kind: 'cancellation',
+    cancellation: { orderId, reason: status, total, currency, unlessCounted },
+  });
+  if (status === 'cancelled') return cancellation(null);
   if (WOO_UNFINISHED.has(status)) {
-    if (!customer) return { kind: 'ignored', reason: 'unfinished order without a billing email' };
-    return {
+    if (!customer) {
+      const ignored: ShopFact = { kind: 'ignored', reason: 'unfinished order without a billing email' };
+      return status === 'failed' ? cancellation(ignored) : ignored;
+    }
+    const checkout: ShopFact = {
       kind: 'checkout',
       started: true,
       checkout: {
@@ -365,6 +418,8 @@ function wooOrder(body: Json): ShopFact {
         updatedAt: textOf(body.date_modified_gmt ?? body.date_modified, '/date_modified'),
       },
     };
+    // A failed payment of an order Herald counted takes the order back; of a new order it is a checkout.
+    return status === 'failed' ? cancellation(checkout) : checkout;
   }
   if (!WOO_PLACED.has(status)) return { kind: 'ignored', reason: `order status ${status} is not a purchase` };
   if (body.refunds !== undefined && !Array.isArray(body.refunds)) {
@@ -428,6 +483,18 @@ export function parseWooCommerce(topic: string, payload: unknown): ShopFact {
     case 'order.created':
     case 'order.updated':
       return wooOrder(body);
+    case 'order.deleted':
+      // WooCommerce sends only the id of a deleted (or trashed) order.
+      return {
+        kind: 'cancellation',
+        cancellation: {
+          orderId: idOf(body.id, '/id', true),
+          reason: 'deleted',
+          total: null,
+          currency: null,
+          unlessCounted: null,
+        },
+      };
     default:
       return { kind: 'ignored', reason: `topic ${topic} is not one Herald acts on` };
   }

@@ -9,8 +9,10 @@ import type { ContactService } from '../contacts/index.js';
 import type { EventService } from '../events/index.js';
 import type { ListService } from '../lists/index.js';
 import {
+  fromMicros,
   parseShopify,
   parseWooCommerce,
+  type ShopCancellation,
   type ShopCheckout,
   type ShopCustomer,
   type ShopFact,
@@ -41,6 +43,14 @@ import * as repo from './shops.repository.js';
  * Which order fact counts as the conversion: the order being placed (Shopify
  * orders/create or the first order webhook Herald sees; WooCommerce an order
  * in processing, on-hold or completed). Order Paid is an event only.
+ *
+ * Conversions = orders not cancelled; revenue = the order total net of its
+ * refunds. A cancellation deletes the order's conversion (so every reader of
+ * conversions agrees) and marks the order cancelled for good: no later or
+ * earlier (out of order) webhook of it counts it again, and a cancel that
+ * arrives before the order leaves a cancelled order row that keeps it from
+ * being counted when it does arrive. A refund lowers the conversion's revenue
+ * (never below 0) and never changes the count.
  */
 
 export interface ShopWebhookHeaders {
@@ -65,7 +75,7 @@ export interface ShopWebhookDeps {
   attributes: Pick<AttributeService, 'definitions'>;
   lists: Pick<ListService, 'addMembers'>;
   events: Pick<EventService, 'ingest'>;
-  analytics: Pick<AnalyticsService, 'recordConversion'>;
+  analytics: Pick<AnalyticsService, 'recordConversion' | 'removeConversion' | 'setConversionRevenue'>;
 }
 
 /**
@@ -211,6 +221,10 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
 
   async function applyOrder(connection: repo.ShopConnectionRow, order: ShopOrder): Promise<string> {
     if (!order.customer) throw new Ignored('order without an email address: nobody to attach it to');
+    // Checked before anything is written: a cancelled order's late webhooks change nothing.
+    if ((await repo.findOrder(db, connection.id, order.orderId))?.cancelled_at) {
+      throw new Ignored(`order ${order.orderId} was cancelled: Herald does not count it again`);
+    }
     const contactId = await upsertCustomer(connection, order.customer);
     const currency = order.currency ?? connection.default_currency;
     const stored = await repo.ensureOrder(db, {
@@ -257,7 +271,13 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
         event: 'Order Completed',
         idempotency_key: `shop:${connection.id}:order:${order.orderId}`,
       });
-      if (conversion) await repo.markOrderConverted(db, connection.id, order.orderId, conversion);
+      if (conversion) {
+        await repo.markOrderConverted(db, connection.id, order.orderId, conversion, order.total);
+        // A cancel applied meanwhile (another worker) saw no conversion to delete: delete it here.
+        if ((await repo.findOrder(db, connection.id, order.orderId))?.cancelled_at) {
+          await deps.analytics.removeConversion(connection.workspace_id, conversion.id);
+        }
+      }
       done.push('Order Completed');
     }
     if (order.paid && !stored.paid_at) {
@@ -297,10 +317,21 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
     }
   }
 
-  /** Order Refunded and a negative conversion, once per refund; false when recorded before or not applicable. */
+  /**
+   * Order Refunded once per refund, and the order's conversion revenue set to
+   * the order total net of every refund recorded (never below 0): a refund
+   * changes the campaign's revenue, never its conversion count. Each step is
+   * idempotent and the refund row is written last, so a delivery that failed
+   * halfway and comes again finishes the job. False when recorded before.
+   */
   async function applyRefund(connection: repo.ShopConnectionRow, refund: ShopRefund): Promise<boolean> {
     if (await repo.refundRecorded(db, connection.id, refund.refundId)) return false;
     const order = await repo.findOrder(db, connection.id, refund.orderId);
+    if (order?.cancelled_at && !order.contact_id) {
+      throw new Ignored(
+        `refund ${refund.refundId} of order ${refund.orderId}, which was cancelled before Herald saw it`,
+      );
+    }
     if (!order?.contact_id) {
       throw new Ignored(`refund ${refund.refundId} of order ${refund.orderId}, which Herald has not seen`);
     }
@@ -316,17 +347,14 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       `shop:${connection.id}:order-refunded:${refund.refundId}`,
       { order_id: order.order_id, refund_id: refund.refundId, total: Number(refund.amount), currency },
     );
-    if (order.conversion_id && order.converted_at && toMicros(refund.amount) > 0n) {
-      // Dated and attributed like the order's conversion, so the campaign that earned the order loses the refund.
-      await recordConversion(connection, {
-        contact: { id: order.contact_id },
-        ...(order.click_id ? { click_id: order.click_id } : {}),
-        revenue: `-${refund.amount}`,
-        currency,
-        event: 'Order Refunded',
-        occurred_at: order.converted_at.toISOString(),
-        idempotency_key: `shop:${connection.id}:refund:${refund.refundId}`,
-      });
+    if (order.conversion_id && order.revenue !== null && !order.cancelled_at) {
+      const earlier = await repo.refundedTotal(db, connection.id, order.order_id);
+      const net = toMicros(order.revenue) - toMicros(earlier) - toMicros(refund.amount);
+      await deps.analytics.setConversionRevenue(
+        connection.workspace_id,
+        order.conversion_id,
+        fromMicros(net > 0n ? net : 0n),
+      );
     }
     await repo.insertRefund(db, {
       connection_id: connection.id,
@@ -337,6 +365,75 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
       created_at: clock.now(),
     });
     return true;
+  }
+
+  /**
+   * Takes the order's conversion out of every figure and records Order
+   * Cancelled, once; an order Herald has not seen is remembered as cancelled
+   * so that its late webhooks never count it. Steps are idempotent and the
+   * cancelled mark is written last, so a delivery that failed halfway and
+   * comes again finishes the job.
+   */
+  async function applyCancellation(
+    connection: repo.ShopConnectionRow,
+    cancellation: ShopCancellation,
+    deliveryId: string,
+  ): Promise<string> {
+    const orderId = cancellation.orderId;
+    const order = await repo.findOrder(db, connection.id, orderId);
+    if (order?.cancelled_at) return `order ${orderId}: cancelled before`;
+    if (cancellation.unlessCounted && !order?.conversion_id) {
+      return apply(connection, cancellation.unlessCounted, deliveryId);
+    }
+    const currency = order?.currency ?? cancellation.currency ?? connection.default_currency;
+    if (!order) {
+      await repo.ensureOrder(db, {
+        connection_id: connection.id,
+        order_id: orderId,
+        workspace_id: connection.workspace_id,
+        contact_id: null,
+        currency,
+        created_at: clock.now(),
+      });
+      await repo.markOrderCancelled(db, connection.id, orderId, clock.now());
+      // The order's own webhook applied meanwhile (another worker): its conversion goes too.
+      const latest = await repo.findOrder(db, connection.id, orderId);
+      if (latest?.conversion_id)
+        await deps.analytics.removeConversion(connection.workspace_id, latest.conversion_id);
+      return `order ${orderId}: cancelled before Herald saw it; it will not be counted`;
+    }
+    const done: string[] = [];
+    if (order.conversion_id) {
+      if (await deps.analytics.removeConversion(connection.workspace_id, order.conversion_id)) {
+        done.push('conversion removed');
+      }
+    }
+    const [contact] = order.contact_id
+      ? await deps.contacts.findByIds(connection.workspace_id, [order.contact_id])
+      : [];
+    if (contact && order.conversion_id) {
+      await track(
+        connection,
+        contact.email,
+        `shop:${connection.id}:order:${orderId}`,
+        'Order Cancelled',
+        `shop:${connection.id}:order-cancelled:${orderId}`,
+        {
+          order_id: orderId,
+          ...(cancellation.total !== null ? { total: Number(cancellation.total) } : {}),
+          currency,
+          ...(cancellation.reason ? { reason: cancellation.reason } : {}),
+        },
+      );
+      done.unshift('Order Cancelled');
+    }
+    await repo.markOrderCancelled(db, connection.id, orderId, clock.now());
+    // The order's conversion recorded meanwhile (its create applied by another worker) goes too.
+    const latest = await repo.findOrder(db, connection.id, orderId);
+    if (latest?.conversion_id && latest.conversion_id !== order.conversion_id) {
+      await deps.analytics.removeConversion(connection.workspace_id, latest.conversion_id);
+    }
+    return `order ${orderId} cancelled${done.length > 0 ? `: ${done.join(', ')}` : ''}`;
   }
 
   async function applyCheckout(
@@ -370,7 +467,11 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
     return `${name} for checkout ${checkout.checkoutId}`;
   }
 
-  async function apply(connection: repo.ShopConnectionRow, fact: ShopFact, deliveryId: string) {
+  async function apply(
+    connection: repo.ShopConnectionRow,
+    fact: ShopFact,
+    deliveryId: string,
+  ): Promise<string> {
     switch (fact.kind) {
       case 'ignored':
         throw new Ignored(fact.reason);
@@ -381,6 +482,8 @@ export function createShopWebhooks(deps: ShopWebhookDeps) {
         return applyOrder(connection, fact.order);
       case 'checkout':
         return applyCheckout(connection, fact.checkout, fact.started, deliveryId);
+      case 'cancellation':
+        return applyCancellation(connection, fact.cancellation, deliveryId);
       case 'refund':
         if (!(await applyRefund(connection, fact.refund)))
           return `refund ${fact.refund.refundId}: recorded before`;

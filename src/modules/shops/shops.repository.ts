@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { type Db, isUniqueViolation, type NewRow, type Row } from '../../db/index.js';
 
 export type ShopConnectionRow = Row<'shop_connections'>;
@@ -207,6 +208,7 @@ export async function markOrderConverted(
   connectionId: string,
   orderId: string,
   conversion: { id: string; occurred_at: Date; click_id: string | null },
+  revenue: string,
 ): Promise<void> {
   await db
     .updateTable('shop_orders')
@@ -214,6 +216,7 @@ export async function markOrderConverted(
       conversion_id: conversion.id,
       converted_at: conversion.occurred_at,
       click_id: conversion.click_id,
+      revenue,
     })
     .where('connection_id', '=', connectionId)
     .where('order_id', '=', orderId)
@@ -245,4 +248,31 @@ export async function insertRefund(db: Db, row: NewRow<'shop_refunds'>): Promise
     .values(row)
     .onConflict((oc) => oc.columns(['connection_id', 'refund_id']).doNothing())
     .execute();
+}
+
+/** The order is cancelled from now on (the first mark stands). */
+export async function markOrderCancelled(
+  db: Db,
+  connectionId: string,
+  orderId: string,
+  at: Date,
+): Promise<void> {
+  await db
+    .updateTable('shop_orders')
+    .set({ cancelled_at: at })
+    .where('connection_id', '=', connectionId)
+    .where('order_id', '=', orderId)
+    .where('cancelled_at', 'is', null)
+    .execute();
+}
+
+/** The sum of the order's recorded refunds, as exact decimal text. */
+export async function refundedTotal(db: Db, connectionId: string, orderId: string): Promise<string> {
+  const row = await db
+    .selectFrom('shop_refunds')
+    .select(sql<string>`coalesce(sum(amount), 0)::text`.as('total'))
+    .where('connection_id', '=', connectionId)
+    .where('order_id', '=', orderId)
+    .executeTakeFirst();
+  return row?.total ?? '0';
 }

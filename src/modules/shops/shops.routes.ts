@@ -180,7 +180,10 @@ export function shopWebhookRoutes(deps: {
           description:
             'Checks X-Shopify-Hmac-Sha256 (base64 HMAC-SHA256 of the raw body with the connection secret): missing or wrong: 401, ' +
             'nothing stored. Topic from X-Shopify-Topic; duplicates by X-Shopify-Webhook-Id and X-Shopify-Event-Id. A malformed ' +
-            'body: 400. A topic Herald does not act on: 200 ignored (logged).',
+            'body: 400. A topic Herald does not act on: 200 ignored (logged). An order is one conversion (revenue = its total ' +
+            'net of refunds; refunds/create lowers the revenue, never the count); orders/cancelled, or any order webhook with ' +
+            'cancelled_at, deletes its conversion (Order Cancelled event), once, and a cancel that comes first keeps the order ' +
+            'from ever being counted.',
           params: ShopWebhookParams,
           response,
         },
@@ -209,7 +212,10 @@ export function shopWebhookRoutes(deps: {
           description:
             'Checks X-WC-Webhook-Signature (base64 HMAC-SHA256 of the raw body with the webhook secret): missing or wrong: 401, ' +
             'nothing stored. Topic from X-WC-Webhook-Topic; duplicates by X-WC-Webhook-Delivery-ID. The unsigned ping ' +
-            'WooCommerce sends when a webhook is saved (webhook_id=N) is answered 200 ping.',
+            'WooCommerce sends when a webhook is saved (webhook_id=N) is answered 200 ping. An order in processing, on-hold or ' +
+            'completed is one conversion (revenue = its total net of its refunds); status cancelled, failed after it was ' +
+            'counted, or order.deleted (body {"id": N}) deletes its conversion (Order Cancelled event), once, and the order ' +
+            'is never counted again.',
           params: ShopWebhookParams,
           response,
         },
