@@ -1,6 +1,8 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSecretKeys } from '../../src/lib/secret-keys.js';
 import { createToken } from '../../src/lib/signed-tokens.js';
+import { exportCommand, runExport, toExportOptions } from '../../src/main/commands/export.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
 import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
@@ -99,6 +101,29 @@ describe('do_not_sell through the API', () => {
     });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().detail).toContain('purpose');
+  });
+
+  it('leaves them out of `herald export --purpose third_party` too, and only there', async () => {
+    const cli = async (purpose?: 'internal' | 'third_party') => {
+      const out = new PassThrough();
+      const parts: Buffer[] = [];
+      out.on('data', (chunk: Buffer) => parts.push(chunk));
+      await runExport(
+        t.container,
+        toExportOptions({ format: 'ndjson', workspace: t.workspaceId, ...(purpose ? { purpose } : {}) }),
+        out,
+      );
+      return Buffer.concat(parts)
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).email as string)
+        .sort();
+    };
+    expect(await cli()).toEqual(['optout@example.com', 'plain@example.com']);
+    expect(await cli('internal')).toEqual(['optout@example.com', 'plain@example.com']);
+    expect(await cli('third_party')).toEqual(['plain@example.com']);
+    expect(exportCommand().helpInformation()).toContain('--purpose');
   });
 });
 
