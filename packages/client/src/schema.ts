@@ -16801,7 +16801,7 @@ export interface paths {
                     list_id?: string;
                     /** @description Membership status of new members; default confirmed for single opt-in lists, unconfirmed for double opt-in lists. */
                     list_status?: "confirmed" | "unconfirmed";
-                    /** @description URL-encoded JSON object "CSV column" -> "email" | "external_id" | "status" | "tags" | "timezone" | "locale" | "attributes.<name>" | null (ignore). Columns it does not name map by header name; other columns become attributes. */
+                    /** @description URL-encoded JSON object "CSV column" -> "email" | "external_id" | "status" | "tags" | "timezone" | "locale" | "do_not_sell" (true/false/1/0/yes/no) | "attributes.<name>" | null (ignore). Columns it does not name map by header name; other columns become attributes. */
                     mapping?: string;
                     /** @description upsert: create new contacts and update existing ones (attributes merge, tags are added, given fields overwrite). add: create new contacts only; existing ones are skipped. unsubscribe: existing contacts are unsubscribed from list_id, or get status unsubscribed without a list; unknown emails are skipped. block: contacts get status blocked; missing ones are created blocked. */
                     mode?: "upsert" | "add" | "unsubscribe" | "block";

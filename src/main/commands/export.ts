@@ -152,8 +152,8 @@ export function exportCommand(): Command {
     )
     .addHelpText(
       'after',
-      '\nCSV columns: id, email, external_id, status, tags (joined with ;), timezone, locale, created_at,\n' +
-        'updated_at, then one per attribute. `herald import` reads the file back unchanged.\n\n' +
+      '\nCSV columns: id, email, external_id, status, tags (joined with ;), timezone, locale, do_not_sell,\n' +
+        'created_at, updated_at, then one per attribute. `herald import` reads the file back unchanged.\n\n' +
         'Examples:\n' +
         '  herald export --out contacts.csv\n' +
         '  herald export --format ndjson --status active --tag vip > vip.ndjson\n',
