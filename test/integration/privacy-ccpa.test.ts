@@ -125,6 +125,20 @@ describe('do_not_sell through the API', () => {
     expect(await cli('third_party')).toEqual(['plain@example.com']);
     expect(exportCommand().helpInformation()).toContain('--purpose');
   });
+
+  it('records it through the upsert (PUT /v1/contacts) too, new and existing contacts alike', async () => {
+    const created = await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', do_not_sell: true });
+    expect(created.do_not_sell).toBe(true);
+    expect(
+      (await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', do_not_sell: false })).do_not_sell,
+    ).toBe(false);
+    // Not given: left as it is, nothing recorded.
+    await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', attributes: { plan: 'pro' } });
+    expect((await doNotSellRecords(created.id)).map((r) => `${r.source}:${r.detail.do_not_sell}`)).toEqual([
+      'api:true',
+      'api:false',
+    ]);
+  });
 });
 
 describe('Global Privacy Control and the preference center', () => {
