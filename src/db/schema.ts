@@ -1148,6 +1148,8 @@ export interface WebhookEndpointTable {
   enabled: boolean;
   disabled_reason: string | null;
   secret_encrypted: string;
+  /** Gets events about do-not-sell contacts: the business's own system or a service provider (0043). */
+  share_do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -1256,6 +1258,8 @@ export interface WebhookEventTable {
   type: string;
   contact_id: string | null;
   payload: string;
+  /** The contact was flagged do_not_sell when the event was written (0043). */
+  contact_do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
 

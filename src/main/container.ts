@@ -101,6 +101,7 @@ import { createThrottlingService, PRUNE_TASK, throttlingTasks } from '../modules
 import {
   anonymizeIp,
   createTrackingService,
+  ipAnonymizationOf,
   RECLASSIFY_TASK,
   trackingTasks,
 } from '../modules/tracking/index.js';
@@ -228,7 +229,15 @@ export function createContainer(options: ContainerOptions) {
       return created;
     },
   };
-  const consent = createConsentLedger({ db, clock });
+  const consent = createConsentLedger({
+    db,
+    clock,
+    // Consent records store the IP as the workspace's IP anonymization says, like opens and clicks.
+    ipPolicy: async (trx, workspaceId) => {
+      const mode = await ipAnonymizationOf(trx, workspaceId);
+      return (ip) => anonymizeIp(ip, mode);
+    },
+  });
   const attributes = createAttributeService({ db, clock, cipher: dataKeys.cipher });
   // One resolver and its cache per process; it only resolves for workspaces with hygiene mx_check on.
   const mx = createMxCheck({ servers: parseDnsServers(config.dnsServers) });

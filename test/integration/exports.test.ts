@@ -116,7 +116,7 @@ describe('contact export over HTTP', () => {
 
     const [header] = res.body.split('\n');
     expect(header).toBe(
-      'id,email,external_id,status,tags,timezone,locale,created_at,updated_at,' +
+      'id,email,external_id,status,tags,timezone,locale,do_not_sell,created_at,updated_at,' +
         'age,attributes.email,newsletter,note,plan,prefs',
     );
     // A cell with a comma, quotes and a line break is quoted, inner quotes doubled.
@@ -133,6 +133,7 @@ describe('contact export over HTTP', () => {
       tags: 'beta;vip',
       timezone: 'Europe/Berlin',
       locale: 'de-DE',
+      do_not_sell: 'false',
       created_at: ann.created_at,
       updated_at: ann.updated_at,
       age: '42',
@@ -176,10 +177,12 @@ describe('contact export over HTTP', () => {
 
     const onlyBo = await download('?status=unsubscribed');
     expect(onlyBo.body.split('\n')[0]).toBe(
-      'id,email,external_id,status,tags,timezone,locale,created_at,updated_at,plan',
+      'id,email,external_id,status,tags,timezone,locale,do_not_sell,created_at,updated_at,plan',
     );
     const none = await download('?tag=nobody');
-    expect(none.body).toBe('id,email,external_id,status,tags,timezone,locale,created_at,updated_at\n');
+    expect(none.body).toBe(
+      'id,email,external_id,status,tags,timezone,locale,do_not_sell,created_at,updated_at\n',
+    );
     expect((await download('?format=ndjson&tag=nobody')).body).toBe('');
   });
 

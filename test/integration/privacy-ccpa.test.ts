@@ -1,7 +1,10 @@
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSecretKeys } from '../../src/lib/secret-keys.js';
 import { createToken } from '../../src/lib/signed-tokens.js';
+import { exportCommand, runExport, toExportOptions } from '../../src/main/commands/export.js';
 import { databaseSnapshot } from '../helpers/db-snapshot.js';
+import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, TEST_SECRET_KEY, type TestApp } from '../helpers/test-app.js';
 
 /**
@@ -99,6 +102,43 @@ describe('do_not_sell through the API', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().detail).toContain('purpose');
   });
+
+  it('leaves them out of `herald export --purpose third_party` too, and only there', async () => {
+    const cli = async (purpose?: 'internal' | 'third_party') => {
+      const out = new PassThrough();
+      const parts: Buffer[] = [];
+      out.on('data', (chunk: Buffer) => parts.push(chunk));
+      await runExport(
+        t.container,
+        toExportOptions({ format: 'ndjson', workspace: t.workspaceId, ...(purpose ? { purpose } : {}) }),
+        out,
+      );
+      return Buffer.concat(parts)
+        .toString()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).email as string)
+        .sort();
+    };
+    expect(await cli()).toEqual(['optout@example.com', 'plain@example.com']);
+    expect(await cli('internal')).toEqual(['optout@example.com', 'plain@example.com']);
+    expect(await cli('third_party')).toEqual(['plain@example.com']);
+    expect(exportCommand().helpInformation()).toContain('--purpose');
+  });
+
+  it('records it through the upsert (PUT /v1/contacts) too, new and existing contacts alike', async () => {
+    const created = await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', do_not_sell: true });
+    expect(created.do_not_sell).toBe(true);
+    expect(
+      (await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', do_not_sell: false })).do_not_sell,
+    ).toBe(false);
+    // Not given: left as it is, nothing recorded.
+    await ok('PUT', '/v1/contacts', { email: 'upsert@example.com', attributes: { plan: 'pro' } });
+    expect((await doNotSellRecords(created.id)).map((r) => `${r.source}:${r.detail.do_not_sell}`)).toEqual([
+      'api:true',
+      'api:false',
+    ]);
+  });
 });
 
 describe('Global Privacy Control and the preference center', () => {
@@ -164,5 +204,73 @@ describe('Global Privacy Control and the preference center', () => {
     ]);
     const after = await t.app.inject({ method: 'GET', url: path });
     expect(after.body).toMatch(/<input type="checkbox" name="do_not_sell" value="1" checked>/);
+  });
+});
+
+describe('Global Privacy Control on the double opt-in confirmation', () => {
+  let doubleListId: string;
+  function confirmPath(contactId: string, list = doubleListId) {
+    const token = createToken(
+      keyring,
+      'confirm',
+      { workspaceId: t.workspaceId, contactId, listId: list },
+      { expiresAt: new Date(t.clock.now().getTime() + 86_400_000) },
+    );
+    return `/confirm/${token}`;
+  }
+  const confirm = (path: string, headers: Record<string, string> = {}) =>
+    t.app.inject({ method: 'POST', url: path, headers: { ...FORM, ...headers }, payload: '' });
+  async function memberStatus(contactId: string) {
+    const contact = await ok('GET', `/v1/contacts/${contactId}`);
+    return contact.lists.find((m: { list_id: string }) => m.list_id === doubleListId)?.status;
+  }
+
+  beforeAll(async () => {
+    doubleListId = (
+      await ok('POST', '/v1/lists', {
+        name: 'Double',
+        opt_in: 'double',
+        confirmation_from_email: 'news@shop.example',
+      })
+    ).id;
+    await ok('POST', `/v1/lists/${doubleListId}/members`, {
+      emails: ['confirm-gpc@example.com', 'confirm-plain@example.com', 'confirm-zero@example.com'],
+    });
+  });
+
+  it('sets do_not_sell when the confirming POST carries Sec-GPC: 1 (source gpc), also on a repeat', async () => {
+    const contact = await contactByEmail('confirm-gpc@example.com');
+    expect(contact.do_not_sell).toBe(false);
+    const res = await confirm(confirmPath(contact.id), { 'sec-gpc': '1', 'user-agent': 'GpcBrowser/1' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await memberStatus(contact.id)).toBe('confirmed');
+    expect((await contactByEmail('confirm-gpc@example.com')).do_not_sell).toBe(true);
+    expect(await doNotSellRecords(contact.id)).toEqual([{ source: 'gpc', detail: { do_not_sell: true } }]);
+    // Confirming again with the signal records nothing more: the flag is already set.
+    expect((await confirm(confirmPath(contact.id), { 'sec-gpc': '1' })).statusCode).toBe(200);
+    expect(await doNotSellRecords(contact.id)).toHaveLength(1);
+  });
+
+  it('leaves do_not_sell alone without the header or with Sec-GPC: 0', async () => {
+    for (const [email, headers] of [
+      ['confirm-plain@example.com', {}],
+      ['confirm-zero@example.com', { 'sec-gpc': '0' }],
+    ] as const) {
+      const contact = await contactByEmail(email);
+      expect((await confirm(confirmPath(contact.id), headers)).statusCode).toBe(200);
+      expect(await memberStatus(contact.id)).toBe('confirmed');
+      expect((await contactByEmail(email)).do_not_sell).toBe(false);
+      expect(await doNotSellRecords(contact.id)).toEqual([]);
+    }
+  });
+
+  it('changes nothing for a bad or foreign link, whatever the header', async () => {
+    const contact = await contactByEmail('plain@example.com');
+    const before = await databaseSnapshot(t.container.database.pool);
+    // A tampered token, and a valid token for a list the contact is not a member of.
+    const tampered = `/confirm/${withFirstCharacterChanged(confirmPath(contact.id).slice('/confirm/'.length))}`;
+    expect((await confirm(tampered, { 'sec-gpc': '1' })).statusCode).toBe(404);
+    expect((await confirm(confirmPath(contact.id), { 'sec-gpc': '1' })).statusCode).toBe(404);
+    expect(await databaseSnapshot(t.container.database.pool)).toBe(before);
   });
 });

@@ -238,7 +238,8 @@ describe('one-click unsubscribe (RFC 8058)', () => {
       list_id: news,
       source: 'form',
       source_id: campaignId,
-      ip: '127.0.0.1',
+      // Stored as the workspace's IP anonymization says (truncate by default).
+      ip: '127.0.0.0',
       user_agent: 'Mailbox/1.0',
       detail: { method: 'one-click', campaign_id: campaignId, from: 'confirmed' },
     });
@@ -598,7 +599,7 @@ describe('preference center', () => {
       'unsubscribe:news',
     ]);
     for (const r of records) {
-      expect(r).toMatchObject({ ip: '127.0.0.1', user_agent: 'Browser/2' });
+      expect(r).toMatchObject({ ip: '127.0.0.0', user_agent: 'Browser/2' });
       expect(r.detail).toMatchObject({ method: 'preferences' });
     }
     expect(records.find((r) => r.action === 'confirm')?.detail).toMatchObject({ reason: 'signed_link' });
@@ -781,7 +782,7 @@ describe('hosted subscribe form', () => {
     expect(gil.attributes).toEqual({ first_name: 'Gil' });
     const records = await consent('Gil@example.com');
     const subscribe = records.find((r) => r.action === 'subscribe');
-    expect(subscribe).toMatchObject({ source: 'form', ip: '127.0.0.1', user_agent: 'FormBrowser/3' });
+    expect(subscribe).toMatchObject({ source: 'form', ip: '127.0.0.0', user_agent: 'FormBrowser/3' });
     expect(subscribe?.detail?.consent_text).toContain('Weekly <news>');
     expect(subscribe?.detail?.consent_text_sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(records.find((r) => r.action === 'confirm')?.detail).toMatchObject({ reason: 'single_opt_in' });

@@ -222,7 +222,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Confirm a double opt-in subscription */
+        /**
+         * Confirm a double opt-in subscription
+         * @description A Global Privacy Control header (Sec-GPC: 1) also sets the contact's do_not_sell (CCPA), recorded in the consent ledger with source gpc.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -16798,7 +16801,7 @@ export interface paths {
                     list_id?: string;
                     /** @description Membership status of new members; default confirmed for single opt-in lists, unconfirmed for double opt-in lists. */
                     list_status?: "confirmed" | "unconfirmed";
-                    /** @description URL-encoded JSON object "CSV column" -> "email" | "external_id" | "status" | "tags" | "timezone" | "locale" | "attributes.<name>" | null (ignore). Columns it does not name map by header name; other columns become attributes. */
+                    /** @description URL-encoded JSON object "CSV column" -> "email" | "external_id" | "status" | "tags" | "timezone" | "locale" | "do_not_sell" (true/false/1/0/yes/no) | "attributes.<name>" | null (ignore). Columns it does not name map by header name; other columns become attributes. */
                     mapping?: string;
                     /** @description upsert: create new contacts and update existing ones (attributes merge, tags are added, given fields overwrite). add: create new contacts only; existing ones are skipped. unsubscribe: existing contacts are unsubscribed from list_id, or get status unsubscribed without a list; unknown emails are skipped. block: contacts get status blocked; missing ones are created blocked. */
                     mode?: "upsert" | "add" | "unsubscribe" | "block";
@@ -30502,6 +30505,8 @@ export interface paths {
                                 event_types: string[];
                                 /** Format: uuid */
                                 id: string;
+                                /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). */
+                                share_do_not_sell: boolean;
                                 /** Format: date-time */
                                 updated_at: string;
                                 url: string;
@@ -30607,6 +30612,11 @@ export interface paths {
                         enabled?: boolean;
                         /** @description The event types sent to the endpoint; empty or absent: all of them. */
                         event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
+                        /**
+                         * @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay).
+                         * @default false
+                         */
+                        share_do_not_sell?: boolean;
                         /** @description Where events are POSTed: https:// (http:// only with HERALD_WEBHOOKS_ALLOW_HTTP=true). Its host must resolve to public addresses only, unless HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true. */
                         url: string;
                     };
@@ -30632,6 +30642,8 @@ export interface paths {
                             id: string;
                             /** @description The Standard Webhooks signing secret (whsec_ + base64). Shown only now; store it to verify webhook-signature. */
                             secret: string;
+                            /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). */
+                            share_do_not_sell: boolean;
                             /** Format: date-time */
                             updated_at: string;
                             url: string;
@@ -30757,6 +30769,8 @@ export interface paths {
                             event_types: string[];
                             /** Format: uuid */
                             id: string;
+                            /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). */
+                            share_do_not_sell: boolean;
                             /** Format: date-time */
                             updated_at: string;
                             url: string;
@@ -30962,6 +30976,8 @@ export interface paths {
                         enabled?: boolean;
                         /** @description The event types sent to the endpoint; empty or absent: all of them. */
                         event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
+                        /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). Setting it to false drops the pending deliveries of such events. */
+                        share_do_not_sell?: boolean;
                         /** @description Where events are POSTed: https:// (http:// only with HERALD_WEBHOOKS_ALLOW_HTTP=true). Its host must resolve to public addresses only, unless HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true. */
                         url?: string;
                     };
@@ -30985,6 +31001,8 @@ export interface paths {
                             event_types: string[];
                             /** Format: uuid */
                             id: string;
+                            /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). */
+                            share_do_not_sell: boolean;
                             /** Format: date-time */
                             updated_at: string;
                             url: string;
@@ -31513,6 +31531,8 @@ export interface paths {
                             id: string;
                             /** @description The Standard Webhooks signing secret (whsec_ + base64). Shown only now; store it to verify webhook-signature. */
                             secret: string;
+                            /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). */
+                            share_do_not_sell: boolean;
                             /** Format: date-time */
                             updated_at: string;
                             url: string;

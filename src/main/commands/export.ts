@@ -34,6 +34,8 @@ interface RawOptions {
   tag?: string;
   attribute?: string[];
   workspace?: string;
+  /** third_party: the file goes to another company, so do-not-sell contacts are left out (CCPA). */
+  purpose?: 'internal' | 'third_party';
 }
 
 /** Checks the flags commander cannot check itself; every problem is reported at once. */
@@ -59,6 +61,7 @@ export function toExportOptions(raw: RawOptions): ExportCommandOptions {
       listStatus: raw.listStatus,
       tag: raw.tag,
       attributes: Object.keys(attributes).length > 0 ? attributes : undefined,
+      ...(raw.purpose === 'third_party' ? { shareableOnly: true } : {}),
     },
   };
 }
@@ -139,10 +142,18 @@ export function exportCommand(): Command {
     .option('--tag <tag>', 'only contacts with this tag')
     .option('--attribute <name:value...>', 'only contacts whose attribute equals the value; repeatable')
     .option('--workspace <id>', 'workspace (default: the only one)')
+    .addOption(
+      new Option(
+        '--purpose <purpose>',
+        'third_party: the file goes to another company; contacts flagged do_not_sell (CCPA) are left out',
+      )
+        .choices(['internal', 'third_party'])
+        .default('internal'),
+    )
     .addHelpText(
       'after',
-      '\nCSV columns: id, email, external_id, status, tags (joined with ;), timezone, locale, created_at,\n' +
-        'updated_at, then one per attribute. `herald import` reads the file back unchanged.\n\n' +
+      '\nCSV columns: id, email, external_id, status, tags (joined with ;), timezone, locale, do_not_sell,\n' +
+        'created_at, updated_at, then one per attribute. `herald import` reads the file back unchanged.\n\n' +
         'Examples:\n' +
         '  herald export --out contacts.csv\n' +
         '  herald export --format ndjson --status active --tag vip > vip.ndjson\n',

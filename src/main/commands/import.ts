@@ -190,7 +190,7 @@ export function importCommand(): Command {
   return new Command('import')
     .description(
       'Import contacts from a CSV file in this process, with the same rules as POST /v1/imports. ' +
-        'Columns map by header name: email (required), external_id, status, tags, timezone, locale; ' +
+        'Columns map by header name: email (required), external_id, status, tags, timezone, locale, do_not_sell; ' +
         'any other column becomes an attribute.',
     )
     .argument('<file>', 'CSV file, UTF-8, header line first')
@@ -210,7 +210,7 @@ export function importCommand(): Command {
     )
     .option(
       '--map <column=field>',
-      'map a column: field is email, external_id, status, tags, timezone, locale, attributes.<name>, or - to ignore (repeatable)',
+      'map a column: field is email, external_id, status, tags, timezone, locale, do_not_sell, attributes.<name>, or - to ignore (repeatable)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--workspace <id>', 'workspace (default: the only one)')

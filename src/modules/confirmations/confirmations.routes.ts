@@ -54,6 +54,8 @@ export function confirmationsRoutes(deps: { confirmations: ConfirmationService }
         schema: {
           tags,
           summary: 'Confirm a double opt-in subscription',
+          description:
+            "A Global Privacy Control header (Sec-GPC: 1) also sets the contact's do_not_sell (CCPA), recorded in the consent ledger with source gpc.",
           params: TokenParams,
           response: { 200: Html, 404: Html },
         },
@@ -63,6 +65,8 @@ export function confirmationsRoutes(deps: { confirmations: ConfirmationService }
         const result = await confirmations.confirm(request.params.token, {
           ip: request.ip,
           userAgent: typeof userAgent === 'string' ? userAgent.slice(0, 500) : null,
+          // Global Privacy Control: the browser's "do not sell or share", binding under the CCPA.
+          gpc: request.headers['sec-gpc'] === '1',
         });
         if (result.outcome === 'invalid') return sendHtml(reply, 404, notFoundPage());
         const name = escapeHtml(result.listName ?? '');

@@ -77,7 +77,7 @@ export interface ConfirmationServiceDeps {
   clock: Clock;
   logger: Logger;
   lists: Pick<ListService, 'get' | 'confirmMembers'>;
-  contacts: Pick<ContactService, 'get'>;
+  contacts: Pick<ContactService, 'get' | 'update'>;
   templates: Pick<TemplateService, 'latestVersionId' | 'compileForSend'>;
   compiler: Pick<TemplateCompiler, 'compile' | 'prepare'>;
   workspaces: Pick<WorkspaceService, 'get'>;
@@ -243,10 +243,14 @@ export function createConfirmationService(deps: ConfirmationServiceDeps) {
       }
     },
 
-    /** Confirms the membership the token names, recording the confirmation in the consent ledger. */
+    /**
+     * Confirms the membership the token names, recording the confirmation in the consent ledger.
+     * `gpc`: the request carried Global Privacy Control (Sec-GPC: 1), which sets the contact's
+     * do_not_sell like the other public pages do (consent record with source gpc).
+     */
     async confirm(
       token: string,
-      origin: Pick<ConsentOrigin, 'ip' | 'userAgent'>,
+      origin: Pick<ConsentOrigin, 'ip' | 'userAgent'> & { gpc?: boolean | undefined },
     ): Promise<{ outcome: ConfirmOutcome; listName?: string }> {
       const ids = read(token);
       if (!ids) return { outcome: 'invalid' };
@@ -272,6 +276,15 @@ export function createConfirmationService(deps: ConfirmationServiceDeps) {
           contact.email,
           `confirmed a subscription to list ${ids.listId} by its link`,
         );
+        // A repeat (already confirmed) honours the signal too: it is the person's browser either way.
+        if (origin.gpc && !contact.do_not_sell) {
+          await contacts.update(
+            ids.workspaceId,
+            ids.contactId,
+            { do_not_sell: true },
+            { source: 'gpc', sourceId: null, ip: origin.ip ?? null, userAgent: origin.userAgent ?? null },
+          );
+        }
         return { outcome: result.confirmed > 0 ? 'confirmed' : 'already_confirmed', listName: list.name };
       } catch (error) {
         if (isDomainError(error) && error.status === 404) return { outcome: 'invalid' };

@@ -35,12 +35,22 @@ export interface ConsentRecord {
   created_at: Date;
 }
 
+export interface ConsentLedgerDeps {
+  db: Db;
+  clock: Clock;
+  /**
+   * What of an IP address is stored: the workspace's IP anonymization (tracking settings), read
+   * with `db` (the caller's transaction: PGlite has one connection). Without it IPs are stored as given.
+   */
+  ipPolicy?: ((db: Db, workspaceId: string) => Promise<(ip: string) => string | null>) | undefined;
+}
+
 /**
  * The consent ledger: append-only proof of every subscribe, confirm,
  * unsubscribe and status change. Callers pass their transaction as `db`, so a
  * change and its record commit together or not at all.
  */
-export function createConsentLedger(deps: { db: Db; clock: Clock }) {
+export function createConsentLedger(deps: ConsentLedgerDeps) {
   return {
     async append(
       workspaceId: string,
@@ -48,7 +58,12 @@ export function createConsentLedger(deps: { db: Db; clock: Clock }) {
       entries: ConsentEntry[],
       db: Db = deps.db,
     ): Promise<void> {
+      if (entries.length === 0) return;
       const now = deps.clock.now();
+      // The IP is evidence, but personal data too: the workspace's anonymization applies to it as to
+      // opens and clicks (truncated to the network by default, or dropped).
+      const ip =
+        origin.ip && deps.ipPolicy ? (await deps.ipPolicy(db, workspaceId))(origin.ip) : (origin.ip ?? null);
       await repo.insertConsentRecords(
         db,
         entries.map((entry) => ({
@@ -60,7 +75,7 @@ export function createConsentLedger(deps: { db: Db; clock: Clock }) {
           action: entry.action,
           source: origin.source,
           source_id: origin.sourceId ?? null,
-          ip: origin.ip ?? null,
+          ip,
           user_agent: origin.userAgent ?? null,
           detail: entry.detail ? JSON.stringify(entry.detail) : null,
           created_at: now,

@@ -1,6 +1,7 @@
 export {
   type ConsentEntry,
   type ConsentLedger,
+  type ConsentLedgerDeps,
   type ConsentOrigin,
   type ConsentRecord,
   createConsentLedger,

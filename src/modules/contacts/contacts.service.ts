@@ -238,9 +238,11 @@ export function createContactService(deps: ContactServiceDeps) {
     before: repo.ContactRow,
     after: repo.ContactRow,
   ): Promise<void> {
-    const fields: string[] = (
-      ['email', 'external_id', 'status', 'timezone', 'locale', 'tracking_consent'] as const
-    ).filter((field) => before[field] !== after[field]);
+    const fields: string[] =
+      // do_not_sell too: an endpoint that shares them (the business's own system) must learn of an opt-out.
+      (
+        ['email', 'external_id', 'status', 'timezone', 'locale', 'tracking_consent', 'do_not_sell'] as const
+      ).filter((field) => before[field] !== after[field]);
     if (JSON.stringify(before.attributes) !== JSON.stringify(after.attributes)) fields.push('attributes');
     if (before.tags.join('\n') !== after.tags.join('\n')) fields.push('tags');
     const at = clock.now();

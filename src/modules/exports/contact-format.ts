@@ -21,6 +21,7 @@ export const BUILTIN_COLUMNS = [
   'tags',
   'timezone',
   'locale',
+  'do_not_sell',
   'created_at',
   'updated_at',
 ] as const;
@@ -54,6 +55,7 @@ export function csvRecords(contacts: readonly Contact[], attributeKeys: readonly
       contact.tags.join(TAG_SEPARATOR),
       contact.timezone ?? '',
       contact.locale ?? '',
+      String(contact.do_not_sell),
       contact.created_at.toISOString(),
       contact.updated_at.toISOString(),
       ...attributeKeys.map((key) => attributeCell(contact.attributes[key])),

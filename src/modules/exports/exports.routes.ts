@@ -28,7 +28,8 @@ const ExportContactsQuery = Type.Object(
 
 const ExportFile = Type.String({
   description:
-    'CSV: id, email, external_id, status, tags (joined with ;), timezone, locale, created_at, updated_at, ' +
+    'CSV: id, email, external_id, status, tags (joined with ;), timezone, locale, do_not_sell (true or false), ' +
+    'created_at, updated_at, ' +
     'then one column per attribute (attributes.<name> when the name is a built-in column). ' +
     'NDJSON: one Contact per line.',
 });

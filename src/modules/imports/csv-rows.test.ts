@@ -122,6 +122,7 @@ describe('checkRow', () => {
         tags: ['a', 'b'],
         timezone: 'Europe/Berlin',
         locale: 'de-DE',
+        doNotSell: null,
       },
     });
     const sparse = checkRow(
@@ -135,6 +136,30 @@ describe('checkRow', () => {
       ok: true,
       row: { externalId: null, status: null, attributes: null, tags: null, timezone: null, locale: null },
     });
+  });
+
+  it('reads do_not_sell as true/false/1/0/yes/no in any case, and refuses anything else', () => {
+    const flagPlan = resolveMapping(['email', 'Do Not Sell']);
+    expect(flagPlan.resolved).toEqual({ email: 'email', 'Do Not Sell': 'do_not_sell' });
+    const read = (value: string) => checkRow(['a@example.com', value], 4, flagPlan, definitions, 'upsert');
+    for (const [value, flag] of [
+      ['true', true],
+      ['TRUE', true],
+      [' Yes ', true],
+      ['1', true],
+      ['false', false],
+      ['No', false],
+      ['0', false],
+      ['', null],
+    ] as const) {
+      expect(read(value), value).toMatchObject({ ok: true, row: { doNotSell: flag } });
+    }
+    for (const value of ['maybe', 'y', '2', 'constructor', 'truefalse']) {
+      expect(read(value), value).toEqual({
+        ok: false,
+        reason: `invalid do_not_sell "${value}": use true, false, 1, 0, yes or no`,
+      });
+    }
   });
 
   it('reports every problem of a row in one reason', () => {

@@ -18,7 +18,15 @@ import {
  * counting. No I/O here, so every rule is unit-tested without a database.
  */
 
-export const IMPORT_FIELDS = ['email', 'external_id', 'status', 'tags', 'timezone', 'locale'] as const;
+export const IMPORT_FIELDS = [
+  'email',
+  'external_id',
+  'status',
+  'tags',
+  'timezone',
+  'locale',
+  'do_not_sell',
+] as const;
 export type ImportField = (typeof IMPORT_FIELDS)[number];
 
 export type ColumnTarget =
@@ -58,7 +66,19 @@ const FIELD_ALIASES: Record<string, ImportField> = {
   timezone: 'timezone',
   time_zone: 'timezone',
   locale: 'locale',
+  do_not_sell: 'do_not_sell',
+  'do not sell': 'do_not_sell',
 };
+
+/** The CCPA do-not-sell flag as spreadsheets write it (case-insensitive). */
+const DO_NOT_SELL_VALUES = new Map<string, boolean>([
+  ['true', true],
+  ['false', false],
+  ['1', true],
+  ['0', false],
+  ['yes', true],
+  ['no', false],
+]);
 
 const EXPORT_READ_ONLY = new Set(['id', 'created_at', 'updated_at']);
 
@@ -146,7 +166,7 @@ function describeTarget(target: ColumnTarget): string | null {
 /**
  * Decides what each column of the header feeds. By default columns map by
  * name (case-insensitive, trimmed): email, external_id, status, tags,
- * timezone, locale; any other column becomes an attribute of that name
+ * timezone, locale, do_not_sell; any other column becomes an attribute of that name
  * (slugged when it is not a valid attribute name, e.g. "First Name" ->
  * first_name); columns with an empty header are ignored. An explicit mapping
  * overrides the default for the columns it names. Refuses with
@@ -244,6 +264,8 @@ export interface ImportRow {
   tags: string[] | null;
   timezone: string | null;
   locale: string | null;
+  /** CCPA do not sell or share; null: not given. */
+  doNotSell: boolean | null;
 }
 
 /**
@@ -290,6 +312,7 @@ export function checkRow(
     tags: null,
     timezone: null,
     locale: null,
+    doNotSell: null,
   };
   const attributeValues: Record<string, unknown> = {};
   const emailOnly = mode === 'unsubscribe' || mode === 'block';
@@ -351,6 +374,12 @@ export function checkRow(
         const locale = checkLocale(value);
         if (locale) row.locale = locale;
         else problems.push(`"${value}" is not a BCP 47 locale such as en-US`);
+        break;
+      }
+      case 'do_not_sell': {
+        const flag = DO_NOT_SELL_VALUES.get(value.toLowerCase());
+        if (flag !== undefined) row.doNotSell = flag;
+        else problems.push(`invalid do_not_sell "${value}": use true, false, 1, 0, yes or no`);
         break;
       }
     }

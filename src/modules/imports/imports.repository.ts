@@ -311,7 +311,7 @@ class IdSequence {
   }
 }
 
-const STAGING_COLUMNS = 'line, email, external_id, status, attributes, tags, timezone, locale';
+const STAGING_COLUMNS = 'line, email, external_id, status, attributes, tags, timezone, locale, do_not_sell';
 
 async function createStaging(trx: Db): Promise<void> {
   // Per transaction and per session, so concurrent imports on other connections never see each other's rows.
@@ -325,9 +325,12 @@ async function createStaging(trx: Db): Promise<void> {
     tags         text[],
     timezone     text,
     locale       text,
+    do_not_sell  boolean,
     contact_id   uuid,
     old_status   text,
     new_status   text,
+    old_do_not_sell boolean,
+    new_do_not_sell boolean,
     inserted     boolean NOT NULL DEFAULT false,
     member_before text,
     outcome      text
@@ -355,6 +358,7 @@ async function copyStaging(client: pg.PoolClient, rows: ImportRow[]): Promise<vo
         csvField(r.tags ? pgArrayLiteral(r.tags) : null),
         csvField(r.timezone),
         csvField(r.locale),
+        csvField(r.doNotSell === null ? null : String(r.doNotSell)),
       ].join(','),
     );
   }
@@ -366,7 +370,7 @@ async function copyStaging(client: pg.PoolClient, rows: ImportRow[]): Promise<vo
 
 async function insertStaging(trx: Db, rows: ImportRow[]): Promise<void> {
   await sql`INSERT INTO import_staging (${sql.raw(STAGING_COLUMNS)})
-    SELECT line, email, external_id, status, attributes::jsonb, tags::text[], timezone, locale
+    SELECT line, email, external_id, status, attributes::jsonb, tags::text[], timezone, locale, do_not_sell
     FROM unnest(
       ${rows.map((r) => r.line)}::int[],
       ${rows.map((r) => r.email)}::text[],
@@ -375,8 +379,9 @@ async function insertStaging(trx: Db, rows: ImportRow[]): Promise<void> {
       ${rows.map((r) => (r.attributes ? JSON.stringify(r.attributes) : null))}::text[],
       ${rows.map((r) => (r.tags ? pgArrayLiteral(r.tags) : null))}::text[],
       ${rows.map((r) => r.timezone)}::text[],
-      ${rows.map((r) => r.locale)}::text[]
-    ) AS u(line, email, external_id, status, attributes, tags, timezone, locale)`.execute(trx);
+      ${rows.map((r) => r.locale)}::text[],
+      ${rows.map((r) => r.doNotSell)}::boolean[]
+    ) AS u(line, email, external_id, status, attributes, tags, timezone, locale, do_not_sell)`.execute(trx);
 }
 
 /** Contact statuses that mean the person said no (or must never be mailed): never subscribed by an import. */
@@ -398,8 +403,9 @@ export async function mergeBatch(
     const { workspaceId: ws, importId, listId } = input;
     const errors = [...input.errors];
     const counts = { created: 0, updated: 0, skipped: 0 };
-    // Room for every id made per staged row: contact, status record, subscribe and confirm records.
-    const ids = new IdSequence(input.now.getTime(), input.rows.length, 4);
+    // Room for every id made per staged row: contact, status record, do-not-sell record, subscribe and
+    // confirm records.
+    const ids = new IdSequence(input.now.getTime(), input.rows.length, 5);
 
     if (input.rows.length > 0) {
       await createStaging(trx);
@@ -408,10 +414,9 @@ export async function mergeBatch(
 
       // Correlated lookups, here and below: one unique-index probe per staged row, whatever the
       // planner believes about the workspace's size, so a batch costs the same at 1k or 10M contacts.
-      await sql`UPDATE import_staging s SET (contact_id, old_status) = (
-          SELECT c.id, c.status FROM contacts c WHERE c.workspace_id = ${ws} AND c.email_key = s.email_key)`.execute(
-        trx,
-      );
+      await sql`UPDATE import_staging s SET (contact_id, old_status, old_do_not_sell) = (
+          SELECT c.id, c.status, c.do_not_sell FROM contacts c
+           WHERE c.workspace_id = ${ws} AND c.email_key = s.email_key)`.execute(trx);
 
       if (input.mode === 'upsert' || input.mode === 'add') {
         errors.push(...(await externalIdConflicts(trx, ws, input.mode)));
@@ -536,18 +541,23 @@ async function mergeContacts(trx: Db, input: MergeInput, ids: IdSequence): Promi
             ELSE ARRAY(SELECT DISTINCT t FROM unnest(c.tags || EXCLUDED.tags) AS t ORDER BY t) END,
           timezone = COALESCE(EXCLUDED.timezone, c.timezone),
           locale = COALESCE(EXCLUDED.locale, c.locale),
+          do_not_sell = EXCLUDED.do_not_sell,
           updated_at = EXCLUDED.updated_at`;
   await sql`WITH merged AS (
       INSERT INTO contacts AS c
-        (id, workspace_id, email, external_id, status, attributes, tags, timezone, locale, created_at, updated_at)
+        (id, workspace_id, email, external_id, status, attributes, tags, timezone, locale, do_not_sell,
+         created_at, updated_at)
       SELECT ${ids.ids(sql`s.line`)}, ${ws}, s.email, s.external_id,
         COALESCE(s.status, s.old_status, 'active'), COALESCE(s.attributes, '{}'::jsonb),
-        COALESCE(s.tags, '{}'::text[]), s.timezone, s.locale, ${now}::timestamptz, ${now}::timestamptz
+        COALESCE(s.tags, '{}'::text[]), s.timezone, s.locale,
+        -- An empty cell keeps the stored flag (read with the contact above), like the other fields.
+        COALESCE(s.do_not_sell, s.old_do_not_sell, false), ${now}::timestamptz, ${now}::timestamptz
       FROM import_staging s
       ON CONFLICT (workspace_id, email_key) ${onConflict}
-      RETURNING c.id, c.email_key, c.status, (c.xmax = 0) AS inserted
+      RETURNING c.id, c.email_key, c.status, c.do_not_sell, (c.xmax = 0) AS inserted
     )
-    UPDATE import_staging s SET contact_id = m.id, new_status = m.status, inserted = m.inserted
+    UPDATE import_staging s SET contact_id = m.id, new_status = m.status, new_do_not_sell = m.do_not_sell,
+      inserted = m.inserted
     FROM merged m WHERE s.email_key = m.email_key`.execute(trx);
   await sql`INSERT INTO consent_records ${CONSENT_COLUMNS}
     SELECT ${ids.ids(sql`s.line`)}, ${ws}, s.contact_id, NULL, NULL, 'status_change', 'import', ${input.importId},
@@ -559,6 +569,14 @@ async function mergeContacts(trx: Db, input: MergeInput, ids: IdSequence): Promi
       AND CASE WHEN s.inserted THEN s.new_status <> 'active' ELSE s.new_status IS DISTINCT FROM s.old_status END`.execute(
     trx,
   );
+  // The CCPA flag set or cleared, recorded as the contacts service records it (a new contact: only when set).
+  await sql`INSERT INTO consent_records ${CONSENT_COLUMNS}
+    SELECT ${ids.ids(sql`s.line`)}, ${ws}, s.contact_id, NULL, NULL, 'do_not_sell', 'import', ${input.importId},
+      NULL, NULL, jsonb_build_object('do_not_sell', s.new_do_not_sell), ${now}::timestamptz
+    FROM import_staging s
+    WHERE s.new_do_not_sell IS NOT NULL
+      AND CASE WHEN s.inserted THEN s.new_do_not_sell
+        ELSE s.new_do_not_sell IS DISTINCT FROM s.old_do_not_sell END`.execute(trx);
 }
 
 /**

@@ -45,6 +45,7 @@ export const ImportCreateQuery = Type.Object(
         maxLength: 20_000,
         description:
           'URL-encoded JSON object "CSV column" -> "email" | "external_id" | "status" | "tags" | "timezone" | "locale" | ' +
+          '"do_not_sell" (true/false/1/0/yes/no) | ' +
           '"attributes.<name>" | null (ignore). Columns it does not name map by header name; other columns become attributes.',
       }),
     ),

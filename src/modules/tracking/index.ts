@@ -25,6 +25,7 @@ export { PIXEL_GIF, trackingBeaconRoutes, trackingRoutes } from './tracking.rout
 export {
   type BeaconOutcome,
   createTrackingService,
+  ipAnonymizationOf,
   type TrackingService,
   type TrackingStats,
 } from './tracking.service.js';

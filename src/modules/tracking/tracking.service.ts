@@ -92,6 +92,14 @@ const SNIPPET_HREF = /<a\b[^>]*?\shref\s*=\s*(?:"([^"]*)"|'([^']*)')/gi;
  * buffered writer (classifying them and anonymizing IPs as they are written),
  * and re-classifies stored hits.
  */
+/**
+ * The workspace's IP anonymization, read with `db` (a caller's transaction), for other modules that
+ * store an IP address (consent records): they apply it with anonymizeIp as tracking hits do.
+ */
+export async function ipAnonymizationOf(db: Db, workspaceId: string): Promise<IpAnonymization> {
+  return (await repo.ipModes(db, [workspaceId])).get(workspaceId) ?? 'truncate';
+}
+
 export function createTrackingService(deps: TrackingServiceDeps) {
   const { db, keyring, clock, logger } = deps;
   const base = deps.publicUrl.replace(/\/+$/, '');

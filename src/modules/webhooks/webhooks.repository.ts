@@ -19,6 +19,17 @@ export interface OutboxEvent {
  * pending delivery per matching endpoint. Events nobody subscribes to are not
  * stored. Reads `contacts` (a read-only exception to the module rule: the
  * payload must carry the contact as it was when the change committed).
+ *
+ * CCPA "do not sell or share": an event about a contact flagged do_not_sell
+ * gets deliveries only to endpoints with share_do_not_sell (the business's own
+ * systems and service providers); when no such endpoint subscribes, the event
+ * is not stored at all. Filtering here, at the write, rather than at delivery:
+ * the rule is about the contact as it was when the event happened (the same
+ * statement already reads the contact for the payload, in the change's
+ * transaction), no delivery row ever exists for a third party that must not
+ * get the event (so a retry, a manual retry or a re-enabled endpoint cannot
+ * send it), the dispatcher's hot claim query stays as it is, and an event
+ * about a contact erased since is still decided correctly.
  */
 export async function insertOutboxEvents(
   db: Db,
@@ -50,15 +61,20 @@ export async function insertOutboxEvents(
       SELECT (e->>'id')::uuid AS id, e->>'type' AS type, (e->>'contact_id')::uuid AS contact_id,
              e->'data' AS data
         FROM jsonb_array_elements(${input}::jsonb) AS e
+    ), flagged AS (
+      SELECT i.*, COALESCE((SELECT c.do_not_sell FROM contacts c
+                             WHERE c.workspace_id = ${workspaceId} AND c.id = i.contact_id), false) AS do_not_sell
+        FROM input i
     ), wanted AS (
-      SELECT i.* FROM input i
+      SELECT f.* FROM flagged f
        WHERE EXISTS (
          SELECT 1 FROM webhook_endpoints w
           WHERE w.workspace_id = ${workspaceId} AND w.enabled
-            AND (cardinality(w.event_types) = 0 OR i.type = ANY (w.event_types)))
+            AND (cardinality(w.event_types) = 0 OR f.type = ANY (w.event_types))
+            AND (w.share_do_not_sell OR NOT f.do_not_sell))
     ), inserted AS (
-      INSERT INTO webhook_events (id, workspace_id, type, contact_id, payload, created_at)
-      SELECT w.id, ${workspaceId}, w.type, w.contact_id,
+      INSERT INTO webhook_events (id, workspace_id, type, contact_id, contact_do_not_sell, payload, created_at)
+      SELECT w.id, ${workspaceId}, w.type, w.contact_id, w.do_not_sell,
              jsonb_build_object(
                'type', w.type,
                'timestamp', ${at.toISOString()}::text,
@@ -68,7 +84,7 @@ export async function insertOutboxEvents(
              )::text,
              ${at}
         FROM wanted w
-      RETURNING id, type, contact_id
+      RETURNING id, type, contact_id, contact_do_not_sell
     )
     INSERT INTO webhook_deliveries
       (id, workspace_id, endpoint_id, event_id, contact_id, status, attempts, next_attempt_at, created_at, updated_at)
@@ -77,6 +93,7 @@ export async function insertOutboxEvents(
       JOIN webhook_endpoints e
         ON e.workspace_id = ${workspaceId} AND e.enabled
        AND (cardinality(e.event_types) = 0 OR i.type = ANY (e.event_types))
+       AND (e.share_do_not_sell OR NOT i.contact_do_not_sell)
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }
@@ -140,6 +157,7 @@ export async function updateEndpoint(
       | 'enabled'
       | 'disabled_reason'
       | 'secret_encrypted'
+      | 'share_do_not_sell'
       | 'updated_at'
     >
   >,
@@ -231,6 +249,7 @@ export async function resetDelivery(
  * Re-enqueues to an endpoint the stored events of its workspace in [from, to)
  * that it subscribes to: existing deliveries become pending again with a
  * fresh schedule, events recorded for other endpoints get a new delivery.
+ * An endpoint without share_do_not_sell gets no event about a do-not-sell contact.
  */
 export async function replayEvents(
   db: Db,
@@ -246,6 +265,10 @@ export async function replayEvents(
      WHERE ev.workspace_id = ${endpoint.workspace_id}
        AND ev.created_at >= ${range.from} AND ev.created_at < ${range.to}
        AND (cardinality(${endpoint.event_types}::text[]) = 0 OR ev.type = ANY (${endpoint.event_types}::text[]))
+       -- A third party gets no event about a contact flagged do_not_sell then or since.
+       AND (${endpoint.share_do_not_sell}::boolean OR NOT ev.contact_do_not_sell)
+       AND (${endpoint.share_do_not_sell}::boolean OR ev.contact_id IS NULL OR NOT EXISTS (
+         SELECT 1 FROM contacts c WHERE c.workspace_id = ev.workspace_id AND c.id = ev.contact_id AND c.do_not_sell))
     ON CONFLICT (endpoint_id, event_id) DO UPDATE
        SET status = 'pending', attempts = 0, next_attempt_at = ${now}, locked_until = NULL,
            delivered_at = NULL, updated_at = ${now}
@@ -342,6 +365,20 @@ export async function disableEndpointByHerald(db: Db, endpointId: string, reason
     .set({ enabled: false, disabled_reason: reason, updated_at: now })
     .where('id', '=', endpointId)
     .execute();
+}
+
+/**
+ * An endpoint no longer takes do-not-sell contacts' events: its deliveries of
+ * such events not made yet are dropped (delivered and failed ones stay, as history).
+ */
+export async function dropPendingDoNotSell(db: Db, workspaceId: string, endpointId: string): Promise<number> {
+  const result = await sql`
+    DELETE FROM webhook_deliveries d
+     USING webhook_events ev
+     WHERE d.workspace_id = ${workspaceId} AND d.endpoint_id = ${endpointId} AND d.status = 'pending'
+       AND ev.id = d.event_id AND ev.contact_do_not_sell
+  `.execute(db);
+  return Number(result.numAffectedRows ?? 0);
 }
 
 /** Deletes events older than `before` none of whose deliveries is still pending. */

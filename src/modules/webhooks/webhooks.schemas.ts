@@ -18,6 +18,8 @@ const EventTypes = Type.Array(EventType, {
   description: 'The event types sent to the endpoint; empty or absent: all of them.',
 });
 const Description = Type.Union([Type.String({ maxLength: 1000 }), Type.Null()]);
+const ShareDoNotSellHelp =
+  'CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay).';
 
 export const WebhookEndpointSchema = Type.Object(
   {
@@ -29,6 +31,7 @@ export const WebhookEndpointSchema = Type.Object(
     disabled_reason: Type.Union([Type.String(), Type.Null()], {
       description: 'Why Herald disabled the endpoint (it answered 410 Gone); null otherwise.',
     }),
+    share_do_not_sell: Type.Boolean({ description: ShareDoNotSellHelp }),
     created_at: Timestamp,
     updated_at: Timestamp,
   },
@@ -52,6 +55,7 @@ export const WebhookEndpointCreateBody = Type.Object(
     description: Type.Optional(Description),
     event_types: Type.Optional(EventTypes),
     enabled: Type.Optional(Type.Boolean({ default: true })),
+    share_do_not_sell: Type.Optional(Type.Boolean({ default: false, description: ShareDoNotSellHelp })),
   },
   { additionalProperties: false },
 );
@@ -63,6 +67,11 @@ export const WebhookEndpointPatchBody = Type.Object(
     event_types: Type.Optional(EventTypes),
     enabled: Type.Optional(
       Type.Boolean({ description: 'Re-enabling resumes the pending deliveries; it clears disabled_reason.' }),
+    ),
+    share_do_not_sell: Type.Optional(
+      Type.Boolean({
+        description: `${ShareDoNotSellHelp} Setting it to false drops the pending deliveries of such events.`,
+      }),
     ),
   },
   { additionalProperties: false, minProperties: 1 },

@@ -21,6 +21,8 @@ export interface WebhookEndpointInput {
   description?: string | null | undefined;
   event_types?: string[] | undefined;
   enabled?: boolean | undefined;
+  /** The endpoint is the business's own system or a service provider: it gets events about do-not-sell contacts. */
+  share_do_not_sell?: boolean | undefined;
 }
 
 export type WebhookEndpointPatch = Partial<WebhookEndpointInput>;
@@ -33,6 +35,7 @@ export interface WebhookEndpointView {
   event_types: string[];
   enabled: boolean;
   disabled_reason: string | null;
+  share_do_not_sell: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -88,6 +91,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       event_types: row.event_types,
       enabled: row.enabled,
       disabled_reason: row.disabled_reason,
+      share_do_not_sell: row.share_do_not_sell,
       created_at: row.created_at,
       updated_at: row.updated_at,
     };
@@ -203,6 +207,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         event_types: eventTypes,
         enabled: input.enabled ?? true,
         disabled_reason: null,
+        share_do_not_sell: input.share_do_not_sell ?? false,
         secret_encrypted: await sealWebhookSecret(cipher, workspaceId, id, secret),
         created_at: now,
         updated_at: now,
@@ -229,7 +234,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     },
 
     async update(workspaceId: string, id: string, patch: WebhookEndpointPatch): Promise<WebhookEndpointView> {
-      await existing(workspaceId, id);
+      const before = await existing(workspaceId, id);
       const changes: Parameters<typeof repo.updateEndpoint>[3] = { updated_at: clock.now() };
       if (patch.url !== undefined) changes.url = await checkUrl(patch.url);
       if (patch.event_types !== undefined) changes.event_types = checkTypes(patch.event_types);
@@ -238,8 +243,12 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         changes.enabled = patch.enabled;
         changes.disabled_reason = null;
       }
+      if (patch.share_do_not_sell !== undefined) changes.share_do_not_sell = patch.share_do_not_sell;
       const row = await repo.updateEndpoint(db, workspaceId, id, changes);
       if (!row) throw notFound();
+      // Now a third party: what it was still to get about do-not-sell contacts is not sent.
+      if (before.share_do_not_sell && !row.share_do_not_sell)
+        await repo.dropPendingDoNotSell(db, workspaceId, id);
       deps.onEndpointsChanged?.(workspaceId);
       return view(row);
     },
