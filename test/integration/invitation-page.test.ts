@@ -379,7 +379,17 @@ describe('the accept page', () => {
     expect(res.body).toContain('sent from another site');
     expect(res.headers['set-cookie']).toBeUndefined();
     expect(await snapshot()).toBe(before);
-    const same = await submit({ token: created.token, password: TEST_PASSWORD }, { origin: PUBLIC_URL });
+    const crossSite = await submit(
+      { token: created.token, password: TEST_PASSWORD },
+      { origin: 'null', 'sec-fetch-site': 'cross-site' },
+    );
+    expect(crossSite.statusCode).toBe(403);
+    expect(await snapshot()).toBe(before);
+    // Under the page's no-referrer policy a browser posts its own form with Origin: null.
+    const same = await submit(
+      { token: created.token, password: TEST_PASSWORD },
+      { origin: 'null', 'sec-fetch-site': 'same-origin' },
+    );
     expect(same.statusCode, same.body).toBe(200);
   });
 

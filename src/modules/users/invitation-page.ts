@@ -96,9 +96,8 @@ export function invitationPageRoutes(deps: {
       async (request, reply) => {
         const t = stringsFor(request);
         if (!withinLimit(request, reply, t)) return reply;
-        const origin = request.headers.origin;
         // A page elsewhere must not sign a visitor's browser in to an account of its choosing.
-        if (origin !== undefined && origin !== deps.publicOrigin)
+        if (postedFromElsewhere(request, deps.publicOrigin))
           return sendHtml(reply, 403, htmlPage(t.crossSiteTitle, `<p>${t.crossSiteBody}</p>`, t));
         const body = request.body;
         const fields = Buffer.isBuffer(body)
@@ -148,6 +147,19 @@ export function invitationPageRoutes(deps: {
       },
     );
   };
+}
+
+/**
+ * Was the form posted by a page of another site? Browsers that send
+ * Sec-Fetch-Site say so directly. The Origin header alone cannot tell: under
+ * the page's no-referrer policy a browser sends `Origin: null` for its own
+ * form, so only a real origin other than HERALD_PUBLIC_URL's is refused.
+ */
+function postedFromElsewhere(request: FastifyRequest, publicOrigin: string): boolean {
+  const site = request.headers['sec-fetch-site'];
+  if (typeof site === 'string') return site !== 'same-origin' && site !== 'none';
+  const origin = request.headers.origin;
+  return origin !== undefined && origin !== 'null' && origin !== publicOrigin;
 }
 
 /** The form: the address (read-only, for password managers), a password for a new account, the button. */
