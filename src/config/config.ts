@@ -61,6 +61,7 @@ export interface Config {
   loginLockMinutes: number;
   loginRateLimitPerMinute: number;
   invitationDays: number;
+  systemFromEmail: string;
   webhooksAllowHttp: boolean;
   webhooksAllowPrivateNetworks: boolean;
   webhooksTimeoutMs: number;
@@ -132,9 +133,14 @@ export function loadConfig(sources: ConfigSources): Config {
     problems.push(
       `HERALD_SENDING_IP: expected an IPv4 or IPv6 address (got ${JSON.stringify(values.sendingIp)})`,
     );
+  if (typeof values.systemFromEmail === 'string' && !/^[^\s@<>"]+@[^\s@<>"]+$/.test(values.systemFromEmail))
+    problems.push(
+      `HERALD_SYSTEM_FROM_EMAIL: expected an email address such as herald@mail.example.com (got ${JSON.stringify(values.systemFromEmail)})`,
+    );
   if (problems.length > 0) throw new ConfigError(problems);
 
   values.publicUrl = String(values.publicUrl ?? `http://localhost:${values.port}`).replace(/\/+$/, '');
+  values.systemFromEmail ??= `herald@${new URL(String(values.publicUrl)).hostname}`;
   values.dataDir = resolve(String(values.dataDir));
   // A session cookie marked Secure never reaches a plain-HTTP Herald, so sign-in would silently fail there.
   values.cookieSecure ??= !String(values.publicUrl).startsWith('http://');

@@ -423,6 +423,12 @@ export const SETTINGS = {
     default: 7,
     description: 'Days an invitation link stays valid.',
   },
+  systemFromEmail: {
+    env: 'HERALD_SYSTEM_FROM_EMAIL',
+    type: 'string',
+    description:
+      "Sender address of the mail Herald sends on its own behalf (invitations to join a workspace), through the workspace's default transport. Default: herald@ the host of HERALD_PUBLIC_URL.",
+  },
   oauthAccessTokenTtlSeconds: {
     env: 'HERALD_OAUTH_ACCESS_TOKEN_TTL_SECONDS',
     type: 'integer',

@@ -24,7 +24,7 @@ legend{font-weight:600;padding:0 .25rem}
 label{display:block;margin:.5rem 0}
 .choice{display:flex;gap:.6rem;align-items:flex-start;padding:.35rem 0}
 .choice input{margin-top:.3rem;width:1.15rem;height:1.15rem}
-input[type=email],input[type=text]{display:block;width:100%;font:inherit;padding:.6rem;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg)}
+input[type=email],input[type=text],input[type=password]{display:block;width:100%;font:inherit;padding:.6rem;border:1px solid var(--line);border-radius:.4rem;background:var(--bg);color:var(--fg)}
 button{font:inherit;font-weight:600;padding:.65rem 1.1rem;min-height:2.75rem;border:0;border-radius:.4rem;background:var(--accent);color:var(--bg);cursor:pointer}
 button.secondary{background:transparent;color:var(--accent);border:1px solid var(--accent)}
 :focus-visible{outline:3px solid var(--accent);outline-offset:2px}

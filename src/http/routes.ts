@@ -65,7 +65,7 @@ import { type TemplateService, templatesRoutes } from '../modules/templates/inde
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
 import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
-import { type UserService, usersRoutes } from '../modules/users/index.js';
+import { invitationPageRoutes, type UserService, usersRoutes } from '../modules/users/index.js';
 import { type WebhookService, webhooksRoutes } from '../modules/webhooks/index.js';
 import type { WorkspaceService } from '../modules/workspaces/index.js';
 import { systemRoutes } from './system.routes.js';
@@ -213,6 +213,14 @@ export async function registerRoutes(app: FastifyInstance, deps: RouteDeps): Pro
       cookieSecure: deps.cookieSecure,
       publicOrigin: deps.publicOrigin,
       loginRateLimitPerMinute: deps.loginRateLimitPerMinute,
+    }),
+  );
+  await app.register(
+    invitationPageRoutes({
+      users: deps.users,
+      clock: deps.clock,
+      publicOrigin: deps.publicOrigin,
+      rateLimitPerMinute: deps.loginRateLimitPerMinute,
     }),
   );
   await app.register(auditRoutes({ audit: deps.audit }));

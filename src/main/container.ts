@@ -106,7 +106,7 @@ import {
   trackingTasks,
 } from '../modules/tracking/index.js';
 import { createTransportService } from '../modules/transports/index.js';
-import { createUserService } from '../modules/users/index.js';
+import { createInvitationMailer, createUserService } from '../modules/users/index.js';
 import {
   createWebhookDispatcher,
   createWebhookService,
@@ -296,11 +296,26 @@ export function createContainer(options: ContainerOptions) {
     transports,
     sendingDomains,
   });
+  const mailPort = createMailPort({
+    keyring,
+    publicUrl: config.publicUrl,
+    clock,
+    logger: logger.child({ component: 'mail' }),
+    sendingDomains,
+    transports,
+    throttle: throttling,
+  });
   const users = createUserService({
     db,
     clock,
     keyring,
     workspaces,
+    mailer: createInvitationMailer({
+      mail: mailPort,
+      fromEmail: config.systemFromEmail,
+      clock,
+      logger: logger.child({ component: 'invitations' }),
+    }),
     settings: {
       publicUrl: config.publicUrl,
       cookieSecure: config.cookieSecure,
@@ -423,15 +438,6 @@ export function createContainer(options: ContainerOptions) {
       enqueueConfirmations(jobs, trx, workspaceId, listId, contactIds),
   });
 
-  const mailPort = createMailPort({
-    keyring,
-    publicUrl: config.publicUrl,
-    clock,
-    logger: logger.child({ component: 'mail' }),
-    sendingDomains,
-    transports,
-    throttle: throttling,
-  });
   const tracking = createTrackingService({
     db,
     keyring,

@@ -13,7 +13,9 @@ import type { WorkspaceService } from '../modules/workspaces/index.js';
  * View in browser: renders a campaign's pinned template version for one
  * contact with the same context the sending ports give the email (contact,
  * first included list, workspace, campaign, and the same signed unsubscribe,
- * preferences and view links). Prepared templates are kept for a few
+ * preferences and view links), and the workspace's postal address footer
+ * (CAN-SPAM) added exactly as the sending ports add it to the email, so the
+ * page shows what the inbox showed. Prepared templates are kept for a few
  * campaigns, since one campaign's views arrive together.
  */
 export function createViewRenderer(deps: {
@@ -36,11 +38,17 @@ export function createViewRenderer(deps: {
     versionId: string,
     subject: string | null,
     preheader: string | null,
+    postalAddress: string | null,
   ) {
-    const key = JSON.stringify([workspaceId, versionId, subject, preheader]);
+    // The address is part of the key: a changed workspace address shows at the next view.
+    const key = JSON.stringify([workspaceId, versionId, subject, preheader, postalAddress]);
     let template = prepared.get(key);
     if (!template) {
-      template = deps.templates.compileForSend(workspaceId, versionId, { subject, preheader });
+      template = deps.templates.compileForSend(workspaceId, versionId, {
+        subject,
+        preheader,
+        postalAddress,
+      });
       template.catch(() => prepared.delete(key));
       if (prepared.size >= cacheSize) prepared.delete(prepared.keys().next().value as string);
       prepared.set(key, template);
@@ -71,6 +79,7 @@ export function createViewRenderer(deps: {
           versionId,
           variant?.subject ?? campaign.subject,
           variant?.preheader ?? campaign.preheader,
+          workspace.postal_address,
         );
         const ids = { workspaceId, contactId, campaignId };
         // The message id only shapes the mailto address, which a web page does not show.

@@ -1,5 +1,6 @@
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createToken } from '../../src/lib/signed-tokens.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
@@ -36,6 +37,11 @@ async function template(name: string, body: string, text?: string): Promise<stri
 
 /** Sends a campaign with the template to the one-contact list; the parsed message it delivered. */
 async function sendCampaign(templateId: string) {
+  const { html, text } = await sendCampaignWithId(templateId);
+  return { html, text };
+}
+
+async function sendCampaignWithId(templateId: string) {
   const campaign = await call('POST', '/v1/campaigns', {
     name: `Campaign ${templateId}`,
     from_email: 'news@shop.example',
@@ -48,8 +54,24 @@ async function sendCampaign(templateId: string) {
   await t.container.sender.drain();
   expect(sink.messages).toHaveLength(1);
   const parsed = await simpleParser(sink.messages[0]?.raw as Buffer);
-  return { html: String(parsed.html || ''), text: parsed.text ?? '' };
+  return { html: String(parsed.html || ''), text: parsed.text ?? '', campaignId: campaign.body.id as string };
 }
+
+/** The view-in-browser page of the campaign for the list's one reader (the link the email would carry). */
+async function viewPage(campaignId: string) {
+  const contacts = await call('GET', '/v1/contacts?email=reader@example.com');
+  const contactId = contacts.body.data[0].id as string;
+  const token = createToken(t.container.keyring, 'view', {
+    workspaceId: t.workspaceId,
+    contactId,
+    campaignId,
+  });
+  const res = await t.app.inject({ method: 'GET', url: `/m/${token}` });
+  expect(res.statusCode, res.body).toBe(200);
+  return res.body;
+}
+
+const footerOf = (html: string) => /<div class="herald-postal-address"[^>]*>.*?<\/div>/s.exec(html)?.[0];
 
 async function setWorkspace(patch: object) {
   const res = await call('PATCH', '/v1/workspace', patch);
@@ -153,6 +175,96 @@ describe('marketing email', () => {
     const { html, text } = await sendCampaign(plainTemplate);
     expect(html).not.toContain('herald-postal-address');
     expect(text.trim()).toBe('Hello there');
+  });
+});
+
+describe('view in browser', () => {
+  it('shows the same postal address footer as the email', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const { html, campaignId } = await sendCampaignWithId(plainTemplate);
+    const page = await viewPage(campaignId);
+    expect(footerOf(html)).toBeDefined();
+    expect(footerOf(page)).toBe(footerOf(html));
+    expect(page).toContain('Shop &amp; Co. GmbH<br>Main Street 1<br>10115 Berlin &lt;DE&gt;');
+    expect(page).not.toContain('<DE>');
+    expect(page.indexOf('herald-postal-address')).toBeLessThan(page.indexOf('</body>'));
+    expect(occurrences(page, 'Main Street 1')).toBe(1);
+  });
+
+  it('adds no footer to a template that shows the address, nor when none is set', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const shown = await viewPage((await sendCampaignWithId(addressTemplate)).campaignId);
+    expect(shown).not.toContain('herald-postal-address');
+    expect(occurrences(shown, 'Main Street 1')).toBe(1);
+    sink.messages.length = 0;
+    await setWorkspace({ postal_address: null });
+    const none = await viewPage((await sendCampaignWithId(plainTemplate)).campaignId);
+    expect(none).not.toContain('herald-postal-address');
+  });
+
+  it('shows the address as it is now after the workspace changes it', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const { campaignId } = await sendCampaignWithId(plainTemplate);
+    expect(await viewPage(campaignId)).toContain('Main Street 1');
+    await setWorkspace({ postal_address: 'New Road 9\n20095 Hamburg' });
+    const page = await viewPage(campaignId);
+    expect(page).toContain('New Road 9<br>20095 Hamburg');
+    expect(page).not.toContain('Main Street 1');
+  });
+});
+
+describe('warnings', () => {
+  const missing = { code: 'POSTAL_ADDRESS_MISSING', message: expect.stringContaining('PATCH /v1/workspace') };
+
+  it('warns on a campaign, its send and its schedule while the workspace has no address, and never refuses', async () => {
+    await setWorkspace({ postal_address: null, require_postal_address: false });
+    const draft = await call('POST', '/v1/campaigns', {
+      name: 'Unaddressed',
+      from_email: 'news@shop.example',
+      template_id: plainTemplate,
+      lists: [listId],
+    });
+    expect(draft.status).toBe(201);
+    expect(draft.body.warnings).toEqual([missing]);
+    const read = await call('GET', `/v1/campaigns/${draft.body.id}`);
+    expect(read.body.warnings).toEqual([missing]);
+    expect(read.body.warnings[0].message).toContain('CAN-SPAM');
+    const scheduled = await call('POST', `/v1/campaigns/${draft.body.id}/schedule`, {
+      send_at: new Date(t.clock.now().getTime() + 86_400_000).toISOString(),
+    });
+    expect(scheduled.status, JSON.stringify(scheduled.body)).toBe(200);
+    expect(scheduled.body).toMatchObject({ status: 'scheduled', warnings: [missing] });
+    const sent = await call('POST', `/v1/campaigns/${draft.body.id}/send`);
+    expect(sent.status, JSON.stringify(sent.body)).toBe(200);
+    expect(sent.body).toMatchObject({ status: 'sending', warnings: [missing] });
+    await t.container.sender.drain();
+    expect(sink.messages).toHaveLength(1);
+    // Once sent, there is nothing left to warn about.
+    const done = await call('GET', `/v1/campaigns/${draft.body.id}`);
+    expect(done.body).toMatchObject({ status: 'sent', warnings: [] });
+    // The list does not carry warnings (one workspace read per campaign would be wasted there).
+    const listed = await call('GET', '/v1/campaigns');
+    expect(listed.body.data[0]).not.toHaveProperty('warnings');
+  });
+
+  it('has no warnings once the address is set', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const draft = await call('POST', '/v1/campaigns', { name: 'Addressed', template_id: plainTemplate });
+    expect(draft.body.warnings).toEqual([]);
+    expect((await call('GET', `/v1/campaigns/${draft.body.id}`)).body.warnings).toEqual([]);
+  });
+
+  it('warns only in the workspace that lacks the address', async () => {
+    await setWorkspace({ postal_address: ADDRESS });
+    const other = await t.createWorkspace('No address yet');
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/campaigns',
+      headers: t.auth(other.adminKey),
+      payload: { name: 'Elsewhere' },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    expect(res.json().warnings).toEqual([missing]);
   });
 });
 

@@ -327,6 +327,8 @@ const PUBLIC_ROUTES: Record<string, string> = {
     'sign-in (POST only): email, password and second factor are the credential; per-IP limit, lockout',
   '/v1/invitations/accept':
     'accepting an invitation: the signed single-use token is the credential; per-IP limit',
+  '/invitations/accept':
+    'invitation page the emailed link opens: the signed single-use token is the credential; GET changes nothing, POST from another origin refused; per-IP limit',
 };
 
 describe('the route table', () => {

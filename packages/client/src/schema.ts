@@ -588,6 +588,122 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/invitations/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Invitation page: the workspace, role and address, with a password form (changes nothing) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description The invitation token of the emailed link. */
+                    token?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An HTML page. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Accept an invitation from its page (form fields token and password)
+         * @description Creates the account with the password (at least HERALD_PASSWORD_MIN_LENGTH characters) and signs it in with the session cookie, or adds the workspace to the existing account of the address. A short password shows the form again with the reason.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description An HTML page. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description An HTML page. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/m/{token}": {
         parameters: {
             query?: never;
@@ -6219,6 +6335,13 @@ export interface paths {
                                 utm_medium: string | null;
                                 utm_source: string | null;
                                 utm_term: string | null;
+                                /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                                warnings?: {
+                                    /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                    code: "POSTAL_ADDRESS_MISSING";
+                                    /** @description What is wrong and how to fix it. */
+                                    message: string;
+                                }[];
                             }[];
                             /** @description Pass as cursor to get the next page; null on the last page. */
                             next_cursor: string | null;
@@ -6482,6 +6605,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -6669,6 +6799,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -7032,6 +7169,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -7389,6 +7533,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -7709,6 +7860,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -8183,6 +8341,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -8708,6 +8873,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -8906,6 +9078,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -9097,6 +9276,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -9415,6 +9601,13 @@ export interface paths {
                             utm_medium: string | null;
                             utm_source: string | null;
                             utm_term: string | null;
+                            /** @description What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled. */
+                            warnings?: {
+                                /** @description POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email). */
+                                code: "POSTAL_ADDRESS_MISSING";
+                                /** @description What is wrong and how to fix it. */
+                                message: string;
+                            }[];
                         };
                     };
                 };
@@ -17502,8 +17695,8 @@ export interface paths {
         };
         put?: never;
         /**
-         * Invite someone by email with a role
-         * @description Returns the accept URL with a signed single-use token, valid HERALD_INVITATION_DAYS days; send it to the invitee (Herald does not email it). Inviting as owner needs a signed-in owner.
+         * Invite someone by email with a role; Herald emails them the accept link
+         * @description Emails the invitee the accept link (signed, single use, valid HERALD_INVITATION_DAYS days) from HERALD_SYSTEM_FROM_EMAIL through the workspace's default transport, and returns the link and its token (only here, never again). `email` says whether the email was sent; when it was not, the invitation still stands: pass the link on yourself or resend. Inviting as owner needs a signed-in owner.
          *
          *     Requires scope `users:write`.
          */
@@ -17532,8 +17725,18 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            /** @description Link for the invitee (HERALD_PUBLIC_URL based); carries the token. */
+                            /** @description Link for the invitee (HERALD_PUBLIC_URL based); carries the token. Emailed to the invitee too. */
                             accept_url: string;
+                            /**
+                             * InvitationEmail
+                             * @description The invitation email to the invitee. When it was not sent, the invitation still stands: pass the accept_url on yourself, or resend.
+                             */
+                            email: {
+                                /** @description Why it was not sent (the transport answer); null when sent. */
+                                error: string | null;
+                                /** @description The transport accepted the email (the workspace's default transport, `file` when none is set). */
+                                sent: boolean;
+                            };
                             invitation: {
                                 accepted_at: string | null;
                                 /** Format: date-time */
@@ -17549,7 +17752,7 @@ export interface paths {
                                 role: "owner" | "admin" | "editor" | "analyst" | "viewer";
                                 status: "pending" | "accepted" | "revoked" | "expired";
                             };
-                            /** @description The invitation token; shown once. */
+                            /** @description The invitation token; shown once, here only. */
                             token: string;
                         };
                     };
@@ -17874,6 +18077,147 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/invitations/{id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Email a pending invitation again
+         * @description Sends the same accept link again (the token is not returned). 409 INVITATION_NOT_PENDING for an accepted, revoked or expired invitation: invite anew instead.
+         *
+         *     Requires scope `users:write`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /**
+                             * InvitationEmail
+                             * @description The invitation email to the invitee. When it was not sent, the invitation still stands: pass the accept_url on yourself, or resend.
+                             */
+                            email: {
+                                /** @description Why it was not sent (the transport answer); null when sent. */
+                                error: string | null;
+                                /** @description The transport accepted the email (the workspace's default transport, `file` when none is set). */
+                                sent: boolean;
+                            };
+                            invitation: {
+                                accepted_at: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                email: string;
+                                /** Format: date-time */
+                                expires_at: string;
+                                id: string;
+                                /** @description "user:<id>" or "api_key:<id>". */
+                                invited_by: string;
+                                revoked_at: string | null;
+                                /** @description owner, admin, editor, analyst or viewer (see the README for what each may do). */
+                                role: "owner" | "admin" | "editor" | "analyst" | "viewer";
+                                status: "pending" | "accepted" | "revoked" | "expired";
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invitations/accept": {
         parameters: {
             query?: never;
@@ -17885,7 +18229,7 @@ export interface paths {
         put?: never;
         /**
          * Accept an invitation: creates your account (with password) or adds the workspace to it
-         * @description The token from the accept URL is the credential, usable once. Without an account for the invited address, `password` is required. Sign in afterwards with POST /v1/session.
+         * @description The token from the accept URL is the credential, usable once. Without an account for the invited address, `password` is required. Sign in afterwards with POST /v1/session. (The accept URL itself is a page, GET/POST /invitations/accept, that does the same for a person.)
          */
         post: {
             parameters: {

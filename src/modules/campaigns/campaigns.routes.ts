@@ -50,8 +50,11 @@ export function campaignsRoutes(deps: {
           response: responses({ 201: CampaignSchema }),
         },
       },
-      async (request, reply) =>
-        reply.code(201).send(await campaigns.create(principalOf(request).workspaceId, request.body)),
+      async (request, reply) => {
+        const { workspaceId } = principalOf(request);
+        const created = await campaigns.create(workspaceId, request.body);
+        return reply.code(201).send(await campaigns.withWarnings(workspaceId, created));
+      },
     );
 
     app.get(
@@ -65,7 +68,10 @@ export function campaignsRoutes(deps: {
           response: responses({ 200: CampaignSchema }),
         },
       },
-      async (request) => campaigns.get(principalOf(request).workspaceId, request.params.id),
+      async (request) => {
+        const { workspaceId } = principalOf(request);
+        return campaigns.withWarnings(workspaceId, await campaigns.get(workspaceId, request.params.id));
+      },
     );
 
     app.patch(
@@ -81,7 +87,11 @@ export function campaignsRoutes(deps: {
           response: responses({ 200: CampaignSchema }),
         },
       },
-      async (request) => campaigns.update(principalOf(request).workspaceId, request.params.id, request.body),
+      async (request) => {
+        const { workspaceId } = principalOf(request);
+        const updated = await campaigns.update(workspaceId, request.params.id, request.body);
+        return campaigns.withWarnings(workspaceId, updated);
+      },
     );
 
     app.delete(
@@ -129,7 +139,12 @@ export function campaignsRoutes(deps: {
             response: responses({ 200: CampaignSchema }),
           },
         },
-        async (request) => campaigns[action](principalOf(request).workspaceId, request.params.id),
+        async (request) => {
+          const { workspaceId } = principalOf(request);
+          const campaign = await campaigns[action](workspaceId, request.params.id);
+          // Sending is where the warnings matter most; the other actions answer as GET does.
+          return campaigns.withWarnings(workspaceId, campaign);
+        },
       );
     }
 
@@ -154,8 +169,11 @@ export function campaignsRoutes(deps: {
           response: responses({ 200: CampaignSchema }),
         },
       },
-      async (request) =>
-        campaigns.schedule(principalOf(request).workspaceId, request.params.id, request.body),
+      async (request) => {
+        const { workspaceId } = principalOf(request);
+        const scheduled = await campaigns.schedule(workspaceId, request.params.id, request.body);
+        return campaigns.withWarnings(workspaceId, scheduled);
+      },
     );
 
     app.post(

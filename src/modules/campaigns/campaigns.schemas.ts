@@ -276,6 +276,17 @@ export const CampaignPatchBody = Type.Object(
   { additionalProperties: false, minProperties: 1 },
 );
 
+export const CampaignWarningSchema = Type.Object(
+  {
+    code: Type.Union([Type.Literal('POSTAL_ADDRESS_MISSING')], {
+      description:
+        'POSTAL_ADDRESS_MISSING: the workspace has no postal_address, so the email carries none (CAN-SPAM requires one in commercial email).',
+    }),
+    message: Type.String({ description: 'What is wrong and how to fix it.' }),
+  },
+  { title: 'CampaignWarning' },
+);
+
 export const CampaignSchema = Type.Object(
   {
     id: Uuid,
@@ -316,6 +327,12 @@ export const CampaignSchema = Type.Object(
     progress: Type.Object({ to_send: Type.Integer(), sent: Type.Integer(), failed: Type.Integer() }),
     created_at: Timestamp,
     updated_at: Timestamp,
+    warnings: Type.Optional(
+      Type.Array(CampaignWarningSchema, {
+        description:
+          'What to know before the campaign sends; none stops it. In the answers of GET /v1/campaigns/{id}, create, change, send, schedule and the other actions (not in the list). Empty once the campaign is sent or cancelled.',
+      }),
+    ),
   },
   { title: 'Campaign' },
 );

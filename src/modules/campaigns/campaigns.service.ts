@@ -125,6 +125,15 @@ export interface TestVariant {
   template_version_id: string | null;
 }
 
+/** Something a marketer should know before (or while) a campaign sends; it never stops the send. */
+export interface CampaignWarning {
+  code: 'POSTAL_ADDRESS_MISSING';
+  message: string;
+}
+
+/** Statuses in which the campaign may still send mail, so a warning about that mail still matters. */
+const MAY_STILL_SEND: CampaignStatus[] = ['draft', 'scheduled', 'sending', 'testing', 'paused'];
+
 /** Statuses in which a campaign's settings may still change. */
 const EDITABLE: CampaignStatus[] = ['draft', 'scheduled'];
 const DELETABLE: CampaignStatus[] = ['draft', 'cancelled'];
@@ -171,8 +180,17 @@ export function createCampaignService(deps: {
         Pick<CampaignSettings, 'hard_bounce_threshold' | 'complaint_threshold' | 'guardrail_min_sent'>
       >)
     | undefined;
-  /** Refuses to send or schedule while the workspace requires a postal address it lacks; none: no refusal. */
-  postalAddress?: { assertPostalAddress(workspaceId: string): Promise<void> } | undefined;
+  /**
+   * Refuses to send or schedule while the workspace requires a postal address
+   * it lacks, and reads the address for the POSTAL_ADDRESS_MISSING warning;
+   * none: no refusal, no warning.
+   */
+  postalAddress?:
+    | {
+        assertPostalAddress(workspaceId: string): Promise<void>;
+        get(workspaceId: string): Promise<{ postal_address: string | null }>;
+      }
+    | undefined;
 }) {
   const { db, clock, templates } = deps;
 
@@ -670,6 +688,28 @@ export function createCampaignService(deps: {
 
     async get(workspaceId: string, id: string): Promise<Campaign> {
       return toCampaign(db, await mustFind(db, workspaceId, id));
+    },
+
+    /**
+     * The campaign with what a marketer should know before it sends: no
+     * postal address (CAN-SPAM wants one in every commercial email). Only
+     * while the campaign may still send; a sent or cancelled one carries none.
+     */
+    async withWarnings(
+      workspaceId: string,
+      campaign: Campaign,
+    ): Promise<Campaign & { warnings: CampaignWarning[] }> {
+      const warnings: CampaignWarning[] = [];
+      if (MAY_STILL_SEND.includes(campaign.status) && deps.postalAddress) {
+        const workspace = await deps.postalAddress.get(workspaceId);
+        if (workspace.postal_address === null)
+          warnings.push({
+            code: 'POSTAL_ADDRESS_MISSING',
+            message:
+              'The workspace has no postal address, so this campaign goes out without one; CAN-SPAM requires a physical postal address in commercial email. Set postal_address with PATCH /v1/workspace.',
+          });
+      }
+      return { ...campaign, warnings };
     },
 
     async list(

@@ -1,3 +1,9 @@
+export {
+  createInvitationMailer,
+  type InvitationEmailOutcome,
+  type InvitationMailer,
+} from './invitation-mail.js';
+export { invitationPageRoutes } from './invitation-page.js';
 export { isRole, ROLE_DESCRIPTIONS, ROLES, type Role, scopesOf } from './roles.js';
 export {
   clearSessionCookie,

@@ -15,6 +15,7 @@ import {
   InvitationSchema,
   LoginBody,
   MemberSchema,
+  ResentInvitationSchema,
   SessionSchema,
   StartedSessionSchema,
   SwitchWorkspaceBody,
@@ -298,9 +299,9 @@ export function usersRoutes(deps: {
         config: { scope: 'users:write' },
         schema: {
           tags: ['users'],
-          summary: 'Invite someone by email with a role',
+          summary: 'Invite someone by email with a role; Herald emails them the accept link',
           description:
-            'Returns the accept URL with a signed single-use token, valid HERALD_INVITATION_DAYS days; send it to the invitee (Herald does not email it). Inviting as owner needs a signed-in owner.',
+            "Emails the invitee the accept link (signed, single use, valid HERALD_INVITATION_DAYS days) from HERALD_SYSTEM_FROM_EMAIL through the workspace's default transport, and returns the link and its token (only here, never again). `email` says whether the email was sent; when it was not, the invitation still stands: pass the link on yourself or resend. Inviting as owner needs a signed-in owner.",
           body: CreateInvitationBody,
           response: responses({ 201: CreatedInvitationSchema }),
         },
@@ -309,6 +310,22 @@ export function usersRoutes(deps: {
         const created = await users.invite(principalOf(request), request.body);
         return reply.code(201).send(created);
       },
+    );
+
+    app.post(
+      '/v1/invitations/:id/resend',
+      {
+        config: { scope: 'users:write' },
+        schema: {
+          tags: ['users'],
+          summary: 'Email a pending invitation again',
+          description:
+            'Sends the same accept link again (the token is not returned). 409 INVITATION_NOT_PENDING for an accepted, revoked or expired invitation: invite anew instead.',
+          params: IdParams,
+          response: responses({ 200: ResentInvitationSchema }),
+        },
+      },
+      async (request) => users.resendInvitation(principalOf(request).workspaceId, request.params.id),
     );
 
     app.get(
@@ -355,7 +372,7 @@ export function usersRoutes(deps: {
           tags: ['users'],
           summary: 'Accept an invitation: creates your account (with password) or adds the workspace to it',
           description:
-            'The token from the accept URL is the credential, usable once. Without an account for the invited address, `password` is required. Sign in afterwards with POST /v1/session.',
+            'The token from the accept URL is the credential, usable once. Without an account for the invited address, `password` is required. Sign in afterwards with POST /v1/session. (The accept URL itself is a page, GET/POST /invitations/accept, that does the same for a person.)',
           body: AcceptInvitationBody,
           response: responses({ 200: AcceptedInvitationSchema }),
         },

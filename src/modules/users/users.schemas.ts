@@ -111,12 +111,36 @@ export const CreateInvitationBody = Type.Object(
   { additionalProperties: false },
 );
 
+export const InvitationEmailSchema = Type.Object(
+  {
+    sent: Type.Boolean({
+      description:
+        "The transport accepted the email (the workspace's default transport, `file` when none is set).",
+    }),
+    error: Type.Union([Type.String(), Type.Null()], {
+      description: 'Why it was not sent (the transport answer); null when sent.',
+    }),
+  },
+  {
+    title: 'InvitationEmail',
+    description:
+      'The invitation email to the invitee. When it was not sent, the invitation still stands: pass the accept_url on yourself, or resend.',
+  },
+);
+
 export const CreatedInvitationSchema = Type.Object({
   invitation: InvitationSchema,
-  token: Type.String({ description: 'The invitation token; shown once.' }),
+  token: Type.String({ description: 'The invitation token; shown once, here only.' }),
   accept_url: Type.String({
-    description: 'Link for the invitee (HERALD_PUBLIC_URL based); carries the token.',
+    description:
+      'Link for the invitee (HERALD_PUBLIC_URL based); carries the token. Emailed to the invitee too.',
   }),
+  email: InvitationEmailSchema,
+});
+
+export const ResentInvitationSchema = Type.Object({
+  invitation: InvitationSchema,
+  email: InvitationEmailSchema,
 });
 
 export const AcceptInvitationBody = Type.Object(

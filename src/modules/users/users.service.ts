@@ -8,6 +8,7 @@ import { decryptSecret, encryptSecret, type SecretKeyring, sign } from '../../li
 import type { Principal } from '../auth/index.js';
 import { normalizeEmail } from '../contacts/index.js';
 import type { WorkspaceService } from '../workspaces/index.js';
+import type { InvitationEmailOutcome, InvitationMailer } from './invitation-mail.js';
 import { createInvitationToken, verifyInvitationToken } from './invitation-token.js';
 import { burnPasswordCheck, checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { isOwnerOnly, scopesOf } from './roles.js';
@@ -70,6 +71,20 @@ export interface Member {
   created_at: Date;
 }
 
+/** Why an invitation link cannot be used (the accept page words each its own way). */
+export type InvitationProblem = 'forged' | 'gone' | 'used' | 'revoked' | 'expired';
+
+/** A usable invitation as its accept page shows it. */
+export interface InvitationOffer {
+  email: string;
+  role: Role;
+  workspace: { id: string; name: string };
+  expires_at: Date;
+  /** An account with the address exists: accepting adds the workspace to it, no password asked. */
+  account_exists: boolean;
+  password_min_length: number;
+}
+
 export interface Invitation {
   id: string;
   email: string;
@@ -115,6 +130,8 @@ export function createUserService(deps: {
   clock: Clock;
   keyring: SecretKeyring;
   workspaces: Pick<WorkspaceService, 'get'>;
+  /** Emails invitations; without one, none is emailed (the link is only returned). */
+  mailer?: InvitationMailer | undefined;
   settings: UserSettings;
 }) {
   const { db, clock, keyring, workspaces, settings } = deps;
@@ -246,6 +263,56 @@ export function createUserService(deps: {
         'TOTP_INVALID',
         'The second-factor code is wrong, expired or already used: enter the current code from your authenticator app.',
       );
+  }
+
+  function acceptUrlOf(workspaceId: string, invitationId: string): { token: string; accept_url: string } {
+    const token = createInvitationToken(keyring, workspaceId, invitationId);
+    return {
+      token,
+      accept_url: `${settings.publicUrl}/invitations/accept?token=${encodeURIComponent(token)}`,
+    };
+  }
+
+  /** The inviting person's address, for the email; none when an API key (or a removed user) invited. */
+  async function inviterEmail(invitedBy: string): Promise<string | undefined> {
+    const [type, id] = invitedBy.split(':');
+    if (type !== 'user' || !id) return undefined;
+    return (await repo.findUser(db, id))?.email;
+  }
+
+  /** Emails the invitation; outside any transaction (the send waits on the network). */
+  async function emailInvitation(row: repo.InvitationRow): Promise<InvitationEmailOutcome> {
+    if (!deps.mailer) return { sent: false, error: 'Herald is not set up to send invitation emails' };
+    const workspace = await workspaces.get(row.workspace_id);
+    return deps.mailer.send({
+      workspaceId: row.workspace_id,
+      invitationId: row.id,
+      to: row.email,
+      workspaceName: workspace.name,
+      role: row.role,
+      acceptUrl: acceptUrlOf(row.workspace_id, row.id).accept_url,
+      expiresAt: row.expires_at,
+      invitedBy: await inviterEmail(row.invited_by),
+    });
+  }
+
+  /** The invitation a token names while it may still be accepted, or why it may not. */
+  async function usableInvitation(
+    token: string,
+  ): Promise<{ row: repo.InvitationRow } | { problem: InvitationProblem; why: string }> {
+    const parsed = verifyInvitationToken(keyring, token);
+    if (!parsed)
+      return { problem: 'forged', why: 'the token is not one Herald issued (altered or cut short).' };
+    const row = await repo.findInvitation(db, parsed.workspaceId, parsed.invitationId);
+    if (!row) return { problem: 'gone', why: 'it no longer exists.' };
+    if (row.accepted_at) return { problem: 'used', why: 'it was already used. Sign in instead.' };
+    if (row.revoked_at) return { problem: 'revoked', why: 'it was revoked. Ask an admin for a new one.' };
+    if (row.expires_at <= clock.now())
+      return {
+        problem: 'expired',
+        why: `it expired at ${row.expires_at.toISOString()}. Ask an admin for a new one.`,
+      };
+    return { row };
   }
 
   return {
@@ -606,11 +673,15 @@ export function createUserService(deps: {
       });
     },
 
-    /** Invites an address with a role; the token in the accept URL is the credential, shown once. */
+    /**
+     * Invites an address with a role and emails it the accept link. The token
+     * in the link is the credential, returned once, also when the email could
+     * not be sent (the invitation stands; the link can be passed on by hand).
+     */
     async invite(
       actor: Principal,
       input: { email: string; role: Role },
-    ): Promise<{ invitation: Invitation; token: string; accept_url: string }> {
+    ): Promise<{ invitation: Invitation; token: string; accept_url: string; email: InvitationEmailOutcome }> {
       const email = checkedEmail(input.email);
       if (isOwnerOnly({ to: input.role })) await requireOwner(actor);
       const existing = await repo.findUserByEmail(db, email);
@@ -628,11 +699,40 @@ export function createUserService(deps: {
         created_at: now,
         expires_at: new Date(now.getTime() + settings.invitationDays * 86_400_000),
       });
-      const token = createInvitationToken(keyring, actor.workspaceId, row.id);
+      const sent = await emailInvitation(row);
+      return { invitation: toInvitation(row), ...acceptUrlOf(actor.workspaceId, row.id), email: sent };
+    },
+
+    /** Emails a pending invitation again (same link); the token is not returned. */
+    async resendInvitation(
+      workspaceId: string,
+      id: string,
+    ): Promise<{ invitation: Invitation; email: InvitationEmailOutcome }> {
+      const row = await repo.findInvitation(db, workspaceId, id);
+      if (!row)
+        throw new DomainError('INVITATION_NOT_FOUND', `Invitation ${id} does not exist in this workspace`);
+      const invitation = toInvitation(row);
+      if (invitation.status !== 'pending')
+        throw new DomainError(
+          'INVITATION_NOT_PENDING',
+          `Invitation ${id} is ${invitation.status}: only a pending invitation is emailed again. Invite the address anew (POST /v1/invitations) instead.`,
+        );
+      return { invitation, email: await emailInvitation(row) };
+    },
+
+    /** For the accept page: what the invitation offers, or why it cannot be used. Changes nothing. */
+    async describeInvitation(token: string): Promise<InvitationOffer | { problem: InvitationProblem }> {
+      const usable = await usableInvitation(token);
+      if ('problem' in usable) return { problem: usable.problem };
+      const { row } = usable;
+      const workspace = await workspaces.get(row.workspace_id);
       return {
-        invitation: toInvitation(row),
-        token,
-        accept_url: `${settings.publicUrl}/invitations/accept?token=${encodeURIComponent(token)}`,
+        email: row.email,
+        role: row.role,
+        workspace: { id: workspace.id, name: workspace.name },
+        expires_at: row.expires_at,
+        account_exists: (await repo.findUserByEmail(db, row.email)) !== undefined,
+        password_min_length: settings.passwordMinLength,
       };
     },
 
@@ -668,25 +768,30 @@ export function createUserService(deps: {
      * Accepts an invitation: creates the user (a password is then required)
      * or adds the membership to the user that has the address. Single use.
      */
-    async acceptInvitation(input: { token: string; password?: string | undefined }): Promise<{
+    async acceptInvitation(input: {
+      token: string;
+      password?: string | undefined;
+      /**
+       * Sign the person in when the account is new (they just chose its
+       * password, as a sign-in would prove). An existing account is never
+       * signed in by a link: its owner signs in with their own password.
+       */
+      signIn?: { ip: string | null; userAgent: string | null } | undefined;
+    }): Promise<{
       user: SessionUser;
       workspace: { id: string; name: string };
       role: Role;
       created: boolean;
+      session?: StartedSession | undefined;
     }> {
-      const parsed = verifyInvitationToken(keyring, input.token);
-      const invalid = (why: string) =>
+      const invalid = (why: string, problem?: InvitationProblem) =>
         new DomainError('INVITATION_INVALID', `This invitation cannot be used: ${why}`, [
-          { path: '/token', message: why },
+          { path: '/token', message: why, ...(problem ? { problem } : {}) },
         ]);
-      if (!parsed) throw invalid('the token is not one Herald issued (altered or cut short).');
-      const row = await repo.findInvitation(db, parsed.workspaceId, parsed.invitationId);
-      if (!row) throw invalid('it no longer exists.');
+      const usable = await usableInvitation(input.token);
+      if ('problem' in usable) throw invalid(usable.why, usable.problem);
+      const { row } = usable;
       const now = clock.now();
-      if (row.accepted_at) throw invalid('it was already used. Sign in instead.');
-      if (row.revoked_at) throw invalid('it was revoked. Ask an admin for a new one.');
-      if (row.expires_at <= now)
-        throw invalid(`it expired at ${row.expires_at.toISOString()}. Ask an admin for a new one.`);
       const existing = await repo.findUserByEmail(db, row.email);
       let passwordHash: string | undefined;
       if (!existing) {
@@ -703,7 +808,7 @@ export function createUserService(deps: {
       try {
         const user = await db.transaction().execute(async (trx) => {
           const claimed = await repo.claimInvitation(trx, row.workspace_id, row.id, now);
-          if (!claimed) throw invalid('it was already used. Sign in instead.');
+          if (!claimed) throw invalid('it was already used. Sign in instead.', 'used');
           const user =
             existing ??
             (await repo.insertUser(trx, {
@@ -723,11 +828,17 @@ export function createUserService(deps: {
           return user;
         });
         const membership = await repo.findMembership(db, row.workspace_id, user.id);
+        const role = membership?.role ?? row.role;
+        const session =
+          input.signIn && !existing
+            ? await startSession({ user, workspaceId: row.workspace_id, role, ...input.signIn })
+            : undefined;
         return {
           user: toSessionUser(user),
           workspace: { id: workspace.id, name: workspace.name },
-          role: membership?.role ?? row.role,
+          role,
           created: !existing,
+          ...(session ? { session } : {}),
         };
       } catch (error) {
         if (isUniqueViolation(error))

@@ -1,0 +1,151 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { simpleParser } from 'mailparser';
+import type { BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
+import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { userWithRole } from '../helpers/user-session.js';
+
+/**
+ * The invitation accept page in a real browser (Debian's Chromium driven by
+ * playwright-core) against the real app listening on 127.0.0.1: an admin
+ * invites, the invitee opens the link from the captured email, types a
+ * password that is too short, then a good one, and ends up signed in.
+ * Skipped without Chromium unless HERALD_REQUIRE_BROWSER=1, like
+ * public-pages-browser.test.ts.
+ */
+
+const CHROMIUM = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
+const available = existsSync(CHROMIUM);
+const required = process.env.HERALD_REQUIRE_BROWSER === '1';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'e2e');
+if (!available && !required) {
+  console.warn(
+    `invitation page browser test skipped: no Chromium at ${CHROMIUM} (install Debian's chromium, or set HERALD_CHROMIUM; HERALD_REQUIRE_BROWSER=1 makes this a failure)`,
+  );
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe.runIf(available || required)('invitation page in Chromium', () => {
+  let t: TestApp;
+  let sink: SmtpSink;
+  let base: string;
+  let context: BrowserContext;
+  let profile: string;
+  const cspViolations: string[] = [];
+
+  beforeAll(async () => {
+    if (!available) {
+      throw new Error(
+        `HERALD_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium)`,
+      );
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await createTestApp({ HERALD_PUBLIC_URL: base });
+    await t.app.listen({ port, host: '127.0.0.1' });
+    sink = await startSmtpSink();
+    const transport = await t.app.inject({
+      method: 'POST',
+      url: '/v1/transports',
+      headers: t.auth(),
+      payload: {
+        name: 'Local sink',
+        type: 'smtp',
+        settings: { host: sink.host, port: sink.port, tls: 'none' },
+      },
+    });
+    expect(transport.statusCode, transport.body).toBe(201);
+    const { chromium } = await import('playwright-core');
+    profile = mkdtempSync(join(tmpdir(), 'herald-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await t?.close();
+    await sink?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('opens the emailed link, refuses a short password, then creates the account and signs it in', async () => {
+    const admin = await userWithRole(t, 'admin', { email: 'admin@example.com' });
+    const invited = await t.app.inject({
+      method: 'POST',
+      url: '/v1/invitations',
+      headers: admin.write,
+      payload: { email: 'newcomer@example.com', role: 'editor' },
+    });
+    expect(invited.statusCode, invited.body).toBe(201);
+    expect(invited.json().email.sent).toBe(true);
+    const message = sink.messages.find((m) => m.to[0] === 'newcomer@example.com');
+    expect(message).toBeDefined();
+    const mail = await simpleParser(message?.raw as Buffer);
+    const link = /(http:\/\/127\.0\.0\.1:\d+\/invitations\/accept\?token=\S+)/.exec(mail.text ?? '')?.[1];
+    expect(link).toBe(invited.json().accept_url);
+
+    const page = await context.newPage();
+    page.on('console', (msg) => {
+      if (/Content.Security.Policy/i.test(msg.text())) cspViolations.push(msg.text());
+    });
+    await page.setViewportSize({ width: 375, height: 740 });
+    await page.goto(link as string);
+    expect(await page.title()).toBe('Join Default');
+    expect(await page.inputValue('#email')).toBe('newcomer@example.com');
+    await page.screenshot({ path: join(ARTIFACTS, 'invitation-form.png'), fullPage: true });
+
+    // The browser's own minlength check would stop a short password: take it away to reach the server's answer.
+    await page.locator('#password').evaluate((input) => input.removeAttribute('minlength'));
+    await page.fill('#password', 'short');
+    await page.getByRole('button', { name: 'Create account and join' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.textContent('[role=alert]')).toContain('too short');
+    expect(await page.getAttribute('#password', 'aria-invalid')).toBe('true');
+
+    await page.fill('#password', 'correct horse battery staple');
+    await page.getByRole('button', { name: 'Create account and join' }).click();
+    await page.getByRole('heading', { name: 'Welcome' }).waitFor();
+    expect(await page.textContent('main')).toContain('you are signed in to');
+    expect(await page.title()).toBe('Welcome');
+    await page.screenshot({ path: join(ARTIFACTS, 'invitation-welcome.png'), fullPage: true });
+
+    // The browser now holds the session cookie: the API answers it as the new editor.
+    const cookie = (await context.cookies(base)).find((c) => c.name === 'herald_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+    const session = await t.app.inject({
+      method: 'GET',
+      url: '/v1/session',
+      headers: { cookie: `herald_session=${cookie?.value}` },
+    });
+    expect(session.json()).toMatchObject({ user: { email: 'newcomer@example.com' }, role: 'editor' });
+    expect(cspViolations).toEqual([]);
+  }, 90_000);
+});
