@@ -1148,7 +1148,7 @@ export interface WebhookEndpointTable {
   enabled: boolean;
   disabled_reason: string | null;
   secret_encrypted: string;
-  /** Gets events about do-not-sell contacts: the business's own system or a service provider (0043). */
+  /** Gets events about do-not-sell contacts: the business's own system or a service provider (0042). */
   share_do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -1185,9 +1185,9 @@ export interface ShopOrderTable {
   click_id: string | null;
   paid_at: Timestamp | null;
   created_at: Timestamp;
-  /** The order's conversion revenue before refunds (0045). */
+  /** The order's conversion revenue before refunds (0043). */
   revenue: ColumnType<string | null, string | null | undefined, string | null>;
-  /** When Herald learned the order was cancelled (0045): it is never counted again. */
+  /** When Herald learned the order was cancelled (0043): it is never counted again. */
   cancelled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
@@ -1258,7 +1258,7 @@ export interface WebhookEventTable {
   type: string;
   contact_id: string | null;
   payload: string;
-  /** The contact was flagged do_not_sell when the event was written (0043). */
+  /** The contact was flagged do_not_sell when the event was written (0042). */
   contact_do_not_sell: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
@@ -1316,7 +1316,7 @@ export interface CrmFieldMappingTable {
   updated_at: Timestamp;
 }
 
-/** A list membership the Mailchimp connector created from a tag (0045): removed when the tag goes. */
+/** A list membership the Mailchimp connector created from a tag (0043): removed when the tag goes. */
 export interface CrmTagMembershipTable {
   connection_id: string;
   list_id: string;

@@ -5,7 +5,7 @@ import { uuidv7 } from '../../src/lib/ids.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 
 /**
- * Migration 0045 folds the negative refund conversions that shop refunds
+ * Migration 0043 folds the negative refund conversions that shop refunds
  * recorded before it into their orders' conversions, and recounts the
  * campaign totals: run here on rows written the old way.
  */
@@ -20,7 +20,7 @@ afterAll(async () => {
 
 const FOLD = (() => {
   const text = readFileSync(
-    join(import.meta.dirname, '..', '..', 'migrations', '0045_shop_cancellations_and_tag_provenance.sql'),
+    join(import.meta.dirname, '..', '..', 'migrations', '0043_shop_cancellations_and_tag_provenance.sql'),
     'utf8',
   );
   return text.slice(text.indexOf('UPDATE shop_orders o SET revenue'), text.indexOf('-- Mailchimp tags'));

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { acceptedLanguages } from '../../http/accept-language.js';
 import { EMAIL_VIEW_CSP, escapeHtml, htmlPage, sendHtml } from '../../http/public-page.js';
 import { type FormFields, field, parseFormBody } from './form-body.js';
-import { acceptedLanguages, type PageStrings, pageStrings } from './page-strings.js';
+import { type PageStrings, pageStrings } from './page-strings.js';
 import type { NamedList, PageOrigin, PreferencesView, PublicPagesService } from './public-pages.service.js';
 
 const TokenParams = Type.Object({ token: Type.String({ maxLength: 400 }) }, { additionalProperties: false });

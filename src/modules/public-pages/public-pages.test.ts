@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { acceptedLanguages } from '../../http/accept-language.js';
 import { createManualClock } from '../../lib/clock.js';
 import { parseFormBody } from './form-body.js';
-import { acceptedLanguages, pageStrings } from './page-strings.js';
+import { pageStrings } from './page-strings.js';
 import { createWindowLimiter } from './submission-limiter.js';
 
 describe('form bodies', () => {

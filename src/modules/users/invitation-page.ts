@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { acceptedLanguages } from '../../http/accept-language.js';
 import { escapeHtml, htmlPage, sendHtml } from '../../http/public-page.js';
 import type { Clock } from '../../lib/clock.js';
 import { isDomainError } from '../../lib/errors.js';
 import { createWindowLimiter, type FormFields, parseFormBody } from '../public-pages/index.js';
-import { acceptedLanguages, type InvitationStrings, invitationStrings } from './invitation-strings.js';
+import { type InvitationStrings, invitationStrings } from './invitation-strings.js';
 import { PASSWORD_MAX_LENGTH } from './passwords.js';
 import type { InvitationOffer, InvitationProblem, UserService } from './users.service.js';
 
