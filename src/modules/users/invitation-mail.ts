@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { escapeHtml } from '../../http/public-page.js';
 import type { Clock } from '../../lib/clock.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { MailPort } from '../messages/index.js';
@@ -30,10 +31,6 @@ const ROLE_PHRASES: Record<Role, string> = {
   analyst: 'an analyst (reports, without contacts or exports)',
   viewer: 'a viewer (reads everything, changes nothing)',
 };
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 /** "14 December 2026, 13:05 UTC": unambiguous in any reader's locale. */
 export function formatExpiry(at: Date): string {
