@@ -66,6 +66,22 @@ describe('twoProportionZTest', () => {
     expect(test.pValue).toBeCloseTo(5.69e-7, 8);
   });
 
+  it("reproduces R's prop.test with Yates' continuity correction on the same study", () => {
+    // R: prop.test(c(104, 189), c(11037, 11034)) -> X-squared = 24.429, p-value = 7.71e-07.
+    // By hand: (0.0077060 - (1/11037 + 1/11034)/2) / 0.0015407 = 4.9428, z² = 24.43.
+    const test = twoProportionZTest(104, 11037, 189, 11034, { continuityCorrection: true });
+    expect(test.z * test.z).toBeCloseTo(24.429, 1);
+    expect(test.pValue).toBeCloseTo(7.71e-7, 8);
+    expect(test.difference).toBeCloseTo(0.0077, 4);
+    // Arms closer than the correction are no evidence at all, in either direction.
+    expect(twoProportionZTest(10, 100, 10, 101, { continuityCorrection: true })).toMatchObject({
+      z: 0,
+      pValue: 1,
+    });
+    const backward = twoProportionZTest(189, 11034, 104, 11037, { continuityCorrection: true });
+    expect(backward.z).toBeCloseTo(-test.z, 12);
+  });
+
   it("reproduces Newcombe's Wald interval for 56/70 vs 48/80", () => {
     // R. G. Newcombe, "Interval estimation for the difference between independent
     // proportions: comparison of eleven methods", Statistics in Medicine 17:873-890 (1998),

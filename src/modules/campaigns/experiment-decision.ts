@@ -19,11 +19,15 @@ import {
  * the evaluation behind it go out (stored with the test and shown by its report).
  *
  * Frequentist: the leader (best observed rate) wins when it beats every
- * other variant, each by a two-sided two-proportion z-test (Welch's t-test
- * for revenue per recipient) and all k-1 p-values Holm-adjusted below
+ * other variant, each by a two-sided two-proportion z-test with Yates'
+ * continuity correction (Welch's t-test for revenue per recipient) and all
+ * k-1 p-values Holm-adjusted below
  * alpha = 1 - confidence. Requiring the leader to beat all others, with the
  * correction, keeps the chance of declaring a winner when all variants are
- * equal at or below alpha for any number of variants (bench/eval checks it).
+ * equal at or below alpha for any number of variants (`npm run eval` checks
+ * it). Yates' correction because without it the z-test declares slightly
+ * more than alpha of equal variants winners at small tests' sample sizes
+ * (5.2% at alpha 0.05 with 400 recipients per variant, simulated).
  *
  * Bayesian: each variant's rate gets a Beta(1 + successes, 1 + failures)
  * posterior (a normal approximation of the mean for revenue); the variant
@@ -141,7 +145,9 @@ export function decide(input: DecisionInput): Decision {
   const pValues = input.variants.map((v, i) => {
     if (i === leader) return null;
     if (revenue) return welchTTest(revenueSummary(v), revenueSummary(lead)).pValue;
-    return twoProportionZTest(v.successes, v.trials, lead.successes, lead.trials).pValue;
+    return twoProportionZTest(v.successes, v.trials, lead.successes, lead.trials, {
+      continuityCorrection: true,
+    }).pValue;
   });
   const others = pValues.filter((p): p is number => p !== null);
   const adjusted = holmAdjust(others);
