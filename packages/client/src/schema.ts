@@ -6265,7 +6265,7 @@ export interface paths {
                                     decide_at: string | null;
                                     decided_at: string | null;
                                     decided_by: "test" | "policy" | "manual" | null;
-                                    /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                    /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                     method: "frequentist" | "bayesian";
                                     /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                     metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -6441,7 +6441,7 @@ export interface paths {
                         ab_test?: {
                             /** @description Default 0.95 for frequentist (alpha 0.05) and 0.975 for bayesian. */
                             confidence?: number;
-                            /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                            /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                             method?: "frequentist" | "bayesian";
                             /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                             metric?: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -6535,7 +6535,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -6729,7 +6729,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -7005,7 +7005,7 @@ export interface paths {
                         ab_test?: {
                             /** @description Default 0.95 for frequentist (alpha 0.05) and 0.975 for bayesian. */
                             confidence?: number;
-                            /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                            /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                             method?: "frequentist" | "bayesian";
                             /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                             metric?: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -7099,7 +7099,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -7463,7 +7463,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -7790,7 +7790,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -8271,7 +8271,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -8803,7 +8803,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -9008,7 +9008,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -9206,7 +9206,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";
@@ -9531,7 +9531,7 @@ export interface paths {
                                 decide_at: string | null;
                                 decided_at: string | null;
                                 decided_by: "test" | "policy" | "manual" | null;
-                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
+                                /** @description frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue). */
                                 method: "frequentist" | "bayesian";
                                 /** @description What decides the winner, per test recipient within window_minutes of their send: human_unique_opens (machine opens such as Apple Mail Privacy Protection prefetches never count), human_unique_clicks, click_to_open (human clickers among human openers), conversions (recipients with a conversion), revenue_per_recipient (in revenue_currency). */
                                 metric: "human_unique_opens" | "human_unique_clicks" | "click_to_open" | "conversions" | "revenue_per_recipient";

@@ -36,7 +36,7 @@ const Metric = Type.Union(
 );
 const Method = Type.Union([Type.Literal('frequentist'), Type.Literal('bayesian')], {
   description:
-    'frequentist: the leader must beat every other variant in a two-proportion z-test (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue).',
+    'frequentist: the leader must beat every other variant in a two-proportion z-test with Yates continuity correction (Welch t-test for revenue), Holm-corrected for the number of comparisons, at 1 - confidence; bayesian: the leader needs a posterior probability to beat all others of at least confidence (Beta(1,1) priors; a normal approximation for revenue).',
 });
 const Policy = Type.Union([Type.Literal('send_control'), Type.Literal('send_leader'), Type.Literal('wait')], {
   description:
