@@ -36,13 +36,11 @@ const TYPE_NAMES = new Map<number, TypeName>(Object.entries(TYPES).map(([k, v]) 
 export async function startDnsServer(initial: Record<string, DnsRecords> = {}): Promise<TestDnsServer> {
   const records = new Map(Object.entries(initial).map(([name, r]) => [name.toLowerCase(), r]));
   const queries: string[] = [];
-  const udp: Socket = createSocket('udp4');
-  udp.on('message', (packet, peer) => {
-    const reply = answer(packet, records, queries, 512);
-    if (reply) udp.send(reply, peer.port, peer.address);
-  });
-  await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
-  const port = udp.address().port;
+  const handleUdp = (udp: Socket) =>
+    udp.on('message', (packet, peer) => {
+      const reply = answer(packet, records, queries, 512);
+      if (reply) udp.send(reply, peer.port, peer.address);
+    });
 
   // TCP (RFC 1035 4.2.2: two-byte length prefix) for answers that do not fit 512 bytes.
   const tcp: Server = createServer((socket) => {
@@ -63,17 +61,37 @@ export async function startDnsServer(initial: Record<string, DnsRecords> = {}): 
     });
     socket.on('error', () => {});
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', resolve);
-  });
+
+  // The system picks a free UDP port; the same TCP port may belong to another process
+  // (other test files run meanwhile), so a taken one means trying another UDP port.
+  let udp: Socket | undefined;
+  let port = 0;
+  for (let attempt = 1; udp === undefined; attempt++) {
+    const candidate = handleUdp(createSocket('udp4'));
+    await new Promise<void>((resolve) => candidate.bind(0, '127.0.0.1', resolve));
+    port = candidate.address().port;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(port, '127.0.0.1', () => {
+          tcp.off('error', reject);
+          resolve();
+        });
+      });
+      udp = candidate;
+    } catch (error) {
+      await new Promise<void>((resolve) => candidate.close(() => resolve()));
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 20) throw error;
+    }
+  }
+  const bound = udp;
 
   return {
     address: `127.0.0.1:${port}`,
     records,
     queries,
     close: async () => {
-      await new Promise<void>((resolve) => udp.close(() => resolve()));
+      await new Promise<void>((resolve) => bound.close(() => resolve()));
       await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },
   };
