@@ -1,10 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARTIFACTS, browserTestsRun, type Chromium, freePort, launchChromium } from '../helpers/chromium.js';
 import { type SmtpSink, startSmtpSink } from '../helpers/smtp-sink.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { userWithRole } from '../helpers/user-session.js';
@@ -18,43 +16,15 @@ import { userWithRole } from '../helpers/user-session.js';
  * public-pages-browser.test.ts.
  */
 
-const CHROMIUM = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-const required = process.env.HERALD_REQUIRE_BROWSER === '1';
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'e2e');
-if (!available && !required) {
-  console.warn(
-    `invitation page browser test skipped: no Chromium at ${CHROMIUM} (install Debian's chromium, or set HERALD_CHROMIUM; HERALD_REQUIRE_BROWSER=1 makes this a failure)`,
-  );
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-describe.runIf(available || required)('invitation page in Chromium', () => {
+describe.runIf(browserTestsRun('invitation page browser test'))('invitation page in Chromium', () => {
   let t: TestApp;
   let sink: SmtpSink;
   let base: string;
   let context: BrowserContext;
-  let profile: string;
+  let browser: Chromium | undefined;
   const cspViolations: string[] = [];
 
   beforeAll(async () => {
-    if (!available) {
-      throw new Error(
-        `HERALD_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install -y chromium)`,
-      );
-    }
-    mkdirSync(ARTIFACTS, { recursive: true });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     t = await createTestApp({ HERALD_PUBLIC_URL: base });
@@ -71,29 +41,14 @@ describe.runIf(available || required)('invitation page in Chromium', () => {
       },
     });
     expect(transport.statusCode, transport.body).toBe(201);
-    const { chromium } = await import('playwright-core');
-    profile = mkdtempSync(join(tmpdir(), 'herald-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
+    context = browser.context;
   }, 120_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await t?.close();
     await sink?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('opens the emailed link, refuses a short password, then creates the account and signs it in', async () => {
