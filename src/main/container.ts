@@ -167,6 +167,20 @@ export interface ContainerOptions {
  * The only place that builds objects and hands them their dependencies. Every
  * process (API, worker, CLI, tests) gets its services from here.
  */
+/** The settings of users, sessions and invitations, from the configuration. */
+export function userSettings(config: Config) {
+  return {
+    publicUrl: config.publicUrl,
+    cookieSecure: config.cookieSecure,
+    sessionIdleMinutes: config.sessionIdleMinutes,
+    sessionMaxHours: config.sessionMaxHours,
+    passwordMinLength: config.passwordMinLength,
+    loginMaxFailures: config.loginMaxFailures,
+    loginLockMinutes: config.loginLockMinutes,
+    invitationDays: config.invitationDays,
+  };
+}
+
 export function createContainer(options: ContainerOptions) {
   const { config, database, logger, clock } = options;
   const db = database.db;
@@ -316,16 +330,7 @@ export function createContainer(options: ContainerOptions) {
       clock,
       logger: logger.child({ component: 'invitations' }),
     }),
-    settings: {
-      publicUrl: config.publicUrl,
-      cookieSecure: config.cookieSecure,
-      sessionIdleMinutes: config.sessionIdleMinutes,
-      sessionMaxHours: config.sessionMaxHours,
-      passwordMinLength: config.passwordMinLength,
-      loginMaxFailures: config.loginMaxFailures,
-      loginLockMinutes: config.loginLockMinutes,
-      invitationDays: config.invitationDays,
-    },
+    settings: userSettings(config),
   });
   const oidcProviders = createOidcProviderService({
     db,

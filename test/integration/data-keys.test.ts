@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encryptSecret, parseSecretKeys, type SecretKeyring } from '../../src/lib/secret-keys.js';
 import { rewrapDataKeys, rotateDataKeys } from '../../src/main/commands/keys.js';
+import { userSettings } from '../../src/main/container.js';
 import {
   createDataKeyService,
   DataKeyError,
@@ -27,22 +28,12 @@ afterAll(async () => {
 
 /** The users service as a process configured with `keyring` runs it. */
 function usersWith(keyring: SecretKeyring) {
-  const { config } = t.container;
   return createUserService({
     db: t.container.db,
     clock: t.clock,
     keyring,
     workspaces: t.container.workspaces,
-    settings: {
-      publicUrl: config.publicUrl,
-      cookieSecure: config.cookieSecure,
-      sessionIdleMinutes: config.sessionIdleMinutes,
-      sessionMaxHours: config.sessionMaxHours,
-      passwordMinLength: config.passwordMinLength,
-      loginMaxFailures: config.loginMaxFailures,
-      loginLockMinutes: config.loginLockMinutes,
-      invitationDays: config.invitationDays,
-    },
+    settings: userSettings(t.container.config),
   });
 }
 
