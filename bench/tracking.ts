@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,7 +25,9 @@ import { type BenchDatabase, freshPostgres } from './bench-database.js';
  * (the GIF, a 302) and recording nothing, measured in the same run.
  *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
- * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10).
+ * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
+ * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured Herald
+ * run, without the setup and the baseline).
  */
 
 interface LoadResult {
@@ -56,6 +59,24 @@ async function measured(
   await after?.();
   const cpu = process.cpuUsage(before);
   return { ...result, serverCpuUs: (cpu.user + cpu.system) / Math.max(1, result.total) };
+}
+
+/** Runs `run` under the CPU profiler when BENCH_TRACKING_PROFILE names a folder, writing `<name>.cpuprofile` there. */
+async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_TRACKING_PROFILE;
+  if (!dir) return run();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
 }
 
 function load(origin: string, pathsFile: string, seconds: number, connections: number): Promise<LoadResult> {
@@ -233,8 +254,10 @@ export async function benchTracking(options: {
       }
       await load(herald.origin, herald.opensFile, 2, options.connections); // warm-up (recorded too)
       const warm = await herald.rows('open');
-      const open = await measured(herald.origin, herald.opensFile, options.seconds, options.connections, () =>
-        herald.rows('open'),
+      const open = await profiled(`${target}-open`, () =>
+        measured(herald.origin, herald.opensFile, options.seconds, options.connections, () =>
+          herald.rows('open'),
+        ),
       );
       results.push({
         target,
@@ -243,12 +266,10 @@ export async function benchTracking(options: {
         rows: (await herald.rows('open')) - warm,
         answered: ok(open, '200'),
       });
-      const click = await measured(
-        herald.origin,
-        herald.clicksFile,
-        options.seconds,
-        options.connections,
-        () => herald.rows('click'),
+      const click = await profiled(`${target}-click`, () =>
+        measured(herald.origin, herald.clicksFile, options.seconds, options.connections, () =>
+          herald.rows('click'),
+        ),
       );
       results.push({
         target,
