@@ -2,14 +2,33 @@ import { describe, expect, it } from 'vitest';
 import { isWithin, organizationalDomain } from './domain-name.js';
 
 describe('organizationalDomain', () => {
-  it('takes the last two labels, or three under common country second levels', () => {
+  it('is the registrable domain under the Public Suffix List', () => {
     expect(organizationalDomain('example.com')).toBe('example.com');
     expect(organizationalDomain('mail.news.example.com')).toBe('example.com');
+    expect(organizationalDomain('a.b.c.d.example.com')).toBe('example.com');
+    expect(organizationalDomain('Mail.Example.COM.')).toBe('example.com');
     expect(organizationalDomain('shop.example.co.uk')).toBe('example.co.uk');
-    expect(organizationalDomain('example.com.au')).toBe('example.com.au');
+    expect(organizationalDomain('example.co.uk')).toBe('example.co.uk');
+    expect(organizationalDomain('bounces.shop.example.com.au')).toBe('example.com.au');
     expect(organizationalDomain('mail.example.de')).toBe('example.de');
-    // Not a known second level: two labels.
-    expect(organizationalDomain('mail.example.io')).toBe('example.io');
+    // Three-label public suffixes the old two-label rule did not know.
+    expect(organizationalDomain('news.city.kawasaki.jp')).toBe('city.kawasaki.jp');
+    expect(organizationalDomain('shop.example.pvt.k12.ma.us')).toBe('example.pvt.k12.ma.us');
+  });
+
+  it('knows private suffixes, so two customers of one host do not share an organizational domain', () => {
+    expect(organizationalDomain('alice.github.io')).toBe('alice.github.io');
+    expect(organizationalDomain('mail.alice.github.io')).toBe('alice.github.io');
+    expect(organizationalDomain('bob.github.io')).toBe('bob.github.io');
+    expect(organizationalDomain('shop.herokuapp.com')).toBe('shop.herokuapp.com');
+  });
+
+  it('falls back to the last two labels when the list gives no registrable domain', () => {
+    // A public suffix itself.
+    expect(organizationalDomain('github.io')).toBe('github.io');
+    expect(organizationalDomain('co.uk')).toBe('co.uk');
+    // A top-level domain the list does not know is one label, like any other.
+    expect(organizationalDomain('mail.shop.test')).toBe('shop.test');
   });
 
   it('tells a subdomain from a look-alike', () => {
