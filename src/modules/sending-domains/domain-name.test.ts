@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isWithin, organizationalDomain } from './domain-name.js';
+import { isWithin, organizationalDomain, returnPathDomainProblem } from './domain-name.js';
 
 describe('organizationalDomain', () => {
   it('is the registrable domain under the Public Suffix List', () => {
@@ -35,5 +35,26 @@ describe('organizationalDomain', () => {
     expect(isWithin('shop.example.com', 'example.com')).toBe(true);
     expect(isWithin('example.com', 'example.com')).toBe(true);
     expect(isWithin('badexample.com', 'example.com')).toBe(false);
+  });
+});
+
+describe('returnPathDomainProblem', () => {
+  it('accepts the sending domain, its subdomains and names under its organizational domain', () => {
+    expect(returnPathDomainProblem('bounces.news.example.com', 'news.example.com')).toBeUndefined();
+    expect(returnPathDomainProblem('news.example.com', 'news.example.com')).toBeUndefined();
+    expect(returnPathDomainProblem('bounces.example.com', 'news.example.com')).toBeUndefined();
+    expect(returnPathDomainProblem('example.co.uk', 'shop.example.co.uk')).toBeUndefined();
+  });
+
+  it('refuses another organizational domain, naming the reason and a subdomain to use', () => {
+    const problem = returnPathDomainProblem('bounces.other.com', 'news.example.com');
+    expect(problem).toContain('does not share its organizational domain example.com');
+    expect(problem).toContain('SPF');
+    expect(problem).toContain('bounces.news.example.com');
+    expect(returnPathDomainProblem('example.com', 'example.co.uk')).toBeDefined();
+    // Siblings under a private suffix belong to different customers.
+    expect(returnPathDomainProblem('bob.github.io', 'alice.github.io')).toBeDefined();
+    // Under a public suffix, the look-alike of a registered name is another organization.
+    expect(returnPathDomainProblem('other.co.uk', 'example.co.uk')).toBeDefined();
   });
 });

@@ -56,6 +56,25 @@ export function organizationalDomain(domain: string): string {
   return registrable ?? name.split('.').slice(-2).join('.');
 }
 
+/**
+ * Why `returnPathDomain` cannot be the Return-Path (envelope sender) domain
+ * of mail signed by `sendingDomain`, or undefined when it can: it must be
+ * the sending domain, one of its subdomains, or share its organizational
+ * domain, so that SPF, which receivers check for the envelope domain,
+ * aligns with the From domain under relaxed DMARC alignment. Both names are
+ * normalized.
+ */
+export function returnPathDomainProblem(returnPathDomain: string, sendingDomain: string): string | undefined {
+  if (isWithin(returnPathDomain, sendingDomain)) return undefined;
+  const org = organizationalDomain(sendingDomain);
+  if (organizationalDomain(returnPathDomain) === org) return undefined;
+  return (
+    `${returnPathDomain} is not under ${sendingDomain} and does not share its organizational domain ${org}, ` +
+    'so SPF for the bounce address would not align with the From domain and DMARC could not pass through SPF; ' +
+    `use a subdomain such as bounces.${sendingDomain}`
+  );
+}
+
 /** Whether `name` is `domain` or one of its subdomains. */
 export function isWithin(name: string, domain: string): boolean {
   return name === domain || name.endsWith(`.${domain}`);
