@@ -473,6 +473,8 @@ export interface SendingDomainTable {
   /** The last check's result (`DomainCheckResult` without its domain id), as the API returns it. */
   last_check: JsonColumn<Record<string, unknown> | null> | null;
   allow_unverified: Generated<boolean>;
+  /** The envelope sender's domain (b-<token>@...) for mail this domain signs; null: the From domain. */
+  return_path_domain: string | null;
 }
 
 export type TransportTypeColumn = 'smtp' | 'ses' | 'mailgun' | 'sendgrid' | 'postmark' | 'file';

@@ -152,7 +152,8 @@ export function createSendingPorts(deps: {
             subject: rendered.subject,
             html: body.html,
             text: body.text,
-            returnPath: returnPathAddress(keyring, id, domain),
+            // The signing domain's dedicated bounce domain when it has one, else the From domain.
+            returnPath: returnPathAddress(keyring, id, signer?.returnPathDomain ?? domain),
             marketing: {
               unsubscribeUrl: links.url,
               unsubscribeMailto: links.mailto,
@@ -193,9 +194,10 @@ export function createSendingPorts(deps: {
 /**
  * Connects transactional mail (transactional messages, double opt-in
  * confirmations) and automation emails to message building, DKIM and
- * transports: a VERP return path, the sending domain's signature when it has
- * one; list headers only on marketing mail (automation emails of kind
- * marketing).
+ * transports: a VERP return path (at the sending domain's Return-Path domain
+ * when it has one, else at the From domain), the sending domain's signature
+ * when it has one; list headers only on marketing mail (automation emails of
+ * kind marketing).
  */
 export function createMailPort(deps: {
   keyring: SecretKeyring;
@@ -250,7 +252,7 @@ export function createMailPort(deps: {
         subject: mail.subject,
         html: mail.html,
         text: mail.text,
-        returnPath: returnPathAddress(keyring, mail.id, domain),
+        returnPath: returnPathAddress(keyring, mail.id, signer?.returnPathDomain ?? domain),
         // Automation emails: the unsubscribe headers of campaigns, Feedback-ID naming the automation.
         marketing: mail.marketing
           ? {

@@ -257,6 +257,146 @@ describe('the check', () => {
   });
 });
 
+describe('a Return-Path domain', () => {
+  const OWN_MX = [{ priority: 10, exchange: 'mx.mailhost.test' }];
+
+  /**
+   * Adds `name` with the Return-Path domain bounces.<name> and publishes the
+   * records Herald lists: SPF and the bounce MX at the Return-Path domain;
+   * DKIM and DMARC at the domain, which keeps its own MX and no SPF.
+   */
+  async function publishWithReturnPath(
+    name: string,
+    change: { spf?: string[]; mx?: DnsRecords['MX']; dmarc?: string[] } = {},
+  ): Promise<Domain & { return_path_domain: string }> {
+    const added = await call('POST', '/v1/sending-domains', {
+      domain: name,
+      algorithm: 'ed25519',
+      return_path_domain: `bounces.${name}`,
+    });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    const domain = added.body as Domain & { return_path_domain: string };
+    const has = (key: keyof typeof change) => key in change;
+    for (const record of domain.dns_records) {
+      if (record.purpose === 'spf')
+        dns.records.set(record.name, {
+          ...dns.records.get(record.name),
+          TXT: has('spf') ? change.spf : [record.value],
+        });
+      if (record.purpose === 'bounce') {
+        const [priority, exchange] = record.value.split(' ');
+        dns.records.set(record.name, {
+          ...dns.records.get(record.name),
+          MX: has('mx') ? change.mx : [{ priority: Number(priority), exchange: exchange as string }],
+        });
+      }
+      if (record.purpose === 'dkim') dns.records.set(record.name, { TXT: [record.value] });
+      if (record.purpose === 'dmarc')
+        dns.records.set(record.name, { TXT: has('dmarc') ? change.dmarc : [record.value] });
+    }
+    dns.records.set(name, { MX: OWN_MX });
+    return domain;
+  }
+
+  it('lists SPF and the bounce MX at the Return-Path domain, DKIM and DMARC at the domain', async () => {
+    const added = await call('POST', '/v1/sending-domains', {
+      domain: 'rp-records.test',
+      algorithm: 'ed25519',
+      return_path_domain: 'bounces.rp-records.test',
+    });
+    const records = (added.body as Domain).dns_records;
+    expect(records.map((r) => [r.purpose, r.type, r.name])).toEqual([
+      ['dkim', 'TXT', 'herald._domainkey.rp-records.test'],
+      ['spf', 'TXT', 'bounces.rp-records.test'],
+      ['dmarc', 'TXT', '_dmarc.rp-records.test'],
+      ['bounce', 'MX', 'bounces.rp-records.test'],
+    ]);
+    expect(records[1]?.value).toBe(GOOD_SPF);
+    expect(records[1]?.note).toContain("envelope sender's domain, which is bounces.rp-records.test");
+    expect(records[1]?.note).toContain('organizational domain rp-records.test');
+    expect(records[2]?.value).toBe('v=DMARC1; p=none; rua=mailto:dmarc-reports@rp-records.test');
+    expect(records[2]?.note).toContain('aspf');
+    expect(records[3]).toMatchObject({ value: `10 ${BOUNCE_HOST}` });
+    expect(records[3]?.note).toContain('b-<token>@bounces.rp-records.test');
+    expect(records[3]?.note).toContain('rp-records.test keeps its own MX');
+  });
+
+  it('checks SPF and MX at the Return-Path domain and verifies a domain whose own MX is elsewhere', async () => {
+    const domain = await publishWithReturnPath('rp-good.test');
+    const { body, items, item } = await check(domain);
+    expect(body.status).toBe('verified');
+    expect(items.map((i) => [i.check, i.status, i.name])).toEqual([
+      ['spf', 'pass', 'bounces.rp-good.test'],
+      ['dkim', 'pass', 'herald._domainkey.rp-good.test'],
+      // The DMARC start Herald suggests is p=none: a warning that still verifies.
+      ['dmarc', 'warn', '_dmarc.rp-good.test'],
+      ['alignment', 'pass', 'rp-good.test'],
+      ['mx', 'pass', 'bounces.rp-good.test'],
+      ['ptr', 'pass', SENDING_IP],
+    ]);
+    expect(item('alignment').message).toContain(
+      'with the Return-Path domain bounces.rp-good.test (relaxed: the same organizational domain)',
+    );
+    expect(item('mx').message).toContain('b-<token>@bounces.rp-good.test');
+    // A From address at a subdomain aligns too.
+    expect((await check(domain, 'news@shop.rp-good.test')).item('alignment').status).toBe('pass');
+  });
+
+  it('fails a Return-Path domain without SPF or without MX, naming it in the fix', async () => {
+    const nospf = await check(await publishWithReturnPath('rp-nospf.test', { spf: [] }));
+    expect(nospf.body.status).toBe('failed');
+    expect(nospf.item('spf')).toMatchObject({ status: 'fail', name: 'bounces.rp-nospf.test' });
+    expect(nospf.item('spf').fix).toBe(`publish one TXT record at bounces.rp-nospf.test: ${GOOD_SPF}`);
+
+    // SPF on the From domain does not help: receivers check the envelope domain.
+    const misplaced = await publishWithReturnPath('rp-misplaced.test', { spf: [] });
+    dns.records.set('rp-misplaced.test', { TXT: [GOOD_SPF], MX: OWN_MX });
+    expect((await check(misplaced)).item('spf')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining('bounces.rp-misplaced.test has no SPF record'),
+    });
+
+    const nomx = await check(await publishWithReturnPath('rp-nomx.test', { mx: [] }));
+    expect(nomx.items.filter((i) => i.check === 'mx')).toHaveLength(1);
+    expect(nomx.item('mx')).toMatchObject({ status: 'fail', name: 'bounces.rp-nomx.test' });
+    expect(nomx.item('mx').fix).toBe(`publish an MX record at bounces.rp-nomx.test: 10 ${BOUNCE_HOST}`);
+
+    const elsewhere = await check(await publishWithReturnPath('rp-othermx.test', { mx: OWN_MX }));
+    expect(elsewhere.item('mx')).toMatchObject({
+      status: 'warn',
+      message: expect.stringContaining(`none is the bounce host ${BOUNCE_HOST}`),
+    });
+  });
+
+  it('fails SPF alignment under aspf=s, with the fix, and passes once the Return-Path domain is cleared', async () => {
+    const domain = await publishWithReturnPath('rp-strict.test', {
+      dmarc: ['v=DMARC1; p=reject; aspf=s; rua=mailto:d@rp-strict.test'],
+    });
+    const strict = await check(domain);
+    expect(strict.item('dkim').status).toBe('pass');
+    expect(strict.item('alignment')).toMatchObject({
+      status: 'fail',
+      message: expect.stringContaining(
+        'strict SPF alignment (aspf=s) and the Return-Path domain bounces.rp-strict.test is not rp-strict.test',
+      ),
+    });
+    expect(strict.item('alignment').fix).toContain('remove aspf=s');
+    expect(strict.item('alignment').fix).toContain('"return_path_domain": null');
+
+    const cleared = await call('PATCH', `/v1/sending-domains/${domain.id}`, { return_path_domain: null });
+    expect(cleared.body.return_path_domain).toBeNull();
+    // Without it, SPF and MX are about the domain itself again, as before.
+    expect(cleared.body.dns_records.find((r: { purpose: string }) => r.purpose === 'spf').name).toBe(
+      'rp-strict.test',
+    );
+    dns.records.set('rp-strict.test', { TXT: [GOOD_SPF], MX: MX });
+    const again = await check(domain);
+    expect(again.item('alignment')).toMatchObject({ status: 'pass' });
+    expect(again.item('spf')).toMatchObject({ status: 'pass', name: 'rp-strict.test' });
+    expect(again.items.filter((i) => i.check === 'mx').map((i) => i.name)).toEqual(['rp-strict.test']);
+  });
+});
+
 describe('sending from an unverified domain', () => {
   async function message(from: string) {
     return call('POST', '/v1/messages', {

@@ -86,6 +86,98 @@ describe('sending domains', () => {
     }
   });
 
+  it('sets, changes and clears a Return-Path domain, refusing one that would not align', async () => {
+    const patch = async (id: string, payload: object) => {
+      const res = await t.app.inject({
+        method: 'PATCH',
+        url: `/v1/sending-domains/${id}`,
+        headers: t.auth(),
+        payload,
+      });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const created = await post({
+      domain: 'news.rp.example.com',
+      algorithm: 'ed25519',
+      return_path_domain: 'Bounces.News.RP.example.com.',
+    });
+    expect(created.status, created.text).toBe(201);
+    expect(created.body.return_path_domain).toBe('bounces.news.rp.example.com');
+    expect(
+      (await t.container.sendingDomains.signerFor(t.workspaceId, 'news.rp.example.com'))?.returnPathDomain,
+    ).toBe('bounces.news.rp.example.com');
+    // Without one, it is null and mail keeps its Return-Path at the From domain.
+    const plain = await post({ domain: 'plain-rp.example.com', algorithm: 'ed25519' });
+    expect(plain.body.return_path_domain).toBeNull();
+    expect(
+      (await t.container.sendingDomains.signerFor(t.workspaceId, 'plain-rp.example.com'))?.returnPathDomain,
+    ).toBeUndefined();
+
+    // Another name under the same organizational domain aligns too; the signer picks it up at once.
+    const moved = await patch(created.body.id, { return_path_domain: 'mx-bounces.example.com' });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(moved.body).toMatchObject({
+      return_path_domain: 'mx-bounces.example.com',
+      allow_unverified: false,
+    });
+    expect(
+      (await t.container.sendingDomains.signerFor(t.workspaceId, 'shop.news.rp.example.com'))
+        ?.returnPathDomain,
+    ).toBe('mx-bounces.example.com');
+
+    for (const [body, path, fragment] of [
+      [
+        { return_path_domain: 'bounces.other.com' },
+        '/return_path_domain',
+        'does not share its organizational domain example.com',
+      ],
+      [
+        { return_path_domain: 'bounces.example.co.uk' },
+        '/return_path_domain',
+        'bounces.example.co.uk is not under ',
+      ],
+      [{ return_path_domain: 'no spaces.example.com' }, '/return_path_domain', 'bare domain name'],
+      [{ return_path_domain: 'localhost' }, '/return_path_domain', 'fully qualified'],
+    ] as const) {
+      for (const res of [
+        await patch(created.body.id, body),
+        await post({ domain: 'refused-rp.example.com', algorithm: 'ed25519', ...body }),
+      ]) {
+        expect(res.status, JSON.stringify(res.body)).toBe(400);
+        expect(res.body.code).toBe('INVALID_DOMAIN');
+        expect(res.body.detail).toContain('return_path_domain: ');
+        expect(res.body.detail).toContain(fragment);
+        expect(res.body.errors).toEqual([expect.objectContaining({ path })]);
+      }
+    }
+    // Nothing refused was stored.
+    expect((await patch(created.body.id, { allow_unverified: true })).body).toMatchObject({
+      return_path_domain: 'mx-bounces.example.com',
+      allow_unverified: true,
+    });
+    expect((await post({ domain: 'refused-rp.example.com', algorithm: 'ed25519' })).status).toBe(201);
+
+    const cleared = await patch(created.body.id, { return_path_domain: null });
+    expect(cleared.body).toMatchObject({ return_path_domain: null, allow_unverified: true });
+    expect(
+      (await t.container.sendingDomains.signerFor(t.workspaceId, 'news.rp.example.com'))?.returnPathDomain,
+    ).toBeUndefined();
+
+    const empty = await patch(created.body.id, {});
+    expect(empty.status).toBe(400);
+    expect(empty.body.code).toBe('VALIDATION_FAILED');
+    // Another workspace cannot change it.
+    const other = await t.createWorkspace('Other');
+    const foreign = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/sending-domains/${created.body.id}`,
+      headers: t.auth(other.adminKey),
+      payload: { return_path_domain: 'bounces.news.rp.example.com' },
+    });
+    expect(foreign.statusCode).toBe(404);
+    expect(foreign.json().code).toBe('SENDING_DOMAIN_NOT_FOUND');
+  });
+
   it('deletes, after which the signer is gone', async () => {
     const created = await post({ domain: 'gone.example.com', algorithm: 'ed25519' });
     expect(await t.container.sendingDomains.signerFor(t.workspaceId, 'gone.example.com')).toBeDefined();

@@ -23742,7 +23742,7 @@ export interface paths {
                                     /** @description Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to. */
                                     value: string;
                                 };
-                                /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. */
+                                /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain. */
                                 dns_records: {
                                     name: string;
                                     /** @description What the record is for and how to merge it with one you have. */
@@ -23776,6 +23776,8 @@ export interface paths {
                                     /** @description verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status. */
                                     status: "verified" | "failed" | "inconclusive";
                                 } | null;
+                                /** @description The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain. */
+                                return_path_domain: string | null;
                                 selector: string;
                                 /** @description pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified. */
                                 status: "pending" | "verified" | "failed";
@@ -23862,7 +23864,7 @@ export interface paths {
         put?: never;
         /**
          * Add a sending domain
-         * @description Generates a DKIM key (or imports private_key), stores it encrypted and returns the DNS TXT record to publish. 409 SENDING_DOMAIN_EXISTS when the workspace has the domain already.
+         * @description Generates a DKIM key (or imports private_key), stores it encrypted and returns the DNS records to publish. With return_path_domain, bounces go to b-<token>@<return_path_domain> and SPF and the bounce MX are published there. 400 INVALID_DOMAIN for a bad domain or return_path_domain; 409 SENDING_DOMAIN_EXISTS when the workspace has the domain already.
          *
          *     Requires scope `settings:write`.
          */
@@ -23883,6 +23885,8 @@ export interface paths {
                         domain: string;
                         /** @description Import an existing unencrypted PEM private key instead of letting Herald generate one. Stored encrypted; never returned. */
                         private_key?: string;
+                        /** @description A dedicated Return-Path (bounce) domain, e.g. bounces.news.example.com: the envelope sender becomes b-<token>@<this domain>, so SPF and the bounce MX live there and the From domain keeps its own MX. It must be the sending domain, a subdomain of it, or share its organizational domain (so SPF aligns under relaxed DMARC). null: the envelope sender is at the From domain. */
+                        return_path_domain?: string | null;
                         /** @description DKIM selector; default herald. */
                         selector?: string;
                     };
@@ -23912,7 +23916,7 @@ export interface paths {
                                 /** @description Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to. */
                                 value: string;
                             };
-                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. */
+                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain. */
                             dns_records: {
                                 name: string;
                                 /** @description What the record is for and how to merge it with one you have. */
@@ -23946,6 +23950,8 @@ export interface paths {
                                 /** @description verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status. */
                                 status: "verified" | "failed" | "inconclusive";
                             } | null;
+                            /** @description The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain. */
+                            return_path_domain: string | null;
                             selector: string;
                             /** @description pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified. */
                             status: "pending" | "verified" | "failed";
@@ -24077,7 +24083,7 @@ export interface paths {
                                 /** @description Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to. */
                                 value: string;
                             };
-                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. */
+                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain. */
                             dns_records: {
                                 name: string;
                                 /** @description What the record is for and how to merge it with one you have. */
@@ -24111,6 +24117,8 @@ export interface paths {
                                 /** @description verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status. */
                                 status: "verified" | "failed" | "inconclusive";
                             } | null;
+                            /** @description The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain. */
+                            return_path_domain: string | null;
                             selector: string;
                             /** @description pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified. */
                             status: "pending" | "verified" | "failed";
@@ -24294,8 +24302,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Allow or refuse sending from an unverified domain
-         * @description allow_unverified: true lets campaigns and messages send from the domain although its last check failed (or, with HERALD_REQUIRE_VERIFIED_DOMAINS, before it passed one).
+         * Change unverified sending or the Return-Path domain
+         * @description allow_unverified: true lets campaigns and messages send from the domain although its last check failed (or, with HERALD_REQUIRE_VERIFIED_DOMAINS, before it passed one). return_path_domain sets the dedicated bounce domain of mail this domain signs (null clears it); 400 INVALID_DOMAIN when it is not the domain, a subdomain or under the same organizational domain. Run the check again after changing it: SPF and MX are then looked up at the new domain.
          *
          *     Requires scope `settings:write`.
          */
@@ -24312,7 +24320,9 @@ export interface paths {
                 content: {
                     "application/json": {
                         /** @description true sends from the domain even when its last check failed (e.g. while DNS propagates). */
-                        allow_unverified: boolean;
+                        allow_unverified?: boolean;
+                        /** @description A dedicated Return-Path (bounce) domain, e.g. bounces.news.example.com: the envelope sender becomes b-<token>@<this domain>, so SPF and the bounce MX live there and the From domain keeps its own MX. It must be the sending domain, a subdomain of it, or share its organizational domain (so SPF aligns under relaxed DMARC). null: the envelope sender is at the From domain. */
+                        return_path_domain?: string | null;
                     };
                 };
             };
@@ -24340,7 +24350,7 @@ export interface paths {
                                 /** @description Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to. */
                                 value: string;
                             };
-                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. */
+                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain. */
                             dns_records: {
                                 name: string;
                                 /** @description What the record is for and how to merge it with one you have. */
@@ -24374,6 +24384,8 @@ export interface paths {
                                 /** @description verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status. */
                                 status: "verified" | "failed" | "inconclusive";
                             } | null;
+                            /** @description The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain. */
+                            return_path_domain: string | null;
                             selector: string;
                             /** @description pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified. */
                             status: "pending" | "verified" | "failed";
@@ -24467,7 +24479,7 @@ export interface paths {
         put?: never;
         /**
          * Check the domain's DNS records
-         * @description Looks up SPF (one record, with Herald's include, at most 10 lookups), DKIM (Herald's public key at <selector>._domainkey), DMARC (published, its policy, alignment of the From domain with DKIM d= and the Return-Path), MX (of the domain and the From domain) and the PTR of HERALD_SENDING_IP, through HERALD_DNS_SERVERS or the system resolver. Each item says pass, warn, fail, skipped or error and how to fix it. The result is stored as last_check; status becomes verified when DKIM and SPF pass and DMARC exists, else failed (unchanged when a lookup errored).
+         * @description Looks up SPF (one record, with Herald's include, at most 10 lookups), DKIM (Herald's public key at <selector>._domainkey), DMARC (published, its policy, alignment of the From domain with DKIM d= and with the Return-Path domain for SPF), MX (of the domain and the From domain, or of the return_path_domain when set; SPF too is read there) and the PTR of HERALD_SENDING_IP, through HERALD_DNS_SERVERS or the system resolver. Each item says pass, warn, fail, skipped or error and how to fix it. The result is stored as last_check; status becomes verified when DKIM and SPF pass and DMARC exists, else failed (unchanged when a lookup errored).
          *
          *     Requires scope `settings:write`.
          */
@@ -24508,7 +24520,7 @@ export interface paths {
                                 /** @description Publish as one TXT record; DNS providers split values over 255 characters into several strings themselves or ask you to. */
                                 value: string;
                             };
-                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. */
+                            /** @description Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain. */
                             dns_records: {
                                 name: string;
                                 /** @description What the record is for and how to merge it with one you have. */
@@ -24542,6 +24554,8 @@ export interface paths {
                                 /** @description verified: DKIM and SPF pass and DMARC is published (p=none counts, with a warning); inconclusive: a lookup those need failed, and the domain keeps its status. */
                                 status: "verified" | "failed" | "inconclusive";
                             } | null;
+                            /** @description The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain. */
+                            return_path_domain: string | null;
                             selector: string;
                             /** @description pending until the first conclusive check. A failed domain refuses new campaigns and messages unless allow_unverified. */
                             status: "pending" | "verified" | "failed";

@@ -30,6 +30,8 @@ export interface CheckedDomain {
   selector: string;
   algorithm: DkimAlgorithm;
   public_key: string;
+  /** The dedicated Return-Path domain; null or absent: the envelope sender is at the From domain. */
+  return_path_domain?: string | null | undefined;
 }
 
 /** RFC 7208 4.6.4: more than 10 terms that cause lookups is a permanent error. */
@@ -47,13 +49,17 @@ export async function checkDomain(
   fromDomain: string,
   now: Date,
 ): Promise<DomainCheck> {
+  const returnPathDomain = domain.return_path_domain ?? undefined;
+  // SPF is checked for the envelope sender's domain: the Return-Path domain when set.
+  const spfDomain = returnPathDomain ?? domain.domain;
+  const mxNames = returnPathDomain ? [returnPathDomain] : [...new Set([domain.domain, fromDomain])];
   const [spf, dkim, dmarc, mx, ptr] = await Promise.all([
-    guard('spf', domain.domain, () => checkSpf(dns, domain.domain, settings)),
+    guard('spf', spfDomain, () => checkSpf(dns, spfDomain, settings)),
     guard('dkim', `${domain.selector}._domainkey.${domain.domain}`, () => checkDkim(dns, domain)),
     guard('dmarc', `_dmarc.${fromDomain}`, () => findDmarc(dns, fromDomain)),
     Promise.all(
-      [...new Set([domain.domain, fromDomain])].map((name) =>
-        guard('mx', name, () => checkMx(dns, name, settings, name === fromDomain)),
+      mxNames.map((name) =>
+        guard('mx', name, () => checkMx(dns, name, settings, name === (returnPathDomain ?? fromDomain))),
       ),
     ),
     settings.sendingIp
@@ -68,7 +74,12 @@ export async function checkDomain(
         }),
   ]);
   const dmarcItem = 'item' in dmarc ? dmarc.item : dmarc;
-  const alignment = checkAlignment(domain.domain, fromDomain, 'record' in dmarc ? dmarc.record : undefined);
+  const alignment = checkAlignment(
+    domain.domain,
+    fromDomain,
+    returnPathDomain,
+    'record' in dmarc ? dmarc.record : undefined,
+  );
   const items = [spf, dkim, dmarcItem, alignment, ...mx, ptr];
 
   const deciding = [spf, dkim, dmarcItem];
@@ -331,17 +342,21 @@ async function findDmarc(
 
 /**
  * DMARC passes when SPF or DKIM passes for a domain aligned with the From
- * domain. Herald signs with d=<sending domain> and its Return-Path is
- * b-<token>@<From domain>, so SPF's domain is the From domain itself; DKIM
- * aligns strictly when d= equals the From domain, relaxed when both have the
- * same organizational domain.
+ * domain. Herald signs with d=<sending domain>; DKIM aligns strictly when d=
+ * equals the From domain, relaxed when both have the same organizational
+ * domain. SPF is checked for the Return-Path domain: b-<token>@<From domain>
+ * by default, which aligns in either mode; with a return_path_domain it
+ * aligns relaxed through the shared organizational domain, and strictly
+ * (aspf=s) only when it equals the From domain.
  */
 function checkAlignment(
   signingDomain: string,
   fromDomain: string,
+  returnPathDomain: string | undefined,
   dmarc: DmarcRecord | undefined,
 ): CheckItem {
   const mode = dmarc?.adkim ?? 'r';
+  const spfMode = dmarc?.aspf ?? 'r';
   const base = { check: 'alignment' as const, name: fromDomain, found: [] };
   if (!isWithin(fromDomain, signingDomain)) {
     return {
@@ -363,10 +378,32 @@ function checkAlignment(
       fix: `send from an address at exactly ${signingDomain}, add ${fromDomain} as its own sending domain, or remove adkim=s from the DMARC record`,
     };
   }
+  const dkim = `From ${fromDomain} aligns with DKIM d=${signingDomain} (${mode === 's' ? 'strict' : 'relaxed'})`;
+  const envelope = returnPathDomain ?? fromDomain;
+  const spfAligned =
+    spfMode === 's'
+      ? envelope === fromDomain
+      : organizationalDomain(envelope) === organizationalDomain(fromDomain);
+  if (!spfAligned) {
+    return {
+      ...base,
+      status: 'fail',
+      message:
+        spfMode === 's'
+          ? `${dkim}, but the DMARC record asks for strict SPF alignment (aspf=s) and the Return-Path domain ${envelope} is not ${fromDomain}: SPF cannot count for DMARC, which then rests on DKIM alone`
+          : `${dkim}, but the Return-Path domain ${envelope} does not share the organizational domain of ${fromDomain}: SPF cannot count for DMARC, which then rests on DKIM alone`,
+      fix:
+        spfMode === 's'
+          ? `remove aspf=s from the DMARC record (relaxed alignment accepts ${envelope}), or clear the Return-Path domain (PATCH the sending domain with "return_path_domain": null) so bounces go to the From domain`
+          : `set a Return-Path domain under ${organizationalDomain(fromDomain)}, e.g. bounces.${signingDomain}`,
+    };
+  }
   return {
     ...base,
     status: 'pass',
-    message: `From ${fromDomain} aligns with DKIM d=${signingDomain} (${mode === 's' ? 'strict' : 'relaxed'}) and with the Return-Path domain ${fromDomain}`,
+    message: returnPathDomain
+      ? `${dkim} and, for SPF, with the Return-Path domain ${envelope} (${spfMode === 's' ? 'strict' : 'relaxed: the same organizational domain'})`
+      : `${dkim} and with the Return-Path domain ${fromDomain}`,
     fix: null,
   };
 }

@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { getDomain } from 'tldts';
 
 /**
  * Normalizes a domain name to lowercase ASCII (punycode for international
@@ -42,26 +43,36 @@ export function domainAndParents(domain: string): string[] {
 }
 
 /**
- * Second-level labels under which registries sell names on a two-letter
- * country code (example.co.uk, example.com.au): the few public suffixes of
- * two labels that the organizational-domain rule knows.
- */
-const COUNTRY_SECOND_LEVELS = new Set(['co', 'com', 'net', 'org', 'gov', 'edu', 'ac', 'or', 'ne', 'go']);
-
-/**
- * The organizational domain for relaxed DMARC alignment (RFC 7489 3.2),
- * simplified instead of the full Public Suffix List: the last two labels, or
- * the last three when the name ends in one of the common `<co|com|...>.<cc>`
- * suffixes. Good enough to align mail.example.com with example.com and
- * shop.example.co.uk with example.co.uk; private suffixes (github.io and the
- * like) are not known, so two customers under one of them would align.
+ * The organizational domain for relaxed DMARC alignment (RFC 7489 3.2): the
+ * registrable domain under the Public Suffix List (tldts), private suffixes
+ * included, so shop.example.co.uk gives example.co.uk and two customers
+ * under github.io (alice.github.io, bob.github.io) do not align with each
+ * other. A name the list gives no registrable domain for (a public suffix
+ * itself, such as github.io) falls back to its last two labels.
  */
 export function organizationalDomain(domain: string): string {
-  const labels = domain.toLowerCase().replace(/\.$/, '').split('.');
-  const tld = labels[labels.length - 1] ?? '';
-  const second = labels[labels.length - 2] ?? '';
-  const take = labels.length >= 3 && tld.length === 2 && COUNTRY_SECOND_LEVELS.has(second) ? 3 : 2;
-  return labels.slice(-take).join('.');
+  const name = domain.toLowerCase().replace(/\.$/, '');
+  const registrable = getDomain(name, { allowPrivateDomains: true, extractHostname: false });
+  return registrable ?? name.split('.').slice(-2).join('.');
+}
+
+/**
+ * Why `returnPathDomain` cannot be the Return-Path (envelope sender) domain
+ * of mail signed by `sendingDomain`, or undefined when it can: it must be
+ * the sending domain, one of its subdomains, or share its organizational
+ * domain, so that SPF, which receivers check for the envelope domain,
+ * aligns with the From domain under relaxed DMARC alignment. Both names are
+ * normalized.
+ */
+export function returnPathDomainProblem(returnPathDomain: string, sendingDomain: string): string | undefined {
+  if (isWithin(returnPathDomain, sendingDomain)) return undefined;
+  const org = organizationalDomain(sendingDomain);
+  if (organizationalDomain(returnPathDomain) === org) return undefined;
+  return (
+    `${returnPathDomain} is not under ${sendingDomain} and does not share its organizational domain ${org}, ` +
+    'so SPF for the bounce address would not align with the From domain and DMARC could not pass through SPF; ' +
+    `use a subdomain such as bounces.${sendingDomain}`
+  );
 }
 
 /** Whether `name` is `domain` or one of its subdomains. */

@@ -9,6 +9,7 @@ export {
   DEFAULT_SELECTOR,
   type DkimSigner,
   type SendingDomain,
+  type SendingDomainChanges,
   type SendingDomainInput,
   type SendingDomainService,
 } from './sending-domains.service.js';

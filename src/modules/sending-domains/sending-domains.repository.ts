@@ -90,7 +90,7 @@ export async function updateDomain(
   db: Db,
   workspaceId: string,
   id: string,
-  changes: { allow_unverified: boolean },
+  changes: { allow_unverified?: boolean; return_path_domain?: string | null },
 ): Promise<SendingDomainRow | undefined> {
   return db
     .updateTable('sending_domains')

@@ -43,8 +43,10 @@ export function sendingDomainsRoutes(deps: {
           tags,
           summary: 'Add a sending domain',
           description:
-            'Generates a DKIM key (or imports private_key), stores it encrypted and returns the DNS TXT ' +
-            'record to publish. 409 SENDING_DOMAIN_EXISTS when the workspace has the domain already.',
+            'Generates a DKIM key (or imports private_key), stores it encrypted and returns the DNS records ' +
+            'to publish. With return_path_domain, bounces go to b-<token>@<return_path_domain> and SPF and the ' +
+            'bounce MX are published there. 400 INVALID_DOMAIN for a bad domain or return_path_domain; ' +
+            '409 SENDING_DOMAIN_EXISTS when the workspace has the domain already.',
           body: SendingDomainCreateBody,
           response: responses({ 201: SendingDomainSchema }),
         },
@@ -75,9 +77,9 @@ export function sendingDomainsRoutes(deps: {
         config: { scope: 'settings:write' },
         schema: {
           tags,
-          summary: 'Allow or refuse sending from an unverified domain',
+          summary: 'Change unverified sending or the Return-Path domain',
           description:
-            'allow_unverified: true lets campaigns and messages send from the domain although its last check failed (or, with HERALD_REQUIRE_VERIFIED_DOMAINS, before it passed one).',
+            'allow_unverified: true lets campaigns and messages send from the domain although its last check failed (or, with HERALD_REQUIRE_VERIFIED_DOMAINS, before it passed one). return_path_domain sets the dedicated bounce domain of mail this domain signs (null clears it); 400 INVALID_DOMAIN when it is not the domain, a subdomain or under the same organizational domain. Run the check again after changing it: SPF and MX are then looked up at the new domain.',
           params: IdParams,
           body: SendingDomainUpdateBody,
           response: responses({ 200: SendingDomainSchema }),
@@ -95,7 +97,7 @@ export function sendingDomainsRoutes(deps: {
           tags,
           summary: "Check the domain's DNS records",
           description:
-            "Looks up SPF (one record, with Herald's include, at most 10 lookups), DKIM (Herald's public key at <selector>._domainkey), DMARC (published, its policy, alignment of the From domain with DKIM d= and the Return-Path), MX (of the domain and the From domain) and the PTR of HERALD_SENDING_IP, through HERALD_DNS_SERVERS or the system resolver. Each item says pass, warn, fail, skipped or error and how to fix it. The result is stored as last_check; status becomes verified when DKIM and SPF pass and DMARC exists, else failed (unchanged when a lookup errored).",
+            "Looks up SPF (one record, with Herald's include, at most 10 lookups), DKIM (Herald's public key at <selector>._domainkey), DMARC (published, its policy, alignment of the From domain with DKIM d= and with the Return-Path domain for SPF), MX (of the domain and the From domain, or of the return_path_domain when set; SPF too is read there) and the PTR of HERALD_SENDING_IP, through HERALD_DNS_SERVERS or the system resolver. Each item says pass, warn, fail, skipped or error and how to fix it. The result is stored as last_check; status becomes verified when DKIM and SPF pass and DMARC exists, else failed (unchanged when a lookup errored).",
           params: IdParams,
           querystring: SendingDomainCheckQuery,
           response: responses({ 200: SendingDomainSchema }),

@@ -59,6 +59,11 @@ export const DomainCheckSchema = Type.Object(
   { title: 'SendingDomainCheck' },
 );
 
+const ReturnPathDomainSchema = Type.Union([Type.String({ minLength: 1, maxLength: 253 }), Type.Null()], {
+  description:
+    'A dedicated Return-Path (bounce) domain, e.g. bounces.news.example.com: the envelope sender becomes b-<token>@<this domain>, so SPF and the bounce MX live there and the From domain keeps its own MX. It must be the sending domain, a subdomain of it, or share its organizational domain (so SPF aligns under relaxed DMARC). null: the envelope sender is at the From domain.',
+});
+
 export const SendingDomainSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
@@ -78,7 +83,7 @@ export const SendingDomainSchema = Type.Object(
     ),
     dns_records: Type.Array(DnsRecordSchema, {
       description:
-        'Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces.',
+        'Every record to publish: DKIM, SPF, a DMARC start and, when HERALD_BOUNCE_MX_HOST is set, the MX that receives bounces. With a return_path_domain, SPF and the bounce MX go on that domain; DKIM and DMARC stay on the sending domain.',
     }),
     status: Type.Union([Type.Literal('pending'), Type.Literal('verified'), Type.Literal('failed')], {
       description:
@@ -86,6 +91,10 @@ export const SendingDomainSchema = Type.Object(
     }),
     allow_unverified: Type.Boolean({
       description: 'Send from this domain even when its last check failed.',
+    }),
+    return_path_domain: Type.Union([Type.String(), Type.Null()], {
+      description:
+        'The Return-Path (bounce) domain: mail this domain signs goes out with the envelope sender b-<token>@<return_path_domain>. null: the envelope sender is at the From domain.',
     }),
     checked_at: NullableTimestamp,
     last_check: Type.Union([DomainCheckSchema, Type.Null()]),
@@ -109,6 +118,7 @@ export const SendingDomainCreateBody = Type.Object(
           'Import an existing unencrypted PEM private key instead of letting Herald generate one. Stored encrypted; never returned.',
       }),
     ),
+    return_path_domain: Type.Optional(ReturnPathDomainSchema),
   },
   {
     additionalProperties: false,
@@ -120,11 +130,15 @@ export const SendingDomainListQuery = Type.Object(PageQuery, { additionalPropert
 
 export const SendingDomainUpdateBody = Type.Object(
   {
-    allow_unverified: Type.Boolean({
-      description: 'true sends from the domain even when its last check failed (e.g. while DNS propagates).',
-    }),
+    allow_unverified: Type.Optional(
+      Type.Boolean({
+        description:
+          'true sends from the domain even when its last check failed (e.g. while DNS propagates).',
+      }),
+    ),
+    return_path_domain: Type.Optional(ReturnPathDomainSchema),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, minProperties: 1 },
 );
 
 export const SendingDomainCheckQuery = Type.Object(

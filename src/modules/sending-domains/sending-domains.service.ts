@@ -15,7 +15,12 @@ import {
 import type { DkimSigningPool } from '../../mail/dkim-pool.js';
 import type { DnsLookup } from './dns-resolver.js';
 import { checkDomain, type DomainCheck } from './domain-check.js';
-import { domainAndParents, isValidSelector, normalizeDomain } from './domain-name.js';
+import {
+  domainAndParents,
+  isValidSelector,
+  normalizeDomain,
+  returnPathDomainProblem,
+} from './domain-name.js';
 import { type AuthenticationSettings, type DnsRecordToPublish, recordsToPublish } from './domain-records.js';
 import * as repo from './sending-domains.repository.js';
 
@@ -28,6 +33,8 @@ export interface SendingDomain {
   dns_records: DnsRecordToPublish[];
   status: 'pending' | 'verified' | 'failed';
   allow_unverified: boolean;
+  /** The envelope sender's domain for mail this domain signs; null: the From domain. */
+  return_path_domain: string | null;
   checked_at: Date | null;
   last_check: DomainCheck | null;
   created_at: Date;
@@ -39,6 +46,14 @@ export interface SendingDomainInput {
   algorithm?: DkimAlgorithm | undefined;
   /** An existing PEM private key to import instead of generating one. */
   private_key?: string | undefined;
+  /** The Return-Path (bounce) domain: a subdomain of `domain` or one sharing its organizational domain. */
+  return_path_domain?: string | null | undefined;
+}
+
+export interface SendingDomainChanges {
+  allow_unverified?: boolean | undefined;
+  /** null clears it: the Return-Path goes back to the From domain. */
+  return_path_domain?: string | null | undefined;
 }
 
 /** Signs messages for one sending domain with its pre-parsed key. */
@@ -47,6 +62,12 @@ export interface DkimSigner {
   selector: string;
   algorithm: DkimAlgorithm;
   key: DomainKey;
+  /**
+   * The domain of the envelope sender (b-<token>@...) for mail this domain
+   * signs, when it has a dedicated Return-Path domain; undefined: use the
+   * From domain.
+   */
+  returnPathDomain: string | undefined;
   /** The message with its DKIM-Signature prepended; the private-key step runs on the signing pool. */
   sign(raw: Buffer): Promise<Buffer>;
 }
@@ -96,18 +117,20 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
       dns_records: recordsToPublish(row, deps.authentication),
       status: row.status,
       allow_unverified: row.allow_unverified,
+      return_path_domain: row.return_path_domain,
       checked_at: row.checked_at,
       last_check: (row.last_check as DomainCheck | null) ?? null,
       created_at: row.created_at,
     };
   }
 
-  function toSigner(key: DomainKey): DkimSigner {
+  function toSigner(key: DomainKey, returnPathDomain: string | null): DkimSigner {
     return {
       domain: key.domain,
       selector: key.selector,
       algorithm: key.algorithm,
       key,
+      returnPathDomain: returnPathDomain ?? undefined,
       sign: (raw) => deps.signing.sign(raw, key, { signedAt: clock.now() }),
     };
   }
@@ -120,6 +143,10 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
           { path: '/domain', message: normalized.error },
         ]);
       }
+      const returnPathDomain =
+        input.return_path_domain == null
+          ? null
+          : validReturnPathDomain(input.return_path_domain, normalized.domain);
       const selector = (input.selector ?? DEFAULT_SELECTOR).toLowerCase();
       if (!isValidSelector(selector)) {
         throw new DomainError(
@@ -143,6 +170,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
         algorithm,
         private_key_encrypted: await cipher.encrypt(workspaceId, context(id), pem),
         public_key: dkimPublicKeyValue(privateKey),
+        return_path_domain: returnPathDomain,
         created_at: clock.now(),
       });
       if (!row) {
@@ -200,9 +228,32 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
       return toSendingDomain(updated);
     },
 
-    async update(workspaceId: string, id: string, changes: { allow_unverified: boolean }) {
-      const row = await repo.updateDomain(db, workspaceId, id, changes);
+    /**
+     * Changes allow_unverified and the Return-Path domain. Messages use a
+     * new Return-Path domain at once in this process and within a minute
+     * (the signer cache) in the others; a campaign already sending keeps the
+     * one it was prepared with.
+     */
+    async update(workspaceId: string, id: string, changes: SendingDomainChanges) {
+      const set: { allow_unverified?: boolean; return_path_domain?: string | null } = {};
+      if (changes.allow_unverified !== undefined) set.allow_unverified = changes.allow_unverified;
+      if (changes.return_path_domain !== undefined) {
+        const current = await repo.findDomain(db, workspaceId, id);
+        if (!current) throw notFound(id);
+        set.return_path_domain =
+          changes.return_path_domain === null
+            ? null
+            : validReturnPathDomain(changes.return_path_domain, current.domain);
+      }
+      if (Object.keys(set).length === 0) {
+        throw new DomainError(
+          'VALIDATION_FAILED',
+          'nothing to change: send allow_unverified, return_path_domain or both',
+        );
+      }
+      const row = await repo.updateDomain(db, workspaceId, id, set);
       if (!row) throw notFound(id);
+      if (set.return_path_domain !== undefined) signers.clear();
       return toSendingDomain(row);
     },
 
@@ -276,6 +327,7 @@ export function createSendingDomainService(deps: SendingDomainServiceDeps) {
               selector: row.selector,
               privateKeyPem: await cipher.decrypt(workspaceId, context(row.id), row.private_key_encrypted),
             }),
+            row.return_path_domain,
           )
         : undefined;
       signers.set(cacheKey, { signer, loadedAt: now });
@@ -316,6 +368,19 @@ function importKey(pem: string, algorithm: DkimAlgorithm | undefined): KeyObject
     throw invalidKey(`the RSA key has ${bits} bits; use 2048 (1024 to 4096 are accepted)`);
   }
   return key;
+}
+
+/** The normalized Return-Path domain, or a 400 naming return_path_domain and what is wrong. */
+function validReturnPathDomain(input: string, sendingDomain: string): string {
+  const invalid = (message: string) =>
+    new DomainError('INVALID_DOMAIN', `return_path_domain: ${message}`, [
+      { path: '/return_path_domain', message },
+    ]);
+  const normalized = normalizeDomain(input);
+  if ('error' in normalized) throw invalid(normalized.error);
+  const problem = returnPathDomainProblem(normalized.domain, sendingDomain);
+  if (problem) throw invalid(problem);
+  return normalized.domain;
 }
 
 function invalidKey(message: string): DomainError {
