@@ -26,8 +26,8 @@ import { type BenchDatabase, freshPostgres } from './bench-database.js';
  *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
  * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
- * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured Herald
- * run, without the setup and the baseline).
+ * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured run,
+ * the baseline's included, without the setup).
  */
 
 interface LoadResult {
@@ -238,17 +238,11 @@ export async function benchTracking(options: {
       if (!baselines.open) {
         const baseline = await startBaseline();
         await load(baseline.origin, herald.opensFile, 2, options.connections); // warm-up
-        baselines.open = await measured(
-          baseline.origin,
-          herald.opensFile,
-          options.seconds,
-          options.connections,
+        baselines.open = await profiled('baseline-open', () =>
+          measured(baseline.origin, herald.opensFile, options.seconds, options.connections),
         );
-        baselines.click = await measured(
-          baseline.origin,
-          herald.clicksFile,
-          options.seconds,
-          options.connections,
+        baselines.click = await profiled('baseline-click', () =>
+          measured(baseline.origin, herald.clicksFile, options.seconds, options.connections),
         );
         await baseline.app.close();
       }

@@ -7,8 +7,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { uuidv7 } from '../lib/ids.js';
+import { createBeacons } from '../modules/tracking/index.js';
 import { auditTrailPlugin } from './audit-trail.js';
 import { authPlugin } from './auth.js';
+import { beaconServerFactory } from './beacon-fast-path.js';
 import { metricsPlugin } from './metrics.js';
 import { problem, sendProblem, toProblem } from './problem.js';
 import { type RouteDeps, registerBeaconRoutes, registerRoutes } from './routes.js';
@@ -46,7 +48,14 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** Builds the HTTP app without listening, so tests can `inject` and main can `listen`. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config, logger, deps } = options;
+  // One instance for the Fastify beacon routes and the server's fast path: one rate limit, one set of counters.
+  const beacons = createBeacons({
+    tracking: deps.tracking,
+    rateLimitPerMinute: deps.trackingRateLimitPerMinute,
+  });
   const app = Fastify({
+    // The open pixel and click redirect are answered before Fastify routes them (beacon-fast-path.ts).
+    serverFactory: beaconServerFactory(beacons, logger),
     loggerInstance: logger as FastifyBaseLogger,
     // Fastify's own request lines include the URL, which may carry email addresses; see onResponse below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -163,14 +172,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The open pixel and click redirect answer every image load and link click
   // of every email sent: they get a context of their own without the API's
   // hooks below. Only public routes belong there.
-  await app.register(async (beacons) => {
-    beacons.addHook('onRoute', (route) => {
+  await app.register(async (context) => {
+    context.addHook('onRoute', (route) => {
       if (!(route.config as { public?: boolean } | undefined)?.public)
         throw new Error(`Beacon route ${route.method} ${route.url} must be public`);
     });
     // No per-request child logger: these routes log nothing per request.
-    beacons.setChildLoggerFactory((logger) => logger);
-    await registerBeaconRoutes(beacons, deps);
+    context.setChildLoggerFactory((logger) => logger);
+    await registerBeaconRoutes(context, beacons);
   });
 
   // Everything else: the API, the public pages, health and docs.

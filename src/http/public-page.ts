@@ -75,14 +75,18 @@ ${body}
 `;
 }
 
-/** Sends HTML with the public-page headers: no caching, no referrer, strict CSP. */
+/** The public-page headers: HTML, no caching, no referrer, strict CSP, not indexed. */
+export function htmlPageHeaders(csp = PAGE_CSP): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': csp,
+    'x-robots-tag': 'noindex, nofollow',
+  };
+}
+
+/** Sends HTML with the public-page headers (htmlPageHeaders). */
 export function sendHtml(reply: FastifyReply, status: number, html: string, csp = PAGE_CSP): FastifyReply {
-  return reply
-    .code(status)
-    .type('text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('referrer-policy', 'no-referrer')
-    .header('content-security-policy', csp)
-    .header('x-robots-tag', 'noindex, nofollow')
-    .send(html);
+  return reply.code(status).headers(htmlPageHeaders(csp)).send(html);
 }

@@ -63,7 +63,12 @@ import {
 } from '../modules/shops/index.js';
 import { type TemplateService, templatesRoutes } from '../modules/templates/index.js';
 import { type ThrottlingService, throttlingRoutes } from '../modules/throttling/index.js';
-import { type TrackingService, trackingBeaconRoutes, trackingRoutes } from '../modules/tracking/index.js';
+import {
+  type Beacons,
+  type TrackingService,
+  trackingBeaconRoutes,
+  trackingRoutes,
+} from '../modules/tracking/index.js';
 import { type TransportService, transportsRoutes } from '../modules/transports/index.js';
 import { invitationPageRoutes, type UserService, usersRoutes } from '../modules/users/index.js';
 import { type WebhookService, webhooksRoutes } from '../modules/webhooks/index.js';
@@ -145,10 +150,8 @@ export interface RouteDeps {
  * The open pixel and click redirect, served by build-app.ts in a context of
  * their own, outside the API's hooks (see trackingBeaconRoutes).
  */
-export async function registerBeaconRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  await app.register(
-    trackingBeaconRoutes({ tracking: deps.tracking, rateLimitPerMinute: deps.trackingRateLimitPerMinute }),
-  );
+export async function registerBeaconRoutes(app: FastifyInstance, beacons: Beacons): Promise<void> {
+  await app.register(trackingBeaconRoutes({ beacons }));
 }
 
 /** The route table: one line per module. Each route states its scope next to its handler. */

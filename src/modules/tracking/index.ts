@@ -1,4 +1,11 @@
 export {
+  type BeaconAnswer,
+  type BeaconRequest,
+  type Beacons,
+  createBeacons,
+  PIXEL_GIF,
+} from './beacons.js';
+export {
   type ClassifiableHit,
   type ClassifierOptions,
   classifyHit,
@@ -21,7 +28,7 @@ export {
   UTM_KEYS,
 } from './link-tracking.js';
 export { RECLASSIFY_TASK, trackingTasks } from './tracking.jobs.js';
-export { PIXEL_GIF, trackingBeaconRoutes, trackingRoutes } from './tracking.routes.js';
+export { trackingBeaconRoutes, trackingRoutes } from './tracking.routes.js';
 export {
   type BeaconOutcome,
   createTrackingService,

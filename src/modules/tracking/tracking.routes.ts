@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { principalOf } from '../../http/auth.js';
-import { htmlPage, sendHtml } from '../../http/public-page.js';
 import { IdParams, responses } from '../../http/schemas.js';
+import type { BeaconAnswer, BeaconRequest, Beacons } from './beacons.js';
 import {
   Gif,
   Html,
@@ -13,31 +13,17 @@ import {
 } from './tracking.schemas.js';
 import type { TrackingService } from './tracking.service.js';
 
-/** The transparent 1x1 GIF: 43 bytes. */
-export const PIXEL_GIF = Buffer.from(
-  'R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==',
-  'base64',
-);
-
-const NO_STORE = 'no-store, no-cache, must-revalidate, private, max-age=0';
-
-/** Headers of every pixel answer. Webmail shows the image from its own origin; a same-origin resource policy would block it. */
-const PIXEL_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'content-type': 'image/gif',
-  'cache-control': NO_STORE,
-  pragma: 'no-cache',
-  expires: '0',
-  'cross-origin-resource-policy': 'cross-origin',
-};
-
 /**
  * The public open pixel and click redirect: the busiest routes, one request
  * per email opened and per link clicked. build-app.ts serves them in a
  * context of their own, without the API's hooks (authentication, helmet,
  * rate limit per key, request log line, latency histogram): a GIF and a
  * redirect need none of them, and the tracking service counts their outcomes
- * for /metrics (`herald_tracking_requests_total`).
+ * for /metrics (`herald_tracking_requests_total`). Requests over the network
+ * are mostly answered before they reach these routes, by the server's fast
+ * path (http/beacon-fast-path.ts) with the same answers (beacons.ts); these
+ * routes answer the rest (and `inject`) and describe both in the OpenAPI
+ * document.
  *
  * Rate limits: image proxies (Gmail, Apple) fetch pixels for millions of
  * people from a few addresses, so a per-IP limit would drop real opens.
@@ -49,17 +35,20 @@ const PIXEL_HEADERS = {
  *
  * HEAD requests (link checkers) get the same answer but are not recorded.
  */
-export function trackingBeaconRoutes(deps: {
-  tracking: TrackingService;
-  rateLimitPerMinute: number;
-}): FastifyPluginAsyncTypebox {
-  const { tracking } = deps;
-  const limiter = createTokenLimiter(deps.rateLimitPerMinute);
+export function trackingBeaconRoutes(deps: { beacons: Beacons }): FastifyPluginAsyncTypebox {
+  const { beacons } = deps;
   const config = { public: true } as const;
-  const meta = (request: FastifyRequest) => {
+  const beaconRequest = (request: FastifyRequest, token: string): BeaconRequest => {
     const ua = request.headers['user-agent'];
-    return { userAgent: typeof ua === 'string' ? ua : undefined, ip: request.ip };
+    return {
+      token,
+      method: request.method,
+      userAgent: typeof ua === 'string' ? ua : undefined,
+      ip: request.ip,
+    };
   };
+  const send = (reply: FastifyReply, answer: BeaconAnswer) =>
+    reply.code(answer.status).headers(answer.headers).send(answer.body);
 
   return async (app) => {
     app.get(
@@ -77,12 +66,7 @@ export function trackingBeaconRoutes(deps: {
       },
       // Synchronous: no promise per pixel.
       (request, reply) => {
-        const token = request.params.token;
-        let status: 200 | 404 | 429 = 429;
-        if (limiter.allow('o', token)) {
-          status = tracking.open(token, meta(request), request.method === 'GET') ? 200 : 404;
-        } else tracking.countLimited('open');
-        reply.code(status).headers(PIXEL_HEADERS).send(PIXEL_GIF);
+        send(reply, beacons.pixel(beaconRequest(request, request.params.token)));
       },
     );
 
@@ -99,31 +83,8 @@ export function trackingBeaconRoutes(deps: {
           response: { 200: Html, 404: Html, 429: Html },
         },
       },
-      async (request, reply) => {
-        reply.header('x-content-type-options', 'nosniff');
-        if (!limiter.allow('c', request.params.token)) {
-          tracking.countLimited('click');
-          reply.header('retry-after', '60');
-          return sendHtml(reply, 429, htmlPage('Too many requests', '<p>Please try again in a minute.</p>'));
-        }
-        const outcome = await tracking.click(request.params.token, meta(request), request.method === 'GET');
-        if (outcome.kind === 'redirect') {
-          return reply
-            .header('cache-control', NO_STORE)
-            .header('referrer-policy', 'no-referrer')
-            .redirect(outcome.location, 302);
-        }
-        if (outcome.kind === 'honeypot')
-          return sendHtml(reply, 200, htmlPage('Nothing here', '<p>There is nothing here.</p>'));
-        return sendHtml(
-          reply,
-          404,
-          htmlPage(
-            'Link not valid',
-            '<p>This link is not valid. Please use the links in the email you received.</p>',
-          ),
-        );
-      },
+      async (request, reply) =>
+        send(reply, await beacons.click(beaconRequest(request, request.params.token))),
     );
   };
 }
@@ -176,31 +137,5 @@ export function trackingRoutes(deps: { tracking: TrackingService }): FastifyPlug
       },
       async (request) => tracking.reclassify(principalOf(request).workspaceId, request.params.id),
     );
-  };
-}
-
-/**
- * At most `max` requests per token and minute, in this process. Keyed by the
- * token's last 16 characters (96 bits of its signature, so distinct tokens
- * practically never share a count) to keep the map small: a big campaign's
- * opens are mostly distinct tokens. The map is cleared each minute, or sooner
- * once it holds 250,000 tokens (about 25 MB), which bounds memory at the cost
- * of a fresh budget for a replayed token under very heavy traffic.
- */
-function createTokenLimiter(max: number) {
-  let windowStart = Date.now();
-  let counts = new Map<string, number>();
-  return {
-    allow(kind: 'o' | 'c', token: string): boolean {
-      const now = Date.now();
-      if (now - windowStart >= 60_000 || counts.size >= 250_000) {
-        windowStart = now;
-        counts = new Map();
-      }
-      const key = kind + token.slice(-16);
-      const n = (counts.get(key) ?? 0) + 1;
-      counts.set(key, n);
-      return n <= max;
-    },
   };
 }

@@ -477,30 +477,33 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     /**
      * Records a click and returns where to send the person: the link's stored
      * URL (found by the signed link id in the token's workspace) plus UTM
-     * parameters and `hid`. Never a URL taken from the request.
+     * parameters and `hid`. Never a URL taken from the request. A promise
+     * only while the link's target is not cached in this process yet.
      */
-    async click(token: string, meta: HitMeta, record = true): Promise<ClickOutcome> {
+    click(token: string, meta: HitMeta, record = true): ClickOutcome | Promise<ClickOutcome> {
       const ids = tokenIds('click', token);
       if (!ids) {
         requests.click_invalid++;
         return { kind: 'invalid' };
       }
-      if (!ids.linkId) {
+      const linkId = ids.linkId;
+      if (!linkId) {
         requests.click_honeypot++;
         if (record) enqueue('click', ids, null, meta);
         return { kind: 'honeypot' };
       }
-      // Cached after the first click on the link, so the common case awaits nothing.
-      const target =
-        cachedTarget(ids.workspaceId, ids.linkId, ids.campaignId) ??
-        (await linkTarget(ids.workspaceId, ids.linkId, ids.campaignId));
-      if (target === undefined) {
-        requests.click_invalid++;
-        return { kind: 'invalid' };
-      }
-      requests.click_redirect++;
-      const hitId = record ? enqueue('click', ids, ids.linkId, meta) : undefined;
-      return { kind: 'redirect', location: target(hitId), hitId: hitId ?? '' };
+      const redirect = (target: ((hitId: string | undefined) => string) | undefined): ClickOutcome => {
+        if (target === undefined) {
+          requests.click_invalid++;
+          return { kind: 'invalid' };
+        }
+        requests.click_redirect++;
+        const hitId = record ? enqueue('click', ids, linkId, meta) : undefined;
+        return { kind: 'redirect', location: target(hitId), hitId: hitId ?? '' };
+      };
+      // Cached after the first click on the link: the common case answers without a promise.
+      const cached = cachedTarget(ids.workspaceId, linkId, ids.campaignId);
+      return cached ? redirect(cached) : linkTarget(ids.workspaceId, linkId, ids.campaignId).then(redirect);
     },
 
     /** Counts a request the endpoint refused for its rate limit (the service never saw its token). */
