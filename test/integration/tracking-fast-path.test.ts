@@ -3,11 +3,11 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBeaconFastPath } from '../../src/http/beacon-fast-path.js';
-import { uuidv7 } from '../../src/lib/ids.js';
 import type { Beacons } from '../../src/modules/tracking/index.js';
 import { PIXEL_GIF } from '../../src/modules/tracking/index.js';
 import { withFirstCharacterChanged } from '../helpers/tamper.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { trackedMessage as trackedMessageOf } from '../helpers/tracked-message.js';
 
 /**
  * The open pixel and click redirect over real HTTP, where the server answers
@@ -41,24 +41,15 @@ async function hitsOf(messageId: string) {
     .execute();
 }
 
-/** A tracked message's pixel path and link paths (the honeypot link first). */
+/** A tracked message: its pixel path and link paths (the honeypot link first). */
 async function trackedMessage() {
-  const tracker = await t.container.tracking.prepare({
-    workspaceId: t.workspaceId,
+  const message = await trackedMessageOf(t, {
     templateVersionId: versionId,
-    trackOpens: true,
-    trackClicks: true,
+    campaignId,
+    contactId,
+    body: BODY,
   });
-  const messageId = uuidv7();
-  const out = tracker.apply(
-    { html: `<html><body>${BODY}</body></html>`, text: '' },
-    { workspaceId: t.workspaceId, messageId, contactId, campaignId },
-  );
-  const paths = (kind: 'o' | 'c') =>
-    [...out.html.matchAll(new RegExp(`${t.config.publicUrl}(/${kind}/[A-Za-z0-9_-]+)`, 'g'))].map(
-      (m) => m[1] as string,
-    );
-  return { messageId, open: paths('o')[0] as string, clicks: paths('c') };
+  return { ...message, open: message.opens[0] as string };
 }
 
 /** A request over the network; redirects are not followed. */

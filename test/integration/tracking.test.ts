@@ -4,6 +4,7 @@ import { uuidv7 } from '../../src/lib/ids.js';
 import { createToken } from '../../src/lib/signed-tokens.js';
 import { createTrackingService, PIXEL_GIF } from '../../src/modules/tracking/index.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
+import { trackedMessage as trackedMessageOf } from '../helpers/tracked-message.js';
 
 /**
  * Open pixel and click redirect over the real app: tokens from the link
@@ -32,29 +33,14 @@ async function hitRows() {
 }
 
 /** One tracked message for the contact, as the sender would build it. */
-async function trackedMessage(opts: { contact?: string; consent?: boolean } = {}) {
-  const tracker = await t.container.tracking.prepare({
-    workspaceId: t.workspaceId,
+function trackedMessage(opts: { contact?: string; consent?: boolean } = {}) {
+  return trackedMessageOf(t, {
     templateVersionId: versionId,
-    trackOpens: true,
-    trackClicks: true,
+    campaignId,
+    contactId: opts.contact ?? contactId,
+    body: BODY.replace('{{ contact.email }}', 'x'),
+    trackingConsent: opts.consent,
   });
-  const messageId = uuidv7();
-  const out = tracker.apply(
-    { html: `<html><body>${BODY.replace('{{ contact.email }}', 'x')}</body></html>`, text: '' },
-    {
-      workspaceId: t.workspaceId,
-      messageId,
-      contactId: opts.contact ?? contactId,
-      campaignId,
-      trackingConsent: opts.consent,
-    },
-  );
-  const path = (kind: 'o' | 'c') =>
-    [...out.html.matchAll(new RegExp(`${t.config.publicUrl}(/${kind}/[A-Za-z0-9_-]+)`, 'g'))].map(
-      (m) => m[1] as string,
-    );
-  return { messageId, html: out.html, opens: path('o'), clicks: path('c') };
 }
 
 beforeAll(async () => {
