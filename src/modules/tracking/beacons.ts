@@ -69,6 +69,7 @@ const CLICK_INVALID = pageAnswer(
   '<p>This link is not valid. Please use the links in the email you received.</p>',
 );
 
+/** A beacon request; it is also the hit's metadata (user agent and address). */
 export interface BeaconRequest {
   token: string;
   /** GET is recorded; HEAD (link checkers) gets the same answer without being recorded. */
@@ -87,7 +88,6 @@ export type Beacons = ReturnType<typeof createBeacons>;
 export function createBeacons(deps: { tracking: TrackingService; rateLimitPerMinute: number }) {
   const { tracking } = deps;
   const limiter = createTokenLimiter(deps.rateLimitPerMinute);
-  const meta = (request: BeaconRequest) => ({ userAgent: request.userAgent, ip: request.ip });
 
   return {
     /** Synchronous: no promise per pixel. */
@@ -96,7 +96,7 @@ export function createBeacons(deps: { tracking: TrackingService; rateLimitPerMin
         tracking.countLimited('open');
         return PIXEL_ANSWERS[429];
       }
-      const valid = tracking.open(request.token, meta(request), request.method === 'GET');
+      const valid = tracking.open(request.token, request, request.method === 'GET');
       return valid ? PIXEL_ANSWERS[200] : PIXEL_ANSWERS[404];
     },
 
@@ -106,7 +106,7 @@ export function createBeacons(deps: { tracking: TrackingService; rateLimitPerMin
         tracking.countLimited('click');
         return CLICK_LIMITED;
       }
-      const outcome = tracking.click(request.token, meta(request), request.method === 'GET');
+      const outcome = tracking.click(request.token, request, request.method === 'GET');
       return outcome instanceof Promise ? outcome.then(clickAnswer) : clickAnswer(outcome);
     },
   };

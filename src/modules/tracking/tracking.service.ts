@@ -4,7 +4,7 @@ import type { Clock } from '../../lib/clock.js';
 import { DomainError } from '../../lib/errors.js';
 import { uuidv7 } from '../../lib/ids.js';
 import type { SecretKeyring } from '../../lib/secret-keys.js';
-import { verifyToken } from '../../lib/signed-tokens.js';
+import { type TokenPayload, verifyToken } from '../../lib/signed-tokens.js';
 import type { TemplateService } from '../templates/index.js';
 import { recordWebhookEvents, type WebhookEventInput, type WebhookSubscriptions } from '../webhooks/index.js';
 import {
@@ -337,15 +337,11 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return id;
   }
 
+  /** The token's payload when it names the workspace, message and contact a hit needs (checked, not copied: once per request). */
   function tokenIds(kind: 'open' | 'click', token: string) {
     const payload = verifyToken(keyring, kind, token, clock.now());
     if (!payload?.workspaceId || !payload.messageId || !payload.contactId) return undefined;
-    return {
-      ...payload,
-      workspaceId: payload.workspaceId,
-      messageId: payload.messageId,
-      contactId: payload.contactId,
-    };
+    return payload as TokenPayload & { workspaceId: string; messageId: string; contactId: string };
   }
 
   async function linkUrl(workspaceId: string, linkId: string): Promise<string | undefined> {
