@@ -52,14 +52,7 @@ describe('a worker killed mid-campaign', () => {
       const res = await app.app.inject({ method, url, headers: app.auth(), ...(payload ? { payload } : {}) });
       return { status: res.statusCode, body: res.json() };
     };
-    const transport = await call('POST', '/v1/transports', {
-      name: 'Local sink',
-      type: 'smtp',
-      settings: { host: sink.host, port: sink.port, tls: 'none' },
-      rate_limit: { per_second: 10000 },
-      max_concurrency: 8,
-    });
-    expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+    await app.addSinkTransport(sink, { rate_limit: { per_second: 10000 }, max_concurrency: 8 });
     expect(
       (await call('POST', '/v1/sending-domains', { domain: 'shop.example', algorithm: 'rsa' })).status,
     ).toBe(201);

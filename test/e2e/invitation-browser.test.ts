@@ -30,17 +30,7 @@ describe.runIf(browserTestsRun('invitation page browser test'))('invitation page
     t = await createTestApp({ HERALD_PUBLIC_URL: base });
     await t.app.listen({ port, host: '127.0.0.1' });
     sink = await startSmtpSink();
-    const transport = await t.app.inject({
-      method: 'POST',
-      url: '/v1/transports',
-      headers: t.auth(),
-      payload: {
-        name: 'Local sink',
-        type: 'smtp',
-        settings: { host: sink.host, port: sink.port, tls: 'none' },
-      },
-    });
-    expect(transport.statusCode, transport.body).toBe(201);
+    await t.addSinkTransport(sink);
     browser = await launchChromium();
     context = browser.context;
   }, 120_000);

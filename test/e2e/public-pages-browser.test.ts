@@ -78,11 +78,7 @@ describe.runIf(browserTestsRun('public pages browser tests'))('public pages in C
     t = await createTestApp({ HERALD_PUBLIC_URL: base });
     await t.app.listen({ port, host: '127.0.0.1' });
     sink = await startSmtpSink();
-    await call('POST', '/v1/transports', {
-      name: 'Local sink',
-      type: 'smtp',
-      settings: { host: sink.host, port: sink.port, tls: 'none' },
-    });
+    await t.addSinkTransport(sink);
     browser = await launchChromium();
     context = browser.context;
   }, 120_000);

@@ -24,7 +24,26 @@ export interface TestApp {
   createKey(scopes: string[], workspaceId?: string): Promise<string>;
   /** Authorization header for a key. */
   auth(key?: string): { authorization: string };
+  /**
+   * Registers an SMTP transport pointing at a test SMTP sink (name 'Local sink' unless given;
+   * other fields such as rate_limit, max_concurrency, is_default are passed through) and returns
+   * the created transport. Throws with the response body when it is not created.
+   */
+  addSinkTransport(
+    sink: { host: string; port: number },
+    extra?: SinkTransportExtra,
+  ): Promise<CreatedTransport>;
   close(): Promise<void>;
+}
+
+export interface SinkTransportExtra {
+  name?: string;
+  [field: string]: unknown;
+}
+
+export interface CreatedTransport {
+  id: string;
+  [field: string]: unknown;
 }
 
 export async function createTestApp(
@@ -51,6 +70,7 @@ export async function createTestApp(
   const app = await buildHttpApp(container);
   await app.ready();
 
+  const auth = (key = boot.adminKey.secret) => ({ authorization: `Bearer ${key}` });
   const createKey = async (scopes: string[], workspaceId = boot.workspace.id) =>
     (await container.apiKeys.create({ workspaceId, name: 'test', scopes })).secret;
 
@@ -67,7 +87,24 @@ export async function createTestApp(
       return { workspaceId: workspace.id, adminKey: await createKey(['admin'], workspace.id) };
     },
     createKey,
-    auth: (key = boot.adminKey.secret) => ({ authorization: `Bearer ${key}` }),
+    auth,
+    async addSinkTransport(sink, { name = 'Local sink', ...extra } = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/transports',
+        headers: auth(),
+        payload: {
+          name,
+          type: 'smtp',
+          settings: { host: sink.host, port: sink.port, tls: 'none' },
+          ...extra,
+        },
+      });
+      if (res.statusCode !== 201) {
+        throw new Error(`registering the SMTP sink transport returned ${res.statusCode}: ${res.body}`);
+      }
+      return res.json() as CreatedTransport;
+    },
     async close() {
       await app.close();
       await container.close();

@@ -74,15 +74,7 @@ beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
   sink.reject.set('gone@example.com', { code: 550, message: '5.1.1 no such user' });
-  expect(
-    (
-      await call('POST', '/v1/transports', {
-        name: 'Sink',
-        type: 'smtp',
-        settings: { host: sink.host, port: sink.port, tls: 'none' },
-      })
-    ).status,
-  ).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   expect(
     (await call('POST', '/v1/sending-domains', { domain: 'shop.example', algorithm: 'ed25519' })).status,
   ).toBe(201);

@@ -93,12 +93,7 @@ beforeAll(async () => {
   t = await createTestApp();
   t.clock.set(new Date('2026-12-02T12:00:00Z')); // a Wednesday
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of [
     'Welcome',
     'Getting started',

@@ -70,12 +70,7 @@ const delivered: SmtpSink['messages'] = [];
 beforeAll(async () => {
   t = await createTestApp({ HERALD_PUBLIC_URL: 'https://mail.shop.example' });
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of ['Happy birthday', 'We miss you']) {
     const res = await call('POST', '/v1/templates', {
       name,

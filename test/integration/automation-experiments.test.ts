@@ -93,12 +93,7 @@ beforeAll(async () => {
   });
   t.clock.set(T0);
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of ['A', 'B']) {
     const res = await call('POST', '/v1/templates', {
       name,

@@ -102,12 +102,7 @@ beforeAll(async () => {
   t = await createTestApp({ HERALD_PUBLIC_URL: 'https://mail.shop.example' });
   t.clock.set(T0);
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of ['Welcome', 'Pro offer', 'Reminder']) {
     const res = await call('POST', '/v1/templates', {
       name,

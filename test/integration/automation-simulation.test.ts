@@ -107,12 +107,7 @@ const subjectOf = (raw: Buffer) => /^Subject: (.*)$/im.exec(raw.toString('utf8')
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of [
     'Welcome',
     'Getting started',

@@ -130,12 +130,7 @@ beforeAll(async () => {
   t = await createTestApp({ HERALD_PUBLIC_URL: 'https://mail.shop.example' });
   t.clock.set(new Date('2026-05-20T12:00:00Z'));
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of ['Happy birthday', 'Renewal', 'Weekly', 'Thanks for clicking', 'Offer']) {
     const res = await call('POST', '/v1/templates', {
       name,

@@ -32,14 +32,7 @@ async function state(email: string) {
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-    is_default: true,
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 }, is_default: true });
   sink.reject.set('gone@example.org', { code: 550, message: '5.1.1 <gone@example.org>: User unknown' });
   sink.reject.set('full@example.org', { code: 552, message: '5.2.2 Mailbox full' });
 });

@@ -257,12 +257,7 @@ describe.skipIf(missing !== undefined)('bounce mailbox over IMAP', () => {
 
   it('matches a DSN to a sent campaign email by its VERP return path, and unsubscribes by its mailto address', async () => {
     sink = await startSmtpSink();
-    await call('POST', '/v1/transports', {
-      name: 'Local sink',
-      type: 'smtp',
-      settings: { host: sink.host, port: sink.port, tls: 'none' },
-      is_default: true,
-    });
+    await t.addSinkTransport(sink, { is_default: true });
     const template = await call('POST', '/v1/templates', {
       name: 'News',
       format: 'html',

@@ -26,13 +26,7 @@ async function call(method: Method, url: string, payload?: object, key?: string)
 beforeAll(async () => {
   t = await createTestApp({ HERALD_PUBLIC_URL: 'https://mail.shop.example' });
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 } });
   const template = await call('POST', '/v1/templates', {
     name: 'News',
     format: 'html',

@@ -64,12 +64,7 @@ async function sendAndCollect(id: string): Promise<string[]> {
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   const template = await call('POST', '/v1/templates', {
     name: 'News',
     format: 'html',

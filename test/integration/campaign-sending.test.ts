@@ -32,14 +32,7 @@ let templateId: string;
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-    max_concurrency: 8,
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 }, max_concurrency: 8 });
   const domain = await call('POST', '/v1/sending-domains', { domain: 'shop.example', algorithm: 'rsa' });
   expect(domain.status).toBe(201);
   dns.set(domain.body.dns_record.name, domain.body.dns_record.value);

@@ -53,14 +53,7 @@ async function report(recipient: string, type: 'bounce' | 'complaint', severity:
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-    is_default: true,
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 }, is_default: true });
 
   // 35 days ago: outside both windows.
   await sendMessage('old@example.org');

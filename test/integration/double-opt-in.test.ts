@@ -58,12 +58,7 @@ let listId: string;
 beforeAll(async () => {
   t = await createTestApp({}, { logStream });
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink);
   const list = await call('POST', '/v1/lists', {
     name: 'Weekly <news>',
     opt_in: 'double',

@@ -35,17 +35,7 @@ beforeAll(async () => {
     HERALD_LOGIN_RATE_LIMIT_PER_MINUTE: '20',
   });
   sink = await startSmtpSink();
-  const transport = await t.app.inject({
-    method: 'POST',
-    url: '/v1/transports',
-    headers: t.auth(),
-    payload: {
-      name: 'Local sink',
-      type: 'smtp',
-      settings: { host: sink.host, port: sink.port, tls: 'none' },
-    },
-  });
-  expect(transport.statusCode, transport.body).toBe(201);
+  await t.addSinkTransport(sink);
   const renamed = await t.app.inject({
     method: 'PATCH',
     url: '/v1/workspace',

@@ -30,12 +30,7 @@ async function count(where: string, params: unknown[] = []): Promise<number> {
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink);
   for (const name of ['Receipt', 'Other']) {
     const res = await call('POST', '/v1/templates', {
       name,

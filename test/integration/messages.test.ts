@@ -32,13 +32,7 @@ async function count(table: string, where = 'true'): Promise<number> {
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 } });
   const domain = await call('POST', '/v1/sending-domains', { domain: 'shop.example', algorithm: 'rsa' });
   expect(domain.status).toBe(201);
   const template = await call('POST', '/v1/templates', {

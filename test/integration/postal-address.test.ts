@@ -84,12 +84,7 @@ const occurrences = (haystack: string, needle: string) => haystack.split(needle)
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink);
   listId = (await call('POST', '/v1/lists', { name: 'Readers', opt_in: 'single' })).body.id;
   const added = await call('POST', `/v1/lists/${listId}/members`, { emails: ['reader@example.com'] });
   expect(added.status, JSON.stringify(added.body)).toBeLessThan(300);

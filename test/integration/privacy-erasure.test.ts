@@ -161,11 +161,7 @@ beforeAll(async () => {
   await sql`SELECT herald_events_partition(${t.clock.now().toISOString().slice(0, 10)}::date)`.execute(
     t.container.db,
   );
-  await ok('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
+  await t.addSinkTransport(sink, { name: 'Sink' });
   await ok('POST', '/v1/attributes', { name: 'first_name', type: 'string' });
   await ok('POST', '/v1/attributes', { name: 'city', type: 'string' });
   // Outbound webhook events carry the address: one endpoint makes Herald record them. A public

@@ -58,11 +58,7 @@ beforeAll(async () => {
   t = await createTestApp();
   t.clock.set(new Date('2026-10-01T12:00:00Z'));
   sink = await startSmtpSink();
-  await ok('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
+  await t.addSinkTransport(sink, { name: 'Sink' });
   await ok('POST', '/v1/lists', { name: 'News', opt_in: 'single' });
 });
 afterAll(async () => {

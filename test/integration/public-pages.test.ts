@@ -155,13 +155,7 @@ async function pipe(raw: string, key?: string) {
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    rate_limit: { per_second: 10000 },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { rate_limit: { per_second: 10000 } });
   const template = await call('POST', '/v1/templates', {
     name: 'News',
     format: 'html',

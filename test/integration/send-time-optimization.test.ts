@@ -66,12 +66,7 @@ beforeAll(async () => {
   t = await createTestApp();
   t.clock.set(START);
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   const template = await call('POST', '/v1/templates', {
     name: 'News',
     format: 'html',

@@ -127,12 +127,7 @@ const templates: Record<string, string> = {};
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { name: 'Sink' });
   for (const name of ['News', 'Hello', 'Receipt']) {
     const res = await call('POST', '/v1/templates', {
       name,

@@ -13,12 +13,7 @@ let sink: SmtpSink;
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink);
   expect((await call('POST', '/v1/sending-domains', { domain: 'shop.example' })).status).toBe(201);
   expect(
     (await call('POST', '/v1/attributes', { name: 'member_code', type: 'string', sensitive: true })).status,

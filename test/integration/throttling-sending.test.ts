@@ -88,13 +88,7 @@ let ruleId: string;
 beforeAll(async () => {
   t = await createTestApp();
   sink = await startSmtpSink();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
-  transportId = transport.body.id;
+  transportId = (await t.addSinkTransport(sink, { name: 'Sink' })).id;
   for (const name of ['News', 'Hello', 'Receipt']) {
     const res = await call('POST', '/v1/templates', {
       name,

@@ -43,13 +43,7 @@ beforeAll(async () => {
   await t.app.listen({ host: '127.0.0.1', port: 0 });
   const address = t.app.server.address();
   origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    is_default: true,
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { is_default: true });
   const endpoint = await call('POST', '/v1/webhooks/endpoints', { url: `${receiver.url}/all` });
   expect(endpoint.status).toBe(201);
   secret = endpoint.body.secret;

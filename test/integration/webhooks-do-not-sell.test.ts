@@ -51,13 +51,7 @@ beforeAll(async () => {
   });
   sink = await startSmtpSink();
   receiver = await startWebhookReceiver();
-  const transport = await call('POST', '/v1/transports', {
-    name: 'Local sink',
-    type: 'smtp',
-    settings: { host: sink.host, port: sink.port, tls: 'none' },
-    is_default: true,
-  });
-  expect(transport.status, JSON.stringify(transport.body)).toBe(201);
+  await t.addSinkTransport(sink, { is_default: true });
   const ownRes = await call('POST', '/v1/webhooks/endpoints', {
     url: `${receiver.url}/own`,
     share_do_not_sell: true,
