@@ -166,6 +166,7 @@ describe('sending domains', () => {
     const empty = await patch(created.body.id, {});
     expect(empty.status).toBe(400);
     expect(empty.body.code).toBe('VALIDATION_FAILED');
+    expect(empty.body.detail).toContain('send allow_unverified, return_path_domain or both');
     // Another workspace cannot change it.
     const other = await t.createWorkspace('Other');
     const foreign = await t.app.inject({

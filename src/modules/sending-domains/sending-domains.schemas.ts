@@ -138,7 +138,7 @@ export const SendingDomainUpdateBody = Type.Object(
     ),
     return_path_domain: Type.Optional(ReturnPathDomainSchema),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false },
 );
 
 export const SendingDomainCheckQuery = Type.Object(
