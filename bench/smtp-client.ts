@@ -1,5 +1,6 @@
 import nodemailer from 'nodemailer';
 import { createSmtpTransport } from '../src/mail/transports/index.js';
+import { campaignLikeMessage } from './campaign-message.js';
 import { type Sink, startSink } from './smtp-sink.js';
 
 /**
@@ -15,29 +16,6 @@ import { type Sink, startSink } from './smtp-sink.js';
 const connections = 8;
 const maxMessages = 100;
 const window = 100;
-
-/** A ~5 KB HTML campaign message with CRLF line endings, like the message builder's output. */
-function prebuiltMessage(): Buffer {
-  const paragraph =
-    '<p style=3D"margin:0 0 12px;font-family:Arial,sans-serif">This month: new arrivals, =\r\n' +
-    'our spring sale and a guide to choosing the right size. Read on for details.</p>\r\n';
-  return Buffer.from(
-    [
-      'From: Shop <news@shop.example>',
-      'To: person@example.com',
-      'Subject: News for you',
-      'Date: Mon, 01 Dec 2025 09:00:00 +0000',
-      'Message-ID: <bench@shop.example>',
-      'List-Unsubscribe: <https://herald.example/u/token>',
-      'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
-      'MIME-Version: 1.0',
-      'Content-Type: text/html; charset=utf-8',
-      'Content-Transfer-Encoding: quoted-printable',
-      '',
-      `<h1>Hello there</h1>\r\n${paragraph.repeat(30)}`,
-    ].join('\r\n'),
-  );
-}
 
 interface Round {
   seconds: number;
@@ -73,7 +51,7 @@ async function measure(sink: Sink, messages: number, send: () => Promise<unknown
 
 export async function benchSmtpClient(options: { messages: number; rounds?: number | undefined }) {
   const rounds = options.rounds ?? 2;
-  const raw = prebuiltMessage();
+  const raw = campaignLikeMessage(5_500);
   const envelope = { from: 'bounce@shop.example', to: ['person@example.com'] };
   const sink = await startSink();
   const bare = nodemailer.createTransport({

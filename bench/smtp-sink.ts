@@ -6,6 +6,8 @@ export interface Sink {
   port: number;
   /** Messages accepted so far. */
   count(): Promise<number>;
+  /** Bytes of message data accepted so far. */
+  bytes(): Promise<number>;
   /** The sink process's CPU time so far (process.cpuUsage(): user and system, µs). */
   cpu(): Promise<{ user: number; system: number }>;
   stop(): Promise<void>;
@@ -33,6 +35,7 @@ export async function startSink(): Promise<Sink> {
   return {
     port,
     count: () => ask<number>('count'),
+    bytes: () => ask<number>('bytes'),
     cpu: () => ask<{ user: number; system: number }>('cpu'),
     stop: () =>
       new Promise((resolve) => {

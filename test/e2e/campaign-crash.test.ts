@@ -24,8 +24,8 @@ import { testTarget } from '../helpers/test-database.js';
  */
 
 const RECIPIENTS = 20_000;
-const BATCH_SIZE = 100; // the sender's defaults: batches of 100 on two lanes,
-const LANES = 2; // so at most 200 recipients are in flight per worker process
+const BATCH_SIZE = 100; // the sender's defaults: batches of 100 on four lanes,
+const LANES = 4; // so at most 400 recipients are in flight per worker process
 const LEASE_MS = 3000; // well above one batch's send time, far below the 2-minute default
 const KILLS = 4;
 

@@ -135,7 +135,8 @@ describe('sending a campaign', () => {
   it('shares one campaign between two senders without sending anyone twice', async () => {
     sink.messages.length = 0;
     const list = (await call('POST', '/v1/lists', { name: 'Shared', opt_in: 'single' })).body.id;
-    await fill(list, 'shared', 1, 400);
+    // More than the first sender's four lanes claim at once (4 x 100), so the second gets its share.
+    await fill(list, 'shared', 1, 1000);
     const campaign = await call('POST', '/v1/campaigns', {
       name: 'Two workers',
       from_email: 'news@shop.example',
@@ -155,8 +156,8 @@ describe('sending a campaign', () => {
     });
     await Promise.all([t.container.sender.drain(), second.drain()]);
     const received = sink.messages.map((m) => m.to[0]);
-    expect(received).toHaveLength(400);
-    expect(new Set(received).size).toBe(400);
+    expect(received).toHaveLength(1000);
+    expect(new Set(received).size).toBe(1000);
     const byWorker = await t.container.db
       .selectFrom('campaign_sends')
       .select(['claimed_by'])
@@ -315,8 +316,9 @@ describe('sending a campaign', () => {
   it('pauses itself when the failure rate passes the threshold, and says why', async () => {
     sink.messages.length = 0;
     const list = (await call('POST', '/v1/lists', { name: 'Failing', opt_in: 'single' })).body.id;
-    await fill(list, 'fail', 1, 250);
-    for (let i = 1; i <= 250; i++)
+    // More than the sender's four lanes claim at once (4 x 100): the pause must stop the rest.
+    await fill(list, 'fail', 1, 600);
+    for (let i = 1; i <= 600; i++)
       if (i % 5 !== 0) sink.reject.set(`fail-${i}@example.com`, { code: 550, message: '5.1.1 no such user' });
     const campaign = (
       await call('POST', '/v1/campaigns', {
@@ -334,7 +336,7 @@ describe('sending a campaign', () => {
     expect(paused.status_reason).toMatch(
       /paused automatically: [78]\d% of \d+ recipients failed \(threshold 50%\)/,
     );
-    expect(paused.progress.sent + paused.progress.failed).toBeLessThan(250);
+    expect(paused.progress.sent + paused.progress.failed).toBeLessThan(600);
     const failed = await t.container.db
       .selectFrom('campaign_sends')
       .select(['status', 'error'])

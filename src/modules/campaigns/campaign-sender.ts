@@ -168,7 +168,7 @@ export interface CampaignSenderOptions {
 export function createCampaignSender(options: CampaignSenderOptions) {
   const { db, clock, logger, ports } = options;
   const batchSize = options.batchSize ?? 100;
-  const lanes = options.lanes ?? 2;
+  const lanes = options.lanes ?? 4;
   const roundMs = options.roundMs ?? 2000;
   const concurrency = options.concurrency ?? 8;
   /** Messages composed (and signed) together, one block ahead of the sends. */
@@ -236,10 +236,14 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     }
   }
 
-  /** One claim, send and record. `waitUntil`: come back then (rate limit); `done`: nothing more for now. */
+  /**
+   * One claim, send and record. `waitUntil`: come back then (rate limit);
+   * `done`: nothing more for now; `exhausted`: nothing left in the audience
+   * either, so the campaign may be finished once every lane has stopped.
+   */
   async function runBatch(
     campaign: repo.CampaignRow,
-  ): Promise<{ handled: number; done: boolean; waitUntil?: Date | undefined }> {
+  ): Promise<{ handled: number; done: boolean; waitUntil?: Date | undefined; exhausted?: boolean }> {
     const content = await preparedFor(campaign);
     const now = clock.now();
     const claim = await claimRecipients(db, {
@@ -254,21 +258,7 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     const { recipients: claimed } = claim;
     if (claim.stopped) return { handled: 0, done: true };
     if (claim.throttledUntil) return { handled: 0, done: false, waitUntil: claim.throttledUntil };
-    if (claimed.length === 0) {
-      if (claim.exhausted && (await repo.countQueued(db, campaign.id)) === 0) {
-        // An A/B campaign whose test group is out waits for its test window instead (status testing).
-        const finished = await finishSending(db, campaign.id, clock.now());
-        // Only the worker whose transition took effect reports it, so the hook runs once per campaign.
-        if (finished?.status === 'sent' && options.onFinished) {
-          await options
-            .onFinished(finished.campaign)
-            .catch((error: Error) =>
-              logger.error({ campaign_id: campaign.id, err: error.message }, 'after-send work failed'),
-            );
-        }
-      }
-      return { handled: 0, done: true };
-    }
+    if (claimed.length === 0) return { handled: 0, done: true, exhausted: claim.exhausted };
     const results: SendResult[] = [];
     const timed = await applySendTimes(campaign, claimed, now);
     const recipients = await applySendingPolicy(campaign, timed, now, results);
@@ -424,11 +414,13 @@ export function createCampaignSender(options: CampaignSenderOptions) {
    * the round's time is up, so due schedules and other campaigns get a turn.
    */
   async function runCampaign(campaign: repo.CampaignRow, roundEnds: number): Promise<number> {
+    let exhausted = false;
     const lane = async () => {
       let handled = 0;
       while (!stopping) {
         const batch = await runBatch(campaign);
         handled += batch.handled;
+        if (batch.exhausted) exhausted = true;
         if (batch.waitUntil) {
           if (!wakeAt || batch.waitUntil < wakeAt) wakeAt = batch.waitUntil;
           break;
@@ -441,7 +433,25 @@ export function createCampaignSender(options: CampaignSenderOptions) {
     const outcomes = await Promise.allSettled(Array.from({ length: lanes }, lane));
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;
+    // Only now: a lane that ran out must not finish the campaign while another one still judges its
+    // last batch (failure rate, guardrails), or that batch's pause would come too late.
+    if (exhausted) await finishIfComplete(campaign);
     return outcomes.reduce((sum, o) => sum + (o.status === 'fulfilled' ? o.value : 0), 0);
+  }
+
+  /** A campaign with nobody left to claim or record is finished (an A/B campaign's test group: testing). */
+  async function finishIfComplete(campaign: repo.CampaignRow): Promise<void> {
+    if ((await repo.countQueued(db, campaign.id)) !== 0) return;
+    // An A/B campaign whose test group is out waits for its test window instead (status testing).
+    const finished = await finishSending(db, campaign.id, clock.now());
+    // Only the worker whose transition took effect reports it, so the hook runs once per campaign.
+    if (finished?.status === 'sent' && options.onFinished) {
+      await options
+        .onFinished(finished.campaign)
+        .catch((error: Error) =>
+          logger.error({ campaign_id: campaign.id, err: error.message }, 'after-send work failed'),
+        );
+    }
   }
 
   async function pauseIfFailing(campaignId: string): Promise<void> {
