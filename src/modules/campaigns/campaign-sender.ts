@@ -121,7 +121,7 @@ export interface CampaignSenderOptions {
   lanes?: number;
   /** How long one round keeps sending one campaign before looking for due schedules and other campaigns. */
   roundMs?: number;
-  /** Messages in flight at once in this process. */
+  /** Sends in flight at once per lane (the SMTP pool queues what its connections cannot take yet). */
   concurrency?: number;
   /** How long a claim holds its recipients; an unrecorded recipient is re-sent after it. */
   leaseMs?: number;
