@@ -135,6 +135,15 @@ async function conversionsOf(email: string) {
   );
 }
 
+/** The conversion webhook events in the outbox (an endpoint subscribes to them), oldest first. */
+async function conversionWebhooks() {
+  const events = await rows<{ type: string; payload: string }>(
+    `SELECT type, payload FROM webhook_events WHERE workspace_id = $1 AND type LIKE 'conversion.%' ORDER BY id`,
+    [t.workspaceId],
+  );
+  return events.map((e) => ({ type: e.type, data: JSON.parse(e.payload).data as Record<string, unknown> }));
+}
+
 async function deliveries(connectionId: string) {
   const res = await call('GET', `/v1/connectors/shops/${connectionId}/deliveries`);
   expect(res.status).toBe(200);
@@ -150,7 +159,17 @@ let shop: { id: string; webhook_url: string };
 let wooShop: { id: string };
 
 beforeAll(async () => {
-  t = await createTestApp({ HERALD_PUBLIC_URL: 'https://herald.example.com' });
+  t = await createTestApp({
+    HERALD_PUBLIC_URL: 'https://herald.example.com',
+    HERALD_WEBHOOKS_ALLOW_HTTP: 'true',
+    HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS: 'true',
+  });
+  // A CRM that follows conversions: the tests read their events from the outbox.
+  const endpoint = await call('POST', '/v1/webhooks/endpoints', {
+    url: 'http://127.0.0.1:9/crm',
+    event_types: ['conversion.created', 'conversion.updated', 'conversion.deleted'],
+  });
+  expect(endpoint.status, JSON.stringify(endpoint.body)).toBe(201);
   expect((await call('POST', '/v1/attributes', { name: 'first_name', type: 'string' })).status).toBe(201);
   list = (
     await call('POST', '/v1/lists', { name: 'Shop customers', opt_in: 'single', visibility: 'private' })
@@ -446,12 +465,24 @@ describe('Shopify webhooks', () => {
       count: 1,
       revenue: [{ currency: 'USD', amount: '302.50', conversions: 1 }],
     });
+    // A CRM that counted the order learns its new revenue, and what it was.
+    const updated = (await conversionWebhooks()).filter((e) => e.type === 'conversion.updated');
+    expect(updated).toHaveLength(1);
+    expect(Number(updated[0]?.data.revenue)).toBe(302.5);
+    expect(Number(updated[0]?.data.previous_revenue)).toBe(403);
+    expect(updated[0]?.data).toMatchObject({
+      currency: 'USD',
+      campaign_id: conversions[0]?.campaign_id,
+      event: 'Order Completed',
+    });
     // The same refund under a new webhook id (Shopify retries with new ids at times): once only.
     const before = await rows('SELECT * FROM conversions ORDER BY id');
+    const webhooksBefore = await conversionWebhooks();
     expect((await shopify(shop.id, 'refunds/create', body)).body.detail).toBe(
       'refund 509562969: recorded before',
     );
     expect(await rows('SELECT * FROM conversions ORDER BY id')).toEqual(before);
+    expect(await conversionWebhooks()).toEqual(webhooksBefore);
     expect((await eventsOf('jon@example.com', 'Order Refunded')).length).toBe(1);
   });
 
@@ -494,6 +525,20 @@ describe('Shopify webhooks', () => {
     expect(await conversionsOf('jon@example.com')).toEqual([]);
     const report = await call('GET', `/v1/campaigns/${campaignId}/report`);
     expect(report.body.conversions).toEqual({ count: 0, revenue: [] });
+    // A CRM that counted the order takes it out again: the same conversion id as its conversion.created.
+    const webhooks = await conversionWebhooks();
+    const ofBuyer = (e: { data: Record<string, unknown> }) =>
+      (e.data.contact as { id: string } | undefined)?.id === buyer?.id;
+    const created = webhooks.filter((e) => e.type === 'conversion.created' && ofBuyer(e));
+    const deleted = webhooks.filter((e) => e.type === 'conversion.deleted');
+    expect(created).toHaveLength(1);
+    expect(deleted).toHaveLength(1);
+    expect(deleted[0]?.data).toMatchObject({
+      conversion_id: created[0]?.data.conversion_id,
+      campaign_id: campaignId,
+      currency: 'USD',
+      contact: { id: buyer?.id },
+    });
     expect((await lift()).treated).toMatchObject({ contacts: 1, converters: 0 });
     const [cancelled] = await eventsOf('jon@example.com', 'Order Cancelled');
     expect(cancelled?.properties).toMatchObject({

@@ -30969,7 +30969,7 @@ export interface paths {
                         /** @default true */
                         enabled?: boolean;
                         /** @description The event types sent to the endpoint; empty or absent: all of them. */
-                        event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
+                        event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "conversion.updated" | "conversion.deleted" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
                         /**
                          * @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay).
                          * @default false
@@ -31333,7 +31333,7 @@ export interface paths {
                         /** @description Re-enabling resumes the pending deliveries; it clears disabled_reason. */
                         enabled?: boolean;
                         /** @description The event types sent to the endpoint; empty or absent: all of them. */
-                        event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
+                        event_types?: ("contact.created" | "contact.updated" | "contact.unsubscribed" | "message.sent" | "message.delivered" | "message.opened" | "message.clicked" | "message.bounced" | "message.complained" | "conversion.created" | "conversion.updated" | "conversion.deleted" | "automation.entered" | "automation.completed" | "segment.entered" | "segment.exited")[];
                         /** @description CCPA "do not sell or share": true when the endpoint is your own system or a service provider, which then also gets events about contacts flagged do_not_sell. False (the default): the endpoint is a third party and gets no event about a contact that was flagged do_not_sell when the event happened (nor in a replay). Setting it to false drops the pending deliveries of such events. */
                         share_do_not_sell?: boolean;
                         /** @description Where events are POSTed: https:// (http:// only with HERALD_WEBHOOKS_ALLOW_HTTP=true). Its host must resolve to public addresses only, unless HERALD_WEBHOOKS_ALLOW_PRIVATE_NETWORKS=true. */

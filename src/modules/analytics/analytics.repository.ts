@@ -138,18 +138,22 @@ export async function deleteConversion(db: Db, workspaceId: string, id: string):
   await db.deleteFrom('conversions').where('workspace_id', '=', workspaceId).where('id', '=', id).execute();
 }
 
+/** The revenue as stored, or undefined when it was that amount already (nothing changed). */
 export async function setConversionRevenue(
   db: Db,
   workspaceId: string,
   id: string,
   revenue: string,
-): Promise<void> {
-  await db
+): Promise<string | undefined> {
+  const row = await db
     .updateTable('conversions')
     .set({ revenue })
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', id)
-    .execute();
+    .where(sql<boolean>`revenue IS DISTINCT FROM ${revenue}::numeric`)
+    .returning('revenue')
+    .executeTakeFirst();
+  return row?.revenue ?? undefined;
 }
 
 /**

@@ -377,6 +377,21 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
         const row = await repo.lockConversion(trx, workspaceId, conversionId);
         if (!row) return false;
         await repo.deleteConversion(trx, workspaceId, conversionId);
+        // Integrations that counted the conversion.created event take it out again.
+        await recordWebhookEvent(trx, {
+          workspaceId,
+          type: 'conversion.deleted',
+          contactId: row.contact_id,
+          data: {
+            conversion_id: row.id,
+            event: row.event,
+            revenue: row.revenue,
+            currency: row.currency,
+            campaign_id: row.campaign_id,
+            occurred_at: row.occurred_at.toISOString(),
+          },
+          at: clock.now(),
+        });
         if (row.campaign_id) {
           await repo.adjustConversionTotals(trx, {
             campaignId: row.campaign_id,
@@ -401,7 +416,23 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
       return db.transaction().execute(async (trx) => {
         const row = await repo.lockConversion(trx, workspaceId, conversionId);
         if (!row || row.revenue === null) return false;
-        await repo.setConversionRevenue(trx, workspaceId, conversionId, revenue);
+        const stored = await repo.setConversionRevenue(trx, workspaceId, conversionId, revenue);
+        if (stored === undefined) return true;
+        await recordWebhookEvent(trx, {
+          workspaceId,
+          type: 'conversion.updated',
+          contactId: row.contact_id,
+          data: {
+            conversion_id: row.id,
+            event: row.event,
+            revenue: stored,
+            previous_revenue: row.revenue,
+            currency: row.currency,
+            campaign_id: row.campaign_id,
+            occurred_at: row.occurred_at.toISOString(),
+          },
+          at: clock.now(),
+        });
         if (row.campaign_id) {
           await repo.adjustConversionTotals(trx, {
             campaignId: row.campaign_id,

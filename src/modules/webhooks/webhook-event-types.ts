@@ -14,6 +14,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'message.bounced',
   'message.complained',
   'conversion.created',
+  'conversion.updated',
+  'conversion.deleted',
   'automation.entered',
   'automation.completed',
   'segment.entered',
