@@ -147,6 +147,19 @@ function ratio(numerator: number, denominator: number): number | null {
   return denominator > 0 ? Math.round((numerator / denominator) * 1e6) / 1e6 : null;
 }
 
+/** What the conversion webhook events (created, updated, deleted) say about a conversion. */
+function conversionEventData(row: repo.ConversionRow) {
+  return {
+    conversion_id: row.id,
+    event: row.event,
+    revenue: row.revenue,
+    currency: row.currency,
+    campaign_id: row.campaign_id,
+    attribution: row.attribution,
+    occurred_at: row.occurred_at.toISOString(),
+  };
+}
+
 function toConversion(row: repo.ConversionRow): Conversion {
   return {
     id: row.id,
@@ -343,15 +356,7 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
           workspaceId,
           type: 'conversion.created',
           contactId: row.contact_id,
-          data: {
-            conversion_id: row.id,
-            event: row.event,
-            revenue: row.revenue,
-            currency: row.currency,
-            campaign_id: row.campaign_id,
-            attribution: row.attribution,
-            occurred_at: row.occurred_at.toISOString(),
-          },
+          data: conversionEventData(row),
           at: checked.now,
         });
         if (row.campaign_id) {
@@ -382,14 +387,7 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
           workspaceId,
           type: 'conversion.deleted',
           contactId: row.contact_id,
-          data: {
-            conversion_id: row.id,
-            event: row.event,
-            revenue: row.revenue,
-            currency: row.currency,
-            campaign_id: row.campaign_id,
-            occurred_at: row.occurred_at.toISOString(),
-          },
+          data: conversionEventData(row),
           at: clock.now(),
         });
         if (row.campaign_id) {
@@ -422,15 +420,7 @@ export function createAnalyticsService(deps: AnalyticsServiceDeps) {
           workspaceId,
           type: 'conversion.updated',
           contactId: row.contact_id,
-          data: {
-            conversion_id: row.id,
-            event: row.event,
-            revenue: stored,
-            previous_revenue: row.revenue,
-            currency: row.currency,
-            campaign_id: row.campaign_id,
-            occurred_at: row.occurred_at.toISOString(),
-          },
+          data: { ...conversionEventData(row), revenue: stored, previous_revenue: row.revenue },
           at: clock.now(),
         });
         if (row.campaign_id) {
