@@ -260,6 +260,15 @@ describe('campaign guardrails', () => {
     expect(campaign.status_reason).toContain(
       'hard-bounce rate 30% (3 of 10 sent) is over the threshold of 20%',
     );
+    // Its last batch paused it with nobody left: resuming finishes it, sending nothing again.
+    const sentBefore = sink.messages.length;
+    expect((await call('POST', `/v1/campaigns/${id}/resume`)).body.status).toBe('sending');
+    await t.container.sender.drain();
+    expect((await call('GET', `/v1/campaigns/${id}`)).body).toMatchObject({
+      status: 'sent',
+      progress: { sent: 7, failed: 3 },
+    });
+    expect(sink.messages.length).toBe(sentBefore);
 
     // null: back to Herald's defaults.
     const reset = await call('PATCH', '/v1/deliverability/settings', {
