@@ -9,7 +9,7 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
 /**
  * Every webhook event type, emitted by a real action through the API (a
  * campaign sent to an SMTP sink, its pixel and link requested over HTTP, a
- * one-click unsubscribe, a bounce through the MTA pipe, a conversion, an
+ * one-click unsubscribe, a bounce and a spam complaint through the MTA pipe, a conversion, an
  * automation run, a segment check), delivered to a receiver on 127.0.0.1 and
  * verified with the standardwebhooks package.
  */
@@ -209,10 +209,53 @@ describe('webhook events from real actions', () => {
     expect(enrolled.status, JSON.stringify(enrolled.body)).toBeLessThan(300);
     await t.container.automationEngine.drain();
 
+    // message.complained (last: it suppresses the reader): the reader's mailbox provider reports the message as
+    // spam (ARF) through the same pipe
+    const readerMessageId = /^Message-ID:\s*(.+)$/im.exec(message.raw.toString('latin1'))?.[1]?.trim();
+    const arf = [
+      'From: staff@mailbox.example.org',
+      'To: fbl@shop.example',
+      'Subject: complaint about message from 198.51.100.7',
+      'Message-Id: <arf-1@mailbox.example.org>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/report; report-type=feedback-report; boundary="arf"',
+      '',
+      '--arf',
+      'Content-Type: text/plain; charset="US-ASCII"',
+      '',
+      'This is an email abuse report.',
+      '',
+      '--arf',
+      'Content-Type: message/feedback-report',
+      '',
+      'Feedback-Type: abuse',
+      'User-Agent: SomeGenerator/1.0',
+      'Version: 1',
+      'Original-Rcpt-To: <reader@example.com>',
+      '',
+      '--arf',
+      'Content-Type: text/rfc822-headers',
+      '',
+      'From: news@shop.example',
+      'To: reader@example.com',
+      `Message-ID: ${readerMessageId}`,
+      '',
+      '--arf--',
+      '',
+    ].join('\r\n');
+    const complained = await t.app.inject({
+      method: 'POST',
+      url: '/v1/inbound/raw',
+      headers: { ...t.auth(), 'content-type': 'message/rfc822' },
+      payload: arf,
+    });
+    expect(complained.statusCode, complained.body).toBe(200);
+
     const events = await received();
     const types = new Set(events.map((e) => e.type));
-    // Shop orders update and delete conversions (shop-webhooks.test.ts: a refund, a cancellation).
-    const elsewhere = ['message.delivered', 'message.complained', 'conversion.updated', 'conversion.deleted'];
+    // Shop orders update and delete conversions (shop-webhooks.test.ts: a refund, a cancellation);
+    // message.delivered needs a provider's delivery webhook, which this test does not send.
+    const elsewhere = ['message.delivered', 'conversion.updated', 'conversion.deleted'];
     const missing = WEBHOOK_EVENT_TYPES.filter((type) => !types.has(type) && !elsewhere.includes(type));
     expect(missing).toEqual([]);
     const byType = (type: string) => events.filter((e) => e.type === type);
@@ -246,6 +289,11 @@ describe('webhook events from real actions', () => {
       contact: { id: reader },
     });
     expect(byType('message.bounced')[0]?.data).toMatchObject({ severity: 'hard', contact: { id: bouncer } });
+    expect(byType('message.complained')).toHaveLength(1);
+    expect(byType('message.complained')[0]?.data).toMatchObject({
+      campaign_id: campaign.body.id,
+      contact: { id: reader },
+    });
     expect(byType('contact.unsubscribed').map((e) => e.data.contact?.id)).toContain(reader);
     expect(byType('automation.entered')[0]?.data).toMatchObject({ automation_id: automation.body.id });
     expect(byType('automation.completed')[0]?.data).toMatchObject({
