@@ -55,6 +55,22 @@ afterAll(async () => {
   await receiver?.close();
 });
 
+/** The Message-ID header of a captured message. */
+function messageIdOf(raw: Buffer): string | undefined {
+  return /^Message-ID:\s*(.+)$/im.exec(raw.toString('latin1'))?.[1]?.trim();
+}
+
+/** Hands a report to the MTA pipe endpoint, as the mail server would. */
+async function pipe(raw: string): Promise<void> {
+  const res = await t.app.inject({
+    method: 'POST',
+    url: '/v1/inbound/raw',
+    headers: { ...t.auth(), 'content-type': 'message/rfc822' },
+    payload: raw,
+  });
+  expect(res.statusCode, res.body).toBe(200);
+}
+
 /** Delivers what is due and returns the payloads received so far, each verified. */
 async function received(): Promise<Payload[]> {
   await t.container.tracking.flush();
@@ -145,7 +161,7 @@ describe('webhook events from real actions', () => {
     // message.bounced: a DSN through the MTA pipe, naming the sent message
     const bounced = sink.messages.find((m) => m.to[0] === 'bouncer@example.org');
     if (!bounced || !message) throw new Error('the campaign messages were not captured');
-    const messageId = /^Message-ID:\s*(.+)$/im.exec(bounced.raw.toString('latin1'))?.[1]?.trim();
+    const messageId = messageIdOf(bounced.raw);
     const dsn = [
       'From: MAILER-DAEMON@mx.example.org',
       'To: bounces@shop.example',
@@ -174,13 +190,7 @@ describe('webhook events from real actions', () => {
       '--B--',
       '',
     ].join('\r\n');
-    const piped = await t.app.inject({
-      method: 'POST',
-      url: '/v1/inbound/raw',
-      headers: { ...t.auth(), 'content-type': 'message/rfc822' },
-      payload: dsn,
-    });
-    expect(piped.statusCode, piped.body).toBe(200);
+    await pipe(dsn);
 
     // contact.unsubscribed: the one-click unsubscribe of the received message
     const unsubscribe = /^List-Unsubscribe:.*?<(https:\/\/mail\.shop\.example\/u\/[^>]+)>/im.exec(
@@ -211,7 +221,7 @@ describe('webhook events from real actions', () => {
 
     // message.complained (last: it suppresses the reader): the reader's mailbox provider reports the message as
     // spam (ARF) through the same pipe
-    const readerMessageId = /^Message-ID:\s*(.+)$/im.exec(message.raw.toString('latin1'))?.[1]?.trim();
+    const readerMessageId = messageIdOf(message.raw);
     const arf = [
       'From: staff@mailbox.example.org',
       'To: fbl@shop.example',
@@ -243,13 +253,7 @@ describe('webhook events from real actions', () => {
       '--arf--',
       '',
     ].join('\r\n');
-    const complained = await t.app.inject({
-      method: 'POST',
-      url: '/v1/inbound/raw',
-      headers: { ...t.auth(), 'content-type': 'message/rfc822' },
-      payload: arf,
-    });
-    expect(complained.statusCode, complained.body).toBe(200);
+    await pipe(arf);
 
     const events = await received();
     const types = new Set(events.map((e) => e.type));
