@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,15 +10,16 @@ import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-r
 /**
  * Every webhook event type, emitted by a real action through the API (a
  * campaign sent to an SMTP sink, its pixel and link requested over HTTP, a
- * one-click unsubscribe, a bounce and a spam complaint through the MTA pipe, a conversion, an
- * automation run, a segment check), delivered to a receiver on 127.0.0.1 and
- * verified with the standardwebhooks package.
+ * one-click unsubscribe, a bounce and a spam complaint through the MTA pipe, a signed Mailgun
+ * delivery webhook, a conversion, an automation run, a segment check), delivered to a receiver on
+ * 127.0.0.1 and verified with the standardwebhooks package.
  */
 let t: TestApp;
 let sink: SmtpSink;
 let receiver: WebhookReceiver;
 let origin: string;
 let secret: string;
+const MAILGUN_KEY = 'key-mailgun-signing-webhook-events';
 const CHROME =
   'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36';
 
@@ -44,6 +46,8 @@ beforeAll(async () => {
   const address = t.app.server.address();
   origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   await t.addSinkTransport(sink, { is_default: true });
+  const settings = await call('PATCH', '/v1/deliverability/settings', { mailgun_signing_key: MAILGUN_KEY });
+  expect(settings.status, JSON.stringify(settings.body)).toBe(200);
   const endpoint = await call('POST', '/v1/webhooks/endpoints', { url: `${receiver.url}/all` });
   expect(endpoint.status).toBe(201);
   secret = endpoint.body.secret;
@@ -219,9 +223,34 @@ describe('webhook events from real actions', () => {
     expect(enrolled.status, JSON.stringify(enrolled.body)).toBeLessThan(300);
     await t.container.automationEngine.drain();
 
+    const readerMessageId = messageIdOf(message.raw);
+    // message.delivered: Mailgun reports the reader's message delivered, in a webhook signed with the workspace's key
+    const timestamp = String(Math.floor(t.clock.now().getTime() / 1000));
+    const token = 'delivery-token-1';
+    const delivered = await t.app.inject({
+      method: 'POST',
+      url: `/webhooks/mailgun/${t.workspaceId}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({
+        signature: {
+          timestamp,
+          token,
+          signature: createHmac('sha256', MAILGUN_KEY)
+            .update(timestamp + token)
+            .digest('hex'),
+        },
+        'event-data': {
+          event: 'delivered',
+          recipient: 'reader@example.com',
+          timestamp: t.clock.now().getTime() / 1000,
+          message: { headers: { 'message-id': readerMessageId?.replace(/^<|>$/g, '') } },
+        },
+      }),
+    });
+    expect(delivered.statusCode, delivered.body).toBe(200);
+
     // message.complained (last: it suppresses the reader): the reader's mailbox provider reports the message as
     // spam (ARF) through the same pipe
-    const readerMessageId = messageIdOf(message.raw);
     const arf = [
       'From: staff@mailbox.example.org',
       'To: fbl@shop.example',
@@ -257,9 +286,8 @@ describe('webhook events from real actions', () => {
 
     const events = await received();
     const types = new Set(events.map((e) => e.type));
-    // Shop orders update and delete conversions (shop-webhooks.test.ts: a refund, a cancellation);
-    // message.delivered needs a provider's delivery webhook, which this test does not send.
-    const elsewhere = ['message.delivered', 'conversion.updated', 'conversion.deleted'];
+    // Shop orders update and delete conversions (shop-webhooks.test.ts: a refund, a cancellation).
+    const elsewhere = ['conversion.updated', 'conversion.deleted'];
     const missing = WEBHOOK_EVENT_TYPES.filter((type) => !types.has(type) && !elsewhere.includes(type));
     expect(missing).toEqual([]);
     const byType = (type: string) => events.filter((e) => e.type === type);
@@ -293,6 +321,12 @@ describe('webhook events from real actions', () => {
       contact: { id: reader },
     });
     expect(byType('message.bounced')[0]?.data).toMatchObject({ severity: 'hard', contact: { id: bouncer } });
+    expect(byType('message.delivered')).toHaveLength(1);
+    expect(byType('message.delivered')[0]?.data).toMatchObject({
+      campaign_id: campaign.body.id,
+      source: 'mailgun',
+      contact: { id: reader },
+    });
     expect(byType('message.complained')).toHaveLength(1);
     expect(byType('message.complained')[0]?.data).toMatchObject({
       campaign_id: campaign.body.id,
