@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { isUuid, uuidv7 } from './ids.js';
+import { formatUuid, isUuid, uuidv7 } from './ids.js';
 
 describe('uuidv7', () => {
   it('is a version 7, variant 10 UUID carrying the millisecond time', () => {
@@ -17,5 +18,16 @@ describe('uuidv7', () => {
     ids.push(uuidv7(at - 60_000));
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
+  });
+});
+
+describe('formatUuid', () => {
+  it('writes 16 bytes at an offset in the 8-4-4-4-12 lowercase form', () => {
+    for (let i = 0; i < 100; i++) {
+      const uuid = randomUUID();
+      const bytes = Buffer.concat([Buffer.from([0xff, 0x00]), Buffer.from(uuid.replaceAll('-', ''), 'hex')]);
+      expect(formatUuid(bytes, 2)).toBe(uuid);
+    }
+    expect(formatUuid(Buffer.alloc(16, 0xab))).toBe('abababab-abab-abab-abab-abababababab');
   });
 });

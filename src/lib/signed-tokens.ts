@@ -1,3 +1,4 @@
+import { formatUuid } from './ids.js';
 import { type SecretKeyring, sign, verifySignature } from './secret-keys.js';
 
 /**
@@ -91,7 +92,7 @@ export function verifyToken(
   let offset = 2 + KEY_ID_BYTES;
   for (let bit = 0; bit < ID_FIELDS.length; bit++) {
     if (!(mask & (1 << bit))) continue;
-    payload[ID_FIELDS[bit] as IdField] = readUuid(bytes, offset);
+    payload[ID_FIELDS[bit] as IdField] = formatUuid(bytes, offset);
     offset += 16;
   }
   if (hasExpiry) {
@@ -194,19 +195,8 @@ function hexValue(code: number): number {
   return -1;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-function readUuid(bytes: Buffer, offset: number): string {
-  let out = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) out += '-';
-    out += HEX[bytes[offset + i] as number];
-  }
-  return out;
-}
-
 function bytesToUuid(bytes: Buffer): string {
-  return readUuid(bytes, 0);
+  return formatUuid(bytes, 0);
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
