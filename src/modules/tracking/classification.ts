@@ -78,19 +78,32 @@ const APPLE_MPP_UA = 'Mozilla/5.0';
 /** Clicks of one message a sequence classifier remembers (the newest). */
 const MAX_REMEMBERED_CLICKS = 32;
 
+// Labels are shared, never changed: a label per hit would be garbage on the busiest path.
+const HUMAN: Label = Object.freeze({ classification: 'human', reason: null });
+const IMAGE_PROXY_LABEL: Label = Object.freeze({ classification: 'proxy', reason: 'image-proxy' });
+const APPLE_MPP: Label = Object.freeze({ classification: 'prefetch', reason: 'apple-mpp' });
+const OPEN_NO_UA: Label = Object.freeze({ classification: 'bot', reason: 'no-ua' });
+const OPEN_BOT_UA: Label = Object.freeze({ classification: 'bot', reason: 'isbot-ua' });
+const HIDDEN_LINK: Label = Object.freeze({ classification: 'scanner', reason: 'hidden-link' });
+const CLICK_NO_UA: Label = Object.freeze({ classification: 'scanner', reason: 'no-ua' });
+const CLICK_BOT_UA: Label = Object.freeze({ classification: 'scanner', reason: 'isbot-ua' });
+const TOO_FAST: Label = Object.freeze({ classification: 'scanner', reason: 'too-fast' });
+const BURST: Label = Object.freeze({ classification: 'scanner', reason: 'burst' });
+const NO_RELABEL: readonly { id: string; label: Label }[] = Object.freeze([]);
+
 /** The label a hit gets from its own properties alone (user agent, link). */
 export function labelByItself(hit: ClassifiableHit): Label | undefined {
   const ua = hit.userAgent?.trim() ?? '';
   if (hit.kind === 'open') {
-    if (IMAGE_PROXY.test(ua)) return { classification: 'proxy', reason: 'image-proxy' };
-    if (ua === APPLE_MPP_UA) return { classification: 'prefetch', reason: 'apple-mpp' };
-    if (ua === '') return { classification: 'bot', reason: 'no-ua' };
-    if (isBot(ua)) return { classification: 'bot', reason: 'isbot-ua' };
+    if (IMAGE_PROXY.test(ua)) return IMAGE_PROXY_LABEL;
+    if (ua === APPLE_MPP_UA) return APPLE_MPP;
+    if (ua === '') return OPEN_NO_UA;
+    if (isBot(ua)) return OPEN_BOT_UA;
     return undefined;
   }
-  if (hit.linkId === null) return { classification: 'scanner', reason: 'hidden-link' };
-  if (ua === '') return { classification: 'scanner', reason: 'no-ua' };
-  if (isBot(ua)) return { classification: 'scanner', reason: 'isbot-ua' };
+  if (hit.linkId === null) return HIDDEN_LINK;
+  if (ua === '') return CLICK_NO_UA;
+  if (isBot(ua)) return CLICK_BOT_UA;
   return undefined;
 }
 
@@ -104,52 +117,63 @@ export interface HitContext {
 export interface Classified {
   label: Label;
   /** Earlier hits whose label this hit changes (a burst or honeypot seen only now). */
-  relabel: { id: string; label: Label }[];
+  relabel: readonly { id: string; label: Label }[];
 }
 
-/** Classifies one hit given what came before it for the same message. Pure. */
+const isHumanClick = (h: LabeledHit) =>
+  h.kind === 'click' && (h.classification === 'human' || h.classification === 'proxy');
+const within = (h: ClassifiableHit, t: number, ms: number) => Math.abs(h.occurredAt.getTime() - t) <= ms;
+
+/**
+ * Classifies one hit given what came before it for the same message. Pure.
+ * Written with loops rather than filter and Set: it runs for every click,
+ * and a message under a scanner's burst brings up to 32 remembered clicks.
+ */
 export function classifyHit(
   hit: ClassifiableHit,
   context: HitContext,
   options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
 ): Classified {
-  const relabel: { id: string; label: Label }[] = [];
   const own = labelByItself(hit);
+  if (hit.kind === 'open') return { label: own ?? HUMAN, relabel: NO_RELABEL };
   const t = hit.occurredAt.getTime();
-  const near = (other: ClassifiableHit, ms: number) => Math.abs(other.occurredAt.getTime() - t) <= ms;
-  const isHumanClick = (h: LabeledHit) =>
-    h.kind === 'click' && (h.classification === 'human' || h.classification === 'proxy');
-
-  if (hit.kind === 'open') return { label: own ?? { classification: 'human', reason: null }, relabel };
+  const recent = context.recent;
 
   // The honeypot: every click of the message around it is a scanner's.
   if (hit.linkId === null) {
-    const label: Label = { classification: 'scanner', reason: 'hidden-link' };
-    for (const other of context.recent) {
-      if (isHumanClick(other) && near(other, options.hiddenWindowMs)) relabel.push({ id: other.id, label });
+    const relabel: { id: string; label: Label }[] = [];
+    for (const other of recent) {
+      if (isHumanClick(other) && within(other, t, options.hiddenWindowMs))
+        relabel.push({ id: other.id, label: HIDDEN_LINK });
     }
-    return { label, relabel };
+    return { label: HIDDEN_LINK, relabel };
   }
-  if (own) return { label: own, relabel };
-  if (
-    context.recent.some((h) => h.kind === 'click' && h.linkId === null && near(h, options.hiddenWindowMs))
-  ) {
-    return { label: { classification: 'scanner', reason: 'hidden-link' }, relabel };
+  if (own) return { label: own, relabel: NO_RELABEL };
+  for (const h of recent) {
+    if (h.kind === 'click' && h.linkId === null && within(h, t, options.hiddenWindowMs))
+      return { label: HIDDEN_LINK, relabel: NO_RELABEL };
   }
   if (context.deliveredAt && t - context.deliveredAt.getTime() < options.tooFastMs) {
-    return { label: { classification: 'scanner', reason: 'too-fast' }, relabel };
+    return { label: TOO_FAST, relabel: NO_RELABEL };
   }
-  const burst = context.recent.filter(
-    (h) => h.kind === 'click' && h.linkId !== null && near(h, options.burstWindowMs),
-  );
-  const links = new Set(burst.map((h) => h.linkId));
-  links.add(hit.linkId);
-  if (links.size >= options.burstLinks) {
-    const label: Label = { classification: 'scanner', reason: 'burst' };
-    for (const other of burst) if (isHumanClick(other)) relabel.push({ id: other.id, label });
-    return { label, relabel };
+  // A burst: burstLinks different links of the message (this one included) within the burst window.
+  const links: (string | null)[] = [hit.linkId];
+  for (const h of recent) {
+    if (
+      h.kind === 'click' &&
+      h.linkId !== null &&
+      within(h, t, options.burstWindowMs) &&
+      !links.includes(h.linkId)
+    )
+      links.push(h.linkId);
   }
-  return { label: { classification: 'human', reason: null }, relabel };
+  if (links.length < options.burstLinks) return { label: HUMAN, relabel: NO_RELABEL };
+  const relabel: { id: string; label: Label }[] = [];
+  for (const h of recent) {
+    if (h.kind === 'click' && h.linkId !== null && within(h, t, options.burstWindowMs) && isHumanClick(h))
+      relabel.push({ id: h.id, label: BURST });
+  }
+  return { label: BURST, relabel: relabel.length > 0 ? relabel : NO_RELABEL };
 }
 
 /**
@@ -218,9 +242,22 @@ export function createSequenceClassifier(
       const result = classifyHit(hit, { deliveredAt, recent: context }, options);
       for (const change of result.relabel) {
         const target = context.find((h) => h.id === change.id);
-        if (target) Object.assign(target, change.label);
+        if (target) {
+          target.classification = change.label.classification;
+          target.reason = change.label.reason;
+        }
       }
-      context.push({ ...hit, ...result.label });
+      // What a later click needs of this one, not the whole hit: remembered clicks live for a minute.
+      context.push({
+        id: hit.id,
+        messageId: hit.messageId,
+        kind: hit.kind,
+        linkId: hit.linkId,
+        occurredAt: hit.occurredAt,
+        userAgent: null,
+        classification: result.label.classification,
+        reason: result.label.reason,
+      });
       // A message clicked more often than this within the window is a machine's: judging it by its newest
       // clicks is enough, and keeps the work per hit bounded however often one message's links are hit.
       if (context.length > MAX_REMEMBERED_CLICKS) context.splice(0, context.length - MAX_REMEMBERED_CLICKS);
