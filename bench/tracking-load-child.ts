@@ -33,6 +33,7 @@ const result = await autocannon({
 });
 const statuses: Record<string, number> = {};
 for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat.count ?? 0;
+const cpu = process.cpuUsage();
 process.stdout.write(
   `${JSON.stringify({
     requestsPerSecond: result.requests.average,
@@ -41,5 +42,7 @@ process.stdout.write(
     errors: result.errors,
     total: result.requests.total,
     statuses,
+    // What driving the load cost this process per request, for the benchmark's account of the machine's CPU.
+    loadCpuUs: (cpu.user + cpu.system) / Math.max(1, result.requests.total),
   })}\n`,
 );

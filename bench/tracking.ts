@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +24,12 @@ import { type BenchDatabase, freshPostgres } from './bench-database.js';
  * Baseline: a bare Fastify app answering the same paths with the same bytes
  * (the GIF, a 302) and recording nothing, measured in the same run.
  *
+ * Each run also accounts for the machine's CPU per request: the server's
+ * (this process, flushing the hits included), the load generator's and, on
+ * PostgreSQL, the database server's. The server, the load generator and the
+ * database share the machine's cores, so on a small machine the requests
+ * per second are bounded by all three, not by the server alone.
+ *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
  * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
  * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured run,
@@ -34,6 +40,10 @@ interface LoadResult {
   requestsPerSecond: number;
   /** CPU this (server) process spent per answered request, user + system, including flushing the hits. */
   serverCpuUs?: number;
+  /** CPU the load generator process spent per request. */
+  loadCpuUs: number;
+  /** CPU the PostgreSQL server's processes spent per request (PostgreSQL runs only). */
+  databaseCpuUs?: number;
   latencyP50: number;
   latencyP99: number;
   errors: number;
@@ -46,19 +56,78 @@ const BODY = [1, 2, 3, 4, 5]
   .map((i) => `<p><a href="https://shop.example.com/item/${i}?ref=mail">Item ${i}</a></p>`)
   .join('');
 
-/** A load run, with this process's CPU per request (the server runs here); `after` (flushing the hits) is counted too. */
+/**
+ * CPU time so far of each process named postgres on this machine, in clock
+ * ticks by pid, from /proc (Linux); undefined elsewhere. The benchmark's
+ * database is the only busy one while it runs.
+ */
+function postgresTicks(): Map<string, number> | undefined {
+  const ticks = new Map<string, number>();
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (!stat.includes('(postgres)')) continue;
+        // utime and stime: fields 14 and 15, counted after the parenthesised name.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        ticks.set(pid, Number(fields[11]) + Number(fields[12]));
+      } catch {
+        // The process ended while the list was read.
+      }
+    }
+  } catch {
+    return undefined;
+  }
+  return ticks;
+}
+
+/** The PostgreSQL CPU spent between two readings, in µs (a process that ended in between is not counted). */
+function postgresCpuUs(before: Map<string, number>, after: Map<string, number>): number {
+  let ticks = 0;
+  for (const [pid, total] of after) ticks += total - (before.get(pid) ?? 0);
+  return (ticks * 1_000_000) / clockTicks();
+}
+
+let ticksPerSecond: number | undefined;
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * A load run, with this process's CPU per request (the server runs here) and,
+ * when `database` is set, the PostgreSQL server's; `after` (flushing the
+ * hits) is counted too.
+ */
 async function measured(
   origin: string,
   pathsFile: string,
   seconds: number,
   connections: number,
   after?: () => Promise<unknown>,
+  database = false,
 ): Promise<LoadResult> {
   const before = process.cpuUsage();
+  const databaseBefore = database ? postgresTicks() : undefined;
   const result = await load(origin, pathsFile, seconds, connections);
   await after?.();
   const cpu = process.cpuUsage(before);
-  return { ...result, serverCpuUs: (cpu.user + cpu.system) / Math.max(1, result.total) };
+  const databaseAfter = databaseBefore === undefined ? undefined : postgresTicks();
+  const requests = Math.max(1, result.total);
+  return {
+    ...result,
+    serverCpuUs: (cpu.user + cpu.system) / requests,
+    ...(databaseBefore !== undefined && databaseAfter !== undefined
+      ? { databaseCpuUs: postgresCpuUs(databaseBefore, databaseAfter) / requests }
+      : {}),
+  };
 }
 
 /** Runs `run` under the CPU profiler when BENCH_TRACKING_PROFILE names a folder, writing `<name>.cpuprofile` there. */
@@ -217,7 +286,9 @@ async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | 
 }
 
 const ok = (r: LoadResult, status: string) => r.statuses[status] ?? 0;
-const cpu = (r: LoadResult) => `${(r.serverCpuUs ?? 0).toFixed(0)} µs server CPU per request`;
+const cpu = (r: LoadResult) =>
+  `CPU per request: server ${(r.serverCpuUs ?? 0).toFixed(0)} µs, load generator ${r.loadCpuUs.toFixed(0)} µs` +
+  (r.databaseCpuUs === undefined ? '' : `, PostgreSQL ${r.databaseCpuUs.toFixed(0)} µs`);
 
 export async function benchTracking(options: {
   seconds: number;
@@ -249,8 +320,13 @@ export async function benchTracking(options: {
       await load(herald.origin, herald.opensFile, 2, options.connections); // warm-up (recorded too)
       const warm = await herald.rows('open');
       const open = await profiled(`${target}-open`, () =>
-        measured(herald.origin, herald.opensFile, options.seconds, options.connections, () =>
-          herald.rows('open'),
+        measured(
+          herald.origin,
+          herald.opensFile,
+          options.seconds,
+          options.connections,
+          () => herald.rows('open'),
+          target === 'postgres',
         ),
       );
       results.push({
@@ -261,8 +337,13 @@ export async function benchTracking(options: {
         answered: ok(open, '200'),
       });
       const click = await profiled(`${target}-click`, () =>
-        measured(herald.origin, herald.clicksFile, options.seconds, options.connections, () =>
-          herald.rows('click'),
+        measured(
+          herald.origin,
+          herald.clicksFile,
+          options.seconds,
+          options.connections,
+          () => herald.rows('click'),
+          target === 'postgres',
         ),
       );
       results.push({
