@@ -57,6 +57,35 @@ describe('signed tokens', () => {
     }
   });
 
+  it('refuses the same bytes spelled another way', () => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    // Lengths that leave 2 and 3 characters after the last full group of four, and none.
+    const tokens = [
+      createToken(keyring, 'confirm', { contactId: ids.contactId, listId: ids.listId }),
+      createToken(keyring, 'open', { messageId: ids.messageId }),
+      createToken(keyring, 'unsubscribe', ids),
+      createToken(keyring, 'view', {
+        messageId: ids.messageId,
+        contactId: ids.contactId,
+        campaignId: ids.campaignId,
+      }),
+    ];
+    expect(new Set(tokens.map((token) => token.length % 4))).toEqual(new Set([0, 2, 3]));
+    for (const token of tokens) {
+      const kind = (['confirm', 'open', 'unsubscribe', 'view'] as const)[tokens.indexOf(token)] as 'open';
+      expect(verifyToken(keyring, kind, token, now)).toBeDefined();
+      const bytes = Buffer.from(token, 'base64url');
+      const spellings = [...alphabet]
+        .map((c) => token.slice(0, -1) + c)
+        .filter((other) => other !== token && Buffer.from(other, 'base64url').equals(bytes));
+      if (token.length % 4 !== 0) expect(spellings.length).toBeGreaterThan(0);
+      for (const other of [...spellings, `${token}==`, `${token.slice(0, 10)}.${token.slice(10)}`]) {
+        expect(Buffer.from(other, 'base64url').equals(bytes)).toBe(true);
+        expect(verifyToken(keyring, kind, other, now)).toBeUndefined();
+      }
+    }
+  });
+
   it('expires at expiresAt', () => {
     const expiresAt = new Date(now.getTime() + 3600_000);
     const token = createToken(keyring, 'confirm', { contactId: ids.contactId }, { expiresAt });

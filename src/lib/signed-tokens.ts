@@ -13,6 +13,16 @@ import { type SecretKeyring, sign, verifySignature } from './secret-keys.js';
  */
 export type TokenKind = 'unsubscribe' | 'preferences' | 'confirm' | 'open' | 'click' | 'view';
 
+/** Each kind's signing purpose, spelled once: every open and click verifies a token. */
+const PURPOSE: Readonly<Record<TokenKind, string>> = {
+  unsubscribe: 'token:unsubscribe',
+  preferences: 'token:preferences',
+  confirm: 'token:confirm',
+  open: 'token:open',
+  click: 'token:click',
+  view: 'token:view',
+};
+
 export interface TokenPayload {
   workspaceId?: string;
   messageId?: string;
@@ -60,8 +70,31 @@ export function createToken(
     offset += 16;
   }
   if (options.expiresAt) bytes.writeUInt32BE(Math.ceil(options.expiresAt.getTime() / 1000), offset);
-  sign(keyring, `token:${kind}`, bytes.subarray(0, bodyLength)).copy(bytes, bodyLength, 0, TAG_BYTES);
+  sign(keyring, PURPOSE[kind], bytes.subarray(0, bodyLength)).copy(bytes, bodyLength, 0, TAG_BYTES);
   return bytes.toString('base64url');
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** The 6-bit value of a base64url character (one already checked against BASE64URL). */
+function base64urlValue(code: number): number {
+  if (code >= 97) return code - 71; // a-z: 26-51
+  if (code >= 65) return code === 95 ? 63 : code - 65; // A-Z: 0-25, _: 63
+  return code === 45 ? 62 : code + 4; // -: 62, 0-9: 52-61
+}
+
+/**
+ * One token, one spelling: only base64url characters (decoding would skip
+ * others), no padding, a length that encodes whole bytes, and no bits set
+ * past the last byte (variants that differ only there decode to the same
+ * bytes). Checked on the string, before decoding, without re-encoding it.
+ */
+function canonicalBase64url(token: string): boolean {
+  const rest = token.length % 4;
+  if (rest === 1 || !BASE64URL.test(token)) return false;
+  if (rest === 0) return true;
+  // The last character carries 4 (2 left over) or 2 (3 left over) bits past the last byte.
+  return (base64urlValue(token.charCodeAt(token.length - 1)) & (rest === 2 ? 0x0f : 0x03)) === 0;
 }
 
 /** The payload of a valid, unexpired token of this kind; undefined for anything else. */
@@ -71,11 +104,8 @@ export function verifyToken(
   token: string,
   now: Date,
 ): TokenPayload | undefined {
-  if (token.length > 200) return undefined;
+  if (token.length > 200 || !canonicalBase64url(token)) return undefined;
   const bytes = Buffer.from(token, 'base64url');
-  // One token, one spelling: refuse variants that differ only in unused trailing bits, and
-  // anything with characters outside base64url (which decoding skips).
-  if (bytes.toString('base64url') !== token) return undefined;
   if (bytes.length < 2 + KEY_ID_BYTES + TAG_BYTES || bytes[0] !== VERSION) return undefined;
   const mask = bytes[1] as number;
   let idCount = 0;
@@ -86,7 +116,7 @@ export function verifyToken(
 
   const body = bytes.subarray(0, bodyLength);
   const keyId = bytes.toString('base64url', 2, 2 + KEY_ID_BYTES);
-  if (!verifySignature(keyring, `token:${kind}`, body, keyId, bytes.subarray(bodyLength))) return undefined;
+  if (!verifySignature(keyring, PURPOSE[kind], body, keyId, bytes.subarray(bodyLength))) return undefined;
 
   const payload: TokenPayload = {};
   let offset = 2 + KEY_ID_BYTES;
