@@ -51,7 +51,14 @@ interface LoadResult {
   statuses: Record<string, number>;
 }
 
-const CONTACTS = 2000;
+/**
+ * The campaign's recipients. Each was sent one message an hour ago (its send
+ * record is there, as for every tracked message), opens it and clicks one of
+ * its five links. The load cycles through all of them, as a large
+ * campaign's traffic spreads over its recipients, so a message is opened or
+ * clicked a couple of times in a run rather than a hundred.
+ */
+const RECIPIENTS = Number(process.env.BENCH_TRACKING_RECIPIENTS ?? 100_000);
 const BODY = [1, 2, 3, 4, 5]
   .map((i) => `<p><a href="https://shop.example.com/item/${i}?ref=mail">Item ${i}</a></p>`)
   .join('');
@@ -230,7 +237,7 @@ async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | 
   await sql`
     INSERT INTO contacts (id, workspace_id, email, created_at, updated_at)
     SELECT gen_random_uuid(), ${workspaceId}, 'bench-' || i || '@example.com', ${now}, ${now}
-    FROM generate_series(1, ${CONTACTS}::int) AS i`.execute(container.db);
+    FROM generate_series(1, ${RECIPIENTS}::int) AS i`.execute(container.db);
   const contacts = await container.db
     .selectFrom('contacts')
     .select('id')
@@ -245,16 +252,31 @@ async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | 
   });
   const opens: string[] = [];
   const clicks: string[] = [];
+  const messageIds: string[] = [];
   const html = `<html><body>${BODY}</body></html>`;
-  for (const contact of contacts) {
+  contacts.forEach((contact, i) => {
+    const messageId = uuidv7();
+    messageIds.push(`<${messageId}@bench.example>`);
     const out = tracker.apply(
       { html, text: '' },
-      { workspaceId, messageId: uuidv7(), contactId: contact.id, campaignId: campaign.id },
+      { workspaceId, messageId, contactId: contact.id, campaignId: campaign.id },
     );
-    for (const m of out.html.matchAll(/https?:\/\/[^/"]+(\/[oc]\/[A-Za-z0-9_-]+)/g)) {
-      const path = m[1] as string;
-      (path.startsWith('/o/') ? opens : clicks).push(path);
-    }
+    const links = [...out.html.matchAll(/https?:\/\/[^/"]+(\/[oc]\/[A-Za-z0-9_-]+)/g)].map(
+      (m) => m[1] as string,
+    );
+    opens.push(links.find((path) => path.startsWith('/o/')) as string);
+    // One of the five links, a different one from one recipient to the next.
+    clicks.push(links.filter((path) => path.startsWith('/c/'))[i % 5] as string);
+  });
+  const sentAt = new Date(now.getTime() - 3_600_000);
+  for (let from = 0; from < contacts.length; from += 10_000) {
+    const ids = contacts.slice(from, from + 10_000).map((c) => c.id);
+    await sql`
+      INSERT INTO campaign_sends (campaign_id, contact_id, workspace_id, message_id, status, created_at, finished_at)
+      SELECT ${campaign.id}, k.contact_id, ${workspaceId}, k.message_id, 'sent', ${sentAt}, ${sentAt}
+      FROM unnest(${ids}::uuid[], ${messageIds.slice(from, from + 10_000)}::text[]) AS k(contact_id, message_id)`.execute(
+      container.db,
+    );
   }
   const opensFile = join(dir, `${target}-opens.txt`);
   const clicksFile = join(dir, `${target}-clicks.txt`);
