@@ -7,6 +7,7 @@ import type { SecretKeyring } from '../../lib/secret-keys.js';
 import { type TokenPayload, verifyToken } from '../../lib/signed-tokens.js';
 import type { TemplateService } from '../templates/index.js';
 import { recordWebhookEvents, type WebhookEventInput, type WebhookSubscriptions } from '../webhooks/index.js';
+import { createBoundedCache } from './bounded-cache.js';
 import {
   type ClassifiableHit,
   type ClassifierOptions,
@@ -82,7 +83,8 @@ const CACHE_TTL_MS = 60_000;
  * marks its campaigns for a full recompute instead.
  */
 const LATE_MS = 2_000;
-const MAX_CACHED = 10_000;
+/** Entries per generation of each cache (bounded-cache.ts): at most twice this many are kept. */
+const CACHED_PER_GENERATION = 10_000;
 /** `href` values of a snippet's links (single or double quoted). */
 const SNIPPET_HREF = /<a\b[^>]*?\shref\s*=\s*(?:"([^"]*)"|'([^']*)')/gi;
 
@@ -106,12 +108,13 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const options = deps.classifier ?? DEFAULT_CLASSIFIER_OPTIONS;
   const classifier = createSequenceClassifier(options);
 
-  const versions = new Map<string, Promise<{ scan: TemplateScan; linkIds: Map<string, string> }>>();
-  const links = new Map<string, string>();
-  const utms = new Map<string, { at: number; utm: repo.UtmRow | undefined }>();
-  const targets = new Map<string, { at: number; target: (hitId: string | undefined) => string }>();
-  const deliveredAt = new Map<string, Date>();
-  const ipModeCache = new Map<string, { at: number; mode: IpAnonymization }>();
+  const cache = <V>() => createBoundedCache<string, V>(CACHED_PER_GENERATION);
+  const versions = cache<Promise<{ scan: TemplateScan; linkIds: Map<string, string> }>>();
+  const links = cache<string>();
+  const utms = cache<{ at: number; utm: repo.UtmRow | undefined }>();
+  const targets = cache<{ at: number; target: (hitId: string | undefined) => string }>();
+  const deliveredAt = cache<Date>();
+  const ipModeCache = cache<{ at: number; mode: IpAnonymization }>();
 
   /** Requests the public endpoints answered, by outcome; read by the metrics endpoint. */
   const requests: Record<BeaconOutcome, number> = {
@@ -133,14 +136,6 @@ export function createTrackingService(deps: TrackingServiceDeps) {
       logger.warn({ err: (error as Error).message, waiting }, 'writing tracking hits failed; will retry'),
   });
 
-  function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-    if (map.size >= MAX_CACHED) {
-      const oldest = map.keys().next();
-      if (!oldest.done) map.delete(oldest.value);
-    }
-    map.set(key, value);
-  }
-
   async function ipModesFor(workspaceIds: string[]): Promise<Map<string, IpAnonymization>> {
     const now = clock.now().getTime();
     const result = new Map<string, IpAnonymization>();
@@ -153,7 +148,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     if (missing.length > 0) {
       for (const [id, mode] of await repo.ipModes(db, missing)) {
         result.set(id, mode);
-        remember(ipModeCache, id, { at: now, mode });
+        ipModeCache.set(id, { at: now, mode });
       }
     }
     return result;
@@ -184,7 +179,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     );
     for (const [key, at] of found) {
       times.set(key, at);
-      remember(deliveredAt, key, at);
+      deliveredAt.set(key, at);
     }
     return times;
   }
@@ -349,7 +344,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     const cached = links.get(key);
     if (cached !== undefined) return cached;
     const url = await repo.findLinkUrl(db, workspaceId, linkId);
-    if (url !== undefined) remember(links, key, url);
+    if (url !== undefined) links.set(key, url);
     return url;
   }
 
@@ -363,7 +358,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     const cached = utms.get(key);
     if (cached && now - cached.at < CACHE_TTL_MS) return cached.utm;
     const utm = await repo.campaignUtm(db, workspaceId, campaignId);
-    remember(utms, key, { at: now, utm });
+    utms.set(key, { at: now, utm });
     return utm;
   }
 
@@ -393,7 +388,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     const utm = (await utmOf(workspaceId, campaignId)) ?? {};
     const withUtm = destinationUrl(url, utm);
     const target = (hitId: string | undefined) => (hitId ? destinationUrl(withUtm, {}, hitId) : withUtm);
-    remember(targets, key, { at: now, target });
+    targets.set(key, { at: now, target });
     return target;
   }
 
@@ -444,7 +439,7 @@ export function createTrackingService(deps: TrackingServiceDeps) {
           return { scan, linkIds: new Map(rows.map((r) => [r.url, r.id])) };
         })();
         entry.catch(() => versions.delete(key));
-        remember(versions, key, entry);
+        versions.set(key, entry);
       }
       const { scan, linkIds } = await entry;
       return prepareTracking({
