@@ -1,4 +1,5 @@
 import { htmlPage, htmlPageHeaders } from '../../http/public-page.js';
+import { createTokenLimiter } from './token-limiter.js';
 import type { TrackingService } from './tracking.service.js';
 
 /** The transparent 1x1 GIF: 43 bytes. */
@@ -127,30 +128,4 @@ function clickAnswer(outcome: Awaited<ReturnType<TrackingService['click']>>): Be
     };
   }
   return outcome.kind === 'honeypot' ? CLICK_HONEYPOT : CLICK_INVALID;
-}
-
-/**
- * At most `max` requests per token and minute, in this process. Keyed by the
- * token's last 16 characters (96 bits of its signature, so distinct tokens
- * practically never share a count) to keep the map small: a big campaign's
- * opens are mostly distinct tokens. The map is cleared each minute, or sooner
- * once it holds 250,000 tokens (about 25 MB), which bounds memory at the cost
- * of a fresh budget for a replayed token under very heavy traffic.
- */
-function createTokenLimiter(max: number) {
-  let windowStart = Date.now();
-  let counts = new Map<string, number>();
-  return {
-    allow(kind: 'o' | 'c', token: string): boolean {
-      const now = Date.now();
-      if (now - windowStart >= 60_000 || counts.size >= 250_000) {
-        windowStart = now;
-        counts = new Map();
-      }
-      const key = kind + token.slice(-16);
-      const n = (counts.get(key) ?? 0) + 1;
-      counts.set(key, n);
-      return n <= max;
-    },
-  };
 }
