@@ -155,16 +155,35 @@ describe('the sequence classifier', () => {
     const third = classifier.push(hit('click', 15_200, CHROME, 'link-3'), delivered);
     expect(third.label).toEqual({ classification: 'scanner', reason: 'burst' });
     expect(third.relabel.map((r) => r.id)).toContain(first.id);
-    // Beyond maxMessages, the least recently touched message is forgotten.
-    classifier.push(hit('click', 16_000, CHROME, 'link-1', 'm-2'), delivered);
-    classifier.push(hit('click', 16_000, CHROME, 'link-1', 'm-3'), delivered);
+    // Never more than maxMessages: the least recently clicked are forgotten first.
+    for (const message of ['m-2', 'm-3', 'm-4', 'm-5'])
+      classifier.push(hit('click', 16_000, CHROME, 'link-1', message), delivered);
     expect(classifier.size()).toBe(2);
     // Opens are judged alone and not remembered.
-    classifier.push(hit('open', 16_000, CHROME, null, 'm-4'), delivered);
+    classifier.push(hit('open', 16_000, CHROME, null, 'm-6'), delivered);
     expect(classifier.size()).toBe(2);
-    // A click more than the widest window (a minute) later: the messages before it are forgotten.
-    classifier.push(hit('click', 16_000 + 61_000, CHROME, 'link-1', 'm-5'), delivered);
+    // A click more than two of the widest windows (a minute) later: the messages before it are forgotten.
+    classifier.push(hit('click', 16_000 + 121_000, CHROME, 'link-1', 'm-7'), delivered);
     expect(classifier.size()).toBe(1);
+  });
+
+  it('remembers a message clicked within the window however many others are clicked in between', () => {
+    const classifier = createSequenceClassifier();
+    classifier.push(hit('click', 0, CHROME, 'link-1', 'first'), delivered);
+    classifier.push(hit('click', 50_000, CHROME, null, 'watched'), delivered);
+    // A big campaign's clicks, each on another message, for 45 seconds (a minute after the first click among them).
+    for (let i = 1; i <= 45_000; i++)
+      classifier.push(hit('click', 50_000 + i, CHROME, 'link-1', `other-${i}`), delivered);
+    // The honeypot click 45 seconds ago still marks the message's next click a scanner's.
+    expect(classifier.push(hit('click', 95_000, CHROME, 'link-2', 'watched'), delivered).label).toEqual({
+      classification: 'scanner',
+      reason: 'hidden-link',
+    });
+    // A minute and more after it, it no longer does.
+    expect(classifier.push(hit('click', 111_000, CHROME, 'link-2', 'watched'), delivered).label).toEqual({
+      classification: 'human',
+      reason: null,
+    });
   });
 });
 

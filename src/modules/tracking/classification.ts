@@ -201,31 +201,44 @@ export function classifySequence(
 /**
  * A classifier that remembers each message's recent hits, so hits arriving
  * one by one (or page by page from storage, in time order) are labelled with
- * their context. Memory is bounded: hits older than the widest window behind
- * the newest one seen are forgotten, at most 32 clicks per message and at
- * most `maxMessages` messages are kept.
+ * their context. Memory is bounded: a message's hits older than the widest
+ * window behind the newest hit seen are forgotten, at most 32 clicks per
+ * message and at most `maxMessages` messages are kept.
+ *
+ * Messages are kept in two generations, each spanning the widest window of
+ * hit time: a message clicked in the current one is in the young map, and
+ * when the window has passed (or the young map holds half of
+ * `maxMessages`) the old map is dropped whole and the young one takes its
+ * place. So a message not clicked for two windows is forgotten, one clicked
+ * within the window never is (unless half of `maxMessages` others were
+ * clicked since), and a hit costs a lookup or two: no ordering to keep up
+ * and no scan for stale messages, which under a big campaign's clicks (a
+ * new message each time) cost more than classifying.
  */
 export function createSequenceClassifier(
   options: ClassifierOptions = DEFAULT_CLASSIFIER_OPTIONS,
   limits: { maxMessages?: number } = {},
 ) {
-  const maxMessages = limits.maxMessages ?? 100_000;
+  const perGeneration = Math.max(1, Math.floor((limits.maxMessages ?? 100_000) / 2));
   const keepMs = Math.max(options.hiddenWindowMs, options.burstWindowMs);
-  const recent = new Map<string, LabeledHit[]>();
+  let young = new Map<string, LabeledHit[]>();
+  let old = new Map<string, LabeledHit[]>();
+  let generationStart = Number.NEGATIVE_INFINITY;
   let newest = 0;
 
-  /**
-   * Forgets messages not clicked within the window. The map is in order of
-   * last touch (push moves a message to the end) and hits arrive in about
-   * time order, so the stale ones are at the front: stop at the first recent one.
-   */
-  function forgetOld(): void {
-    const cutoff = newest - keepMs;
-    for (const [messageId, hits] of recent) {
-      const latest = hits[hits.length - 1];
-      if (latest && latest.occurredAt.getTime() >= cutoff) break;
-      recent.delete(messageId);
+  function contextOf(messageId: string): LabeledHit[] {
+    let context = young.get(messageId);
+    if (context) return context;
+    context = old.get(messageId);
+    if (context) old.delete(messageId);
+    else context = [];
+    if (young.size >= perGeneration) {
+      old = young;
+      young = new Map();
+      generationStart = newest;
     }
+    young.set(messageId, context);
+    return context;
   }
 
   return {
@@ -234,7 +247,13 @@ export function createSequenceClassifier(
       if (t > newest) newest = t;
       // An open is judged by itself, and only clicks make a click's context: opens are not remembered.
       if (hit.kind === 'open') return classifyHit(hit, { deliveredAt, recent: [] }, options);
-      const context = recent.get(hit.messageId) ?? [];
+      if (newest - generationStart >= keepMs) {
+        // A window has passed since the young generation began: what the old one holds is older than that.
+        old = newest - generationStart >= 2 * keepMs ? new Map() : young;
+        young = new Map();
+        generationStart = newest;
+      }
+      const context = contextOf(hit.messageId);
       const cutoff = newest - keepMs;
       let stale = 0;
       while (stale < context.length && (context[stale] as LabeledHit).occurredAt.getTime() < cutoff) stale++;
@@ -261,20 +280,10 @@ export function createSequenceClassifier(
       // A message clicked more often than this within the window is a machine's: judging it by its newest
       // clicks is enough, and keeps the work per hit bounded however often one message's links are hit.
       if (context.length > MAX_REMEMBERED_CLICKS) context.splice(0, context.length - MAX_REMEMBERED_CLICKS);
-      recent.delete(hit.messageId);
-      recent.set(hit.messageId, context);
-      forgetOld();
-      // Too many messages at once: drop the least recently touched (Map order is touch order).
-      if (recent.size > maxMessages) {
-        for (const key of recent.keys()) {
-          if (recent.size <= maxMessages) break;
-          recent.delete(key);
-        }
-      }
       return result;
     },
     /** Messages currently remembered. */
-    size: () => recent.size,
+    size: () => young.size + old.size,
   };
 }
 
