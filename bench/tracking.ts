@@ -32,6 +32,7 @@ import { type BenchDatabase, freshPostgres } from './bench-database.js';
  *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
  * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
+ * BENCH_TRACKING_RECIPIENTS, default 100,000;
  * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured run,
  * the baseline's included, without the setup).
  */
