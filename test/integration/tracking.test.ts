@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uuidv7 } from '../../src/lib/ids.js';
 import { createToken } from '../../src/lib/signed-tokens.js';
 import { createTrackingService, PIXEL_GIF } from '../../src/modules/tracking/index.js';
+import { insertHits } from '../../src/modules/tracking/tracking.repository.js';
 import { createTestApp, type TestApp } from '../helpers/test-app.js';
 import { trackedMessage as trackedMessageOf } from '../helpers/tracked-message.js';
 
@@ -443,6 +444,65 @@ describe('late writes', () => {
     t.clock.advance(5_000); // as if the database had been away
     await hitRows();
     expect(await dirty()).toEqual([campaignId]);
+  });
+});
+
+describe('hit storage', () => {
+  it('stores every user agent, IP and reason exactly as recorded, tabs, newlines and backslashes included', async () => {
+    const odd = [
+      'Tab\there',
+      'Line\nbreak',
+      'Back\\slash',
+      'Ends with a backslash\\',
+      '\\N',
+      '\\t is not a tab',
+      '\\\\t',
+      'Backslash then tab \\\t',
+      '',
+      'Ünïcödé 😀',
+    ];
+    const message = uuidv7();
+    const rows = odd.map((text, i) => ({
+      id: uuidv7(),
+      workspace_id: t.workspaceId,
+      campaign_id: i % 2 === 0 ? campaignId : null,
+      contact_id: contactId,
+      message_id: message,
+      link_id: null,
+      kind: 'open' as const,
+      occurred_at: new Date(Date.UTC(2026, 0, 1, 0, 0, i, 250)),
+      user_agent: text,
+      ip: i === 0 ? null : `ip ${text}`,
+      classification: 'human' as const,
+      reason: i === 1 ? null : `reason ${text}`,
+    }));
+    expect(await insertHits(t.container.db, rows)).toBe(odd.length);
+    const stored = (await hitRows()).filter((r) => r.message_id === message);
+    expect(
+      stored.map((r) => ({
+        user_agent: r.user_agent,
+        ip: r.ip,
+        reason: r.reason,
+        campaign_id: r.campaign_id,
+        at: r.occurred_at.getTime(),
+      })),
+    ).toEqual(
+      rows.map((r) => ({
+        user_agent: r.user_agent,
+        ip: r.ip,
+        reason: r.reason,
+        campaign_id: r.campaign_id,
+        at: r.occurred_at.getTime(),
+      })),
+    );
+  });
+
+  it('records a user agent with a tab from a real request unchanged', async () => {
+    const message = await trackedMessage();
+    const agent = 'Mozilla/5.0\t(tabbed) \\client';
+    await t.app.inject({ method: 'GET', url: message.opens[0] as string, headers: { 'user-agent': agent } });
+    const rows = (await hitRows()).filter((r) => r.message_id === message.messageId);
+    expect(rows.map((r) => r.user_agent)).toEqual([agent]);
   });
 });
 

@@ -155,12 +155,15 @@ export async function insertHitsReturning(
       (id, workspace_id, campaign_id, contact_id, message_id, link_id, kind, occurred_at,
        user_agent, ip, classification, reason)
     SELECT h.i, h.w, h.c, h.p, h.m, h.l, h.k, to_timestamp(h.t / 1000.0), h.u, h.a, h.s, h.r
-    FROM json_to_recordset(${hitsJson(hits)}::json)
-      AS h(i uuid, w uuid, c uuid, p uuid, m uuid, l uuid, k text, t float8, u text, a text, s text, r text)
-    WHERE EXISTS (
-      SELECT 1 FROM contacts c
-      WHERE c.id = h.p AND c.workspace_id = h.w AND c.tracking_consent
-    )
+    FROM (
+      SELECT f[1]::uuid AS i, f[2]::uuid AS w, nullif(f[3], '')::uuid AS c, f[4]::uuid AS p,
+             f[5]::uuid AS m, nullif(f[6], '')::uuid AS l, f[7] AS k, f[8]::float8 AS t,
+             ${textField(9)} AS u, ${textField(10)} AS a, f[11] AS s, ${textField(12)} AS r
+      FROM string_to_table(${hitsText(hits)}::text, E'\\n') AS line, string_to_array(line, E'\\t') AS f
+    ) AS h
+    -- A subquery per hit, not EXISTS: the planner turns EXISTS into a join and, for
+    -- the split text's row estimate, may pick a hash join that reads every contact.
+    WHERE (SELECT c.tracking_consent FROM contacts c WHERE c.id = h.p AND c.workspace_id = h.w)
     ON CONFLICT (id) DO NOTHING
     ${returnIds ? sql`RETURNING id` : sql``}`.execute(db);
   return {
@@ -170,25 +173,54 @@ export async function insertHitsReturning(
 }
 
 /**
- * The batch as one JSON parameter: serialized natively on both sides, far
- * cheaper than twelve array literals. Written by hand with one-letter keys
- * and times as epoch milliseconds, about three times faster than
- * JSON.stringify of the rows (their Dates alone cost a toISOString each) and
- * a fifth smaller for the database to parse. Ids, kinds and labels are
- * Herald's own and need no escaping; user agents, IPs and reasons do.
+ * The batch as one text parameter: a line per hit, its fields separated by
+ * tabs, split by the database with string_to_table and string_to_array.
+ * Parsing the same rows from JSON took the database three to five times as
+ * long: about a third of all it did per hit.
+ *
+ * Ids, kinds, labels and times are Herald's own and hold neither a tab nor a
+ * newline; a missing id is an empty field. User agents, IPs and reasons go
+ * through `escapeText`.
  */
-function hitsJson(hits: HitRow[]): string {
-  const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
-  const id = (value: string | null) => (value === null ? 'null' : `"${value}"`);
-  let out = '[';
+function hitsText(hits: readonly HitRow[]): string {
+  let out = '';
   for (let i = 0; i < hits.length; i++) {
     const h = hits[i] as HitRow;
     out +=
-      `${i === 0 ? '' : ','}{"i":"${h.id}","w":"${h.workspace_id}","c":${id(h.campaign_id)},"p":"${h.contact_id}",` +
-      `"m":"${h.message_id}","l":${id(h.link_id)},"k":"${h.kind}","t":${h.occurred_at.getTime()},` +
-      `"u":${text(h.user_agent)},"a":${text(h.ip)},"s":"${h.classification}","r":${text(h.reason)}}`;
+      `${i === 0 ? '' : '\n'}${h.id}\t${h.workspace_id}\t${h.campaign_id ?? ''}\t${h.contact_id}\t` +
+      `${h.message_id}\t${h.link_id ?? ''}\t${h.kind}\t${h.occurred_at.getTime()}\t` +
+      `${escapeText(h.user_agent)}\t${escapeText(h.ip)}\t${h.classification}\t${escapeText(h.reason)}`;
   }
-  return `${out}]`;
+  return out;
+}
+
+const NEEDS_ESCAPE = /[\\\t\n]/;
+const ESCAPES = /[\\\t\n]/g;
+const ESCAPED: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n' };
+
+/**
+ * A free-text field as COPY's text format spells it: `\N` for null, and a
+ * backslash, tab or newline as `\\`, `\t` or `\n`. Almost no value holds
+ * one, so the common case is the value itself.
+ */
+function escapeText(value: string | null): string {
+  if (value === null) return '\\N';
+  return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPES, (c) => ESCAPED[c] as string) : value;
+}
+
+/**
+ * Reads field `n` of the split line back as escapeText wrote it. A value
+ * without a backslash is itself. The rare one with escapes is split on its
+ * escaped backslashes first, so that a backslash and a t left in a piece can
+ * only be an escaped tab.
+ */
+function textField(n: number) {
+  const field = sql.raw(`f[${n}]`);
+  return sql`CASE WHEN ${field} = '\\N' THEN NULL
+    WHEN strpos(${field}, '\\') = 0 THEN ${field}
+    ELSE (SELECT string_agg(replace(replace(piece, '\\t', E'\\t'), '\\n', E'\\n'), '\\' ORDER BY n)
+          FROM unnest(string_to_array(${field}, '\\\\')) WITH ORDINALITY AS p(piece, n))
+    END`;
 }
 
 export interface Relabel {
