@@ -279,6 +279,12 @@ async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | 
       container.db,
     );
   }
+  // Sent an hour ago, as its send records say: clicks come after the campaign finished sending.
+  await sql`
+    UPDATE campaigns
+    SET status = 'sent', template_version_id = ${template.version.id}, to_send = ${contacts.length},
+        sent_count = ${contacts.length}, started_at = ${sentAt}, finished_at = ${sentAt}
+    WHERE id = ${campaign.id}`.execute(container.db);
   const opensFile = join(dir, `${target}-opens.txt`);
   const clicksFile = join(dir, `${target}-clicks.txt`);
   writeFileSync(opensFile, opens.join('\n'));

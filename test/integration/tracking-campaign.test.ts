@@ -138,6 +138,69 @@ describe('a sent campaign’s tracking', () => {
     expect(link.url).toBe('https://shop.example/sale?x=1');
   });
 
+  it('labels a click within seconds of delivery a scanner’s, before and after the campaign finished sending', async () => {
+    sink.messages.length = 0;
+    const template = await call('POST', '/v1/templates', {
+      name: 'Timing',
+      format: 'html',
+      subject: 'Timing',
+      body: '<p><a href="https://shop.example/timing">Timing</a></p>',
+    });
+    const list = (await call('POST', '/v1/lists', { name: 'Timing', opt_in: 'single' })).body.id;
+    const emails = ['fast@example.com', 'edge@example.com', 'later@example.com', 'again@example.com'];
+    await call('POST', `/v1/lists/${list}/members`, { emails });
+    const campaign = await call('POST', '/v1/campaigns', {
+      name: 'Timing',
+      from_email: 'news@shop.example',
+      template_id: template.body.id,
+      lists: [list],
+    });
+    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
+    await t.container.sender.drain();
+    expect((await call('GET', `/v1/campaigns/${campaign.body.id}`)).body.status).toBe('sent');
+    const linkOf = async (email: string) => {
+      const raw = sink.messages.find((m) => m.to[0] === email)?.raw as Buffer;
+      const { html } = await partsOf(raw);
+      const links = [...html.matchAll(/href="(https:\/\/mail\.shop\.example\/c\/[A-Za-z0-9_-]+)"/g)];
+      return new URL(links.at(-1)?.[1] as string).pathname;
+    };
+    const click = async (email: string) => {
+      const res = await t.app.inject({
+        method: 'GET',
+        url: await linkOf(email),
+        headers: { 'user-agent': CHROME },
+      });
+      expect(res.statusCode).toBe(302);
+      await t.container.tracking.flush();
+    };
+
+    // Delivered and finished at the same moment; the window is ten seconds.
+    t.clock.advance(3_000);
+    await click('fast@example.com');
+    t.clock.advance(6_000);
+    await click('edge@example.com');
+    t.clock.advance(2_000);
+    await click('later@example.com');
+    t.clock.advance(60 * 60_000);
+    await click('again@example.com');
+    await click('fast@example.com');
+
+    const rows = await t.container.db
+      .selectFrom('tracking_hits as h')
+      .innerJoin('contacts as c', 'c.id', 'h.contact_id')
+      .select(['c.email', 'h.classification', 'h.reason'])
+      .where('h.campaign_id', '=', campaign.body.id)
+      .orderBy('h.id')
+      .execute();
+    expect(rows).toEqual([
+      { email: 'fast@example.com', classification: 'scanner', reason: 'too-fast' },
+      { email: 'edge@example.com', classification: 'scanner', reason: 'too-fast' },
+      { email: 'later@example.com', classification: 'human', reason: null },
+      { email: 'again@example.com', classification: 'human', reason: null },
+      { email: 'fast@example.com', classification: 'human', reason: null },
+    ]);
+  });
+
   it('sends untracked messages when the campaign turns tracking off', async () => {
     sink.messages.length = 0;
     const template = await call('POST', '/v1/templates', {

@@ -119,6 +119,27 @@ export async function deliveryTimes(
   return times;
 }
 
+/**
+ * When each of the given campaigns finished sending, for those that did
+ * (status sent): every message of a sent campaign was handed over by then.
+ */
+export async function sentCampaignsFinishedAt(
+  db: Db,
+  campaigns: { workspaceId: string; campaignId: string }[],
+): Promise<Map<string, Date>> {
+  const finished = new Map<string, Date>();
+  if (campaigns.length === 0) return finished;
+  const rows = await sql<{ id: string; finished_at: Date | null }>`
+    SELECT c.id, c.finished_at
+    FROM campaigns c
+    JOIN unnest(${campaigns.map((k) => k.campaignId)}::uuid[], ${campaigns.map((k) => k.workspaceId)}::uuid[])
+      AS k(id, workspace_id)
+      ON c.id = k.id AND c.workspace_id = k.workspace_id
+    WHERE c.status = 'sent'`.execute(db);
+  for (const r of rows.rows) if (r.finished_at) finished.set(r.id, r.finished_at);
+  return finished;
+}
+
 export interface HitRow {
   id: string;
   workspace_id: string;

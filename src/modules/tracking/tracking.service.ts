@@ -114,6 +114,9 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const utms = cache<{ at: number; utm: repo.UtmRow | undefined }>();
   const targets = cache<{ at: number; target: (hitId: string | undefined) => string }>();
   const deliveredAt = cache<Date>();
+  /** Campaigns' finish times, once sent (final); the time a campaign was last found still sending. */
+  const campaignFinished = cache<number>();
+  const campaignUnfinished = cache<number>();
   const ipModeCache = cache<{ at: number; mode: IpAnonymization }>();
 
   /** Requests the public endpoints answered, by outcome; read by the metrics endpoint. */
@@ -184,26 +187,66 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     return times;
   }
 
+  /**
+   * When the campaigns of a batch's clicks finished sending, for those that
+   * are sent. Sent is final, so a finish time is kept; a campaign still
+   * sending is asked again a minute later.
+   */
+  async function campaignsFinishedAt(campaigns: Map<string, string>): Promise<Map<string, number>> {
+    const finished = new Map<string, number>();
+    const now = clock.now().getTime();
+    const ask: { workspaceId: string; campaignId: string }[] = [];
+    for (const [campaignId, workspaceId] of campaigns) {
+      const at = campaignFinished.get(campaignId);
+      if (at !== undefined) finished.set(campaignId, at);
+      else {
+        const checked = campaignUnfinished.get(campaignId);
+        if (checked === undefined || now - checked >= CACHE_TTL_MS) ask.push({ workspaceId, campaignId });
+      }
+    }
+    if (ask.length === 0) return finished;
+    const found = await repo.sentCampaignsFinishedAt(db, ask);
+    for (const { campaignId } of ask) {
+      const at = found.get(campaignId)?.getTime();
+      if (at === undefined) campaignUnfinished.set(campaignId, now);
+      else {
+        finished.set(campaignId, at);
+        campaignFinished.set(campaignId, at);
+      }
+    }
+    return finished;
+  }
+
   /** Classifies a batch in time order with its delivery times, then writes it in one insert. */
   async function writeBatch(batch: PendingHit[]): Promise<void> {
     const workspaceIds = new Set<string>();
-    const campaignKeys = new Map<string, { workspaceId: string; campaignId: string; contactId: string }>();
-    const messageKeys = new Map<string, { workspaceId: string; messageId: string }>();
+    const clickedCampaigns = new Map<string, string>();
     let inOrder = true;
     for (let i = 0; i < batch.length; i++) {
       const h = batch[i] as PendingHit;
       workspaceIds.add(h.workspaceId);
       if (i > 0 && h.occurredAt.getTime() < (batch[i - 1] as PendingHit).occurredAt.getTime())
         inOrder = false;
+      if (h.kind === 'click' && h.campaignId) clickedCampaigns.set(h.campaignId, h.workspaceId);
+    }
+    const finished = await campaignsFinishedAt(clickedCampaigns);
+    const campaignKeys = new Map<string, { workspaceId: string; campaignId: string; contactId: string }>();
+    const messageKeys = new Map<string, { workspaceId: string; messageId: string }>();
+    for (const h of batch) {
       // Only clicks are judged by their time since delivery.
       if (h.kind !== 'click') continue;
-      if (h.campaignId)
+      if (h.campaignId) {
+        // A campaign sent more than the too-fast window before the click delivered all its messages
+        // earlier still: the click cannot be too fast, and its delivery time is not needed. Most clicks
+        // of a large campaign come after it finished sending.
+        const end = finished.get(h.campaignId);
+        if (end !== undefined && h.occurredAt.getTime() - end >= options.tooFastMs) continue;
         campaignKeys.set(`${h.campaignId}:${h.contactId}`, {
           workspaceId: h.workspaceId,
           campaignId: h.campaignId,
           contactId: h.contactId,
         });
-      else messageKeys.set(h.messageId, { workspaceId: h.workspaceId, messageId: h.messageId });
+      } else messageKeys.set(h.messageId, { workspaceId: h.workspaceId, messageId: h.messageId });
     }
     const [modes, delivered] = await Promise.all([
       ipModesFor([...workspaceIds]),
