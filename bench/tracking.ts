@@ -1,34 +1,27 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
-import { sql } from 'kysely';
-import pino from 'pino';
-import { loadConfig } from '../src/config/index.js';
-import { migrate, openPglite, openPostgres } from '../src/db/index.js';
-import { systemClock } from '../src/lib/clock.js';
-import { uuidv7 } from '../src/lib/ids.js';
-import { generateSecretKey } from '../src/lib/secret-keys.js';
-import { buildHttpApp } from '../src/main/api.js';
-import { createContainer } from '../src/main/container.js';
-import { PIXEL_GIF } from '../src/modules/tracking/index.js';
-import { type BenchDatabase, freshPostgres } from './bench-database.js';
+import type {
+  TrackingServerReady,
+  TrackingServerReply,
+  TrackingServerRequest,
+} from './tracking-server-child.js';
 
 /**
- * Open pixel and click redirect throughput on one core (the server runs in
- * this process; load comes from a separate process), with every hit durably
- * recorded: after each run the writer is flushed and the rows are counted.
- * Baseline: a bare Fastify app answering the same paths with the same bytes
- * (the GIF, a 302) and recording nothing, measured in the same run.
+ * Open pixel and click redirect throughput on one core (each server runs in
+ * a process of its own, tracking-server-child.ts; load comes from another),
+ * with every hit durably recorded: after each run the writer is flushed and
+ * the rows are counted. Baseline: a bare Fastify app answering the same
+ * paths with the same bytes (the GIF, a 302) and recording nothing,
+ * measured in the same run.
  *
  * Each run also accounts for the machine's CPU per request: the server's
- * (this process, flushing the hits included), the load generator's and, on
- * PostgreSQL, the database server's. The server, the load generator and the
- * database share the machine's cores, so on a small machine the requests
- * per second are bounded by all three, not by the server alone.
+ * (flushing the hits included), the load generator's and, on PostgreSQL,
+ * the database server's. The server, the load generator and the database
+ * share the machine's cores, so on a small machine the requests per second
+ * are bounded by all three, not by the server alone.
  *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
  * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
@@ -39,7 +32,7 @@ import { type BenchDatabase, freshPostgres } from './bench-database.js';
 
 interface LoadResult {
   requestsPerSecond: number;
-  /** CPU this (server) process spent per answered request, user + system, including flushing the hits. */
+  /** CPU the server process spent per answered request, user + system, including flushing the hits. */
   serverCpuUs?: number;
   /** CPU the load generator process spent per request. */
   loadCpuUs: number;
@@ -52,17 +45,56 @@ interface LoadResult {
   statuses: Record<string, number>;
 }
 
-/**
- * The campaign's recipients. Each was sent one message an hour ago (its send
- * record is there, as for every tracked message), opens it and clicks one of
- * its five links. The load cycles through all of them, as a large
- * campaign's traffic spreads over its recipients, so a message is opened or
- * clicked a couple of times in a run rather than a hundred.
- */
-const RECIPIENTS = Number(process.env.BENCH_TRACKING_RECIPIENTS ?? 100_000);
-const BODY = [1, 2, 3, 4, 5]
-  .map((i) => `<p><a href="https://shop.example.com/item/${i}?ref=mail">Item ${i}</a></p>`)
-  .join('');
+/** A request without the id the connection gives it. */
+type Unnumbered<T> = T extends unknown ? Omit<T, 'id'> : never;
+
+interface TrackingServer extends TrackingServerReady {
+  request(request: Unnumbered<TrackingServerRequest>): Promise<TrackingServerReply>;
+  close(): Promise<void>;
+}
+
+/** Starts a server process (tracking-server-child.ts) and waits until it listens. */
+function startServer(args: string[]): Promise<TrackingServer> {
+  const script = fileURLToPath(new URL('./tracking-server-child.js', import.meta.url));
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let next = 0;
+  const waiting = new Map<number, (reply: TrackingServerReply) => void>();
+  return new Promise((resolve, reject) => {
+    const failed = (code: number | null) =>
+      reject(new Error(`tracking server ${args[0]} exited with ${code}`));
+    child.once('exit', failed);
+    child.on('message', (message: TrackingServerReady | TrackingServerReply) => {
+      if ('origin' in message) {
+        child.off('exit', failed);
+        child.once('exit', (code) => {
+          if (code !== 0) for (const fail of waiting.values()) fail({ id: -1 });
+        });
+        const request = (body: Unnumbered<TrackingServerRequest>) => {
+          const id = next++;
+          return new Promise<TrackingServerReply>((done, fail) => {
+            waiting.set(id, (reply) =>
+              reply.id === id ? done(reply) : fail(new Error(`tracking server ${args[0]} failed`)),
+            );
+            child.send({ ...body, id });
+          });
+        };
+        resolve({
+          ...message,
+          request,
+          async close() {
+            const exited = new Promise((done) => child.once('exit', done));
+            await request({ op: 'close' });
+            await exited;
+          },
+        });
+        return;
+      }
+      const done = waiting.get(message.id);
+      waiting.delete(message.id);
+      done?.(message);
+    });
+  });
+}
 
 /**
  * CPU time so far of each process named postgres on this machine, in clock
@@ -110,50 +142,30 @@ function clockTicks(): number {
 }
 
 /**
- * A load run, with this process's CPU per request (the server runs here) and,
- * when `database` is set, the PostgreSQL server's; `after` (flushing the
- * hits) is counted too.
+ * A load run, with the server's CPU per request and, when `database` is set,
+ * the PostgreSQL server's; with `kind`, the server flushes and counts that
+ * kind's hits before it reports its CPU, so the writes are counted too.
  */
 async function measured(
-  origin: string,
+  server: TrackingServer,
   pathsFile: string,
-  seconds: number,
-  connections: number,
-  after?: () => Promise<unknown>,
-  database = false,
-): Promise<LoadResult> {
-  const before = process.cpuUsage();
-  const databaseBefore = database ? postgresTicks() : undefined;
-  const result = await load(origin, pathsFile, seconds, connections);
-  await after?.();
-  const cpu = process.cpuUsage(before);
+  options: { seconds: number; connections: number },
+  run: { profile: string; kind?: 'open' | 'click'; database?: boolean },
+): Promise<LoadResult & { rows?: number }> {
+  await server.request({ op: 'begin', profile: run.profile });
+  const databaseBefore = run.database ? postgresTicks() : undefined;
+  const result = await load(server.origin, pathsFile, options.seconds, options.connections);
+  const end = await server.request({ op: 'end', ...(run.kind ? { kind: run.kind } : {}) });
   const databaseAfter = databaseBefore === undefined ? undefined : postgresTicks();
   const requests = Math.max(1, result.total);
   return {
     ...result,
-    serverCpuUs: (cpu.user + cpu.system) / requests,
+    serverCpuUs: (end.cpuUs ?? 0) / requests,
+    ...(end.rows === undefined ? {} : { rows: end.rows }),
     ...(databaseBefore !== undefined && databaseAfter !== undefined
       ? { databaseCpuUs: postgresCpuUs(databaseBefore, databaseAfter) / requests }
       : {}),
   };
-}
-
-/** Runs `run` under the CPU profiler when BENCH_TRACKING_PROFILE names a folder, writing `<name>.cpuprofile` there. */
-async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
-  const dir = process.env.BENCH_TRACKING_PROFILE;
-  if (!dir) return run();
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-  try {
-    return await run();
-  } finally {
-    const { profile } = await session.post('Profiler.stop');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-    session.disconnect();
-  }
 }
 
 function load(origin: string, pathsFile: string, seconds: number, connections: number): Promise<LoadResult> {
@@ -171,147 +183,6 @@ function load(origin: string, pathsFile: string, seconds: number, connections: n
       code === 0 ? resolve(JSON.parse(out) as LoadResult) : reject(new Error(`load exit ${code}`)),
     );
   });
-}
-
-/** The same answers without tokens, database or any of Herald's plugins. */
-async function startBaseline() {
-  // Herald's router setting: tokens are longer than Fastify's default 100-character parameter limit.
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: 500 } });
-  const noStore = 'no-store, no-cache, must-revalidate, private, max-age=0';
-  app.get('/o/:token', async (_request, reply) =>
-    reply
-      .type('image/gif')
-      .header('cache-control', noStore)
-      .header('pragma', 'no-cache')
-      .header('expires', '0')
-      .header('cross-origin-resource-policy', 'cross-origin')
-      .send(PIXEL_GIF),
-  );
-  app.get('/c/:token', async (_request, reply) =>
-    reply
-      .header('cache-control', noStore)
-      .redirect(
-        `https://shop.example.com/item/1?ref=mail&utm_source=herald&utm_medium=email&hid=${uuidv7()}`,
-        302,
-      ),
-  );
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  return { app, origin: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}` };
-}
-
-async function startHerald(target: 'pglite' | 'postgres', postgresUrl: string | undefined, dir: string) {
-  const bench: BenchDatabase | undefined =
-    target === 'postgres' ? await freshPostgres(postgresUrl as string) : undefined;
-  const database = bench ? openPostgres({ url: bench.url, poolSize: 10 }) : await openPglite({});
-  await migrate(database.db);
-  const config = loadConfig({
-    env: {
-      HERALD_LOG_LEVEL: 'silent',
-      HERALD_WORKER: 'false',
-      HERALD_RATE_LIMIT_PER_MINUTE: '100000000',
-      HERALD_TRACKING_RATE_LIMIT_PER_MINUTE: '100000000',
-      HERALD_SECRET_KEYS: generateSecretKey(),
-    },
-  });
-  const container = createContainer({
-    config,
-    database,
-    logger: pino({ level: 'silent' }),
-    clock: systemClock,
-  });
-  const boot = await container.workspaces.bootstrap();
-  const workspaceId = boot?.workspace.id as string;
-  const template = await container.templates.create(workspaceId, {
-    name: 'Bench',
-    format: 'html',
-    subject: 'Hi',
-    body: BODY,
-  });
-  const campaign = await container.campaigns.create(workspaceId, {
-    name: 'Bench',
-    template_id: template.id,
-    utm_source: 'herald',
-    utm_medium: 'email',
-  });
-  const now = new Date();
-  await sql`
-    INSERT INTO contacts (id, workspace_id, email, created_at, updated_at)
-    SELECT gen_random_uuid(), ${workspaceId}, 'bench-' || i || '@example.com', ${now}, ${now}
-    FROM generate_series(1, ${RECIPIENTS}::int) AS i`.execute(container.db);
-  const contacts = await container.db
-    .selectFrom('contacts')
-    .select('id')
-    .where('workspace_id', '=', workspaceId)
-    .execute();
-  const tracker = await container.tracking.prepare({
-    workspaceId,
-    templateVersionId: template.version.id,
-    trackOpens: true,
-    trackClicks: true,
-    honeypot: false,
-  });
-  const opens: string[] = [];
-  const clicks: string[] = [];
-  const messageIds: string[] = [];
-  const html = `<html><body>${BODY}</body></html>`;
-  contacts.forEach((contact, i) => {
-    const messageId = uuidv7();
-    messageIds.push(`<${messageId}@bench.example>`);
-    const out = tracker.apply(
-      { html, text: '' },
-      { workspaceId, messageId, contactId: contact.id, campaignId: campaign.id },
-    );
-    const links = [...out.html.matchAll(/https?:\/\/[^/"]+(\/[oc]\/[A-Za-z0-9_-]+)/g)].map(
-      (m) => m[1] as string,
-    );
-    opens.push(links.find((path) => path.startsWith('/o/')) as string);
-    // One of the five links, a different one from one recipient to the next.
-    clicks.push(links.filter((path) => path.startsWith('/c/'))[i % 5] as string);
-  });
-  const sentAt = new Date(now.getTime() - 3_600_000);
-  for (let from = 0; from < contacts.length; from += 10_000) {
-    const ids = contacts.slice(from, from + 10_000).map((c) => c.id);
-    await sql`
-      INSERT INTO campaign_sends (campaign_id, contact_id, workspace_id, message_id, status, created_at, finished_at)
-      SELECT ${campaign.id}, k.contact_id, ${workspaceId}, k.message_id, 'sent', ${sentAt}, ${sentAt}
-      FROM unnest(${ids}::uuid[], ${messageIds.slice(from, from + 10_000)}::text[]) AS k(contact_id, message_id)`.execute(
-      container.db,
-    );
-  }
-  // Sent an hour ago, as its send records say: clicks come after the campaign finished sending.
-  await sql`
-    UPDATE campaigns
-    SET status = 'sent', template_version_id = ${template.version.id}, to_send = ${contacts.length},
-        sent_count = ${contacts.length}, started_at = ${sentAt}, finished_at = ${sentAt}
-    WHERE id = ${campaign.id}`.execute(container.db);
-  const opensFile = join(dir, `${target}-opens.txt`);
-  const clicksFile = join(dir, `${target}-clicks.txt`);
-  writeFileSync(opensFile, opens.join('\n'));
-  writeFileSync(clicksFile, clicks.join('\n'));
-
-  const app = await buildHttpApp(container);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const rows = async (kind: 'open' | 'click') => {
-    await container.tracking.flush();
-    const r = await sql<{ n: string }>`SELECT count(*) AS n FROM tracking_hits WHERE kind = ${kind}`.execute(
-      container.db,
-    );
-    return Number(r.rows[0]?.n);
-  };
-  return {
-    origin,
-    opensFile,
-    clicksFile,
-    rows,
-    async close() {
-      await app.close();
-      await container.close();
-      await bench?.drop();
-    },
-  };
 }
 
 const ok = (r: LoadResult, status: string) => r.statuses[status] ?? 0;
@@ -334,55 +205,55 @@ export async function benchTracking(options: {
       (target) => !process.env.BENCH_TRACKING_TARGETS || process.env.BENCH_TRACKING_TARGETS.includes(target),
     );
     for (const target of targets) {
-      const herald = await startHerald(target, options.postgresUrl, dir);
-      if (!baselines.open) {
-        const baseline = await startBaseline();
-        await load(baseline.origin, herald.opensFile, 2, options.connections); // warm-up
-        baselines.open = await profiled('baseline-open', () =>
-          measured(baseline.origin, herald.opensFile, options.seconds, options.connections),
-        );
-        baselines.click = await profiled('baseline-click', () =>
-          measured(baseline.origin, herald.clicksFile, options.seconds, options.connections),
-        );
-        await baseline.app.close();
+      const herald = await startServer([
+        'herald',
+        target,
+        dir,
+        ...(options.postgresUrl ? [options.postgresUrl] : []),
+      ]);
+      const opensFile = herald.opensFile as string;
+      const clicksFile = herald.clicksFile as string;
+      try {
+        if (!baselines.open) {
+          const baseline = await startServer(['baseline']);
+          try {
+            await load(baseline.origin, opensFile, 2, options.connections); // warm-up
+            baselines.open = await measured(baseline, opensFile, options, { profile: 'baseline-open' });
+            baselines.click = await measured(baseline, clicksFile, options, { profile: 'baseline-click' });
+          } finally {
+            await baseline.close();
+          }
+        }
+        await load(herald.origin, opensFile, 2, options.connections); // warm-up (recorded too)
+        const warm = (await herald.request({ op: 'rows', kind: 'open' })).rows ?? 0;
+        const database = target === 'postgres';
+        const open = await measured(herald, opensFile, options, {
+          profile: `${target}-open`,
+          kind: 'open',
+          database,
+        });
+        results.push({
+          target,
+          kind: 'open',
+          result: open,
+          rows: (open.rows ?? 0) - warm,
+          answered: ok(open, '200'),
+        });
+        const click = await measured(herald, clicksFile, options, {
+          profile: `${target}-click`,
+          kind: 'click',
+          database,
+        });
+        results.push({
+          target,
+          kind: 'click',
+          result: click,
+          rows: click.rows ?? 0,
+          answered: ok(click, '302'),
+        });
+      } finally {
+        await herald.close();
       }
-      await load(herald.origin, herald.opensFile, 2, options.connections); // warm-up (recorded too)
-      const warm = await herald.rows('open');
-      const open = await profiled(`${target}-open`, () =>
-        measured(
-          herald.origin,
-          herald.opensFile,
-          options.seconds,
-          options.connections,
-          () => herald.rows('open'),
-          target === 'postgres',
-        ),
-      );
-      results.push({
-        target,
-        kind: 'open',
-        result: open,
-        rows: (await herald.rows('open')) - warm,
-        answered: ok(open, '200'),
-      });
-      const click = await profiled(`${target}-click`, () =>
-        measured(
-          herald.origin,
-          herald.clicksFile,
-          options.seconds,
-          options.connections,
-          () => herald.rows('click'),
-          target === 'postgres',
-        ),
-      );
-      results.push({
-        target,
-        kind: 'click',
-        result: click,
-        rows: await herald.rows('click'),
-        answered: ok(click, '302'),
-      });
-      await herald.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
