@@ -18,7 +18,8 @@ import { benchTracking } from './tracking.js';
  * 1,000,000-recipient send on PostgreSQL to compare its memory (takes long).
  * BENCH_ANALYTICS_RECIPIENTS: campaign size of the report benchmark on PostgreSQL (default
  * 1,000,000, with 3 tracking hits per recipient); BENCH_ANALYTICS_PGLITE_RECIPIENTS: on PGlite (default 20,000).
- * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 10);
+ * BENCH_TRACKING_SECONDS: length of each open-pixel and click-redirect load run (default 5);
+ * BENCH_TRACKING_ROUNDS: rounds of runs, each Herald run next to a baseline run (default 3);
  * BENCH_TRACKING_RECIPIENTS: the messages their requests cycle through (default 100,000).
  * BENCH_RENDER_SECONDS: how long each template's render benchmark runs per renderer (default 4).
  * BENCH_SMTP_MESSAGES: messages per round of the SMTP client benchmark (default 50,000; two rounds per client).
@@ -88,7 +89,8 @@ if (wanted('analytics'))
   });
 if (wanted('tracking'))
   await benchTracking({
-    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 10),
+    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 5),
+    rounds: Number(process.env.BENCH_TRACKING_ROUNDS ?? 3),
     connections: 16,
     postgresUrl: pgUrl,
   });

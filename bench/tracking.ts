@@ -24,7 +24,8 @@ import type {
  * are bounded by all three, not by the server alone.
  *
  * Alone: `npm run build && node dist/bench/tracking.js` (BENCH_DATABASE_URL
- * for PostgreSQL figures; BENCH_TRACKING_SECONDS, default 10;
+ * for PostgreSQL figures; BENCH_TRACKING_SECONDS per run, default 5;
+ * BENCH_TRACKING_ROUNDS, default 3;
  * BENCH_TRACKING_RECIPIENTS, default 100,000;
  * BENCH_TRACKING_PROFILE=<dir> writes a CPU profile of each measured run,
  * the baseline's included, without the setup).
@@ -186,18 +187,35 @@ function load(origin: string, pathsFile: string, seconds: number, connections: n
 }
 
 const ok = (r: LoadResult, status: string) => r.statuses[status] ?? 0;
-const cpu = (r: LoadResult) =>
-  `CPU per request: server ${(r.serverCpuUs ?? 0).toFixed(0)} µs, load generator ${r.loadCpuUs.toFixed(0)} µs` +
-  (r.databaseCpuUs === undefined ? '' : `, PostgreSQL ${r.databaseCpuUs.toFixed(0)} µs`);
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+const us = (values: (number | undefined)[]) => `${median(values.map((v) => v ?? 0)).toFixed(0)} µs`;
 
+/** One route's runs on one target: Herald's and, next to each, the baseline's. */
+interface Pairs {
+  herald: (LoadResult & { recorded: number })[];
+  baseline: LoadResult[];
+}
+
+/**
+ * Runs every route on every target in `rounds` rounds, each Herald run right
+ * after a baseline run on the same paths. The machine's speed drifts (on a
+ * shared host, by half within minutes), and two runs next to each other see
+ * the same machine: the ratio is taken per pair, and its median reported.
+ */
 export async function benchTracking(options: {
   seconds: number;
+  rounds: number;
   connections: number;
   postgresUrl?: string | undefined;
 }) {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-tracking-'));
-  const results: { target: string; kind: string; result: LoadResult; rows: number; answered: number }[] = [];
-  const baselines: Record<string, LoadResult> = {};
+  const results = new Map<string, Pairs>();
   try {
     const targets = (
       (options.postgresUrl ? ['pglite', 'postgres'] : ['pglite']) as ('pglite' | 'postgres')[]
@@ -211,47 +229,36 @@ export async function benchTracking(options: {
         dir,
         ...(options.postgresUrl ? [options.postgresUrl] : []),
       ]);
-      const opensFile = herald.opensFile as string;
-      const clicksFile = herald.clicksFile as string;
+      const baseline = await startServer(['baseline']);
       try {
-        if (!baselines.open) {
-          const baseline = await startServer(['baseline']);
-          try {
-            await load(baseline.origin, opensFile, 2, options.connections); // warm-up
-            baselines.open = await measured(baseline, opensFile, options, { profile: 'baseline-open' });
-            baselines.click = await measured(baseline, clicksFile, options, { profile: 'baseline-click' });
-          } finally {
-            await baseline.close();
+        const paths = { open: herald.opensFile as string, click: herald.clicksFile as string };
+        // Warm-ups; Herald records its requests too.
+        const stored = { open: 0, click: 0 };
+        for (const kind of ['open', 'click'] as const) {
+          await load(baseline.origin, paths[kind], 2, options.connections);
+          await load(herald.origin, paths[kind], 2, options.connections);
+          stored[kind] = (await herald.request({ op: 'rows', kind })).rows ?? 0;
+        }
+        for (let round = 1; round <= options.rounds; round++) {
+          for (const kind of ['open', 'click'] as const) {
+            const pairs = results.get(`${target}:${kind}`) ?? { herald: [], baseline: [] };
+            results.set(`${target}:${kind}`, pairs);
+            pairs.baseline.push(
+              await measured(baseline, paths[kind], options, {
+                profile: `${target}-baseline-${kind}-${round}`,
+              }),
+            );
+            const run = await measured(herald, paths[kind], options, {
+              profile: `${target}-${kind}-${round}`,
+              kind,
+              database: target === 'postgres',
+            });
+            pairs.herald.push({ ...run, recorded: (run.rows ?? 0) - stored[kind] });
+            stored[kind] = run.rows ?? 0;
           }
         }
-        await load(herald.origin, opensFile, 2, options.connections); // warm-up (recorded too)
-        const warm = (await herald.request({ op: 'rows', kind: 'open' })).rows ?? 0;
-        const database = target === 'postgres';
-        const open = await measured(herald, opensFile, options, {
-          profile: `${target}-open`,
-          kind: 'open',
-          database,
-        });
-        results.push({
-          target,
-          kind: 'open',
-          result: open,
-          rows: (open.rows ?? 0) - warm,
-          answered: ok(open, '200'),
-        });
-        const click = await measured(herald, clicksFile, options, {
-          profile: `${target}-click`,
-          kind: 'click',
-          database,
-        });
-        results.push({
-          target,
-          kind: 'click',
-          result: click,
-          rows: click.rows ?? 0,
-          answered: ok(click, '302'),
-        });
       } finally {
+        await baseline.close();
         await herald.close();
       }
     }
@@ -260,36 +267,45 @@ export async function benchTracking(options: {
   }
 
   console.log(
-    '\n== Open pixel and click redirect (real HTTP, one server process, load from a separate process) ==',
+    `\n== Open pixel and click redirect (real HTTP, each server in a process of its own, load from another; ` +
+      `${options.rounds} rounds of ${options.seconds} s per route, each Herald run next to a baseline run) ==`,
   );
   for (const kind of ['open', 'click'] as const) {
-    const baseline = baselines[kind] as LoadResult;
-    const label = kind === 'open' ? 'GET /o/:token (pixel)' : 'GET /c/:token (redirect)';
-    console.log(
-      `${label}\n  baseline: bare Fastify route, same bytes, nothing recorded: ${baseline.requestsPerSecond.toFixed(0)} req/s ` +
-        `(p50 ${baseline.latencyP50} ms, p99 ${baseline.latencyP99} ms; ${cpu(baseline)}; ` +
-        `${ok(baseline, kind === 'open' ? '200' : '302')} of ${baseline.total} answered ${kind === 'open' ? '200' : '302'})`,
-    );
-    for (const r of results.filter((x) => x.kind === kind)) {
+    const status = kind === 'open' ? '200' : '302';
+    console.log(kind === 'open' ? 'GET /o/:token (pixel)' : 'GET /c/:token (redirect)');
+    for (const [key, { herald, baseline }] of results) {
+      const [target] = key.split(':') as [string];
+      if (!key.endsWith(`:${kind}`)) continue;
+      const ratios = herald.map(
+        (h, i) => h.requestsPerSecond / (baseline[i] as LoadResult).requestsPerSecond,
+      );
+      const answered = herald.reduce((sum, h) => sum + ok(h, status), 0);
+      const recorded = herald.reduce((sum, h) => sum + h.recorded, 0);
+      // The load generator stops counting with requests still in flight (at most one per connection); the server answered and recorded those too.
+      const allRecorded = herald.every(
+        (h) => h.recorded >= ok(h, status) && h.recorded <= ok(h, status) + options.connections,
+      );
+      const baselineAnswered = baseline.every((b) => ok(b, status) === b.total);
       console.log(
-        `  ${r.target.padEnd(8)}: ${r.result.requestsPerSecond.toFixed(0)} req/s, ratio to baseline ${(
-          r.result.requestsPerSecond / baseline.requestsPerSecond
-        ).toFixed(
-          3,
-        )} (goal >= 0.6; p50 ${r.result.latencyP50} ms, p99 ${r.result.latencyP99} ms; ${cpu(r.result)}); ` +
-          `${r.answered} answered ${kind === 'open' ? '200' : '302'}, ${r.rows} hits recorded` +
-          // The load generator stops counting with requests still in flight (at most one per connection); the server answered and recorded those too.
-          `${r.rows >= r.answered && r.rows <= r.answered + options.connections ? ' (every answered request recorded)' : ' (MISMATCH)'}, ${r.result.errors} errors`,
+        `  ${target.padEnd(8)}: ${median(herald.map((h) => h.requestsPerSecond)).toFixed(0)} req/s, ` +
+          `baseline (bare Fastify route, same bytes, nothing recorded) ${median(baseline.map((b) => b.requestsPerSecond)).toFixed(0)} req/s; ` +
+          `ratio ${median(ratios).toFixed(3)} (goal >= 0.6; per round ${ratios.map((r) => r.toFixed(2)).join(', ')})\n` +
+          `            CPU per request: server ${us(herald.map((h) => h.serverCpuUs))} (baseline ${us(baseline.map((b) => b.serverCpuUs))}), ` +
+          `load generator ${us(herald.map((h) => h.loadCpuUs))} (baseline ${us(baseline.map((b) => b.loadCpuUs))})` +
+          `${herald[0]?.databaseCpuUs === undefined ? '' : `, PostgreSQL ${us(herald.map((h) => h.databaseCpuUs))}`}; ` +
+          `p50 ${median(herald.map((h) => h.latencyP50))} ms, p99 ${median(herald.map((h) => h.latencyP99))} ms (baseline p99 ${median(baseline.map((b) => b.latencyP99))} ms)\n` +
+          `            ${answered} answered ${status}, ${recorded} hits recorded${allRecorded ? ' (every answered request recorded)' : ' (MISMATCH)'}, ` +
+          `${herald.reduce((sum, h) => sum + h.errors, 0)} errors; baseline ${baselineAnswered ? `every request answered ${status}` : 'OTHER ANSWERS'}`,
       );
     }
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const url = process.env.BENCH_DATABASE_URL;
   await benchTracking({
-    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 10),
+    seconds: Number(process.env.BENCH_TRACKING_SECONDS ?? 5),
+    rounds: Number(process.env.BENCH_TRACKING_ROUNDS ?? 3),
     connections: 16,
-    postgresUrl: url,
+    postgresUrl: process.env.BENCH_DATABASE_URL,
   });
 }
