@@ -1,10 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { FastifyServerFactory } from 'fastify';
 import type { Logger } from 'pino';
-import type { BeaconAnswer, Beacons } from '../modules/tracking/index.js';
+import { type BeaconAnswer, type Beacons, PIXEL_GIF } from '../modules/tracking/index.js';
 
 /** A token as the beacon routes take it (TokenParams: at most 400 characters), base64url only. */
 const TOKEN = /^[A-Za-z0-9_-]{1,400}$/;
+
+/** The pixel's bytes, one character per byte. */
+const PIXEL_GIF_LATIN1 = PIXEL_GIF.toString('latin1');
 
 const SLASH = 0x2f;
 const LETTER_O = 0x6f;
@@ -48,7 +51,10 @@ export function createBeaconFastPath(
   const write = (response: ServerResponse, method: string, answer: BeaconAnswer) => {
     response.writeHead(answer.status, answer.headers);
     // A HEAD answer carries the headers (the length included) without the body.
-    response.end(method === 'HEAD' ? undefined : answer.body);
+    if (method === 'HEAD' || answer.body === undefined) response.end();
+    // The GIF as a latin1 string goes out in one write with the headers; as a Buffer it is a second chunk (writev).
+    else if (answer.body === PIXEL_GIF) response.end(PIXEL_GIF_LATIN1, 'latin1');
+    else response.end(answer.body);
   };
 
   return (request, response) => {
