@@ -188,7 +188,7 @@ export function verifyAddressToken(
   for (const key of keyring.all) {
     if (!Buffer.from(key.id, 'base64url').subarray(0, RP_KEY_PREFIX).equals(prefix)) continue;
     if (verifySignature(keyring, `address-token:${kind}`, body, key.id, tag)) {
-      return bytesToUuid(bytes.subarray(1 + RP_KEY_PREFIX, 1 + RP_KEY_PREFIX + 16));
+      return formatUuid(bytes, 1 + RP_KEY_PREFIX);
     }
   }
   return undefined;
@@ -223,10 +223,6 @@ function hexValue(code: number): number {
   if (code >= 97 && code <= 102) return code - 87;
   if (code >= 65 && code <= 70) return code - 55;
   return -1;
-}
-
-function bytesToUuid(bytes: Buffer): string {
-  return formatUuid(bytes, 0);
 }
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';

@@ -114,9 +114,8 @@ export function createTrackingService(deps: TrackingServiceDeps) {
   const utms = cache<{ at: number; utm: repo.UtmRow | undefined }>();
   const targets = cache<{ at: number; target: (hitId: string | undefined) => string }>();
   const deliveredAt = cache<Date>();
-  /** Campaigns' finish times, once sent (final); the time a campaign was last found still sending. */
-  const campaignFinished = cache<number>();
-  const campaignUnfinished = cache<number>();
+  /** When each campaign was looked up, and when it finished sending once it is sent (final). */
+  const campaignEnds = cache<{ at: number; finishedAt: number | undefined }>();
   const ipModeCache = cache<{ at: number; mode: IpAnonymization }>();
 
   /** Requests the public endpoints answered, by outcome; read by the metrics endpoint. */
@@ -197,22 +196,16 @@ export function createTrackingService(deps: TrackingServiceDeps) {
     const now = clock.now().getTime();
     const ask: { workspaceId: string; campaignId: string }[] = [];
     for (const [campaignId, workspaceId] of campaigns) {
-      const at = campaignFinished.get(campaignId);
-      if (at !== undefined) finished.set(campaignId, at);
-      else {
-        const checked = campaignUnfinished.get(campaignId);
-        if (checked === undefined || now - checked >= CACHE_TTL_MS) ask.push({ workspaceId, campaignId });
-      }
+      const cached = campaignEnds.get(campaignId);
+      if (cached?.finishedAt !== undefined) finished.set(campaignId, cached.finishedAt);
+      else if (!cached || now - cached.at >= CACHE_TTL_MS) ask.push({ workspaceId, campaignId });
     }
     if (ask.length === 0) return finished;
     const found = await repo.sentCampaignsFinishedAt(db, ask);
     for (const { campaignId } of ask) {
-      const at = found.get(campaignId)?.getTime();
-      if (at === undefined) campaignUnfinished.set(campaignId, now);
-      else {
-        finished.set(campaignId, at);
-        campaignFinished.set(campaignId, at);
-      }
+      const finishedAt = found.get(campaignId)?.getTime();
+      campaignEnds.set(campaignId, { at: now, finishedAt });
+      if (finishedAt !== undefined) finished.set(campaignId, finishedAt);
     }
     return finished;
   }
