@@ -41,6 +41,28 @@ async function partsOf(raw: Buffer) {
   return { html: String(parsed.html || ''), text: parsed.text ?? '' };
 }
 
+/**
+ * Sends a campaign of one HTML template to a new list of `emails` through
+ * the sink and waits until the sender is done.
+ */
+async function sendCampaign(name: string, body: string, emails: string[], settings: object = {}) {
+  sink.messages.length = 0;
+  const template = await call('POST', '/v1/templates', { name, format: 'html', subject: name, body });
+  expect(template.status, JSON.stringify(template.body)).toBe(201);
+  const list = (await call('POST', '/v1/lists', { name, opt_in: 'single' })).body.id;
+  await call('POST', `/v1/lists/${list}/members`, { emails });
+  const campaign = await call('POST', '/v1/campaigns', {
+    name,
+    from_email: 'news@shop.example',
+    template_id: template.body.id,
+    lists: [list],
+    ...settings,
+  });
+  expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
+  await t.container.sender.drain();
+  return { campaignId: campaign.body.id as string, versionId: template.body.version.id as string };
+}
+
 /** The request path of a tracked URL, served from the test server instead of the public URL. */
 const local = (url: string) => `${origin}${new URL(url).pathname}`;
 
@@ -139,25 +161,13 @@ describe('a sent campaign’s tracking', () => {
   });
 
   it('labels a click within seconds of delivery a scanner’s, before and after the campaign finished sending', async () => {
-    sink.messages.length = 0;
-    const template = await call('POST', '/v1/templates', {
-      name: 'Timing',
-      format: 'html',
-      subject: 'Timing',
-      body: '<p><a href="https://shop.example/timing">Timing</a></p>',
-    });
-    const list = (await call('POST', '/v1/lists', { name: 'Timing', opt_in: 'single' })).body.id;
     const emails = ['fast@example.com', 'edge@example.com', 'later@example.com', 'again@example.com'];
-    await call('POST', `/v1/lists/${list}/members`, { emails });
-    const campaign = await call('POST', '/v1/campaigns', {
-      name: 'Timing',
-      from_email: 'news@shop.example',
-      template_id: template.body.id,
-      lists: [list],
-    });
-    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
-    await t.container.sender.drain();
-    expect((await call('GET', `/v1/campaigns/${campaign.body.id}`)).body.status).toBe('sent');
+    const { campaignId } = await sendCampaign(
+      'Timing',
+      '<p><a href="https://shop.example/timing">Timing</a></p>',
+      emails,
+    );
+    expect((await call('GET', `/v1/campaigns/${campaignId}`)).body.status).toBe('sent');
     const linkOf = async (email: string) => {
       const raw = sink.messages.find((m) => m.to[0] === email)?.raw as Buffer;
       const { html } = await partsOf(raw);
@@ -189,7 +199,7 @@ describe('a sent campaign’s tracking', () => {
       .selectFrom('tracking_hits as h')
       .innerJoin('contacts as c', 'c.id', 'h.contact_id')
       .select(['c.email', 'h.classification', 'h.reason'])
-      .where('h.campaign_id', '=', campaign.body.id)
+      .where('h.campaign_id', '=', campaignId)
       .orderBy('h.id')
       .execute();
     expect(rows).toEqual([
@@ -202,25 +212,15 @@ describe('a sent campaign’s tracking', () => {
   });
 
   it('sends untracked messages when the campaign turns tracking off', async () => {
-    sink.messages.length = 0;
-    const template = await call('POST', '/v1/templates', {
-      name: 'Plain',
-      format: 'html',
-      subject: 'Plain',
-      body: '<p><a href="https://shop.example/plain">Plain</a></p>',
-    });
-    const list = (await call('POST', '/v1/lists', { name: 'Plain', opt_in: 'single' })).body.id;
-    await call('POST', `/v1/lists/${list}/members`, { emails: ['plain@example.com'] });
-    const campaign = await call('POST', '/v1/campaigns', {
-      name: 'Plain',
-      from_email: 'news@shop.example',
-      template_id: template.body.id,
-      lists: [list],
-      track_opens: false,
-      track_clicks: false,
-    });
-    await call('POST', `/v1/campaigns/${campaign.body.id}/send`);
-    await t.container.sender.drain();
+    await sendCampaign(
+      'Plain',
+      '<p><a href="https://shop.example/plain">Plain</a></p>',
+      ['plain@example.com'],
+      {
+        track_opens: false,
+        track_clicks: false,
+      },
+    );
     const { html } = await partsOf(sink.messages[0]?.raw as Buffer);
     expect(html).toContain('href="https://shop.example/plain"');
     expect(html).not.toContain('mail.shop.example/o/');
@@ -235,23 +235,11 @@ describe('a sent campaign’s tracking', () => {
         '<p><a href="https://shop.example/stores">Find a store</a> <img src="https://cdn.shop.example/logo.png" alt=""></p>',
     });
     expect(snippet.status, JSON.stringify(snippet.body)).toBe(201);
-    const template = await call('POST', '/v1/templates', {
-      name: 'With footer',
-      format: 'html',
-      subject: 'Footer',
-      body: '<p><a href="https://shop.example/new">New</a></p>{% render \'footer\' %}',
-    });
-    expect(template.status, JSON.stringify(template.body)).toBe(201);
-    const list = (await call('POST', '/v1/lists', { name: 'Footer', opt_in: 'single' })).body.id;
-    await call('POST', `/v1/lists/${list}/members`, { emails: ['footer@example.com'] });
-    const campaign = await call('POST', '/v1/campaigns', {
-      name: 'Footer',
-      from_email: 'news@shop.example',
-      template_id: template.body.id,
-      lists: [list],
-    });
-    expect((await call('POST', `/v1/campaigns/${campaign.body.id}/send`)).status).toBe(200);
-    await t.container.sender.drain();
+    const { versionId } = await sendCampaign(
+      'With footer',
+      '<p><a href="https://shop.example/new">New</a></p>{% render \'footer\' %}',
+      ['footer@example.com'],
+    );
     const { html, text } = await partsOf(sink.messages[0]?.raw as Buffer);
     expect(html).not.toContain('href="https://shop.example/stores"');
     expect(html).not.toContain('href="https://shop.example/new"');
@@ -270,7 +258,7 @@ describe('a sent campaign’s tracking', () => {
     const registered = await t.container.db
       .selectFrom('template_links')
       .select('url')
-      .where('template_version_id', '=', template.body.version.id)
+      .where('template_version_id', '=', versionId)
       .execute();
     expect(registered.map((r) => r.url).sort()).toEqual([
       'https://shop.example/new',
